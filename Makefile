@@ -1,0 +1,57 @@
+# Orchard: every command a developer or CI needs. `make help` lists them.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+INFRA := $(PY) deploy/local/infra.py
+PYTEST_ARGS ?=
+
+.PHONY: help install up down status lint test test-unit run demo bench bench-plumbing bench-ingest bench-health clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: $(STAMP) ## Python venv with the pinned dependencies
+$(STAMP):
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+up: ## Start local Kafka (KRaft) and PostgreSQL, fetching what they need; reuses a running one
+	$(INFRA) up
+
+down: ## Stop local Kafka and PostgreSQL (data is kept)
+	$(INFRA) down
+
+status:
+	$(INFRA) status
+
+lint: install ## ruff and mypy over shared/ and services/
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/mypy shared services
+
+test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit + integration tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only (no I/O)
+	$(BIN)/python -m pytest -q -m unit $(PYTEST_ARGS)
+
+run: install up ## The whole system on local defaults, fed with a realistic sample
+	$(BIN)/python -m deploy.local.demo
+
+demo: run
+
+bench: bench-plumbing bench-ingest bench-health ## All benchmarks; numbers go to bench/results/
+
+bench-plumbing: install up ## Consumer runner vs raw aiokafka on the same broker
+	$(BIN)/python -m bench.plumbing
+
+bench-ingest: install up
+	$(BIN)/python -m bench.ingest
+
+bench-health: install up
+	$(BIN)/python -m bench.health
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

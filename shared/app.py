@@ -1,0 +1,73 @@
+"""The FastAPI app factory every service uses: health, readiness, metrics, auth, errors, OpenAPI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from shared.errors import install_error_handlers
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+HTTP_REQUESTS = Counter(
+    "orchard_http_requests_total", "HTTP requests by route and status.", ["service", "method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "orchard_http_request_seconds", "HTTP request latency by route.", ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+
+class _Metrics(BaseHTTPMiddleware):
+    def __init__(self, app: object, service: str) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self._service = service
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_SECONDS.labels(self._service, request.method, path).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(self._service, request.method, path, str(response.status_code)).inc()
+        return response
+
+
+def create_app(
+    *,
+    service: str,
+    title: str,
+    description: str,
+    api_keys: Mapping[str, list[str]],
+    routers: Sequence[APIRouter] = (),
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    version: str = "1.0.0",
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version=version, default_response_class=ORJSONResponse)
+    app.state.api_keys = dict(api_keys)
+    app.state.readiness = dict(readiness or {})
+    install_error_handlers(app)
+    app.add_middleware(_Metrics, service=service)
+
+    @app.get("/healthz", tags=["ops"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], summary="The service's database and Kafka are reachable")
+    async def readyz() -> ORJSONResponse:
+        checks = {name: await check() for name, check in app.state.readiness.items()}
+        ready = all(checks.values())
+        return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,319 @@
+"""The consumer runner: Kafka batches in, one database transaction per batch, offsets last.
+
+For each batch (see DESIGN.md, "The consumer loop"):
+
+1. ``getmany`` a bounded batch from the partitions this instance owns.
+2. Parse every record; one that cannot be parsed becomes a dead-letter message.
+3. In ONE transaction: insert the batch's event ids (and the dead-letter markers) into
+   ``processed_events``; hand only the new events to the service's batch handler; write the
+   handler's outgoing events and the dead letters into the outbox.
+4. Commit, then commit the offsets of exactly the records of the batch, for the partitions still
+   owned. A crash between the two replays the batch, and step 3 makes the replay a no-op.
+
+A handler exception caused by the data (not the infrastructure) is isolated by splitting the
+batch until the one bad event is found; that event is dead-lettered and the rest applied. An
+infrastructure error (database or broker unreachable) rolls back, rewinds the partitions and
+retries with backoff, with ``ready`` false meanwhile: the events are not the problem, so they are
+never dead-lettered for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy.exc as sa_exc
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.db import PlumbingTables, record_processed, unit_of_work
+from shared.dlq import dead_letter
+from shared.events import Envelope, EventValidationError, parse_event
+from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, EVENTS_CONSUMED
+from shared.outbox import Outbox, OutgoingMessage, write_outbox
+
+log = logging.getLogger(__name__)
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    KafkaError,
+    OSError,
+    TimeoutError,
+)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, INFRASTRUCTURE_ERRORS)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumedEvent:
+    """A validated event and where it came from."""
+
+    envelope: Envelope
+    topic: str
+    partition: int
+    offset: int
+    raw: bytes
+
+
+@dataclass
+class BatchContext:
+    """What a handler gets for one batch: the open transaction and the batch's outbox."""
+
+    session: AsyncSession
+    outbox: Outbox
+    service: str
+    dlq_topic: str
+    rejected: list[tuple[ConsumedEvent, str]] = field(default_factory=list)
+
+    def reject(self, event: ConsumedEvent, reason: str) -> None:
+        """The event is well-formed but cannot be applied (a data problem): dead-letter it."""
+        self.rejected.append((event, reason))
+
+
+class BatchHandler(Protocol):
+    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None: ...
+
+
+Parser = Callable[[bytes], Envelope]
+
+
+@dataclass(frozen=True, slots=True)
+class _Poison:
+    record: ConsumerRecord[bytes, bytes]
+    error: str
+    error_kind: str
+
+    @property
+    def marker(self) -> str:
+        return f"dlq:{self.record.topic}:{self.record.partition}:{self.record.offset}"
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Wait for the batch in flight: it commits (DB, then offsets) or rolls back before we let go.
+        async with self._runner._batch_lock:
+            self._runner._generation += 1
+        if revoked:
+            log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned:
+            log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        service: str,
+        consumer: AIOKafkaConsumer,
+        topics: Sequence[str],
+        sessions: async_sessionmaker[AsyncSession],
+        tables: PlumbingTables,
+        handler: BatchHandler,
+        dlq_topic: str,
+        parser: Parser = parse_event,
+        max_records: int = 1000,
+        max_wait_ms: int = 200,
+        retry_backoff_max_s: float = 30.0,
+        on_committed: Callable[[], None] | None = None,
+    ) -> None:
+        self._service = service
+        self._consumer = consumer
+        self._topics = list(topics)
+        self._sessions = sessions
+        self._tables = tables
+        self._handler = handler
+        self._dlq_topic = dlq_topic
+        self._parse = parser
+        self._max_records = max_records
+        self._max_wait_ms = max_wait_ms
+        self._retry_backoff_max_s = retry_backoff_max_s
+        self._on_committed = on_committed
+        self._batch_lock = asyncio.Lock()
+        self._generation = 0
+        self._stopping = asyncio.Event()
+        self.healthy = True
+
+    def stop(self) -> None:
+        """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        self._consumer.subscribe(self._topics, listener=_Rebalance(self))
+        await self._consumer.start()
+        try:
+            await self._loop()
+        finally:
+            await self._consumer.stop()
+
+    async def _loop(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            generation = self._generation
+            fetch = asyncio.ensure_future(
+                self._consumer.getmany(timeout_ms=self._max_wait_ms, max_records=self._max_records)
+            )
+            stop = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({fetch, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                break
+            batches = fetch.result()
+            if not batches:
+                continue
+            async with self._batch_lock:
+                if generation != self._generation:
+                    continue  # a rebalance reset our positions: these records will be fetched again
+                owned = self._consumer.assignment()
+                records = [r for tp, rs in batches.items() if tp in owned for r in rs]
+                try:
+                    await self.process(records)
+                    self.healthy = True
+                    backoff = 0.2
+                except Exception as exc:
+                    if not is_infrastructure_error(exc):
+                        raise
+                    self.healthy = False
+                    BATCH_RETRIES.labels(self._service).inc()
+                    log.warning(
+                        "batch failed on infrastructure; rewinding and retrying",
+                        extra={"error": repr(exc), "backoff_s": backoff},
+                    )
+                    self._rewind(batches)
+            if not self.healthy:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._retry_backoff_max_s)
+
+    def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        owned = self._consumer.assignment()
+        for tp, records in batches.items():
+            if tp in owned and records:
+                self._consumer.seek(tp, records[0].offset)
+
+    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Apply one batch durably, then commit its offsets."""
+        if not records:
+            return
+        started = time.perf_counter()
+        events: list[ConsumedEvent] = []
+        poison: list[_Poison] = []
+        for record in records:
+            raw = record.value or b""
+            try:
+                envelope = self._parse(raw)
+            except EventValidationError as exc:
+                poison.append(_Poison(record, str(exc), "validation"))
+                continue
+            events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
+
+        written = await self._apply(events, poison)
+        BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - started)
+        await self._commit_offsets(records)
+        if written and self._on_committed is not None:
+            self._on_committed()
+
+    async def _apply(self, events: list[ConsumedEvent], poison: list[_Poison]) -> int:
+        """One transaction for the batch; on a data error in the handler, split and retry."""
+        try:
+            return await self._transaction(events, poison)
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise
+            if len(events) <= 1:
+                if not events:
+                    raise
+                log.warning("handler failed on an event; dead-lettering it", extra={"error": repr(exc)})
+                bad = events[0]
+                return await self._transaction(
+                    [], [*poison, _Poison(_as_record(bad), f"handler error: {exc!r}", "handler")]
+                )
+            middle = len(events) // 2
+            return await self._apply(events[:middle], poison) + await self._apply(events[middle:], [])
+
+    async def _transaction(self, events: list[ConsumedEvent], poison: list[_Poison]) -> int:
+        outbox = Outbox()
+        async with unit_of_work(self._sessions) as session:
+            keys = [e.envelope.event_id for e in events] + [p.marker for p in poison]
+            new_ids = await record_processed(session, self._tables.processed_events, keys)
+            fresh: list[ConsumedEvent] = []
+            for event in events:
+                if event.envelope.event_id in new_ids:
+                    new_ids.discard(event.envelope.event_id)  # a repeat inside the batch is a duplicate too
+                    fresh.append(event)
+                else:
+                    EVENTS_CONSUMED.labels(self._service, event.topic, "duplicate").inc()
+            ctx = BatchContext(session=session, outbox=outbox, service=self._service, dlq_topic=self._dlq_topic)
+            if fresh:
+                await self._handler(ctx, fresh)
+            for event, reason in ctx.rejected:
+                outbox.emit_raw(self._dead_letter(_as_record(event), reason, "rejected"))
+            for p in poison:
+                if p.marker in new_ids:
+                    outbox.emit_raw(self._dead_letter(p.record, p.error, p.error_kind))
+            await write_outbox(session, self._tables.outbox, outbox.messages)
+        rejected = {id(e) for e, _ in ctx.rejected}
+        for event in fresh:
+            outcome = "dlq" if id(event) in rejected else "applied"
+            EVENTS_CONSUMED.labels(self._service, event.topic, outcome).inc()
+        for p in poison:
+            EVENTS_CONSUMED.labels(self._service, p.record.topic, "dlq").inc()
+        return len(outbox.messages)
+
+    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> OutgoingMessage:
+        return dead_letter(
+            service=self._service,
+            dlq_topic=self._dlq_topic,
+            raw=record.value or b"",
+            key=record.key,
+            error=error,
+            error_kind=kind,
+            source_topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            failed_at=datetime.now(UTC),
+        )
+
+    async def _commit_offsets(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        next_offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            next_offsets[tp] = max(next_offsets.get(tp, 0), record.offset + 1)
+        owned = self._consumer.assignment()
+        offsets = {tp: OffsetAndMetadata(off, "") for tp, off in next_offsets.items() if tp in owned}
+        if offsets:
+            await self._consumer.commit(offsets)
+
+
+def _as_record(event: ConsumedEvent) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic=event.topic,
+        partition=event.partition,
+        offset=event.offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=event.envelope.account_id.encode(),
+        value=event.raw,
+        checksum=None,
+        serialized_key_size=-1,
+        serialized_value_size=len(event.raw),
+        headers=(),
+    )

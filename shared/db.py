@@ -1,0 +1,97 @@
+"""Database plumbing: the async engine, the unit of work, and the tables every service has.
+
+Each service owns one Postgres schema. Inside it, two tables are the same everywhere and are
+defined once here: ``processed_events`` (idempotency: one row per event id a consumer has
+handled, written in the same transaction as the state change) and ``outbox`` (events to publish,
+written in that same transaction and relayed to Kafka afterwards).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def create_engine(dsn: str, *, pool_size: int = 10, application_name: str = "orchard") -> AsyncEngine:
+    return create_async_engine(
+        dsn,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": application_name}},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: commits when the block ends normally, rolls back on any exception.
+
+    Repositories and handlers never commit; only this does.
+    """
+    async with sessions() as session, session.begin():
+        yield session
+
+
+@dataclass(frozen=True)
+class PlumbingTables:
+    """The idempotency and outbox tables of one service schema."""
+
+    schema: str
+    processed_events: sa.Table
+    outbox: sa.Table
+
+
+def plumbing_tables(metadata: sa.MetaData) -> PlumbingTables:
+    """Declare ``processed_events`` and ``outbox`` in a service's metadata (its schema)."""
+    if metadata.schema is None:
+        raise ValueError("a service's MetaData must name its schema")
+    processed = sa.Table(
+        "processed_events",
+        metadata,
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("event_id", sa.Text, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    return PlumbingTables(schema=metadata.schema, processed_events=processed, outbox=outbox)
+
+
+async def record_processed(session: AsyncSession, table: sa.Table, event_ids: Sequence[str]) -> set[str]:
+    """Insert event ids; return those that were new. One statement for the whole batch.
+
+    The primary key does the de-duplication (no check-then-insert race): a concurrent
+    transaction inserting the same id waits for ours and then sees a conflict.
+    """
+    if not event_ids:
+        return set()
+    stmt = sa.text(
+        f'INSERT INTO "{table.schema}"."{table.name}" (event_id) '
+        "SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id"
+    )
+    result = await session.execute(stmt, {"ids": list(event_ids)})
+    return {row[0] for row in result}
+
+
+async def ping(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        return True
+    except Exception:
+        return False

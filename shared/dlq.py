@@ -1,0 +1,52 @@
+"""Dead-letter records: the original bytes and everything needed to understand and replay them."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+
+import orjson
+
+from shared.outbox import OutgoingMessage
+
+
+def dead_letter(
+    *,
+    service: str,
+    dlq_topic: str,
+    raw: bytes,
+    key: bytes | None,
+    error: str,
+    error_kind: str,
+    source_topic: str,
+    partition: int | None,
+    offset: int | None,
+    failed_at: datetime,
+) -> OutgoingMessage:
+    """Build the DLQ message. Its id is derived from where the record came from, so a replayed
+    batch produces the same id and a consumer of the DLQ can de-duplicate."""
+    try:
+        original_text: str | None = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        original_text = None
+    location = f"{source_topic}:{partition}:{offset}"
+    event_id = f"dlq:{service}:{location}"
+    payload = {
+        "event_id": event_id,
+        "service": service,
+        "error": error,
+        "error_kind": error_kind,
+        "source_topic": source_topic,
+        "partition": partition,
+        "offset": offset,
+        "key": key.decode("utf-8", "replace") if key else None,
+        "original": original_text,
+        "original_base64": base64.b64encode(raw).decode("ascii"),
+        "failed_at": failed_at.isoformat(),
+    }
+    return OutgoingMessage(
+        topic=dlq_topic,
+        key=(key or b"").decode("utf-8", "replace") or location,
+        event_id=event_id,
+        value=orjson.dumps(payload),
+    )

@@ -1,0 +1,53 @@
+"""Alembic, shared by every service: one env.py here, each service's versions in its own folder.
+
+A service's migrations live in ``services/<name>/migrations/`` and its version table lives in the
+service's own schema, so services migrate independently.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+HERE = Path(__file__).resolve().parent
+
+
+def alembic_config(*, schema: str, versions_dir: Path) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(versions_dir))
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+async def upgrade_to_head(engine: AsyncEngine, *, schema: str, versions_dir: Path) -> None:
+    """Create the schema if needed and apply the service's migrations (idempotent).
+
+    An advisory lock keeps several instances starting at once from racing each other.
+    """
+    cfg = alembic_config(schema=schema, versions_dir=versions_dir)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"migrate:{schema}"})
+        await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+
+        def _run(sync_conn: sa.Connection) -> None:
+            cfg.attributes["connection"] = sync_conn
+            command.upgrade(cfg, "head")
+
+        await conn.run_sync(_run)
+
+
+def create_plumbing_tables(schema: str) -> None:
+    """Used by each service's first migration: the shared tables, declared once in ``shared.db``."""
+    from alembic import op
+
+    from shared.db import plumbing_tables
+
+    tables = plumbing_tables(sa.MetaData(schema=schema))
+    for table in (tables.processed_events, tables.outbox):
+        table.create(bind=op.get_bind())

@@ -1,0 +1,40 @@
+"""Cursor pagination shared by every list endpoint: ``limit`` (default 50, max 500) and an opaque cursor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Generic, TypeVar
+
+import orjson
+from fastapi import Query
+from pydantic import BaseModel
+
+from shared.errors import ApiError
+
+T = TypeVar("T")
+
+LimitParam = Query(50, ge=1, le=500, description="Page size (at most 500).")
+CursorParam = Query(None, description="The next_cursor of the previous page.")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """The position a cursor stands for; a cursor that was not made by ``encode_cursor`` is a 400."""
+    if cursor is None:
+        return None
+    try:
+        position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, "invalid cursor", details=[{"loc": "cursor", "msg": str(exc)}]) from exc
+    if not isinstance(position, dict):
+        raise ApiError(400, "invalid cursor")
+    return position

@@ -1,0 +1,165 @@
+"""What every service process is made of, wired once: engine, migrations, topics, producer,
+consumer runners, the outbox relay, the HTTP server, and a graceful stop on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from pathlib import Path
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from shared.consumer import BatchHandler, ConsumerRunner, Parser
+from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
+from shared.events import parse_event
+from shared.kafka import COMPACTED, ensure_topics, make_consumer, make_producer
+from shared.migrations import upgrade_to_head
+from shared.outbox import OutboxRelay
+from shared.settings import OrchardSettings
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """The connections and plumbing of one service process."""
+
+    def __init__(self, settings: OrchardSettings, *, tables: PlumbingTables, versions_dir: Path) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.versions_dir = versions_dir
+        self.engine: AsyncEngine = create_engine(
+            settings.database_dsn, pool_size=settings.db_pool_size, application_name=settings.service_name
+        )
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.producer: AIOKafkaProducer = make_producer(
+            settings.kafka_bootstrap, client_id=f"orchard-{settings.service_name}"
+        )
+        self.relay = OutboxRelay(
+            service=settings.service_name,
+            sessions=self.sessions,
+            table=tables.outbox,
+            producer=self.producer,
+            batch_size=settings.outbox_batch_size,
+            idle_poll_s=settings.outbox_idle_poll_s,
+        )
+        self.runners: list[ConsumerRunner] = []
+
+    async def start(self) -> None:
+        """Migrate the schema, create the topics, connect the producer."""
+        if self.settings.run_migrations_on_start:
+            await upgrade_to_head(self.engine, schema=self.tables.schema, versions_dir=self.versions_dir)
+        topics = self.settings.topics
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            [getattr(topics, name) for name in type(topics).model_fields],
+            partitions=self.settings.topic_partitions,
+            replication=self.settings.topic_replication,
+            configs={topics.account_health: COMPACTED},
+        )
+        await self.producer.start()
+
+    def consumer_runner(
+        self, *, topics: Sequence[str], handler: BatchHandler, parser: Parser = parse_event
+    ) -> ConsumerRunner:
+        settings = self.settings
+        runner = ConsumerRunner(
+            service=settings.service_name,
+            consumer=make_consumer(
+                settings.kafka_bootstrap,
+                group_id=f"orchard-{settings.service_name}",
+                client_id=f"orchard-{settings.service_name}",
+                max_records=settings.consumer_max_records,
+            ),
+            topics=topics,
+            sessions=self.sessions,
+            tables=self.tables,
+            handler=handler,
+            dlq_topic=settings.topics.dlq,
+            parser=parser,
+            max_records=settings.consumer_max_records,
+            max_wait_ms=settings.consumer_max_wait_ms,
+            retry_backoff_max_s=settings.consumer_retry_backoff_max_s,
+            on_committed=self.relay.notify,
+        )
+        self.runners.append(runner)
+        return runner
+
+    def readiness_checks(self) -> dict[str, Callable[[], Awaitable[bool]]]:
+        async def database() -> bool:
+            return await ping(self.engine)
+
+        async def kafka() -> bool:
+            client = self.producer.client
+            return any(client.cluster.brokers()) if client is not None else False
+
+        async def consumers() -> bool:
+            return all(runner.healthy for runner in self.runners)
+
+        return {"database": database, "kafka": kafka, "consumers": consumers}
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.engine.dispose()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: ``serve`` decides when everything stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    runtime: Runtime,
+    app: FastAPI,
+    *,
+    port: int,
+    background: Sequence[Callable[[], Coroutine[object, object, None]]] = (),
+) -> None:
+    """Run the HTTP API, the consumers, the relay and any background loops until SIGTERM/SIGINT.
+
+    Stop order: stop taking HTTP requests and records; let each runner finish and commit its
+    batch; let the relay drain the outbox; close the producer and the engine.
+    """
+    await runtime.start()
+    server = _Server(
+        uvicorn.Config(app, host=runtime.settings.http_host, port=port, log_config=None, lifespan="off")
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    tasks = [asyncio.create_task(server.serve(), name="http")]
+    tasks += [asyncio.create_task(r.run(), name=f"consumer-{i}") for i, r in enumerate(runtime.runners)]
+    relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
+    tasks += [asyncio.create_task(job(), name=f"background-{i}") for i, job in enumerate(background)]
+    log.info("service started", extra={"port": port})
+
+    watch = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait([watch, *tasks, relay_task], return_when=asyncio.FIRST_COMPLETED)
+    failed = [t for t in done if t is not watch and t.exception() is not None]
+    for task in failed:
+        log.error("task failed; stopping", extra={"task": task.get_name()}, exc_info=task.exception())
+    log.info("stopping")
+    server.should_exit = True
+    for runner in runtime.runners:
+        runner.stop()
+    for task in tasks:
+        if task.get_name().startswith("background"):
+            task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    runtime.relay.stop()
+    await asyncio.gather(relay_task, return_exceptions=True)
+    watch.cancel()
+    await runtime.close()
+    log.info("stopped")
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,69 @@
+"""Process settings: one frozen object per process, built in ``__main__`` and passed down.
+
+Every variable is ``ORCHARD_*`` (see CONTRACT.md, "Running"). Nothing here is read at import time.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://orchard@127.0.0.1:5433/orchard"
+
+
+class TopicSettings(BaseSettings):
+    """Topic names: configurable, defaulting to the contract's names."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHARD_TOPIC_", frozen=True)
+
+    raw: str = "orchard.ingest.raw.v1"
+    usage: str = "orchard.events.usage.v1"
+    interaction: str = "orchard.events.interaction.v1"
+    contract: str = "orchard.events.contract.v1"
+    dlq: str = "orchard.events.dlq.v1"
+    account_health: str = "orchard.account-health.v1"
+    churn_risk: str = "orchard.alerts.churn-risk.v1"
+    upsell: str = "orchard.signals.upsell.v1"
+
+    def canonical(self, kind: str) -> str:
+        """The canonical topic for an event kind (``usage``, ``interaction``, ``contract``)."""
+        return {"usage": self.usage, "interaction": self.interaction, "contract": self.contract}[kind]
+
+
+class OrchardSettings(BaseSettings):
+    """Settings every service shares; services subclass this to add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHARD_", frozen=True, extra="ignore")
+
+    service_name: str = "orchard"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    db_pool_size: int = Field(default=10, ge=1)
+    api_keys: dict[str, list[str]] = Field(default_factory=lambda: {"dev-key": ["ingest:write", "read", "write"]})
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication: int = Field(default=1, ge=1)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+
+    consumer_max_records: int = Field(default=1000, ge=1, le=100_000)
+    consumer_max_wait_ms: int = Field(default=200, ge=1)
+    consumer_retry_backoff_max_s: float = Field(default=30.0, gt=0)
+    outbox_batch_size: int = Field(default=1000, ge=1)
+    outbox_idle_poll_s: float = Field(default=0.2, gt=0)
+
+    http_host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    run_migrations_on_start: bool = True
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_not_empty_strings(cls, keys: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, scopes in keys.items():
+            if not key.strip():
+                raise ValueError("API keys must be non-empty strings")
+            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+                raise ValueError(f"scopes of an API key must be a list of strings, got {scopes!r}")
+        return keys
+
+    @property
+    def database_dsn(self) -> str:
+        return self.database_url.get_secret_value()

@@ -1,0 +1,108 @@
+"""A minimal service on the shared plumbing, for the plumbing's integration tests and benchmark.
+
+It counts events per account (one set-based upsert per batch) and emits one output event per
+input event through the outbox. ``feature == "explode"`` makes the handler raise, to exercise
+the runner's isolation of a poison event. Run as a process by the crash tests:
+``python -m tests.integration.plumbing_service`` with PLUMBING_* variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert
+
+from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
+from shared.db import PlumbingTables, plumbing_tables
+from shared.logs import configure_logging
+from shared.runtime import Runtime
+from shared.settings import OrchardSettings
+
+VERSIONS = Path(__file__).resolve().parent / "plumbing_migrations"
+
+
+class Counted(BaseModel):
+    event_id: str
+    account_id: str
+    source_event_id: str
+
+
+@dataclass(frozen=True)
+class CountingService:
+    tables: PlumbingTables
+    counts: sa.Table
+    handle: BatchHandler
+
+
+def build(schema: str, out_topic: str) -> CountingService:
+    metadata = sa.MetaData(schema=schema)
+    tables = plumbing_tables(metadata)
+    counts = sa.Table(
+        "account_counts",
+        metadata,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("events", sa.BigInteger, nullable=False),
+    )
+
+    async def handle(ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
+        if any(getattr(e.envelope.data, "feature", None) == "explode" for e in events):
+            raise ValueError("this event cannot be applied")
+        per_account = Counter(e.envelope.account_id for e in events)
+        stmt = insert(counts).values([{"account_id": a, "events": n} for a, n in per_account.items()])
+        upsert = stmt.on_conflict_do_update(
+            index_elements=["account_id"], set_={"events": counts.c.events + stmt.excluded.events}
+        )
+        await ctx.session.execute(upsert)
+        for e in events:
+            ctx.outbox.emit(
+                topic=out_topic,
+                key=e.envelope.account_id,
+                event=Counted(event_id=f"counted:{e.envelope.event_id}", account_id=e.envelope.account_id,
+                              source_event_id=e.envelope.event_id),
+            )
+
+    return CountingService(tables, counts, handle)
+
+
+class CrashingRunner(ConsumerRunner):
+    """Dies by SIGKILL after its first batch is durable in the DB and before its offsets commit."""
+
+    async def _commit_offsets(self, records):  # type: ignore[no-untyped-def]
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def main() -> None:
+    schema = os.environ["PLUMBING_SCHEMA"]
+    settings = OrchardSettings(service_name=os.environ.get("PLUMBING_SERVICE", "plumbing"))
+    service = build(schema, os.environ["PLUMBING_OUT_TOPIC"])
+    runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
+    await runtime.start()
+    runner = runtime.consumer_runner(topics=[os.environ["PLUMBING_IN_TOPIC"]], handler=service.handle)
+    if os.environ.get("PLUMBING_CRASH") == "after_db_commit":
+        runner.__class__ = CrashingRunner
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    consume = asyncio.create_task(runner.run())
+    relay = asyncio.create_task(runtime.relay.run())
+    print("READY", flush=True)
+    await stopping.wait()
+    runner.stop()
+    await consume
+    runtime.relay.stop()
+    await relay
+    await runtime.close()
+    print("STOPPED", flush=True)
+
+
+if __name__ == "__main__":
+    configure_logging(service="plumbing-test", level=os.environ.get("ORCHARD_LOG_LEVEL", "WARNING"))
+    asyncio.run(main())
