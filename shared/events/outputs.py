@@ -1,0 +1,112 @@
+"""Output events (contract, "Output events") and their deterministic ids.
+
+Services build these and publish them through the outbox; the other services read some of them
+back (renewals and expansion read ``health.changed``). Unknown fields are ignored when reading
+(``extra="ignore"``): a producer may add a field before its readers are redeployed, and the contract
+allows extra fields.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Annotated, Final, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events._fields import ID_MAX, Identifier, IsoDate, Name, Timestamp
+
+# Fixed for ever: changing it changes every derived event id and defeats de-duplication.
+ORCHARD_NAMESPACE: Final = uuid.UUID("0065dad5-9b6d-4a6c-8c15-443403957969")
+
+Grade = Literal["green", "yellow", "red"]
+AlertSeverity = Literal["low", "medium", "high", "critical"]
+# Kinds are open sets in the contract ("or more"); these are the ones it names.
+CHURN_RISK_KINDS: Final = (
+    "score_drop",
+    "grade_red",
+    "champion_left",
+    "usage_decline",
+    "negative_feedback",
+    "renewal_at_risk",
+)
+UPSELL_KINDS: Final = ("seat_limit", "plan_limit", "premium_feature_use", "high_satisfaction", "whitespace")
+
+Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+Kind = Annotated[str, Field(min_length=1, max_length=64)]
+EventIds = tuple[Annotated[str, Field(min_length=1, max_length=ID_MAX)], ...]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+
+def deterministic_event_id(*parts: str) -> str:
+    """A stable id for the condition named by ``parts`` (e.g. account, rule, episode): uuid5 in the
+    Orchard namespace. The parts are JSON-encoded as a list, so ("a:b", "c") and ("a", "b:c") differ."""
+    if not parts:
+        raise ValueError("deterministic_event_id needs at least one part")
+    for part in parts:
+        if not isinstance(part, str):
+            raise TypeError(f"deterministic_event_id parts must be str, got {type(part).__name__}")
+    return str(uuid.uuid5(ORCHARD_NAMESPACE, orjson.dumps(parts).decode()))
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+
+class OutputEvent(_Output):
+    event_id: Identifier
+    type: str
+    schema_version: int = 1
+    account_id: Identifier
+    occurred_at: Timestamp
+    emitted_at: Timestamp
+
+
+class AlertReason(_Output):
+    """One line of "why": which component moved, by how much, in words, and the events behind it."""
+
+    component: Name
+    delta: float = Field(allow_inf_nan=False)
+    detail: Annotated[str, Field(min_length=1, max_length=2_000)]
+    evidence_event_ids: EventIds = ()
+
+
+class HealthChanged(OutputEvent):
+    type: Literal["health.changed"] = "health.changed"
+    score: Score
+    grade: Grade
+    previous_score: Score | None = None
+    previous_grade: Grade | None = None
+    components: dict[str, Score]
+    as_of: Timestamp
+    scorecard_version: int | None = None
+    reasons: tuple[AlertReason, ...] = ()
+
+
+class ChurnRiskAlert(OutputEvent):
+    type: Literal["churn_risk.raised", "churn_risk.resolved"] = "churn_risk.raised"
+    kind: Kind
+    severity: AlertSeverity
+    score: Score
+    previous_score: Score | None = None
+    grade: Grade
+    reasons: tuple[AlertReason, ...] = ()
+    renewal_date: IsoDate | None = None
+    days_to_renewal: int | None = None
+    arr_at_risk: Amount | None = None
+
+
+class UpsellTriggered(OutputEvent):
+    type: Literal["upsell.triggered"] = "upsell.triggered"
+    kind: Kind
+    product: Name
+    reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+    evidence_event_ids: EventIds = ()
+    estimated_arr_uplift: Amount
+    confidence: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+
+def output_event_to_json(event: OutputEvent) -> bytes:
+    """The message value for an output topic: sorted keys, UTC 'Z' timestamps, money as strings."""
+    return orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
