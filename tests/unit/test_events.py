@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -717,6 +718,35 @@ def test_escaped_backslash_before_u0000_is_not_a_nul() -> None:
     env = parse_event(orjson.dumps(with_data("ticket.opened", subject="path C:\\u0000")))
     assert isinstance(env.data, TicketOpened)
     assert env.data.subject == "path C:\\u0000"
+
+
+FUZZ_VALUES = [
+    None, True, 0, -1, 1.5, 1e308, 2**63 - 1, -(2**63), "", " ", "\x00", "x" * 300, [], {}, [1], {"a": 1},
+    "2026-01-01", "2026-11-20T09:30:00Z", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59",
+    "NaN", "1e999999", "-0", "é",
+]  # fmt: skip
+
+
+def test_any_input_is_either_an_envelope_or_a_validation_error() -> None:
+    # A consumer must never crash on a record: whatever the bytes, parse_event either returns an
+    # envelope (that round-trips) or raises EventValidationError.
+    rng = random.Random(20261120)
+    for _ in range(3000):
+        event = make_event(rng.choice(sorted(GOOD_DATA)))
+        event["data"] = dict(event["data"])
+        target = event if rng.random() < 0.3 else event["data"]
+        keys = [*target, "new_role", "start_date", "arr", "currency", "quantity", "score", "kind", "change"]
+        for _ in range(rng.randint(1, 3)):
+            target[rng.choice(keys)] = rng.choice(FUZZ_VALUES)
+        raw = bytearray(orjson.dumps(event))
+        if rng.random() < 0.2:
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        try:
+            env = parse_event(bytes(raw))
+        except EventValidationError as error:
+            assert error.errors
+        else:
+            assert parse_event(envelope_to_json(env)) == env
 
 
 # --- the error object --------------------------------------------------------------------------
