@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -177,7 +178,7 @@ class ConsumerRunner:
             if not fetch.done():
                 fetch.cancel()
                 break
-            batches = fetch.result()
+            batches = await self._fill(fetch.result())
             if not batches:
                 continue
             async with self._batch_lock:
@@ -202,6 +203,21 @@ class ConsumerRunner:
             if not self.healthy:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._retry_backoff_max_s)
+
+    async def _fill(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """Top the batch up with records already fetched, so one transaction carries up to
+        ``max_records`` (getmany returns as soon as any partition has data)."""
+        count = sum(len(rs) for rs in batches.values())
+        while batches and count < self._max_records:
+            more = await self._consumer.getmany(timeout_ms=0, max_records=self._max_records - count)
+            if not more:
+                break
+            for tp, records in more.items():
+                batches.setdefault(tp, []).extend(records)
+                count += len(records)
+        return batches
 
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         owned = self._consumer.assignment()
@@ -255,12 +271,13 @@ class ConsumerRunner:
             keys = [e.envelope.event_id for e in events] + [p.marker for p in poison]
             new_ids = await record_processed(session, self._tables.processed_events, keys)
             fresh: list[ConsumedEvent] = []
+            outcomes: Counter[tuple[str, str]] = Counter()
             for event in events:
                 if event.envelope.event_id in new_ids:
                     new_ids.discard(event.envelope.event_id)  # a repeat inside the batch is a duplicate too
                     fresh.append(event)
                 else:
-                    EVENTS_CONSUMED.labels(self._service, event.topic, "duplicate").inc()
+                    outcomes[event.topic, "duplicate"] += 1
             ctx = BatchContext(session=session, outbox=outbox, service=self._service, dlq_topic=self._dlq_topic)
             if fresh:
                 await self._handler(ctx, fresh)
@@ -270,12 +287,15 @@ class ConsumerRunner:
                 if p.marker in new_ids:
                     outbox.emit_raw(self._dead_letter(p.record, p.error, p.error_kind))
             await write_outbox(session, self._tables.outbox, outbox.messages)
-        rejected = {id(e) for e, _ in ctx.rejected}
         for event in fresh:
-            outcome = "dlq" if id(event) in rejected else "applied"
-            EVENTS_CONSUMED.labels(self._service, event.topic, outcome).inc()
+            outcomes[event.topic, "applied"] += 1
+        for event, _ in ctx.rejected:
+            outcomes[event.topic, "applied"] -= 1
+            outcomes[event.topic, "dlq"] += 1
         for p in poison:
-            EVENTS_CONSUMED.labels(self._service, p.record.topic, "dlq").inc()
+            outcomes[p.record.topic, "dlq"] += 1
+        for (topic, outcome), count in outcomes.items():
+            EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
         return len(outbox.messages)
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> OutgoingMessage:

@@ -59,12 +59,23 @@ class Outbox:
 
 
 async def write_outbox(session: AsyncSession, table: sa.Table, messages: Sequence[OutgoingMessage]) -> None:
-    """Insert the batch's messages in one executemany, in emission order."""
+    """Insert the batch's messages in one statement (arrays unnested server-side), in emission order."""
     if not messages:
         return
+    stmt = sa.text(
+        f'INSERT INTO "{table.schema}"."{table.name}" (topic, key, event_id, value) '
+        "SELECT topic, key, event_id, value FROM unnest(CAST(:topics AS text[]), CAST(:keys AS text[]), "
+        "CAST(:ids AS text[]), CAST(:values AS bytea[])) WITH ORDINALITY AS m(topic, key, event_id, value, n) "
+        "ORDER BY n"
+    )
     await session.execute(
-        sa.insert(table),
-        [{"topic": m.topic, "key": m.key, "event_id": m.event_id, "value": m.value} for m in messages],
+        stmt,
+        {
+            "topics": [m.topic for m in messages],
+            "keys": [m.key for m in messages],
+            "ids": [m.event_id for m in messages],
+            "values": [m.value for m in messages],
+        },
     )
 
 
