@@ -1,0 +1,65 @@
+"""What an account's contracts say on a given day: seats, ARR, renewal date, tenure, segment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from services.health.domain.signals import AccountSignals, ContractState, ContractTerm
+
+
+@dataclass(frozen=True, slots=True)
+class ContractSummary:
+    seats: int | None = None
+    """Licensed seats summed over the contracts in force; None when none is in force."""
+    arr: Decimal | None = None
+    """Summed ARR when all contracts in force share one currency (never summed across currencies)."""
+    currency: str | None = None
+    arr_by_currency: Mapping[str, Decimal] = field(default_factory=dict)
+    renewal_date: date | None = None
+    """The nearest upcoming renewal among contracts in force and not cancelled. Per contract it is
+    the end of its latest known term (a renewal signed early moves it); across contracts the
+    nearest one, because that is the revenue at risk first."""
+    first_start: date | None = None
+    products: tuple[str, ...] = ()
+    segment: str | None = None
+    evidence_event_ids: tuple[str, ...] = ()
+
+    def days_to_renewal(self, on: date) -> int | None:
+        return None if self.renewal_date is None else (self.renewal_date - on).days
+
+
+def term_in_force(contract: ContractState, on: date) -> ContractTerm | None:
+    if contract.cancelled and contract.cancellation is not None and contract.cancellation.end_date <= on:
+        return None
+    candidates = [t for t in contract.terms if t.start_date <= on <= t.end_date]
+    return max(candidates, key=lambda t: t.start_date) if candidates else None
+
+
+def contract_summary(signals: AccountSignals, on: date) -> ContractSummary:
+    in_force = [(c, t) for c in signals.contracts.values() if (t := term_in_force(c, on)) is not None]
+    arr_by_currency: dict[str, Decimal] = {}
+    for _, term in in_force:
+        arr_by_currency[term.currency] = arr_by_currency.get(term.currency, Decimal(0)) + term.arr
+    renewals = [
+        max(t.end_date for t in contract.terms)
+        for contract, _ in in_force
+        if not contract.cancelled
+    ]
+    all_terms = [t for c in signals.contracts.values() for t in c.terms]
+    with_segment = [t for t in all_terms if t.segment]
+    starts = [c.first_start for c in signals.contracts.values() if c.first_start is not None]
+    single_currency = next(iter(arr_by_currency)) if len(arr_by_currency) == 1 else None
+    return ContractSummary(
+        seats=sum(t.seats for _, t in in_force) if in_force else None,
+        arr=arr_by_currency[single_currency] if single_currency else None,
+        currency=single_currency,
+        arr_by_currency=arr_by_currency,
+        renewal_date=min(renewals) if renewals else None,
+        first_start=min(starts) if starts else None,
+        products=tuple(sorted({p for _, t in in_force for p in t.products})),
+        segment=max(with_segment, key=lambda t: t.stamp.key).segment if with_segment else None,
+        evidence_event_ids=tuple(sorted(t.stamp.event_id for _, t in in_force)),
+    )

@@ -1,0 +1,142 @@
+"""Why a score is what it is, and why it changed, in sentences a person reads.
+
+Each Reason carries `delta` in points of the TOTAL score (a component's change weighted by its
+share), so reasons from different components sort on one scale. Critical measures that force a
+grade come first whatever their delta, because they decide the grade on their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.health.domain.measures import ComponentScore, Part
+from services.health.domain.scorecard import COMPONENTS, CRITICAL_RULES
+from services.health.domain.scoring import HealthScore
+
+MAX_EVIDENCE = 10
+MIN_DELTA = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    component: str
+    delta: float
+    detail: str
+    evidence_event_ids: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"component": self.component, "delta": self.delta, "detail": self.detail,
+                "evidence_event_ids": list(self.evidence_event_ids)}
+
+
+def _contribution(c: ComponentScore | None) -> float:
+    return 0.0 if c is None or c.score is None else c.score * c.effective_weight
+
+
+def _part_shares(c: ComponentScore) -> dict[str, float]:
+    scored = [p for p in c.parts if p.score is not None]
+    weight = sum(p.weight for p in scored)
+    return {p.name: p.weight / weight for p in scored} if weight > 0 else {}
+
+
+def _evidence(parts: list[Part]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for p in parts:
+        seen.update(dict.fromkeys(p.evidence_event_ids))
+    return tuple(seen)[:MAX_EVIDENCE]
+
+
+def _forced_reason(score: HealthScore, delta: float) -> Reason | None:
+    if score.forced_by is None:
+        return None
+    component = CRITICAL_RULES[score.forced_by].component
+    c = score.components.get(component)
+    return Reason(component, delta, score.forced_detail or score.forced_by,
+                  _evidence(list(c.parts)) if c else ())
+
+
+def part_reason(score: HealthScore, component: str, part: str) -> Reason | None:
+    """One part of the current score as a Reason; delta is what it costs the total."""
+    c = score.components.get(component)
+    found = next((p for p in c.parts if p.name == part), None) if c else None
+    if c is None or found is None:
+        return None
+    share = _part_shares(c).get(part, 0.0) * c.effective_weight
+    cost = 0.0 if found.score is None else round((100.0 - found.score) * share, 1)
+    return Reason(component, -cost, found.detail, found.evidence_event_ids[:MAX_EVIDENCE])
+
+
+def top_reasons(score: HealthScore, limit: int = 5) -> list[Reason]:
+    """The main drivers of the current score: what each weak part costs the total (negative
+    deltas, biggest first); for an account with nothing weak, its strongest parts (positive)."""
+    shortfalls: list[Reason] = []
+    strengths: list[Reason] = []
+    for c in score.components.values():
+        if c.score is None:
+            continue
+        shares = _part_shares(c)
+        for p in c.parts:
+            if p.score is None:
+                continue
+            share = shares[p.name] * c.effective_weight
+            if (cost := round((100.0 - p.score) * share, 1)) >= 0.5:
+                shortfalls.append(Reason(c.name, -cost, p.detail, p.evidence_event_ids[:MAX_EVIDENCE]))
+            else:
+                strengths.append(Reason(c.name, round(p.score * share, 1), p.detail,
+                                        p.evidence_event_ids[:MAX_EVIDENCE]))
+    chosen = sorted(shortfalls, key=lambda r: r.delta) or sorted(strengths, key=lambda r: -r.delta)
+    forced = _forced_reason(score, 0.0)
+    return ([forced] if forced else []) + chosen[: limit - (1 if forced else 0)]
+
+
+def explain_change(previous: HealthScore | None, current: HealthScore) -> list[Reason]:
+    """Reasons for the change from `previous` to `current`, biggest first. Without a previous
+    score, the current score's main drivers."""
+    if previous is None:
+        return top_reasons(current)
+    reasons: list[Reason] = []
+    for name in COMPONENTS:
+        before, after = previous.components.get(name), current.components.get(name)
+        if after is None:
+            continue
+        delta = round(_contribution(after) - _contribution(before), 1)
+        if after.score is None:
+            if before is not None and before.score is not None:
+                reasons.append(Reason(name, delta, f"{name} no longer measured: {after.missing}"))
+            continue
+        moved = _moved_parts(before, after)
+        if abs(delta) < MIN_DELTA and not moved:
+            continue
+        if not moved:  # weights shifted (another component appeared or vanished): name the weakest part
+            moved = sorted((p for p in after.parts if p.score is not None), key=lambda p: p.score or 0.0)[:1]
+        reasons.append(Reason(name, delta, "; ".join(p.detail for p in moved), _evidence(moved)))
+    reasons.sort(key=lambda r: -abs(r.delta))
+    if previous.scorecard_version != current.scorecard_version or previous.segment != current.segment:
+        reasons.append(Reason("scorecard", 0.0,
+                              f"scored with the {current.segment} scorecard version {current.scorecard_version} "
+                              f"(was {previous.segment} version {previous.scorecard_version})"))
+    if current.forced_by and current.forced_by != previous.forced_by:
+        forced = _forced_reason(current, round(current.total - previous.total, 1))
+        if forced is not None:
+            reasons.insert(0, forced)
+    elif previous.forced_by and not current.forced_by:
+        reasons.insert(0, Reason(CRITICAL_RULES[previous.forced_by].component, 0.0,
+                                 f"critical measure {previous.forced_by} no longer holds"))
+    return reasons
+
+
+def _moved_parts(before: ComponentScore | None, after: ComponentScore) -> list[Part]:
+    """Parts of `after` whose score moved by at least one point, largest weighted move first (two at
+    most); a part that has data now and had none before counts as moved."""
+    old = {p.name: p.score for p in before.parts} if before else {}
+    shares = _part_shares(after)
+    moves = []
+    for p in after.parts:
+        if p.score is None:
+            continue
+        was = old.get(p.name)
+        change = p.score - (was if was is not None else 100.0)
+        if was is None or abs(change) >= 1.0:
+            moves.append((abs(change) * shares.get(p.name, 0.0), p))
+    return [p for _, p in sorted(moves, key=lambda m: -m[0])[:2]]

@@ -1,0 +1,401 @@
+"""Scorecards: per-segment weights, grade bands, missing-data policy, critical measures, alert rules.
+
+A scorecard is plain frozen data with a JSON form (`scorecard_to_json`) and one way in from
+untrusted JSON (`validate_scorecard`), which reports every problem at once with its field path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+COMPONENTS = ("usage", "engagement", "sentiment", "support", "relationship")
+GRADES = ("green", "yellow", "red")
+GRADE_RANK = {"green": 0, "yellow": 1, "red": 2}
+MISSING_DATA_POLICIES = ("exclude", "neutral", "zero")
+ALERT_KINDS = ("grade_red", "score_drop", "champion_left", "usage_decline", "negative_feedback")
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalRule:
+    component: str
+    fact: str
+    """The component fact compared with the threshold (fires when fact >= threshold)."""
+    describes: str
+
+
+CRITICAL_RULES: Mapping[str, CriticalRule] = {
+    "urgent_ticket_open_days": CriticalRule("support", "oldest_urgent_open_days",
+                                            "an urgent ticket open for {value} days"),
+    "champion_left_unreplaced": CriticalRule("relationship", "champion_unreplaced_days",
+                                             "the champion left {value} days ago without replacement"),
+    "exec_sponsor_left_unreplaced": CriticalRule(
+        "relationship", "exec_sponsor_unreplaced_days",
+        "the executive sponsor left {value} days ago without replacement"),
+    "no_usage_days": CriticalRule("usage", "days_since_last_usage", "no product usage for {value} days"),
+    "active_users_decline_pct": CriticalRule("usage", "active_users_decline_pct",
+                                             "active users fell {value}% against the 30 days before"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class GradeThresholds:
+    """Hysteresis bands: entering a grade needs more than staying in it, so a score hovering at a
+    boundary does not flap. Green is entered at >= green_enter and left below green_exit; red is
+    entered below red_enter and left at >= red_exit."""
+
+    green_enter: float = 70.0
+    green_exit: float = 65.0
+    red_enter: float = 40.0
+    red_exit: float = 45.0
+
+
+@dataclass(frozen=True, slots=True)
+class CriticalMeasure:
+    component: str
+    rule: str
+    threshold: float
+    force_grade: str
+    """`red` forces red; `yellow` caps the grade at yellow. A critical measure never improves a grade."""
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """What "enough" looks like for this segment's engagement and relationship."""
+
+    touches_per_30d: float = 3.0
+    engaged_contacts: int = 3
+    qbr_every_days: int | None = 90
+    """None when the segment holds no QBRs (then the QBR measure is left out, not failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRules:
+    cooldown_days: int = 14
+    renewal_critical_days: int = 90
+    enabled: frozenset[str] = frozenset(ALERT_KINDS)
+    score_drop_points: float = 15.0
+    score_drop_days: int = 30
+    score_drop_step: float = 10.0
+    usage_decline_pct: float = 30.0
+    usage_decline_step: float = 20.0
+    negative_feedback_count: int = 3
+    negative_feedback_days: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    segment: str
+    weights: Mapping[str, float]
+    version: int = 1
+    thresholds: GradeThresholds = GradeThresholds()
+    missing_data: str = "exclude"
+    """Default `exclude`: a component with no data is left out and the other weights renormalised,
+    because missing data is not bad data (a new account with no survey is not a detractor).
+    `neutral` scores it at `neutral_score`; `zero` scores it 0 (for teams that want gaps to hurt)."""
+    neutral_score: float = 50.0
+    targets: Targets = Targets()
+    critical_measures: tuple[CriticalMeasure, ...] = ()
+    alerts: AlertRules = AlertRules()
+
+    def weight_shares(self) -> dict[str, float]:
+        """Weights normalised to shares of 1 (they need not sum to 100 as configured)."""
+        total = sum(self.weights.get(c, 0.0) for c in COMPONENTS)
+        return {c: self.weights.get(c, 0.0) / total for c in COMPONENTS}
+
+
+_URGENT_7_RED = CriticalMeasure("support", "urgent_ticket_open_days", 7, "red")
+_COLLAPSE_RED = CriticalMeasure("usage", "active_users_decline_pct", 60, "red")
+
+DEFAULT_SCORECARDS: Mapping[str, Scorecard] = {
+    # enterprise: relationships and engagement carry large accounts; a lost champion is critical
+    "enterprise": Scorecard(
+        segment="enterprise",
+        weights={"usage": 25, "engagement": 25, "sentiment": 15, "support": 10, "relationship": 25},
+        targets=Targets(touches_per_30d=4, engaged_contacts=4, qbr_every_days=90),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED,
+                           CriticalMeasure("relationship", "champion_left_unreplaced", 30, "red")),
+    ),
+    "mid_market": Scorecard(
+        segment="mid_market",
+        weights={"usage": 30, "engagement": 20, "sentiment": 20, "support": 15, "relationship": 15},
+        targets=Targets(touches_per_30d=2, engaged_contacts=2, qbr_every_days=120),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED,
+                           CriticalMeasure("relationship", "champion_left_unreplaced", 30, "yellow")),
+    ),
+    # smb: low-touch, so the product usage is most of what we can see
+    "smb": Scorecard(
+        segment="smb",
+        weights={"usage": 45, "engagement": 10, "sentiment": 20, "support": 15, "relationship": 10},
+        targets=Targets(touches_per_30d=1, engaged_contacts=1, qbr_every_days=None),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED),
+    ),
+    "default": Scorecard(
+        segment="default",
+        weights={"usage": 30, "engagement": 20, "sentiment": 20, "support": 15, "relationship": 15},
+        targets=Targets(touches_per_30d=2, engaged_contacts=2, qbr_every_days=None),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED),
+    ),
+}
+
+
+def scorecard_for(segment: str | None, scorecards: Mapping[str, Scorecard] = DEFAULT_SCORECARDS) -> Scorecard:
+    """The segment's scorecard, else the `default` one."""
+    if segment is not None and segment in scorecards:
+        return scorecards[segment]
+    return scorecards["default"]
+
+
+# --- JSON out -----------------------------------------------------------------------------------
+
+# (json section, json key) -> (attribute, integer?, minimum, exclusive minimum?, maximum)
+_ALERT_FIELDS: Mapping[tuple[str, str], tuple[str, bool, float, bool, float | None]] = {
+    ("score_drop", "points"): ("score_drop_points", False, 0, True, 100),
+    ("score_drop", "within_days"): ("score_drop_days", True, 1, False, 365),
+    ("score_drop", "step"): ("score_drop_step", False, 0, True, 100),
+    ("usage_decline", "pct"): ("usage_decline_pct", False, 0, True, 100),
+    ("usage_decline", "step"): ("usage_decline_step", False, 0, True, 100),
+    ("negative_feedback", "count"): ("negative_feedback_count", True, 1, False, None),
+    ("negative_feedback", "within_days"): ("negative_feedback_days", True, 1, False, 365),
+}
+
+
+def _alerts_json(rules: AlertRules) -> dict[str, Any]:
+    out: dict[str, Any] = {"cooldown_days": rules.cooldown_days,
+                           "renewal_critical_days": rules.renewal_critical_days}
+    for kind in ALERT_KINDS:
+        out[kind] = {"enabled": kind in rules.enabled}
+    for (kind, key), (attr, *_) in _ALERT_FIELDS.items():
+        out[kind][key] = getattr(rules, attr)
+    return out
+
+
+def scorecard_to_json(card: Scorecard) -> dict[str, Any]:
+    t = card.thresholds
+    return {
+        "segment": card.segment,
+        "version": card.version,
+        "weights": {c: card.weights.get(c, 0.0) for c in COMPONENTS},
+        "thresholds": {"green_enter": t.green_enter, "green_exit": t.green_exit,
+                       "red_enter": t.red_enter, "red_exit": t.red_exit},
+        "missing_data": card.missing_data,
+        "neutral_score": card.neutral_score,
+        "targets": {"touches_per_30d": card.targets.touches_per_30d,
+                    "engaged_contacts": card.targets.engaged_contacts,
+                    "qbr_every_days": card.targets.qbr_every_days},
+        "critical_measures": [
+            {"component": m.component, "rule": m.rule, "threshold": m.threshold, "force_grade": m.force_grade}
+            for m in card.critical_measures
+        ],
+        "alerts": _alerts_json(card.alerts),
+    }
+
+
+# --- JSON in ------------------------------------------------------------------------------------
+
+
+class ScorecardInvalid(ValueError):
+    """A scorecard that cannot be used; `problems` lists each one as "field.path: what is wrong"."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid scorecard: " + "; ".join(problems))
+        self.problems = problems
+
+
+class _Check:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def section(self, raw: Mapping[str, Any], key: str, allowed: tuple[str, ...],
+                required: bool = False) -> Mapping[str, Any] | None:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.fail(key, "required")
+            return None
+        if not isinstance(value, Mapping):
+            self.fail(key, "must be an object")
+            return None
+        for unknown in sorted(set(value) - set(allowed)):
+            self.fail(f"{key}.{unknown}", f"unknown field; expected one of {', '.join(allowed)}")
+        return value
+
+    def number(self, raw: Any, path: str, *, integer: bool = False, minimum: float | None = None,
+               exclusive_min: bool = False, maximum: float | None = None) -> float | None:
+        kind = "an integer" if integer else "a number"
+        wrong_type = not isinstance(raw, int | float) or (integer and not isinstance(raw, int))
+        if isinstance(raw, bool) or wrong_type:
+            self.fail(path, f"must be {kind}, got {raw!r}")
+            return None
+        if not math.isfinite(raw):
+            self.fail(path, f"must be finite, got {raw!r}")
+            return None
+        if minimum is not None and (raw <= minimum if exclusive_min else raw < minimum):
+            self.fail(path, f"must be {'>' if exclusive_min else '>='} {minimum:g}, got {raw!r}")
+            return None
+        if maximum is not None and raw > maximum:
+            self.fail(path, f"must be <= {maximum:g}, got {raw!r}")
+            return None
+        number: float = raw  # an int stays an int, for the integer fields
+        return number
+
+    def choice(self, raw: Any, path: str, options: tuple[str, ...]) -> str | None:
+        if raw not in options:
+            self.fail(path, f"must be one of {', '.join(options)}, got {raw!r}")
+            return None
+        return str(raw)
+
+
+_TOP_LEVEL = ("segment", "version", "weights", "thresholds", "missing_data", "neutral_score", "targets",
+              "critical_measures", "alerts")
+_THRESHOLD_KEYS = ("green_enter", "green_exit", "red_enter", "red_exit")
+
+
+def _weights(check: _Check, raw: Mapping[str, Any]) -> dict[str, float]:
+    section = check.section(raw, "weights", COMPONENTS, required=True)
+    if section is None:
+        return {}
+    weights = {c: check.number(section[c], f"weights.{c}", minimum=0) for c in COMPONENTS if c in section}
+    valid = {c: float(w) for c, w in weights.items() if w is not None}
+    if len(valid) == len(weights) and sum(valid.values()) <= 0:
+        check.fail("weights", "at least one weight must be greater than 0")
+    return valid
+
+
+def _thresholds(check: _Check, raw: Mapping[str, Any]) -> GradeThresholds:
+    section = check.section(raw, "thresholds", _THRESHOLD_KEYS, required=True)
+    if section is None:
+        return GradeThresholds()
+    values: dict[str, float] = {}
+    for key in _THRESHOLD_KEYS:
+        if key not in section:
+            check.fail(f"thresholds.{key}", "required")
+        elif (value := check.number(section[key], f"thresholds.{key}", minimum=0, maximum=100)) is not None:
+            values[key] = float(value)
+    if len(values) == len(_THRESHOLD_KEYS):
+        ordered = (("red_enter", "red_exit"), ("red_exit", "green_exit"), ("green_exit", "green_enter"))
+        for low, high in ordered:
+            if values[low] > values[high]:
+                check.fail("thresholds", f"{high} ({values[high]:g}) must be >= {low} ({values[low]:g})")
+        if values["red_enter"] >= values["green_enter"]:
+            check.fail("thresholds", f"green_enter ({values['green_enter']:g}) must be above red_enter "
+                                     f"({values['red_enter']:g})")
+        return GradeThresholds(**values)
+    return GradeThresholds()
+
+
+def _targets(check: _Check, raw: Mapping[str, Any]) -> Targets:
+    section = check.section(raw, "targets", ("touches_per_30d", "engaged_contacts", "qbr_every_days"))
+    if section is None:
+        return Targets()
+    default = Targets()
+    touches = check.number(section.get("touches_per_30d", default.touches_per_30d), "targets.touches_per_30d",
+                           minimum=0, exclusive_min=True)
+    contacts = check.number(section.get("engaged_contacts", default.engaged_contacts),
+                            "targets.engaged_contacts", integer=True, minimum=1)
+    qbr_raw = section.get("qbr_every_days", default.qbr_every_days)
+    qbr = None if qbr_raw is None else check.number(qbr_raw, "targets.qbr_every_days",
+                                                    integer=True, minimum=1)
+    return Targets(touches_per_30d=float(touches or default.touches_per_30d),
+                   engaged_contacts=int(contacts or default.engaged_contacts),
+                   qbr_every_days=None if qbr is None else int(qbr))
+
+
+def _critical_measures(check: _Check, raw: Mapping[str, Any]) -> tuple[CriticalMeasure, ...]:
+    items = raw.get("critical_measures", [])
+    if not isinstance(items, list):
+        check.fail("critical_measures", "must be a list")
+        return ()
+    measures = []
+    for i, item in enumerate(items):
+        path = f"critical_measures[{i}]"
+        if not isinstance(item, Mapping):
+            check.fail(path, "must be an object")
+            continue
+        for unknown in sorted(set(item) - {"component", "rule", "threshold", "force_grade"}):
+            check.fail(f"{path}.{unknown}", "unknown field")
+        component = check.choice(item.get("component"), f"{path}.component", COMPONENTS)
+        rule = check.choice(item.get("rule"), f"{path}.rule", tuple(CRITICAL_RULES))
+        threshold = check.number(item.get("threshold"), f"{path}.threshold", minimum=0)
+        grade = check.choice(item.get("force_grade"), f"{path}.force_grade", ("yellow", "red"))
+        if rule and component and CRITICAL_RULES[rule].component != component:
+            check.fail(f"{path}.component", f"rule {rule} belongs to {CRITICAL_RULES[rule].component}, "
+                                            f"not {component}")
+        elif rule and component and threshold is not None and grade:
+            measures.append(CriticalMeasure(component, rule, float(threshold), grade))
+    return tuple(measures)
+
+
+def _alert_rules(check: _Check, raw: Mapping[str, Any]) -> AlertRules:
+    section = check.section(raw, "alerts", ("cooldown_days", "renewal_critical_days", *ALERT_KINDS))
+    if section is None:
+        return AlertRules()
+    default = AlertRules()
+    values: dict[str, Any] = {}
+    for key, lowest in (("cooldown_days", 1), ("renewal_critical_days", 0)):
+        if key in section and (n := check.number(section[key], f"alerts.{key}", integer=True,
+                                                 minimum=lowest, maximum=365)) is not None:
+            values[key] = int(n)
+    enabled = set(default.enabled)
+    for kind in ALERT_KINDS:
+        rule = section.get(kind)
+        if rule is None:
+            continue
+        if not isinstance(rule, Mapping):
+            check.fail(f"alerts.{kind}", "must be an object")
+            continue
+        keys = ("enabled", *(k for (sec, k) in _ALERT_FIELDS if sec == kind))
+        for unknown in sorted(set(rule) - set(keys)):
+            check.fail(f"alerts.{kind}.{unknown}", f"unknown field; expected one of {', '.join(keys)}")
+        flag = rule.get("enabled", True)
+        if not isinstance(flag, bool):
+            check.fail(f"alerts.{kind}.enabled", f"must be true or false, got {flag!r}")
+        elif not flag:
+            enabled.discard(kind)
+        for key in keys[1:]:
+            if key not in rule:
+                continue
+            attr, integer, minimum, exclusive, maximum = _ALERT_FIELDS[(kind, key)]
+            value = check.number(rule[key], f"alerts.{kind}.{key}", integer=integer, minimum=minimum,
+                                 exclusive_min=exclusive, maximum=maximum)
+            if value is not None:
+                values[attr] = int(value) if integer else float(value)
+    return AlertRules(enabled=frozenset(enabled), **values)
+
+
+def validate_scorecard(raw: Mapping[str, Any]) -> Scorecard:
+    """A Scorecard from untrusted JSON, or ScorecardInvalid listing every problem found."""
+    if not isinstance(raw, Mapping):
+        raise ScorecardInvalid(["scorecard: must be an object"])
+    check = _Check()
+    for unknown in sorted(set(raw) - set(_TOP_LEVEL)):
+        check.fail(unknown, f"unknown field; expected one of {', '.join(_TOP_LEVEL)}")
+    segment = raw.get("segment")
+    if not isinstance(segment, str) or not segment.strip():
+        check.fail("segment", f"must be a non-empty string, got {segment!r}")
+    version_number = check.number(raw.get("version", 1), "version", integer=True, minimum=1)
+    weights = _weights(check, raw)
+    thresholds = _thresholds(check, raw)
+    missing = check.choice(raw.get("missing_data", "exclude"), "missing_data", MISSING_DATA_POLICIES)
+    neutral = check.number(raw.get("neutral_score", 50.0), "neutral_score", minimum=0, maximum=100)
+    targets = _targets(check, raw)
+    measures = _critical_measures(check, raw)
+    alerts = _alert_rules(check, raw)
+    if check.problems:
+        raise ScorecardInvalid(check.problems)
+    return Scorecard(
+        segment=str(segment),
+        version=int(version_number or 1),
+        weights=weights,
+        thresholds=thresholds,
+        missing_data=str(missing),
+        neutral_score=float(neutral if neutral is not None else 50.0),
+        targets=targets,
+        critical_measures=measures,
+        alerts=alerts,
+    )

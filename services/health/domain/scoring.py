@@ -1,0 +1,179 @@
+"""score_account: AccountSignals + Scorecard + as_of -> HealthScore (components, total, grade)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.health.domain.components import (
+    score_engagement,
+    score_relationship,
+    score_sentiment,
+    score_support,
+    score_usage,
+)
+from services.health.domain.contracts import contract_summary
+from services.health.domain.days import day_number, parse_moment, require_aware
+from services.health.domain.measures import ComponentScore, Part, ScoringContext
+from services.health.domain.scorecard import (
+    COMPONENTS,
+    CRITICAL_RULES,
+    GRADE_RANK,
+    CriticalMeasure,
+    GradeThresholds,
+    Scorecard,
+)
+from services.health.domain.signals import AccountSignals
+
+
+@dataclass(frozen=True, slots=True)
+class HealthScore:
+    as_of: datetime
+    total: float
+    """0-100, one decimal. With no data at all it is the scorecard's neutral score (yellow), and
+    `coverage` is 0 so readers can show "not enough data" rather than a judgement."""
+    grade: str
+    components: Mapping[str, ComponentScore]
+    forced_by: str | None = None
+    """The critical measure (rule name) that set the grade, when one did."""
+    forced_detail: str | None = None
+    triggered: tuple[str, ...] = ()
+    """All critical measures whose condition held, forcing or not."""
+    previous_grade: str | None = None
+    segment: str = "default"
+    scorecard_version: int = 1
+    coverage: float = 0.0
+    """Share of the scorecard's weight backed by data (0-1), whatever the missing-data policy."""
+
+
+def grade_with_hysteresis(total: float, previous_grade: str | None, thresholds: GradeThresholds) -> str:
+    """Green and red each need more to enter than to stay: from green the score must fall below
+    green_exit to leave, from red it must reach red_exit; otherwise the enter thresholds apply."""
+    t = thresholds
+    if previous_grade == "green" and total >= t.green_exit:
+        return "green"
+    if previous_grade == "red" and total < t.red_exit:
+        return "red"
+    if total >= t.green_enter:
+        return "green"
+    return "red" if total < t.red_enter else "yellow"
+
+
+def score_account(
+    signals: AccountSignals,
+    scorecard: Scorecard,
+    *,
+    as_of: datetime,
+    previous_grade: str | None,
+) -> HealthScore:
+    as_of = require_aware(as_of, "as_of")
+    today = day_number(as_of)
+    contract = contract_summary(signals, as_of.date())
+    days_known = max(1, today - (signals.first_seen_day or today) + 1)
+    tenure = today - contract.first_start.toordinal() if contract.first_start else days_known - 1
+    ctx = ScoringContext(as_of_day=today, days_known=days_known, tenure_days=max(0, tenure),
+                         contract=contract, targets=scorecard.targets)
+    components = [score(signals, ctx) for score in
+                  (score_usage, score_engagement, score_sentiment, score_support, score_relationship)]
+    return combine(components, scorecard, as_of=as_of, previous_grade=previous_grade)
+
+
+def combine(
+    components: Sequence[ComponentScore],
+    scorecard: Scorecard,
+    *,
+    as_of: datetime,
+    previous_grade: str | None,
+) -> HealthScore:
+    """Weighted total, grade and critical measures from component scores (also used to re-total
+    after a sentiment override)."""
+    shares = scorecard.weight_shares()
+    values: dict[str, float] = {}
+    for c in components:
+        if c.score is not None:
+            values[c.name] = c.score
+        elif scorecard.missing_data == "neutral":
+            values[c.name] = scorecard.neutral_score
+        elif scorecard.missing_data == "zero":
+            values[c.name] = 0.0
+    used_weight = sum(shares[name] for name in values)
+    if used_weight > 0:
+        total = round(sum(shares[name] * v for name, v in values.items()) / used_weight, 1)
+    else:
+        total = scorecard.neutral_score
+    weighted = {
+        c.name: _with_weights(c, shares[c.name], shares[c.name] / used_weight if c.name in values else 0.0)
+        for c in components
+    }
+    grade = grade_with_hysteresis(total, previous_grade, scorecard.thresholds)
+    triggered = [(m, v) for m in scorecard.critical_measures
+                 if (v := _fact_value(weighted.get(m.component), m)) is not None and v >= m.threshold]
+    forced_by = forced_detail = None
+    if triggered:
+        worst, value = max(triggered, key=lambda mv: GRADE_RANK[mv[0].force_grade])
+        if GRADE_RANK[worst.force_grade] >= GRADE_RANK[grade]:
+            grade, forced_by = worst.force_grade, worst.rule
+            forced_detail = (CRITICAL_RULES[worst.rule].describes.format(value=f"{value:g}")
+                             + f" forces {grade} (critical measure: {worst.rule} >= {worst.threshold:g})")
+    return HealthScore(
+        as_of=as_of, total=total, grade=grade, components=weighted, forced_by=forced_by,
+        forced_detail=forced_detail, triggered=tuple(m.rule for m, _ in triggered),
+        previous_grade=previous_grade, segment=scorecard.segment, scorecard_version=scorecard.version,
+        coverage=round(sum(shares[c.name] for c in components if c.score is not None), 3),
+    )
+
+
+def _with_weights(c: ComponentScore, weight: float, effective: float) -> ComponentScore:
+    return ComponentScore(c.name, c.score, c.facts, c.parts, c.missing, round(weight, 4), round(effective, 4))
+
+
+def _fact_value(c: ComponentScore | None, measure: CriticalMeasure) -> float | None:
+    value = None if c is None else c.facts.get(CRITICAL_RULES[measure.rule].fact)
+    return float(value) if isinstance(value, int | float) else None
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+
+def health_score_to_json(score: HealthScore) -> dict[str, Any]:
+    return {
+        "as_of": score.as_of.isoformat(), "total": score.total, "grade": score.grade,
+        "forced_by": score.forced_by, "forced_detail": score.forced_detail,
+        "triggered": list(score.triggered), "previous_grade": score.previous_grade,
+        "segment": score.segment, "scorecard_version": score.scorecard_version, "coverage": score.coverage,
+        "components": {
+            name: {
+                "score": c.score, "weight": c.weight, "effective_weight": c.effective_weight,
+                "missing": c.missing, "facts": dict(c.facts),
+                "parts": [{"name": p.name, "score": p.score, "weight": p.weight, "detail": p.detail,
+                           "evidence_event_ids": list(p.evidence_event_ids)} for p in c.parts],
+            }
+            for name, c in score.components.items()
+        },
+    }
+
+
+def health_score_from_json(raw: Mapping[str, Any]) -> HealthScore:
+    components = {
+        name: ComponentScore(
+            name=name, score=c["score"], facts=dict(c["facts"]), missing=c["missing"],
+            weight=c["weight"], effective_weight=c["effective_weight"],
+            parts=tuple(Part(p["name"], p["score"], p["weight"], p["detail"], tuple(p["evidence_event_ids"]))
+                        for p in c["parts"]),
+        )
+        for name, c in raw["components"].items()
+    }
+    return HealthScore(
+        as_of=parse_moment(raw["as_of"]), total=raw["total"], grade=raw["grade"], components=components,
+        forced_by=raw["forced_by"], forced_detail=raw["forced_detail"], triggered=tuple(raw["triggered"]),
+        previous_grade=raw["previous_grade"], segment=raw["segment"],
+        scorecard_version=raw["scorecard_version"], coverage=raw["coverage"],
+    )
+
+
+def component_scores(score: HealthScore) -> dict[str, float | None]:
+    """name -> 0-100 (None when unmeasured), in the contract's `components` shape."""
+    return {name: score.components[name].score for name in COMPONENTS if name in score.components}
+

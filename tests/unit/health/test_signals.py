@@ -1,0 +1,182 @@
+"""AccountSignals: the fold from events, order independence, horizon, contracts, JSON."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from services.health.domain import (
+    EMPTY_SIGNALS,
+    HORIZON_DAYS,
+    UnknownEventType,
+    apply_event,
+    apply_events,
+    contract_summary,
+    signals_from_json,
+    signals_to_json,
+)
+from services.health.domain.measures import active_users, unreplaced_departures
+from services.health.domain.signals import day_number
+from tests.unit.health.factories import History, at, healthy_account, on
+
+pytestmark = pytest.mark.unit
+
+
+def test_out_of_order_events_give_the_same_signals_as_in_order() -> None:
+    history = healthy_account(days=200)  # spans more than the horizon, so late events get dropped
+    in_order = history.signals()
+    shuffled = list(history.events)
+    random.Random(7).shuffle(shuffled)
+    assert apply_events(EMPTY_SIGNALS, shuffled) == in_order
+
+
+def test_one_event_at_a_time_in_reverse_equals_one_batch() -> None:
+    history = healthy_account(days=20)
+    one_by_one = EMPTY_SIGNALS
+    for e in reversed(history.events):
+        one_by_one = apply_event(one_by_one, event_id=e.event_id, event_type=e.event_type,
+                                 occurred_at=e.occurred_at, data=e.data)
+    assert one_by_one == history.signals()
+
+
+def test_activity_older_than_the_horizon_is_dropped_but_last_usage_is_kept() -> None:
+    h = History()
+    old = h.usage(0, "u-1")
+    h.usage(HORIZON_DAYS + 10, "u-2")
+    s = h.signals()
+    assert set(s.user_activity) == {"u-2"}
+    assert min(s.usage_by_day) == day_number(at(HORIZON_DAYS + 10))
+    assert s.first_usage_day == day_number(at(0))
+    assert old in {st.event_id for st in s.usage_evidence}
+
+
+def test_distinct_active_users_per_window() -> None:
+    h = History()
+    for day in range(0, 60):
+        h.usage(day, f"u-{day % 10}")  # ten users in each 30-day window
+    h.usage(45, "u-extra")
+    s = h.signals()
+    today = day_number(at(59))
+    assert active_users(s, today - 29, today) == 11
+    assert active_users(s, today - 59, today - 30) == 10
+
+
+def test_ticket_closed_before_its_open_arrives_stays_closed() -> None:
+    h = History()
+    h.close(3, "t-1")
+    h.ticket(1, "t-1", "urgent")
+    ticket = h.signals().tickets["t-1"]
+    assert not ticket.is_open and ticket.severity == "urgent"
+
+
+def test_reopened_ticket_is_open_again() -> None:
+    h = History()
+    h.ticket(1, "t-1", "high")
+    h.close(3, "t-1")
+    h.ticket(5, "t-1", "high")
+    assert h.signals().tickets["t-1"].is_open
+
+
+def test_two_way_touch_is_inbound_or_a_conversation() -> None:
+    h = History()
+    h.interaction(1, "email", "outbound")
+    assert h.signals().last_two_way is None
+    inbound = h.interaction(2, "chat", "inbound")
+    assert h.signals().last_two_way is not None and h.signals().last_two_way.event_id == inbound
+    meeting = h.interaction(3, "meeting", "outbound")
+    assert h.signals().last_two_way.event_id == meeting  # type: ignore[union-attr]
+
+
+def test_negative_feedback_thresholds() -> None:
+    h = History()
+    h.survey(1, "nps", 6)  # detractor
+    h.survey(2, "nps", 7)  # passive: not negative
+    h.survey(3, "csat", 2)
+    h.survey(4, "csat", 3)
+    h.interaction(5, "call", sentiment=-0.5)
+    h.interaction(6, "call", sentiment=-0.4)
+    s = h.signals()
+    assert [(n.source, n.value) for n in s.negative_feedback] == [("nps", 6), ("csat", 2), ("interaction", -0.5)]
+    assert s.nps is not None and s.nps.score == 7  # latest by event time
+
+
+def test_latest_survey_is_by_event_time_not_arrival() -> None:
+    h = History()
+    h.survey(10, "nps", 3)
+    h.survey(5, "nps", 10)  # arrives later, happened earlier
+    assert h.signals().nps.score == 3  # type: ignore[union-attr]
+
+
+def test_champion_departure_and_replacement() -> None:
+    h = History()
+    h.contact(0, "c-1", "champion", name="Jane")
+    h.contact(10, "c-1", "champion", "left")
+    today = day_number(at(12))
+    assert [d.contact_id for d in unreplaced_departures(h.signals(), today)] == ["c-1"]
+    assert h.signals().departures[0].name == "Jane"  # the name from the earlier event is kept
+    h.contact(15, "c-2", "user")
+    h.contact(16, "c-2", "user", "role_changed", new_role="champion")
+    assert unreplaced_departures(h.signals(), day_number(at(17))) == []
+    assert len(unreplaced_departures(h.signals(), day_number(at(15)))) == 1  # not yet replaced then
+
+
+def test_a_champion_changing_role_is_a_departure() -> None:
+    h = History()
+    h.contact(0, "c-1", "champion")
+    h.contact(5, "c-1", "champion", "role_changed", new_role="user")
+    assert [d.role for d in unreplaced_departures(h.signals(), day_number(at(6)))] == ["champion"]
+
+
+def test_contract_summary_seats_arr_renewal_and_tenure() -> None:
+    h = History()
+    h.contract(0, seats=40, arr="100000", start=0, end=364, segment="mid_market")
+    h.contract(30, seats=10, arr="20000", start=30, end=394, contract_id="k-2", segment=None)
+    h.contract(300, seats=50, arr="130000", start=365, end=729, kind="renewed", segment=None)  # early
+    summary = contract_summary(h.signals(), on(100))
+    assert summary.seats == 50 and summary.arr == Decimal("120000") and summary.currency == "USD"
+    assert summary.renewal_date == on(394)  # k-2 renews first; k-1 already renewed to day 729
+    assert summary.first_start == on(0) and summary.segment == "mid_market"
+    assert summary.days_to_renewal(on(100)) == 294
+    assert contract_summary(h.signals(), on(400)).seats == 50  # k-1's new term; k-2 ended
+
+
+def test_cancelled_contract_stops_at_its_end_date_and_has_no_renewal() -> None:
+    h = History()
+    h.contract(0, seats=40, start=0, end=364)
+    h.add(100, "contract.cancelled", {"contract_id": "k-1", "end_date": on(200)})
+    assert contract_summary(h.signals(), on(150)).renewal_date is None
+    assert contract_summary(h.signals(), on(150)).seats == 40
+    assert contract_summary(h.signals(), on(200)).seats is None
+
+
+def test_amendment_without_all_fields_keeps_the_current_term() -> None:
+    h = History()
+    h.contract(0, seats=40, start=0, end=364)
+    h.add(50, "contract.amended", {"contract_id": "k-1", "seats": 55, "start_date": on(0)})
+    summary = contract_summary(h.signals(), on(60))
+    assert summary.seats == 55 and summary.renewal_date == on(364) and summary.arr == Decimal("120000")
+
+
+def test_unknown_event_type_and_naive_time_are_errors() -> None:
+    with pytest.raises(UnknownEventType):
+        apply_event(EMPTY_SIGNALS, event_id="x", event_type="usage.exploded", occurred_at=at(0), data={})
+    with pytest.raises(ValueError, match="UTC offset"):
+        apply_event(EMPTY_SIGNALS, event_id="x", event_type="usage.recorded",
+                    occurred_at=datetime(2026, 1, 1), data={"feature": "f"})
+
+
+def test_signals_json_round_trip() -> None:
+    h = healthy_account(days=30)
+    h.ticket(31, "t-open", "urgent")
+    h.contact(32, "c-0", "champion", "left")
+    h.add(33, "contract.cancelled", {"contract_id": "k-9", "end_date": on(90)})
+    h.survey(34, "csat", 2)
+    s = h.signals()
+    raw = json.loads(json.dumps(signals_to_json(s)))  # JSON-safe: survives a real encode/decode
+    assert signals_from_json(raw) == s
+    assert signals_to_json(EMPTY_SIGNALS) == json.loads(json.dumps(signals_to_json(EMPTY_SIGNALS)))
+    assert signals_from_json(signals_to_json(EMPTY_SIGNALS)) == EMPTY_SIGNALS
