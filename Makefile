@@ -28,8 +28,8 @@ status:
 	$(INFRA) status
 
 lint: install ## ruff and mypy over shared/ and services/
-	$(BIN)/ruff check shared services tests bench
-	$(BIN)/mypy shared services
+	$(BIN)/ruff check shared services tests bench deploy
+	$(BIN)/mypy shared services deploy/local/sample.py
 
 test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit + integration tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
