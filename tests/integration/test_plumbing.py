@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import pytest
@@ -50,13 +51,16 @@ async def setup(infra: Infra, schema: str, unique: str) -> AsyncIterator[Setup]:
     yield s
 
 
-def _settings(infra: Infra, setup: Setup) -> OrchardSettings:
+def _settings(infra: Infra, setup: Setup, **overrides: Any) -> OrchardSettings:
     return OrchardSettings(
-        service_name=setup.service,
-        kafka_bootstrap=infra.kafka_bootstrap,
-        database_url=infra.database_url,
-        topics=TopicSettings(dlq=setup.dlq_topic),
-        consumer_max_records=100,
+        **{
+            "service_name": setup.service,
+            "kafka_bootstrap": infra.kafka_bootstrap,
+            "database_url": infra.database_url,
+            "topics": TopicSettings(dlq=setup.dlq_topic),
+            "consumer_max_records": 100,
+            **overrides,
+        }
     )
 
 
