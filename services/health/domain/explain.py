@@ -1,8 +1,9 @@
 """Why a score is what it is, and why it changed, in sentences a person reads.
 
 Each Reason carries `delta` in points of the TOTAL score (a component's change weighted by its
-share), so reasons from different components sort on one scale. Critical measures that force a
-grade come first whatever their delta, because they decide the grade on their own.
+share), so reasons from different components sort on one scale. A critical measure that forces the
+grade comes first with delta 0 (it moves the grade, not the total), because it decides the grade
+on its own.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def part_reason(score: HealthScore, component: str, part: str) -> Reason | None:
 
 
 def top_reasons(score: HealthScore, limit: int = 5) -> list[Reason]:
-    """The main drivers of the current score: what each weak part costs the total (negative
-    deltas, biggest first); for an account with nothing weak, its strongest parts (positive)."""
+    """The main drivers of the current score: first what each weak part costs the total (negative
+    deltas, biggest first), then, if there is room, the strongest parts (positive deltas: their
+    contribution to the total), so a healthy account is explained too."""
     shortfalls: list[Reason] = []
     strengths: list[Reason] = []
     for c in score.components.values():
@@ -85,7 +87,7 @@ def top_reasons(score: HealthScore, limit: int = 5) -> list[Reason]:
             else:
                 strengths.append(Reason(c.name, round(p.score * share, 1), p.detail,
                                         p.evidence_event_ids[:MAX_EVIDENCE]))
-    chosen = sorted(shortfalls, key=lambda r: r.delta) or sorted(strengths, key=lambda r: -r.delta)
+    chosen = sorted(shortfalls, key=lambda r: r.delta) + sorted(strengths, key=lambda r: -r.delta)
     forced = _forced_reason(score, 0.0)
     return ([forced] if forced else []) + chosen[: limit - (1 if forced else 0)]
 
@@ -117,7 +119,7 @@ def explain_change(previous: HealthScore | None, current: HealthScore) -> list[R
                               f"scored with the {current.segment} scorecard version {current.scorecard_version} "
                               f"(was {previous.segment} version {previous.scorecard_version})"))
     if current.forced_by and current.forced_by != previous.forced_by:
-        forced = _forced_reason(current, round(current.total - previous.total, 1))
+        forced = _forced_reason(current, 0.0)
         if forced is not None:
             reasons.insert(0, forced)
     elif previous.forced_by and not current.forced_by:

@@ -19,8 +19,9 @@ from services.health.domain import (
     signals_from_json,
     signals_to_json,
 )
+from services.health.domain.days import day_number
 from services.health.domain.measures import active_users, unreplaced_departures
-from services.health.domain.signals import day_number
+from services.health.domain.signals import Stamp
 from tests.unit.health.factories import History, at, healthy_account, on
 
 pytestmark = pytest.mark.unit
@@ -86,9 +87,9 @@ def test_two_way_touch_is_inbound_or_a_conversation() -> None:
     h.interaction(1, "email", "outbound")
     assert h.signals().last_two_way is None
     inbound = h.interaction(2, "chat", "inbound")
-    assert h.signals().last_two_way is not None and h.signals().last_two_way.event_id == inbound
+    assert h.signals().last_two_way == Stamp(at(2), inbound)
     meeting = h.interaction(3, "meeting", "outbound")
-    assert h.signals().last_two_way.event_id == meeting  # type: ignore[union-attr]
+    assert h.signals().last_two_way == Stamp(at(3), meeting)
 
 
 def test_negative_feedback_thresholds() -> None:
@@ -108,7 +109,8 @@ def test_latest_survey_is_by_event_time_not_arrival() -> None:
     h = History()
     h.survey(10, "nps", 3)
     h.survey(5, "nps", 10)  # arrives later, happened earlier
-    assert h.signals().nps.score == 3  # type: ignore[union-attr]
+    nps = h.signals().nps
+    assert nps is not None and nps.score == 3
 
 
 def test_champion_departure_and_replacement() -> None:

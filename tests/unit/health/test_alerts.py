@@ -1,0 +1,226 @@
+"""Churn-risk alerts: raise, no repeat while open, escalate on worsening, resolve, cool-down, ids."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import pytest
+
+from services.health.domain import (
+    ALERT_NAMESPACE,
+    DEFAULT_SCORECARDS,
+    EMPTY_SIGNALS,
+    AccountSignals,
+    AlertDecision,
+    AlertDecisions,
+    ComponentScore,
+    HealthScore,
+    OpenAlert,
+    Scorecard,
+    alert_id,
+    evaluate_alerts,
+    score_account,
+)
+from services.health.domain.scoring import combine
+from tests.unit.health.factories import History, at, healthy_account
+
+pytestmark = pytest.mark.unit
+
+ENTERPRISE = DEFAULT_SCORECARDS["enterprise"]
+ACCOUNT = "acme"
+
+
+def _evaluate(
+    signals: AccountSignals,
+    current: HealthScore,
+    day: float,
+    *,
+    card: Scorecard = ENTERPRISE,
+    previous: HealthScore | None = None,
+    history: Sequence[tuple[datetime, float]] = (),
+    open_alerts: Mapping[str, OpenAlert] | None = None,
+    last_resolved: Mapping[str, datetime] | None = None,
+) -> AlertDecisions:
+    return evaluate_alerts(account_id=ACCOUNT, previous=previous, current=current, score_history=history,
+                           open_alerts=open_alerts or {}, signals=signals, scorecard=card, as_of=at(day),
+                           last_resolved=last_resolved)
+
+
+def _open(decision: AlertDecision) -> dict[str, OpenAlert]:
+    state = decision.open_alert()
+    assert state is not None
+    return {decision.kind: state}
+
+
+def _kinds(decisions: AlertDecisions) -> list[tuple[str, str]]:
+    return [(d.kind, d.action) for d in decisions.decisions]
+
+
+class TestChampionLeft:
+    def _account(self) -> History:
+        h = healthy_account(days=100)
+        self.left = h.contact(100, "c-0", "champion", "left")
+        return h
+
+    def test_raised_once_then_resolved_by_a_replacement(self) -> None:
+        h = self._account()
+        score = score_account(h.signals(), ENTERPRISE, as_of=at(101), previous_grade="green")
+        raised = _evaluate(h.signals(), score, 101)
+        assert _kinds(raised) == [("champion_left", "raised")]
+        alert = raised.raised[0]
+        assert alert.severity == "high" and alert.episode_start == at(100)
+        assert alert.alert_id == str(uuid.uuid5(ALERT_NAMESPACE, f"acme|champion_left|{at(100).isoformat()}"))
+        assert alert.reasons[0].detail == "champion Jane (c-0) left yesterday and no replacement has joined"
+        assert self.left in alert.reasons[0].evidence_event_ids
+        data = alert.to_event_data()
+        assert data["kind"] == "champion_left" and data["arr_at_risk"] == "120000"
+        assert alert.event_type == "churn_risk.raised"
+
+        opened = _open(alert)
+        again = score_account(h.signals(), ENTERPRISE, as_of=at(105), previous_grade="green")
+        assert _evaluate(h.signals(), again, 105, open_alerts=opened).decisions == ()  # no repeat
+
+        h.contact(110, "c-9", "champion", name="Lee")
+        replaced = score_account(h.signals(), ENTERPRISE, as_of=at(111), previous_grade="green")
+        assert replaced.components["relationship"].facts["champion_unreplaced_days"] is None
+        resolved = _evaluate(h.signals(), replaced, 111, open_alerts=opened)
+        assert _kinds(resolved) == [("champion_left", "resolved")]
+        assert resolved.resolved[0].alert_id == alert.alert_id
+        assert resolved.resolved[0].event_type == "churn_risk.resolved"
+
+    def test_ids_are_stable_across_recomputation_and_replay(self) -> None:
+        h = self._account()
+        first = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(101), previous_grade=None),
+                          101)
+        same = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(101), previous_grade=None),
+                         101)
+        assert first == same
+        later = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(104), previous_grade=None),
+                          104)
+        # the episode starts at the departure, whenever it is first evaluated
+        assert later.raised[0].alert_id == first.raised[0].alert_id
+        assert later.raised[0].event_id == first.raised[0].event_id
+        assert alert_id(ACCOUNT, "champion_left", at(100)) == first.raised[0].alert_id
+
+    def test_a_further_departure_worsens_the_open_alert(self) -> None:
+        h = self._account()
+        score = score_account(h.signals(), ENTERPRISE, as_of=at(101), previous_grade="green")
+        alert = _evaluate(h.signals(), score, 101).raised[0]
+        h.contact(103, "c-1", "exec_sponsor", "left")
+        worse = score_account(h.signals(), ENTERPRISE, as_of=at(104), previous_grade="green")
+        decisions = _evaluate(h.signals(), worse, 104, open_alerts=_open(alert))
+        assert _kinds(decisions) == [("champion_left", "escalated")]
+        escalated = decisions.raised[0]
+        assert escalated.alert_id == alert.alert_id and escalated.event_id != alert.event_id
+        assert escalated.magnitude == 2 and escalated.event_type == "churn_risk.raised"
+
+
+def _synthetic(total: float, day: float, card: Scorecard = ENTERPRISE) -> HealthScore:
+    """A score with the given total (only the usage component carries it)."""
+    only_usage = replace(card, weights={"usage": 1}, critical_measures=())
+    return combine([ComponentScore("usage", total)], only_usage, as_of=at(day), previous_grade=None)
+
+
+class TestScoreDrop:
+    history = [(at(d), v) for d, v in ((0, 88.0), (10, 90.0), (20, 86.0))]
+
+    def _run(self, total: float, day: float, open_alerts: Mapping[str, OpenAlert] | None = None,
+             last_resolved: Mapping[str, datetime] | None = None) -> AlertDecisions:
+        return _evaluate(EMPTY_SIGNALS, _synthetic(total, day), day, history=self.history,
+                         open_alerts=open_alerts, last_resolved=last_resolved)
+
+    def test_cool_down_no_repeat_escalation_and_resolve(self) -> None:
+        assert self._run(76, 25).decisions == ()  # 14 points: under the 15-point rule
+        raised = self._run(72, 25)
+        assert _kinds(raised) == [("score_drop", "raised")]
+        alert = raised.raised[0]
+        assert (alert.magnitude, alert.baseline, alert.severity) == (18, 90, "medium")
+        assert alert.reasons[0].detail == "score fell 18 points from 90 to 72 within 30 days"
+        opened = _open(alert)
+
+        assert self._run(72, 26, opened).decisions == ()  # same condition: no new alert
+        assert self._run(66, 27, opened).decisions == ()  # 24 down: not a full step (10) further
+        worse = self._run(60, 28, opened)
+        assert _kinds(worse) == [("score_drop", "escalated")]
+        assert worse.raised[0].severity == "high" and worse.raised[0].alert_id == alert.alert_id
+
+        assert self._run(82, 35, opened).decisions == ()  # not half recovered
+        resolved = self._run(83, 36, opened)
+        assert _kinds(resolved) == [("score_drop", "resolved")]
+        assert resolved.resolved[0].reasons[0].detail == "score recovered to 83 (it was 90 before the drop)"
+
+        quiet = self._run(70, 40, last_resolved={"score_drop": at(36)})  # drops again within 14 days
+        assert quiet.decisions == () and [s.kind for s in quiet.suppressed] == ["score_drop"]
+
+    def test_a_new_episode_after_the_cool_down_gets_a_new_id(self) -> None:
+        history = [(at(45), 90.0)]
+        decisions = _evaluate(EMPTY_SIGNALS, _synthetic(70, 51), 51, history=history,
+                              last_resolved={"score_drop": at(36)})
+        first = _evaluate(EMPTY_SIGNALS, _synthetic(72, 25), 25, history=self.history).raised[0]
+        assert _kinds(decisions) == [("score_drop", "raised")]
+        assert decisions.raised[0].alert_id != first.alert_id
+
+
+def test_grade_red_is_critical_when_renewal_is_near() -> None:
+    h = History()
+    h.contract(0, start=0, end=120)
+    far = _evaluate(h.signals(), _synthetic(30, 10), 10)
+    near = _evaluate(h.signals(), _synthetic(30, 40), 40)
+    assert [(d.kind, d.severity) for d in far.raised] == [("grade_red", "high")]
+    assert [(d.kind, d.severity) for d in near.raised] == [("grade_red", "critical")]
+    assert near.raised[0].days_to_renewal == 80
+    # an open high alert becomes critical as renewal approaches: that is a worsening
+    escalated = _evaluate(h.signals(), _synthetic(30, 40), 40, open_alerts=_open(far.raised[0]))
+    assert _kinds(escalated) == [("grade_red", "escalated")]
+    resolved = _evaluate(h.signals(), _synthetic(50, 41), 41, open_alerts=_open(far.raised[0]))
+    assert _kinds(resolved) == [("grade_red", "resolved")]
+
+
+def test_usage_decline_raises_and_resolves_when_users_return() -> None:
+    h = healthy_account(days=90, users=48)
+    h.active_users(91, 122, 19)
+    h.customer_success(91, 140)
+    card = replace(ENTERPRISE, alerts=replace(ENTERPRISE.alerts, enabled=frozenset({"usage_decline"})))
+    score = score_account(h.signals(121.9), card, as_of=at(121.9), previous_grade="green")
+    raised = _evaluate(h.signals(121.9), score, 121.9, card=card)
+    assert _kinds(raised) == [("usage_decline", "raised")]
+    alert = raised.raised[0]
+    assert (alert.magnitude, alert.baseline, alert.severity) == (60.4, 48, "high")
+    assert "active users fell from 48 to 19 of 60 seats over 30 days" in [r.detail for r in alert.reasons]
+    h.active_users(123, 160, 45)  # users come back
+    back = score_account(h.signals(160), card, as_of=at(160), previous_grade="red")
+    resolved = _evaluate(h.signals(160), back, 160, card=card, open_alerts=_open(alert))
+    assert _kinds(resolved) == [("usage_decline", "resolved")]
+
+
+def test_a_run_of_negative_feedback() -> None:
+    h = healthy_account(days=60)
+    card = replace(ENTERPRISE, alerts=replace(ENTERPRISE.alerts, enabled=frozenset({"negative_feedback"})))
+    first = h.survey(50, "nps", 3)
+    h.interaction(55, "call", sentiment=-0.8)
+
+    def run(day: float, open_alerts: Mapping[str, OpenAlert] | None = None) -> AlertDecisions:
+        score = score_account(h.signals(day), card, as_of=at(day), previous_grade="green")
+        return _evaluate(h.signals(day), score, day, card=card, open_alerts=open_alerts)
+
+    assert run(56).decisions == ()  # two items: not yet a run of three
+    h.survey(58, "csat", 1)
+    raised = run(59)
+    assert _kinds(raised) == [("negative_feedback", "raised")]
+    alert = raised.raised[0]
+    assert alert.episode_start == at(50) and first in alert.reasons[0].evidence_event_ids
+    assert alert.reasons[0].detail == \
+        "3 negative feedback items since 2026-02-24: NPS 3, an interaction rated -0.8, CSAT 1"
+    opened = _open(alert)
+    h.survey(60, "nps", 2)
+    assert run(60.5, opened).decisions == ()  # four: worse, but not a further run
+    assert _kinds(run(89, opened)) == []  # the last item is 29 days old
+    assert _kinds(run(91, opened)) == [("negative_feedback", "resolved")]
+
+
+def test_disabled_rules_do_not_alert() -> None:
+    card = replace(ENTERPRISE, alerts=replace(ENTERPRISE.alerts, enabled=frozenset()))
+    assert _evaluate(EMPTY_SIGNALS, _synthetic(10, 5), 5, card=card).decisions == ()
