@@ -13,17 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.runtime import Runtime
 from tests.infra import Infra
-from tests.integration.plumbing_service import VERSIONS, build
-from tests.integration.test_plumbing import (
+from tests.integration.plumbing_harness import (
     Setup,
-    _counts,
-    _events,
-    _settings,
-    _start_worker,
-    _total_above,
-    _total_is,
-    setup,  # noqa: F401 - the fixture
+    counts,
+    make_events,
+    settings_for,
+    start_worker,
+    total_above,
+    total_is,
 )
+from tests.integration.plumbing_service import VERSIONS, build
 from tests.kafka_utils import produce, read_all, wait_for
 from tests.proxy import CuttableProxy
 
@@ -38,35 +37,35 @@ def _through(dsn: str, port: int) -> str:
 
 
 async def test_a_database_outage_retries_the_batch_without_dead_lettering_or_losing_it(
-    infra: Infra, engine: AsyncEngine, setup: Setup
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
 ) -> None:
     target = urlsplit(infra.database_url)
     proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
     await proxy.start()
-    settings = _settings(
-        infra, setup, database_url=_through(infra.database_url, proxy.port), consumer_retry_backoff_max_s=0.5
+    settings = settings_for(
+        infra, plumbing, database_url=_through(infra.database_url, proxy.port), consumer_retry_backoff_max_s=0.5
     )
-    service = build(setup.schema, setup.out_topic)
+    service = build(plumbing.schema, plumbing.out_topic)
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
     await runtime.start()
-    runner = runtime.consumer_runner(topics=[setup.in_topic], handler=service.handle)
+    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=service.handle)
     tasks = [asyncio.create_task(runner.run()), asyncio.create_task(runtime.relay.run())]
     try:
-        await produce(infra.kafka_bootstrap, setup.in_topic, _events(200, 5, "before"))
-        await wait_for(lambda: _total_is(engine, setup.schema, 200), timeout=60, what="first 200 applied")
+        await produce(infra.kafka_bootstrap, plumbing.in_topic, make_events(200, 5, "before"))
+        await wait_for(lambda: total_is(engine, plumbing.schema, 200), timeout=60, what="first 200 applied")
 
         proxy.cut()
-        await produce(infra.kafka_bootstrap, setup.in_topic, _events(300, 5, "during"))
+        await produce(infra.kafka_bootstrap, plumbing.in_topic, make_events(300, 5, "during"))
 
         async def unhealthy() -> bool:
             return not runner.healthy
 
         await wait_for(unhealthy, timeout=30, what="the runner to notice the outage")
         await asyncio.sleep(1.0)
-        assert await _total_is(engine, setup.schema, 200), "nothing can be applied while the DB is away"
+        assert await total_is(engine, plumbing.schema, 200), "nothing can be applied while the DB is away"
 
         proxy.restore()
-        await wait_for(lambda: _total_is(engine, setup.schema, 500), timeout=60, what="all 500 applied")
+        await wait_for(lambda: total_is(engine, plumbing.schema, 500), timeout=60, what="all 500 applied")
         assert runner.healthy
     finally:
         runner.stop()
@@ -74,32 +73,32 @@ async def test_a_database_outage_retries_the_batch_without_dead_lettering_or_los
         await asyncio.gather(*tasks, return_exceptions=True)
         await runtime.close()
         await proxy.close()
-    assert await read_all(infra.kafka_bootstrap, setup.dlq_topic) == [], "an outage is not the events' fault"
-    expected = Counter(k for k, _ in _events(200, 5, "before") + _events(300, 5, "during"))
-    assert await _counts(engine, setup.schema) == dict(expected)
+    assert await read_all(infra.kafka_bootstrap, plumbing.dlq_topic) == [], "an outage is not the events' fault"
+    expected = Counter(k for k, _ in make_events(200, 5, "before") + make_events(300, 5, "during"))
+    assert await counts(engine, plumbing.schema) == dict(expected)
 
 
 async def test_instances_joining_and_leaving_the_group_apply_each_event_once(
-    infra: Infra, engine: AsyncEngine, setup: Setup
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
 ) -> None:
-    events = _events(3000, 23, "rebalance")
-    first = _start_worker(infra, setup)
-    feeder = asyncio.create_task(produce(infra.kafka_bootstrap, setup.in_topic, events))
-    await wait_for(lambda: _total_above(engine, setup.schema, 300), timeout=60, what="first instance working")
-    second = _start_worker(infra, setup)  # joins: partitions move while batches are in flight
-    await wait_for(lambda: _total_above(engine, setup.schema, 1500), timeout=60, what="both instances working")
+    events = make_events(3000, 23, "rebalance")
+    first = start_worker(infra, plumbing)
+    feeder = asyncio.create_task(produce(infra.kafka_bootstrap, plumbing.in_topic, events))
+    await wait_for(lambda: total_above(engine, plumbing.schema, 300), timeout=60, what="first instance working")
+    second = start_worker(infra, plumbing)  # joins: partitions move while batches are in flight
+    await wait_for(lambda: total_above(engine, plumbing.schema, 1500), timeout=60, what="both instances working")
     first.send_signal(signal.SIGTERM)  # leaves: its partitions move to the second
     assert await asyncio.to_thread(first.wait, 60) == 0
     await feeder
     try:
-        await wait_for(lambda: _total_is(engine, setup.schema, 3000), timeout=90, what="all 3000 applied")
-        assert await _counts(engine, setup.schema) == dict(Counter(k for k, _ in events))
+        await wait_for(lambda: total_is(engine, plumbing.schema, 3000), timeout=90, what="all 3000 applied")
+        assert await counts(engine, plumbing.schema) == dict(Counter(k for k, _ in events))
 
         async def all_out() -> bool:
-            return len(await read_all(infra.kafka_bootstrap, setup.out_topic)) >= 3000
+            return len(await read_all(infra.kafka_bootstrap, plumbing.out_topic)) >= 3000
 
         await wait_for(all_out, timeout=60, what="3000 output events")
-        ids = [orjson.loads(r.value)["event_id"] for r in await read_all(infra.kafka_bootstrap, setup.out_topic)]
+        ids = [orjson.loads(r.value)["event_id"] for r in await read_all(infra.kafka_bootstrap, plumbing.out_topic)]
         assert len(set(ids)) == 3000
     finally:
         second.send_signal(signal.SIGTERM)

@@ -1,0 +1,97 @@
+"""Harness for the plumbing tests: the counting service's topics, settings, worker processes, counts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.settings import OrchardSettings, TopicSettings
+from tests.infra import REPO, Infra
+from tests.kafka_utils import envelope
+
+
+@dataclass(frozen=True)
+class Setup:
+    schema: str
+    in_topic: str
+    out_topic: str
+    dlq_topic: str
+    service: str
+
+    @property
+    def group(self) -> str:
+        return f"orchard-{self.service}"
+
+
+def settings_for(infra: Infra, plumbing: Setup, **overrides: Any) -> OrchardSettings:
+    return OrchardSettings(
+        **{
+            "service_name": plumbing.service,
+            "kafka_bootstrap": infra.kafka_bootstrap,
+            "database_url": infra.database_url,
+            "topics": TopicSettings(dlq=plumbing.dlq_topic),
+            "consumer_max_records": 100,
+            **overrides,
+        }
+    )
+
+
+def worker_env(infra: Infra, plumbing: Setup, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "ORCHARD_DATABASE_URL": infra.database_url,
+        "ORCHARD_TOPIC_DLQ": plumbing.dlq_topic,
+        "ORCHARD_CONSUMER_MAX_RECORDS": "100",
+        "PLUMBING_SCHEMA": plumbing.schema,
+        "PLUMBING_IN_TOPIC": plumbing.in_topic,
+        "PLUMBING_OUT_TOPIC": plumbing.out_topic,
+        "PLUMBING_SERVICE": plumbing.service,
+        **extra,
+    }
+
+
+def start_worker(infra: Infra, plumbing: Setup, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.plumbing_service"],
+        cwd=REPO,
+        env=worker_env(infra, plumbing, **extra),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def counts(engine: AsyncEngine, schema: str) -> dict[str, int]:
+    async with engine.connect() as conn:
+        try:
+            rows = (await conn.execute(sa.text(f'SELECT account_id, events FROM "{schema}".account_counts'))).all()
+        except sa.exc.ProgrammingError:
+            return {}
+    return {row[0]: row[1] for row in rows}
+
+
+async def total(engine: AsyncEngine, schema: str) -> int:
+    return sum((await counts(engine, schema)).values())
+
+
+def make_events(n: int, accounts: int, prefix: str) -> list[tuple[str, bytes]]:
+    return [
+        (f"acct-{i % accounts}", envelope(event_id=f"{prefix}-{i}", account_id=f"acct-{i % accounts}"))
+        for i in range(n)
+    ]
+
+
+async def total_is(engine: AsyncEngine, schema: str, n: int) -> bool:
+    applied = await total(engine, schema)
+    assert applied <= n, f"counted {applied} > {n}: an event was applied twice"
+    return applied == n
+
+
+async def total_above(engine: AsyncEngine, schema: str, n: int) -> bool:
+    return await total(engine, schema) > n
