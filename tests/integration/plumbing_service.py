@@ -42,7 +42,7 @@ class CountingService:
     handle: BatchHandler
 
 
-def build(schema: str, out_topic: str) -> CountingService:
+def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
     metadata = sa.MetaData(schema=schema)
     tables = plumbing_tables(metadata)
     counts = sa.Table(
@@ -61,6 +61,8 @@ def build(schema: str, out_topic: str) -> CountingService:
             index_elements=["account_id"], set_={"events": counts.c.events + stmt.excluded.events}
         )
         await ctx.session.execute(upsert)
+        if not emit:
+            return
         for e in events:
             ctx.outbox.emit(
                 topic=out_topic,
