@@ -1,6 +1,19 @@
 """Pure health domain: signals folded from events, scoring, explanations, overrides, alerts, trend.
 
 Plain frozen data in, plain frozen data out; no I/O, no clock reads (time is always a parameter).
+
+How the shell is expected to use it, per batch and per account:
+
+1. load the account's state (`signals_from_json` of a JSONB column, else EMPTY_SIGNALS), its
+   last HealthScore (`health_score_from_json`), open alerts, last resolve times, score history;
+2. `apply_events(signals, [SignalEvent(...), ...])`: one copy of the state for the whole batch;
+3. `score_account(signals, scorecard_for(contract_summary(signals, day).segment, cards),
+   as_of=..., previous_grade=last.grade)`; `explain_change(last, score)` for the stored reasons;
+4. `evaluate_alerts(...)`: write `decision.to_event_data()` to the outbox under
+   `decision.event_id`, store `decision.open_alert()` (None once resolved);
+5. store `signals_to_json(signals)`, `health_score_to_json(score)` with `score.scorecard_version`.
+
+The scheduled re-evaluation of silent accounts is step 3-5 with a later `as_of` and no events.
 """
 
 from services.health.domain.alerts import (

@@ -110,7 +110,6 @@ def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
     return component("usage", [utilisation, trend, breadth, recency], facts)
 
 
-
 def score_engagement(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
     a, targets = ctx.as_of_day, ctx.targets
     if s.first_interaction_day is None or s.first_interaction_day > a:

@@ -111,12 +111,15 @@ class _Fold:
         self.contacts = dict(s.contacts)
         self.departures = list(s.departures)
         self.contracts = dict(s.contracts)
+        self.advanced = False
+        self.changed: set[str] = set()  # collections that need trimming or sorting in freeze()
 
     # --- time ---
 
     def _advance(self, day: int) -> None:
         if self.latest_day is None:
             self.latest_day = day
+            self.advanced = True
         elif day > self.latest_day:
             shift = day - self.latest_day
             self.user_activity = {
@@ -124,6 +127,7 @@ class _Fold:
                 if (shifted := (mask << shift) & _FULL_MASK)
             }
             self.latest_day = day
+            self.advanced = True
 
     def _in_window(self, day: int) -> bool:
         assert self.latest_day is not None
@@ -145,6 +149,7 @@ class _Fold:
         self.first_usage_day = _earlier(self.first_usage_day, day)
         self.last_usage = _later(self.last_usage, stamp)
         self.usage_evidence.append(stamp)
+        self.changed.add("usage_evidence")
         if not self._in_window(day):
             return
         assert self.latest_day is not None
@@ -172,20 +177,24 @@ class _Fold:
         if not self._in_window(day):
             return
         self.interactions.append(Interaction(day, channel, direction, data.get("contact_id"), stamp.event_id))
+        self.changed.add("interactions")
         if sentiment is not None and float(sentiment) <= NEGATIVE_SENTIMENT_MAX:
             self.negative_feedback.append(NegativeFeedback("interaction", float(sentiment), stamp))
+            self.changed.add("negative_feedback")
 
     def ticket_opened(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
         ticket_id = data["ticket_id"]
         ticket = self.tickets.get(ticket_id) or TicketState(ticket_id)
         if ticket.opened is None or stamp.key > ticket.opened.key:
             self.tickets[ticket_id] = replace(ticket, opened=stamp, severity=data["severity"])
+            self.changed.add("tickets")
         self.first_ticket_day = _earlier(self.first_ticket_day, day)
 
     def ticket_closed(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
         ticket_id = data["ticket_id"]
         ticket = self.tickets.get(ticket_id) or TicketState(ticket_id)
         self.tickets[ticket_id] = replace(ticket, closed=_later(ticket.closed, stamp))
+        self.changed.add("tickets")
         self.first_ticket_day = _earlier(self.first_ticket_day, day)
 
     def survey_answered(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
@@ -202,6 +211,7 @@ class _Fold:
         self.first_feedback_day = _earlier(self.first_feedback_day, day)
         if negative and self._in_window(day):
             self.negative_feedback.append(NegativeFeedback(kind, float(score), stamp))
+            self.changed.add("negative_feedback")
 
     def contact_changed(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
         contact_id, role, change = data["contact_id"], data["role"], data["change"]
@@ -220,6 +230,7 @@ class _Fold:
         if left_key_role:
             name = self.contacts[contact_id].name
             self.departures.append(Departure(contact_id, role, stamp, name))
+            self.changed.add("departures")
 
     def contract_term(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
         contract_id = data["contract_id"]
@@ -245,40 +256,55 @@ class _Fold:
     # --- result ---
 
     def freeze(self) -> AccountSignals:
+        """The new state. Only collections that changed, or must be trimmed because the newest day
+        moved, are filtered and sorted again (keeps a single-event apply cheap)."""
         if self.latest_day is None:
             return self.s
-        start = self.latest_day - HORIZON_DAYS + 1
-        # Closed tickets are kept by count, not by age: a late `ticket.opened` must still find its
-        # close, or an old ticket would come back as open.
-        closed = sorted((t for t in self.tickets.values() if not t.is_open),
-                        key=lambda t: t.closed.key if t.closed else t.opened.key if t.opened else _EPOCH)
-        tickets = {t.ticket_id: t for t in self.tickets.values() if t.is_open}
-        tickets.update((t.ticket_id, t) for t in closed[-MAX_CLOSED_TICKETS:])
+        s, start, advanced = self.s, self.latest_day - HORIZON_DAYS + 1, self.advanced
+
+        def redo(name: str) -> bool:
+            return advanced or name in self.changed
+
         return AccountSignals(
             latest_day=self.latest_day,
             first_seen_day=self.first_seen_day,
             user_activity=self.user_activity,
-            usage_by_day={d: q for d, q in self.usage_by_day.items() if d >= start},
-            feature_last_used={f: st for f, st in self.feature_last_used.items() if st.day >= start},
+            usage_by_day={d: q for d, q in self.usage_by_day.items() if d >= start}
+            if advanced else self.usage_by_day,
+            feature_last_used={f: st for f, st in self.feature_last_used.items() if st.day >= start}
+            if advanced else self.feature_last_used,
             first_usage_day=self.first_usage_day,
             last_usage=self.last_usage,
-            usage_evidence=tuple(sorted(set(self.usage_evidence), key=_stamp_key)[-MAX_USAGE_EVIDENCE:]),
+            usage_evidence=tuple(sorted(set(self.usage_evidence), key=_stamp_key)[-MAX_USAGE_EVIDENCE:])
+            if "usage_evidence" in self.changed else s.usage_evidence,
             interactions=tuple(sorted((i for i in self.interactions if i.day >= start),
-                                      key=lambda i: (i.day, i.event_id))[-MAX_INTERACTIONS:]),
+                                      key=lambda i: (i.day, i.event_id))[-MAX_INTERACTIONS:])
+            if redo("interactions") else s.interactions,
             first_interaction_day=self.first_interaction_day,
             last_two_way=self.last_two_way,
             last_qbr=self.last_qbr,
             nps=self.nps,
             csat=self.csat,
             negative_feedback=tuple(sorted((n for n in self.negative_feedback if n.stamp.day >= start),
-                                           key=lambda n: n.stamp.key)[-MAX_NEGATIVE_FEEDBACK:]),
+                                           key=lambda n: n.stamp.key)[-MAX_NEGATIVE_FEEDBACK:])
+            if redo("negative_feedback") else s.negative_feedback,
             first_feedback_day=self.first_feedback_day,
-            tickets=tickets,
+            tickets=self._kept_tickets() if "tickets" in self.changed else s.tickets,
             first_ticket_day=self.first_ticket_day,
             contacts=self.contacts,
-            departures=tuple(sorted(self.departures, key=lambda d: d.stamp.key)[-MAX_DEPARTURES:]),
+            departures=tuple(sorted(self.departures, key=lambda d: d.stamp.key)[-MAX_DEPARTURES:])
+            if "departures" in self.changed else s.departures,
             contracts=self.contracts,
         )
+
+    def _kept_tickets(self) -> dict[str, TicketState]:
+        # Closed tickets are kept by count, not by age: a late `ticket.opened` must still find its
+        # close, or an old ticket would come back as open.
+        closed = sorted((t for t in self.tickets.values() if not t.is_open),
+                        key=lambda t: t.closed.key if t.closed else t.opened.key if t.opened else _EPOCH)
+        tickets = {t.ticket_id: t for t in self.tickets.values() if t.is_open}
+        tickets.update((t.ticket_id, t) for t in closed[-MAX_CLOSED_TICKETS:])
+        return tickets
 
 
 def _stamp_key(stamp: Stamp) -> tuple[datetime, str]:

@@ -155,21 +155,26 @@ def health_score_to_json(score: HealthScore) -> dict[str, Any]:
     }
 
 
+def _float(value: Any) -> float | None:
+    # a JSON store may hand 100.0 back as 100; the dataclass promises floats
+    return None if value is None else float(value)
+
+
 def health_score_from_json(raw: Mapping[str, Any]) -> HealthScore:
     components = {
         name: ComponentScore(
-            name=name, score=c["score"], facts=dict(c["facts"]), missing=c["missing"],
-            weight=c["weight"], effective_weight=c["effective_weight"],
-            parts=tuple(Part(p["name"], p["score"], p["weight"], p["detail"], tuple(p["evidence_event_ids"]))
-                        for p in c["parts"]),
+            name=name, score=_float(c["score"]), facts=dict(c["facts"]), missing=c["missing"],
+            weight=float(c["weight"]), effective_weight=float(c["effective_weight"]),
+            parts=tuple(Part(p["name"], _float(p["score"]), float(p["weight"]), p["detail"],
+                             tuple(p["evidence_event_ids"])) for p in c["parts"]),
         )
         for name, c in raw["components"].items()
     }
     return HealthScore(
-        as_of=parse_moment(raw["as_of"]), total=raw["total"], grade=raw["grade"], components=components,
+        as_of=parse_moment(raw["as_of"]), total=float(raw["total"]), grade=raw["grade"], components=components,
         forced_by=raw["forced_by"], forced_detail=raw["forced_detail"], triggered=tuple(raw["triggered"]),
         previous_grade=raw["previous_grade"], segment=raw["segment"],
-        scorecard_version=raw["scorecard_version"], coverage=raw["coverage"],
+        scorecard_version=int(raw["scorecard_version"]), coverage=float(raw["coverage"]),
     )
 
 

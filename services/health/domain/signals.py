@@ -50,14 +50,15 @@ class Stamp:
 
     at: datetime
     event_id: str
+    day: int = field(init=False, repr=False, compare=False)
+    """The UTC day of `at`, computed once: windows ask for it on every score."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "day", day_number(self.at))
 
     @property
     def key(self) -> tuple[datetime, str]:
         return (self.at, self.event_id)
-
-    @property
-    def day(self) -> int:
-        return day_number(self.at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,6 +144,19 @@ def test_hysteresis_keeps_a_hovering_score_from_flapping() -> None:
     assert grade_with_hysteresis(66, None, t) == "yellow"  # no history: enter thresholds apply
 
 
+def test_score_account_uses_the_previous_grade_for_hysteresis() -> None:
+    h = healthy_account(days=60)
+    h.ticket(58, "t-1", "urgent")
+    signals = h.signals()
+    plain = replace(DEFAULT_SCORECARDS["default"], critical_measures=())
+    total = score_account(signals, plain, as_of=at(60), previous_grade=None).total
+    bands = GradeThresholds(green_enter=total + 2, green_exit=total - 2, red_enter=40, red_exit=45)
+    card = replace(plain, thresholds=bands)  # the score sits between green's exit and enter
+    assert score_account(signals, card, as_of=at(60), previous_grade="green").grade == "green"
+    assert score_account(signals, card, as_of=at(60), previous_grade="yellow").grade == "yellow"
+    assert score_account(signals, card, as_of=at(60), previous_grade=None).grade == "yellow"
+
+
 def test_critical_measure_forces_red_whatever_the_total() -> None:
     h = healthy_account(days=60)
     h.ticket(52, "t-9", "urgent")
