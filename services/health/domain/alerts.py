@@ -14,7 +14,8 @@ start comes from the data where the data has it (the departure's time, the first
 the run), otherwise it is the UTC day the condition was first seen, so replays and reruns on the
 same day give the same ids. Event ids derive from the alert id and the step they record.
 
-Severity: grade_red is high; score_drop and usage_decline medium, high past threshold + step;
+Severity: grade_red is high; score_drop low while the account is still green, else medium, and
+high past threshold + step; usage_decline medium, high past threshold + step;
 champion_left high for a champion, medium for a sponsor alone; negative_feedback medium, high at
 twice the run count. Any of them goes one level up (to critical at most) when the account renews
 within `renewal_critical_days`: a risk near renewal is the one that costs revenue first.
@@ -171,7 +172,8 @@ def _score_drop(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | Non
         return None
     headline = Reason("overall", -drop, f"score fell {drop:g} points from {peak:g} to {total:g} "
                                         f"within {r.score_drop_days} days")
-    base = "high" if drop >= r.score_drop_points + r.score_drop_step else "medium"
+    base = "high" if drop >= r.score_drop_points + r.score_drop_step else (
+        "low" if ctx.current.grade == "green" else "medium")  # still green after the drop: watch it
     return _Condition(ctx.severity(base), drop, peak, ctx.detected_on,
                       (headline, *explain_change(ctx.previous, ctx.current)[:3]), r.score_drop_step)
 

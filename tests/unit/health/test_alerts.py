@@ -137,15 +137,20 @@ class TestScoreDrop:
         raised = self._run(72, 25)
         assert _kinds(raised) == [("score_drop", "raised")]
         alert = raised.raised[0]
-        assert (alert.magnitude, alert.baseline, alert.severity) == (18, 90, "medium")
+        assert (alert.magnitude, alert.baseline, alert.severity) == (18, 90, "low")  # 72 is still green
         assert alert.reasons[0].detail == "score fell 18 points from 90 to 72 within 30 days"
         opened = _open(alert)
 
         assert self._run(72, 26, opened).decisions == ()  # same condition: no new alert
-        assert self._run(66, 27, opened).decisions == ()  # 24 down: not a full step (10) further
+        assert self._run(71, 27, opened).decisions == ()  # 19 down: not a full step (10) further
+        yellow = self._run(66, 27, opened)  # 24 down and now yellow: the severity rises
+        assert [(d.action, d.severity) for d in yellow.decisions] == [("escalated", "medium")]
+        opened = _open(yellow.raised[0])
+        assert self._run(65.5, 27.5, opened).decisions == ()  # 24.5 down: same severity, not 10 beyond 24
         worse = self._run(60, 28, opened)
         assert _kinds(worse) == [("score_drop", "escalated")]
         assert worse.raised[0].severity == "high" and worse.raised[0].alert_id == alert.alert_id
+        assert len({alert.event_id, yellow.raised[0].event_id, worse.raised[0].event_id}) == 3
 
         assert self._run(82, 35, opened).decisions == ()  # not half recovered
         resolved = self._run(83, 36, opened)
