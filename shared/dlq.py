@@ -9,6 +9,11 @@ import orjson
 
 from shared.outbox import OutgoingMessage
 
+# The text copy is for people reading the DLQ; past this size only the base64 copy is kept, so a
+# dead letter stays within the DLQ topic's record limit whatever the original holds (JSON escapes
+# can make text six times longer than its bytes).
+ORIGINAL_TEXT_MAX = 64 * 1024
+
 
 def dead_letter(
     *,
@@ -26,7 +31,7 @@ def dead_letter(
     """Build the DLQ message. Its id is derived from where the record came from, so a replayed
     batch produces the same id and a consumer of the DLQ can de-duplicate."""
     try:
-        original_text: str | None = raw.decode("utf-8")
+        original_text: str | None = raw.decode("utf-8") if len(raw) <= ORIGINAL_TEXT_MAX else None
     except UnicodeDecodeError:
         original_text = None
     location = f"{source_topic}:{partition}:{offset}"
@@ -42,6 +47,7 @@ def dead_letter(
         "key": key.decode("utf-8", "replace") if key else None,
         "original": original_text,
         "original_base64": base64.b64encode(raw).decode("ascii"),
+        "original_size": len(raw),
         "failed_at": failed_at.isoformat(),
     }
     return OutgoingMessage(

@@ -14,9 +14,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.settings import TopicSettings
+
 log = logging.getLogger(__name__)
 
+MIB = 1024 * 1024
 COMPACTED = {"cleanup.policy": "compact"}
+# The canonical topics are the archive every service can be rebuilt from (shared/replay.py).
+ARCHIVE = {"retention.ms": "-1", "retention.bytes": "-1"}
+# The contract allows 1 MiB events; with key, headers and batch framing that is over the broker's
+# default limit (1 MiB + 12 bytes), so topics of events get room to spare.
+EVENT_RECORDS = {"max.message.bytes": str(2 * MIB)}
+# A dead letter carries an event of up to 2 MiB (base64, 4/3 of it) plus its context.
+DEAD_LETTER_RECORDS = {"max.message.bytes": str(4 * MIB)}
 
 
 def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
@@ -29,7 +39,7 @@ def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 5) -> AIOK
         enable_idempotence=True,
         linger_ms=linger_ms,
         max_batch_size=512 * 1024,
-        max_request_size=2 * 1024 * 1024,
+        max_request_size=4 * MIB,
         request_timeout_ms=30_000,
     )
 
@@ -54,6 +64,20 @@ def make_consumer(
         session_timeout_ms=30_000,
         heartbeat_interval_ms=3_000,
     )
+
+
+def topic_configs(topics: TopicSettings) -> dict[str, dict[str, str]]:
+    """The configs a service gives the topics it creates (existing topics are left as they are)."""
+    archive = {**ARCHIVE, **EVENT_RECORDS}
+    return {
+        # Oversized events still reach ingest, which dead-letters them with the reason.
+        topics.raw: EVENT_RECORDS,
+        topics.usage: archive,
+        topics.interaction: archive,
+        topics.contract: archive,
+        topics.dlq: DEAD_LETTER_RECORDS,
+        topics.account_health: COMPACTED,
+    }
 
 
 async def ensure_topics(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from shared.consumer import BatchHandler, ConsumerRunner, Parser
 from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
 from shared.events import parse_event
-from shared.kafka import COMPACTED, ensure_topics, make_consumer, make_producer
+from shared.kafka import ensure_topics, make_consumer, make_producer, topic_configs
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
 from shared.settings import OrchardSettings
@@ -60,7 +60,7 @@ class Runtime:
             [getattr(topics, name) for name in type(topics).model_fields],
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,
-            configs={topics.account_health: COMPACTED},
+            configs=topic_configs(topics),
         )
         await self.producer.start()
 
