@@ -29,10 +29,14 @@ EVENT_RECORDS = {"max.message.bytes": str(2 * MIB)}
 DEAD_LETTER_RECORDS = {"max.message.bytes": str(4 * MIB)}
 
 
-def make_producer(bootstrap: str, *, client_id: str, linger_ms: int = 5) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap: str, *, client_id: str, linger_ms: int = 5, transactional_id: str | None = None
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
+        # Set for the outbox relay: its batches are Kafka transactions, a new leader fences an old one.
+        transactional_id=transactional_id,
         # acks=all: a send completes only when every in-sync replica has the record.
         acks="all",
         # Idempotence: broker-side de-duplication of producer retries, ordered per partition.

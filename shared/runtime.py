@@ -42,9 +42,10 @@ class Runtime:
         )
         self.relay = OutboxRelay(
             service=settings.service_name,
-            sessions=self.sessions,
+            engine=self.engine,
             table=tables.outbox,
-            producer=self.producer,
+            bootstrap=settings.kafka_bootstrap,
+            progress_topic=settings.topics.outbox_progress,
             batch_size=settings.outbox_batch_size,
             idle_poll_s=settings.outbox_idle_poll_s,
         )

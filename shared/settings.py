@@ -24,6 +24,8 @@ class TopicSettings(BaseSettings):
     account_health: str = "orchard.account-health.v1"
     churn_risk: str = "orchard.alerts.churn-risk.v1"
     upsell: str = "orchard.signals.upsell.v1"
+    # Internal: never written to; outbox relays commit their published position against it.
+    outbox_progress: str = "orchard.internal.outbox-progress.v1"
 
     def canonical(self, kind: str) -> str:
         """The canonical topic for an event kind (``usage``, ``interaction``, ``contract``)."""

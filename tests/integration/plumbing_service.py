@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
 from shared.db import PlumbingTables, plumbing_tables
 from shared.logs import configure_logging
+from shared.outbox import OutboxRelay
 from shared.runtime import Runtime
 from shared.settings import OrchardSettings
 
@@ -81,6 +82,18 @@ class CrashingRunner(ConsumerRunner):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class CrashingRelay(OutboxRelay):
+    """Dies by SIGKILL after its first Kafka transaction commits and before it deletes those rows."""
+
+    forgets = 0
+
+    async def _forget(self, up_to_id: int) -> None:
+        self.forgets += 1
+        if self.forgets >= 2:  # the first call is the start-up clean-up, before anything is sent
+            os.kill(os.getpid(), signal.SIGKILL)
+        await super()._forget(up_to_id)
+
+
 async def main() -> None:
     schema = os.environ["PLUMBING_SCHEMA"]
     settings = OrchardSettings(service_name=os.environ.get("PLUMBING_SERVICE", "plumbing"))
@@ -88,8 +101,11 @@ async def main() -> None:
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
     await runtime.start()
     runner = runtime.consumer_runner(topics=[os.environ["PLUMBING_IN_TOPIC"]], handler=service.handle)
-    if os.environ.get("PLUMBING_CRASH") == "after_db_commit":
+    crash = os.environ.get("PLUMBING_CRASH")
+    if crash == "after_db_commit":
         runner.__class__ = CrashingRunner
+    elif crash == "after_publish":
+        runtime.relay.__class__ = CrashingRelay
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)

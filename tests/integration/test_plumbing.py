@@ -66,6 +66,37 @@ async def test_sigkill_after_db_commit_before_offset_commit_applies_each_event_o
         assert await asyncio.to_thread(worker.wait, 60) == 0
 
 
+async def test_sigkill_after_publishing_before_deleting_the_outbox_rows_publishes_each_event_once(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    events = make_events(300, 7, "relay-crash")
+    await produce(infra.kafka_bootstrap, plumbing.in_topic, events)
+
+    crashing = start_worker(infra, plumbing, PLUMBING_CRASH="after_publish")
+    assert await asyncio.to_thread(crashing.wait, 120) == -signal.SIGKILL
+    async with engine.connect() as conn:
+        left_behind = await conn.scalar(sa.text(f'SELECT count(*) FROM "{plumbing.schema}".outbox'))
+    published = await read_all(infra.kafka_bootstrap, plumbing.out_topic)
+    assert published, "the relay's first batch was committed to Kafka before the crash"
+    assert left_behind, "and its rows were still in the outbox"
+
+    worker = start_worker(infra, plumbing)
+    try:
+        await wait_for(lambda: total_is(engine, plumbing.schema, 300), timeout=90, what="all 300 applied")
+
+        async def outbox_empty() -> bool:
+            async with engine.connect() as conn:
+                return not await conn.scalar(sa.text(f'SELECT count(*) FROM "{plumbing.schema}".outbox'))
+
+        await wait_for(outbox_empty, timeout=60, what="the outbox to drain")
+        out = await read_all(infra.kafka_bootstrap, plumbing.out_topic)
+        ids = [orjson.loads(r.value)["event_id"] for r in out]
+        assert len(ids) == 300 and len(set(ids)) == 300, "rows published before the crash are not sent again"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 60) == 0
+
+
 async def test_sigterm_commits_everything_it_applied_and_loses_nothing(
     infra: Infra, engine: AsyncEngine, plumbing: Setup
 ) -> None:
