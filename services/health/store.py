@@ -1,0 +1,329 @@
+"""The health schema's tables, and the write path shared by the handler, the scheduler and a
+scorecard change: lock and load a set of accounts, save their evaluations. Set-based statements
+only (one statement per table per batch), and nothing here commits: the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.health.domain import (
+    AlertDecision,
+    Scorecard,
+    health_score_from_json,
+    health_score_to_json,
+    signals_from_json,
+    signals_to_json,
+    validate_scorecard,
+)
+from services.health.evaluation import (
+    Evaluation,
+    StoredAccount,
+    alert_state_from_json,
+    alert_state_to_json,
+    recent_scores_from_json,
+    recent_scores_to_json,
+)
+from shared.db import PlumbingTables, plumbing_tables
+
+_TZ = sa.DateTime(timezone=True)
+
+
+@dataclass(frozen=True)
+class HealthTables:
+    schema: str
+    plumbing: PlumbingTables
+    accounts: sa.Table
+    score_history: sa.Table
+    scorecards: sa.Table
+    alerts: sa.Table
+    overrides: sa.Table
+
+
+def health_tables(schema: str) -> HealthTables:
+    """The tables of one health schema (``ORCHARD_HEALTH_SCHEMA``); the migration creates them."""
+    md = sa.MetaData(schema=schema)
+    accounts = sa.Table(
+        "accounts", md,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("segment", sa.Text),
+        sa.Column("signals", JSONB, nullable=False),
+        sa.Column("health", JSONB),
+        sa.Column("score", sa.Float),
+        sa.Column("grade", sa.Text),
+        sa.Column("scorecard_segment", sa.Text),
+        sa.Column("scorecard_version", sa.Integer),
+        sa.Column("as_of", _TZ),
+        sa.Column("arr", sa.Numeric),
+        sa.Column("currency", sa.Text),
+        sa.Column("renewal_date", sa.Date),
+        sa.Column("last_event_at", _TZ),
+        sa.Column("alert_state", JSONB, nullable=False),
+        sa.Column("recent_scores", JSONB, nullable=False),
+        sa.Column("scored_at", _TZ, nullable=False),
+    )
+    history = sa.Table(
+        "score_history", md,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("account_id", sa.Text, nullable=False),
+        sa.Column("as_of", _TZ, nullable=False),
+        sa.Column("score", sa.Float, nullable=False),
+        sa.Column("grade", sa.Text, nullable=False),
+        sa.Column("previous_score", sa.Float),
+        sa.Column("previous_grade", sa.Text),
+        sa.Column("components", JSONB, nullable=False),
+        sa.Column("component_deltas", JSONB, nullable=False),
+        sa.Column("reasons", JSONB, nullable=False),
+        sa.Column("scorecard_segment", sa.Text, nullable=False),
+        sa.Column("scorecard_version", sa.Integer, nullable=False),
+        sa.Column("cause", sa.Text, nullable=False),
+        sa.Column("recorded_at", _TZ, nullable=False),
+    )
+    scorecards = sa.Table(
+        "scorecards", md,
+        sa.Column("segment", sa.Text, primary_key=True),
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("config", JSONB, nullable=False),
+        sa.Column("created_by", sa.Text, nullable=False),
+        sa.Column("created_at", _TZ, nullable=False),
+    )
+    alerts = sa.Table(
+        "alerts", md,
+        sa.Column("alert_id", sa.Text, primary_key=True),
+        sa.Column("account_id", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("severity", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("episode_start", _TZ, nullable=False),
+        sa.Column("raised_at", _TZ, nullable=False),
+        sa.Column("updated_at", _TZ, nullable=False),
+        sa.Column("resolved_at", _TZ),
+        sa.Column("acknowledged_by", sa.Text),
+        sa.Column("acknowledged_at", _TZ),
+        sa.Column("acknowledged_note", sa.Text),
+        sa.Column("last_event_id", sa.Text, nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+    )
+    overrides = sa.Table(
+        "overrides", md,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("kind", sa.Text, primary_key=True),
+        sa.Column("value", JSONB, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("set_by", sa.Text, nullable=False),
+        sa.Column("set_at", _TZ, nullable=False),
+        sa.Column("expires_at", _TZ, nullable=False),
+    )
+    return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides)
+
+
+def _q(tables: HealthTables, table: str) -> str:
+    return f'"{tables.schema}"."{table}"'
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+async def lock_accounts(session: AsyncSession, tables: HealthTables, account_ids: Iterable[str]) -> None:
+    """Serialise writers of the same accounts (two instances may hold the usage and the interaction
+    partition of one account; the scheduler may be rescoring it). Transaction-scoped advisory locks,
+    taken in one global order so two batches never deadlock; they also cover accounts that have no
+    row yet, which row locks cannot. Must come before `load_accounts` in the same transaction, so the
+    load sees what the previous holder committed."""
+    await session.execute(
+        sa.text(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended(:ns || a, 0) AS k "
+            "FROM unnest(CAST(:ids AS text[])) AS a ORDER BY k) AS keys"
+        ),
+        {"ns": f"{tables.schema}:account:", "ids": list(account_ids)},
+    )
+
+
+async def load_accounts(
+    session: AsyncSession, tables: HealthTables, account_ids: Sequence[str]
+) -> dict[str, StoredAccount]:
+    """The stored state of these accounts in ONE query; accounts not seen before are absent."""
+    rows = await session.execute(
+        sa.text(
+            "SELECT account_id, signals::text, health::text, alert_state::text, recent_scores::text, last_event_at "
+            f"FROM {_q(tables, 'accounts')} WHERE account_id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"ids": list(account_ids)},
+    )
+    accounts = {}
+    for account_id, signals, health, alert_state, recent, last_event_at in rows:
+        accounts[account_id] = StoredAccount(
+            account_id=account_id,
+            signals=signals_from_json(orjson.loads(signals)),
+            score=None if health is None else health_score_from_json(orjson.loads(health)),
+            alert_state=alert_state_from_json(orjson.loads(alert_state)),
+            recent_scores=recent_scores_from_json(orjson.loads(recent)),
+            last_event_at=last_event_at,
+        )
+    return accounts
+
+
+async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[str, Scorecard]:
+    """The current (highest) version of each segment's scorecard."""
+    rows = await session.execute(
+        sa.text(
+            f"SELECT DISTINCT ON (segment) segment, config::text FROM {_q(tables, 'scorecards')} "
+            "ORDER BY segment, version DESC"
+        )
+    )
+    return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
+
+
+# --- save --------------------------------------------------------------------------------------
+
+_UPSERT_ACCOUNTS = """
+INSERT INTO {table} (account_id, segment, signals, health, score, grade, scorecard_segment, scorecard_version,
+                     as_of, arr, currency, renewal_date, last_event_at, alert_state, recent_scores, scored_at)
+SELECT a, seg, sig::jsonb, h::jsonb, sc, g, ss, sv, ao, arr, cur, rd, le, st::jsonb, rs::jsonb, now()
+FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:signals AS text[]),
+            CAST(:health AS text[]), CAST(:score AS float8[]), CAST(:grade AS text[]),
+            CAST(:scorecard_segment AS text[]), CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]),
+            CAST(:arr AS numeric[]), CAST(:currency AS text[]), CAST(:renewal_date AS date[]),
+            CAST(:last_event_at AS timestamptz[]), CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]))
+     AS u(a, seg, sig, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs)
+ON CONFLICT (account_id) DO UPDATE SET
+    segment = excluded.segment, signals = excluded.signals, health = excluded.health, score = excluded.score,
+    grade = excluded.grade, scorecard_segment = excluded.scorecard_segment,
+    scorecard_version = excluded.scorecard_version, as_of = excluded.as_of, arr = excluded.arr,
+    currency = excluded.currency, renewal_date = excluded.renewal_date, last_event_at = excluded.last_event_at,
+    alert_state = excluded.alert_state, recent_scores = excluded.recent_scores, scored_at = excluded.scored_at
+"""
+
+_INSERT_HISTORY = """
+INSERT INTO {table} (account_id, as_of, score, grade, previous_score, previous_grade, components,
+                     component_deltas, reasons, scorecard_segment, scorecard_version, cause, recorded_at)
+SELECT a, ao, sc, g, ps, pg, c::jsonb, cd::jsonb, r::jsonb, ss, sv, cause, now()
+FROM unnest(CAST(:account_id AS text[]), CAST(:as_of AS timestamptz[]), CAST(:score AS float8[]),
+            CAST(:grade AS text[]), CAST(:previous_score AS float8[]), CAST(:previous_grade AS text[]),
+            CAST(:components AS text[]), CAST(:component_deltas AS text[]), CAST(:reasons AS text[]),
+            CAST(:scorecard_segment AS text[]), CAST(:scorecard_version AS int[]), CAST(:cause AS text[]))
+     WITH ORDINALITY AS u(a, ao, sc, g, ps, pg, c, cd, r, ss, sv, cause, n)
+ORDER BY n
+"""
+
+# The alert id is deterministic (account, kind, episode), so this upsert is what keeps a re-run from
+# ever doubling an alert; an escalation or a resolve updates the one row of its episode.
+_UPSERT_ALERTS = """
+INSERT INTO {table} (alert_id, account_id, kind, severity, status, episode_start, raised_at, updated_at,
+                     resolved_at, last_event_id, payload)
+SELECT id, a, k, sev, st, ep, at, at, CASE WHEN st = 'resolved' THEN at END, ev, p::jsonb
+FROM unnest(CAST(:alert_id AS text[]), CAST(:account_id AS text[]), CAST(:kind AS text[]),
+            CAST(:severity AS text[]), CAST(:status AS text[]), CAST(:episode_start AS timestamptz[]),
+            CAST(:occurred_at AS timestamptz[]), CAST(:event_id AS text[]), CAST(:payload AS text[]))
+     AS u(id, a, k, sev, st, ep, at, ev, p)
+ON CONFLICT (alert_id) DO UPDATE SET
+    severity = excluded.severity, status = excluded.status, updated_at = excluded.updated_at,
+    resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload
+"""
+
+
+async def save_evaluations(session: AsyncSession, tables: HealthTables, evaluations: Sequence[Evaluation]) -> None:
+    """Write the evaluations back: one upsert of accounts, one insert of history (score changes
+    only), one upsert of alerts."""
+    if not evaluations:
+        return
+    await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
+                          _columns(_account_row(e) for e in evaluations))
+    changed = [e for e in evaluations if e.changed]
+    if changed:
+        await session.execute(sa.text(_INSERT_HISTORY.format(table=_q(tables, "score_history"))),
+                              _columns(_history_row(e) for e in changed))
+    alert_rows = [_alert_row(e, d) for e in evaluations for d in e.decisions.decisions]
+    if alert_rows:
+        await session.execute(sa.text(_UPSERT_ALERTS.format(table=_q(tables, "alerts"))), _columns(alert_rows))
+
+
+def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {}
+    for row in rows:
+        for key, value in row.items():
+            columns.setdefault(key, []).append(value)
+    return columns
+
+
+def _account_row(e: Evaluation) -> dict[str, Any]:
+    s, c = e.score, e.contract
+    return {
+        "account_id": e.account_id, "segment": c.segment, "signals": _json(signals_to_json(e.signals)),
+        "health": _json(health_score_to_json(s)), "score": s.total, "grade": s.grade,
+        "scorecard_segment": s.segment, "scorecard_version": s.scorecard_version, "as_of": s.as_of,
+        "arr": c.arr, "currency": c.currency, "renewal_date": c.renewal_date, "last_event_at": e.last_event_at,
+        "alert_state": _json(alert_state_to_json(e.alert_state)),
+        "recent_scores": _json(recent_scores_to_json(e.recent_scores)),
+    }
+
+
+def _history_row(e: Evaluation) -> dict[str, Any]:
+    s, p = e.score, e.previous
+    components = {name: c.score for name, c in s.components.items()}
+    return {
+        "account_id": e.account_id, "as_of": s.as_of, "score": s.total, "grade": s.grade,
+        "previous_score": p.total if p else None, "previous_grade": p.grade if p else None,
+        "components": _json(components), "component_deltas": _json(e.component_deltas()),
+        "reasons": _json([r.to_json() for r in e.reasons]),
+        "scorecard_segment": s.segment, "scorecard_version": s.scorecard_version, "cause": e.cause,
+    }
+
+
+def _alert_row(e: Evaluation, decision: AlertDecision) -> dict[str, Any]:
+    return {
+        "alert_id": decision.alert_id, "account_id": e.account_id, "kind": decision.kind,
+        "severity": decision.severity, "status": "resolved" if decision.action == "resolved" else "open",
+        "episode_start": decision.episode_start, "occurred_at": decision.occurred_at,
+        "event_id": decision.event_id, "payload": _json(decision.to_event_data()),
+    }
+
+
+# --- which accounts to rescore -------------------------------------------------------------------
+
+
+async def due_accounts(
+    session: AsyncSession, tables: HealthTables, *, cutoff: datetime, after: str, limit: int
+) -> list[str]:
+    """The next `limit` accounts after `after` (keyset) whose score is older than `cutoff`, or was
+    made with a scorecard that is no longer current (a scorecard change interrupted part-way)."""
+    accounts, cards = _q(tables, "accounts"), _q(tables, "scorecards")
+    rows = await session.execute(
+        sa.text(
+            f"SELECT a.account_id FROM {accounts} AS a WHERE a.account_id > :after AND ("
+            " a.as_of IS NULL OR a.as_of < :cutoff"
+            f" OR a.scorecard_version < (SELECT max(version) FROM {cards} s WHERE s.segment = a.scorecard_segment)"
+            " OR (a.segment IS DISTINCT FROM a.scorecard_segment"
+            f"     AND EXISTS (SELECT 1 FROM {cards} s WHERE s.segment = a.segment))"
+            ") ORDER BY a.account_id LIMIT :limit"
+        ),
+        {"after": after, "cutoff": cutoff, "limit": limit},
+    )
+    return [row[0] for row in rows]
+
+
+async def accounts_of_scorecard(
+    session: AsyncSession, tables: HealthTables, segment: str, *, after: str, limit: int
+) -> list[str]:
+    """Accounts a change of `segment`'s scorecard may affect: those scored with it now, and those of
+    that segment (a new segment's scorecard takes them over from `default`)."""
+    rows = await session.execute(
+        sa.text(
+            f"SELECT account_id FROM {_q(tables, 'accounts')} WHERE account_id > :after "
+            "AND (segment = :segment OR scorecard_segment = :segment) ORDER BY account_id LIMIT :limit"
+        ),
+        {"after": after, "segment": segment, "limit": limit},
+    )
+    return [row[0] for row in rows]
