@@ -1,0 +1,98 @@
+"""The output events of an evaluation: `health.changed` and `churn_risk.raised` / `.resolved`.
+
+Event ids are deterministic for the condition (see the contract, "Output events"): a replayed batch
+or a rerun re-emits the same ids, so consumers can de-duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Literal
+
+from services.health.domain import AlertDecision, Reason, component_scores
+from services.health.evaluation import Evaluation
+from shared.events import AlertReason, ChurnRiskAlert, HealthChanged, OutputEvent, deterministic_event_id
+from shared.outbox import Outbox
+from shared.settings import TopicSettings
+
+MAX_REASONS = 5
+_DETAIL_MAX = 2_000
+
+
+class ChurnRiskRecord(ChurnRiskAlert):
+    """The contract's churn-risk event plus what lets a reader tie a raise, its escalations and its
+    resolve together and acknowledge it through the API (the contract allows extra fields)."""
+
+    alert_id: str
+    action: Literal["raised", "escalated", "resolved"]
+    episode_start: datetime
+
+
+def alert_reasons(reasons: Iterable[Reason]) -> tuple[AlertReason, ...]:
+    return tuple(
+        AlertReason(component=r.component, delta=r.delta, detail=r.detail[:_DETAIL_MAX] or r.component,
+                    evidence_event_ids=r.evidence_event_ids)
+        for r in reasons
+    )
+
+
+def health_changed(evaluation: Evaluation, *, emitted_at: datetime) -> HealthChanged:
+    score, previous = evaluation.score, evaluation.previous
+    event_id = deterministic_event_id(
+        "health.changed", evaluation.account_id, score.as_of.isoformat(),
+        f"{score.segment}/{score.scorecard_version}", f"{score.total:g}", score.grade,
+    )
+    return HealthChanged(
+        event_id=event_id,
+        account_id=evaluation.account_id,
+        occurred_at=score.as_of,
+        emitted_at=emitted_at,
+        score=score.total,
+        grade=score.grade,  # type: ignore[arg-type]  # the domain's grades are the contract's
+        previous_score=previous.total if previous else None,
+        previous_grade=previous.grade if previous else None,  # type: ignore[arg-type]
+        # Unmeasured components (no data yet) are left out: the contract's values are 0-100.
+        components={name: value for name, value in component_scores(score).items() if value is not None},
+        as_of=score.as_of,
+        scorecard_version=score.scorecard_version,
+        reasons=alert_reasons(evaluation.reasons[:MAX_REASONS]),
+    )
+
+
+def churn_risk(account_id: str, decision: AlertDecision, *, emitted_at: datetime) -> ChurnRiskRecord:
+    return ChurnRiskRecord(
+        event_id=decision.event_id,
+        type=decision.event_type,  # type: ignore[arg-type]
+        account_id=account_id,
+        occurred_at=decision.occurred_at,
+        emitted_at=emitted_at,
+        kind=decision.kind,
+        severity=decision.severity,  # type: ignore[arg-type]
+        score=decision.score,
+        previous_score=decision.previous_score,
+        grade=decision.grade,  # type: ignore[arg-type]
+        reasons=alert_reasons(decision.reasons),
+        renewal_date=decision.renewal_date,
+        days_to_renewal=decision.days_to_renewal,
+        arr_at_risk=decision.arr_at_risk,
+        alert_id=decision.alert_id,
+        action=decision.action,  # type: ignore[arg-type]
+        episode_start=decision.episode_start,
+    )
+
+
+def output_events(
+    evaluation: Evaluation, *, topics: TopicSettings, emitted_at: datetime
+) -> Iterator[tuple[str, OutputEvent]]:
+    """(topic, event) pairs in the order they are to be published: the score first, then alerts."""
+    if evaluation.changed:
+        yield topics.account_health, health_changed(evaluation, emitted_at=emitted_at)
+    for decision in evaluation.decisions.decisions:
+        yield topics.churn_risk, churn_risk(evaluation.account_id, decision, emitted_at=emitted_at)
+
+
+def emit(outbox: Outbox, evaluations: Iterable[Evaluation], *, topics: TopicSettings, emitted_at: datetime) -> None:
+    for evaluation in evaluations:
+        for topic, event in output_events(evaluation, topics=topics, emitted_at=emitted_at):
+            outbox.emit(topic=topic, key=evaluation.account_id, event=event)
