@@ -1,0 +1,27 @@
+"""``python -m services.health``: settings, logging, the consumer on the usage, interaction and
+contract topics, the scheduled re-evaluation, the outbox relay and the HTTP API (port
+``ORCHARD_HEALTH_PORT``, default 8002), until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.health.service import build_service
+from services.health.settings import HealthSettings
+from shared.logs import configure_logging
+from shared.runtime import serve
+
+
+async def run(settings: HealthSettings) -> None:
+    service = build_service(settings)
+    await serve(service.runtime, service.app, port=settings.health_port, background=[service.rescorer.run])
+
+
+def main() -> None:
+    settings = HealthSettings()
+    configure_logging(service=settings.service_name, level=settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The health service's HTTP API: the contract's health endpoints, scorecards, overrides, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI
+
+from services.health.api import accounts, alerts, overrides, scorecards
+from services.health.api.context import HealthContext
+from shared.app import create_app
+
+__all__ = ["HealthContext", "create_health_app"]
+
+DESCRIPTION = """\
+An explainable, configurable account health score per account, its history and trend, versioned
+scorecards per segment, manual overrides, and churn-risk alerts. Every `/v1` endpoint needs
+`Authorization: Bearer <API key>` with the `read` or `write` scope. Lists take `limit` (default 50,
+max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on the last page).
+"""
+
+
+def create_health_app(
+    context: HealthContext,
+    *,
+    api_keys: Mapping[str, list[str]],
+    readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
+) -> FastAPI:
+    app = create_app(
+        service="health",
+        title="Orchard health",
+        description=DESCRIPTION,
+        api_keys=api_keys,
+        routers=[accounts.router, overrides.router, alerts.router, scorecards.router],
+        readiness=readiness,
+    )
+    app.state.health = context
+    return app

@@ -1,0 +1,27 @@
+"""What the routes need, set once on the app (``app.state.health``) and handed to them by ``context``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.health.scheduler import Rescorer
+from services.health.store import HealthTables
+
+
+@dataclass(frozen=True)
+class HealthContext:
+    sessions: async_sessionmaker[AsyncSession]
+    tables: HealthTables
+    rescorer: Rescorer
+    clock: Callable[[], datetime]
+    """"Now", for override expiry and days to renewal."""
+
+
+def context(request: Request) -> HealthContext:
+    found: HealthContext = request.app.state.health
+    return found

@@ -1,0 +1,214 @@
+"""Read-side queries of the HTTP API, and its two small writes (overrides, acknowledgements).
+
+Lists use keyset pagination: the position after the last item, (sort value, unique id), so a page
+never skips or repeats rows when many share a sort value or when rows change between pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.health.store import HealthTables
+
+Record = sa.Row[*tuple[Any, ...]]
+"""A result row of any shape (SQLAlchemy 2.1 types rows by their columns)."""
+
+AccountSort = Literal["score", "-score", "arr", "-arr", "renewal_date"]
+_SORT_COLUMNS: dict[str, tuple[str, bool]] = {
+    "score": ("score", False), "-score": ("score", True), "arr": ("arr", False), "-arr": ("arr", True),
+    "renewal_date": ("renewal_date", False),
+}
+
+
+@dataclass(frozen=True)
+class AccountFilters:
+    grade: str | None = None
+    segment: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+
+
+def sort_value_to_json(sort: str, value: Any) -> Any:
+    if value is None or sort.lstrip("-") == "score":
+        return value
+    return str(value) if isinstance(value, Decimal) else value.isoformat()
+
+
+def sort_value_from_json(sort: str, value: Any) -> Any:
+    """The typed sort value of a cursor position; ValueError / TypeError when it is not one."""
+    if value is None:
+        return None
+    column = sort.lstrip("-")
+    if column == "score":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError("score position must be a number")
+        return float(value)
+    if not isinstance(value, str):
+        raise TypeError(f"{column} position must be a string")
+    return Decimal(value) if column == "arr" else date.fromisoformat(value)
+
+
+def _after(column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], value: Any, key_value: str,
+           *, descending: bool) -> sa.ColumnElement[bool]:
+    """Rows after (value, key_value) in `column` order (NULLS LAST), ties broken by `key` ascending."""
+    if value is None:
+        return sa.and_(column.is_(None), key > key_value)
+    beyond = column < value if descending else column > value
+    return sa.or_(beyond, sa.and_(column == value, key > key_value), column.is_(None))
+
+
+def _before(column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], position: tuple[Any, Any]
+            ) -> sa.ColumnElement[bool]:
+    """Rows before `position` in (column, key) descending order (both non-null)."""
+    value, key_value = position
+    return sa.or_(column < value, sa.and_(column == value, key < key_value))
+
+
+async def list_accounts(
+    session: AsyncSession, tables: HealthTables, *, filters: AccountFilters, sort: str,
+    after: tuple[Any, str] | None, limit: int,
+) -> list[Record]:
+    a = tables.accounts
+    name, descending = _SORT_COLUMNS[sort]
+    column = a.c[name]
+    query = sa.select(a.c.account_id, a.c.segment, a.c.score, a.c.grade, a.c.scorecard_segment,
+                      a.c.scorecard_version, a.c.arr, a.c.currency, a.c.renewal_date, a.c.as_of, a.c.last_event_at)
+    if filters.grade is not None:
+        query = query.where(a.c.grade == filters.grade)
+    if filters.segment is not None:
+        query = query.where(a.c.segment == filters.segment)
+    if filters.min_score is not None:
+        query = query.where(a.c.score >= filters.min_score)
+    if filters.max_score is not None:
+        query = query.where(a.c.score <= filters.max_score)
+    if after is not None:
+        query = query.where(_after(column, a.c.account_id, after[0], after[1], descending=descending))
+    ordered = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    query = query.order_by(ordered, a.c.account_id).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def account(session: AsyncSession, tables: HealthTables, account_id: str) -> Record | None:
+    a = tables.accounts
+    query = sa.select(a.c.account_id, a.c.segment, a.c.health, a.c.arr, a.c.currency, a.c.renewal_date,
+                      a.c.last_event_at, a.c.scored_at).where(a.c.account_id == account_id)
+    return (await session.execute(query)).one_or_none()
+
+
+async def score_points(
+    session: AsyncSession, tables: HealthTables, account_id: str, *, as_of: datetime, days: int = 90
+) -> list[tuple[datetime, float]]:
+    """The history points a trend over `days` needs: those within it, plus the last one before it.
+    Of points sharing a time (an event and a scorecard rescore), the later recorded one wins."""
+    h = tables.score_history
+    since = as_of - timedelta(days=days)
+    mine = h.c.account_id == account_id
+    within = sa.select(h.c.as_of, h.c.score, h.c.id).where(mine, h.c.as_of > since)
+    before = (sa.select(h.c.as_of, h.c.score, h.c.id).where(mine, h.c.as_of <= since)
+              .order_by(h.c.as_of.desc(), h.c.id.desc()).limit(1))
+    rows = (await session.execute(sa.union_all(within, before.subquery().select()))).all()
+    latest: dict[datetime, tuple[int, float]] = {}
+    for at, score, row_id in rows:
+        if at not in latest or row_id > latest[at][0]:
+            latest[at] = (row_id, score)
+    return sorted((at, score) for at, (_, score) in latest.items())
+
+
+async def history(
+    session: AsyncSession, tables: HealthTables, account_id: str, *, since: datetime | None,
+    until: datetime | None, after: tuple[datetime, int] | None, limit: int,
+) -> list[Record]:
+    """Score changes, newest first; `since` inclusive, `until` exclusive."""
+    h = tables.score_history
+    query = sa.select(h).where(h.c.account_id == account_id)
+    if since is not None:
+        query = query.where(h.c.as_of >= since)
+    if until is not None:
+        query = query.where(h.c.as_of < until)
+    if after is not None:
+        query = query.where(_before(h.c.as_of, h.c.id, after))
+    query = query.order_by(h.c.as_of.desc(), h.c.id.desc()).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def latest_change(session: AsyncSession, tables: HealthTables, account_id: str) -> Record | None:
+    rows = await history(session, tables, account_id, since=None, until=None, after=None, limit=1)
+    return rows[0] if rows else None
+
+
+# --- overrides ---------------------------------------------------------------------------------
+
+
+async def overrides_of(session: AsyncSession, tables: HealthTables, account_ids: Sequence[str]) -> list[Record]:
+    o = tables.overrides
+    query = sa.select(o).where(o.c.account_id.in_(account_ids)).order_by(o.c.account_id, o.c.set_at)
+    return list((await session.execute(query)).all())
+
+
+async def put_override(session: AsyncSession, tables: HealthTables, **values: Any) -> Record:
+    o = tables.overrides
+    stmt = insert(o).values(**values)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[o.c.account_id, o.c.kind],
+        set_={c: stmt.excluded[c] for c in ("value", "reason", "set_by", "set_at", "expires_at")},
+    ).returning(o)
+    row: Record = (await session.execute(upsert)).one()
+    return row
+
+
+async def delete_override(session: AsyncSession, tables: HealthTables, account_id: str, kind: str) -> bool:
+    o = tables.overrides
+    result = await session.execute(sa.delete(o).where(o.c.account_id == account_id, o.c.kind == kind)
+                                   .returning(o.c.kind))
+    return result.first() is not None
+
+
+# --- alerts ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    status: str | None = None
+    kind: str | None = None
+    account_id: str | None = None
+    severity: str | None = None
+
+
+async def alerts(
+    session: AsyncSession, tables: HealthTables, *, filters: AlertFilters, after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Record]:
+    """Alerts, most recently raised first."""
+    t = tables.alerts
+    query = sa.select(t)
+    for name in ("status", "kind", "account_id", "severity"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(t.c[name] == value)
+    if after is not None:
+        query = query.where(_before(t.c.raised_at, t.c.alert_id, after))
+    query = query.order_by(t.c.raised_at.desc(), t.c.alert_id.desc()).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def alert(session: AsyncSession, tables: HealthTables, alert_id: str) -> Record | None:
+    t = tables.alerts
+    return (await session.execute(sa.select(t).where(t.c.alert_id == alert_id))).one_or_none()
+
+
+async def acknowledge(
+    session: AsyncSession, tables: HealthTables, alert_id: str, *, by: str, note: str | None, at: datetime
+) -> Record | None:
+    t = tables.alerts
+    stmt = (sa.update(t).where(t.c.alert_id == alert_id)
+            .values(acknowledged_by=by, acknowledged_at=at, acknowledged_note=note).returning(t))
+    row: Record | None = (await session.execute(stmt)).one_or_none()
+    return row
