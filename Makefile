@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint test test-unit run demo bench bench-plumbing bench-ingest bench-health clean
+.PHONY: help install up down status lint test test-unit run demo replay bench bench-plumbing bench-ingest bench-health clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,12 +42,15 @@ run: install up ## The whole system on local defaults, fed with a realistic samp
 
 demo: run
 
+replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
+	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
+
 bench: bench-plumbing bench-ingest bench-health ## All benchmarks; numbers go to bench/results/
 
 bench-plumbing: install up ## Consumer runner vs raw aiokafka on the same broker
 	$(BIN)/python -m bench.plumbing
 
-bench-ingest: install up
+bench-ingest: install up ## Ingest: HTTP and raw-topic events/s vs raw aiokafka produce, same broker, same run
 	$(BIN)/python -m bench.ingest
 
 bench-health: install up
