@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.health.domain import (
@@ -83,7 +84,7 @@ async def list_scorecards(session: AsyncSession, tables: HealthTables, *, segmen
     if all_versions:
         query = query.order_by(t.c.segment, t.c.version.desc())
     else:
-        query = query.distinct(t.c.segment).order_by(t.c.segment, t.c.version.desc())
+        query = query.ext(distinct_on(t.c.segment)).order_by(t.c.segment, t.c.version.desc())
     rows = await session.execute(query)
     return [StoredScorecard(validate_scorecard(config), created_by, created_at)
             for config, created_by, created_at in rows]
