@@ -1,0 +1,126 @@
+"""Rescoring without new events: the scheduled re-evaluation (silence counts) and a scorecard change."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.integration.health.harness import WRITER, Health, at, healthy
+
+pytestmark = pytest.mark.integration
+
+
+async def test_the_scheduled_reevaluation_catches_a_silent_account(health: Health) -> None:
+    quiet, busy = healthy("quiet"), healthy("busy")
+    await health.apply(quiet.events + busy.events)
+    busy.usage(61, 100, 15)
+    await health.apply(busy.since(0)[len(healthy("busy").events):])
+    before = {r.account_id: r for r in await health.rows("SELECT account_id, score, grade, as_of FROM {s}.accounts")}
+    assert before["quiet"].grade == "green" and before["quiet"].as_of < before["busy"].as_of
+
+    rescorer = health.service.rescorer
+    tick = before["busy"].as_of + timedelta(minutes=30)  # within the hour for busy; 40 days for quiet
+    report = await rescorer.rescore_due(as_of=tick)
+    assert report is not None and report.accounts == 1, "only the account not scored within the interval"
+
+    after = {r.account_id: r for r in await health.rows(
+        "SELECT account_id, score, grade, as_of, scorecard_version FROM {s}.accounts")}
+    assert after["quiet"].as_of == tick and after["quiet"].score < before["quiet"].score - 20
+    assert after["quiet"].grade != "green"
+    assert after["busy"].as_of == before["busy"].as_of
+    history = await health.rows("SELECT cause, reasons FROM {s}.score_history WHERE account_id = 'quiet' "
+                                "ORDER BY id DESC LIMIT 1")
+    assert history[0].cause == "schedule"
+    assert any(r["component"] == "usage" and "active users fell" in r["detail"] for r in history[0].reasons)
+
+    records = await health.records(health.topics.account_health, at_least=1)
+    last = [r for r in records if r["account_id"] == "quiet"][-1]
+    assert last["as_of"].startswith(tick.date().isoformat()) and last["score"] == after["quiet"].score
+    churn = await health.records(health.topics.churn_risk)
+    assert any(r["account_id"] == "quiet" and r["type"] == "churn_risk.raised" for r in churn)
+
+    assert (await rescorer.rescore_due(as_of=tick + timedelta(minutes=5))).accounts == 0  # type: ignore[union-attr]
+
+
+async def test_only_one_scheduler_pass_at_a_time(health: Health) -> None:
+    await health.apply(healthy("one").events)
+    key = f"health-scheduler:{health.schema}"
+    async with health.service.runtime.engine.connect() as other_instance:
+        await other_instance.execute(sa.select(sa.func.pg_advisory_lock(sa.func.hashtext(key))))
+        assert await health.service.rescorer.rescore_due(as_of=at(200)) is None
+        await other_instance.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(key))))
+    report = await health.service.rescorer.rescore_due(as_of=at(200))
+    assert report is not None and report.accounts == 1
+
+
+ENTERPRISE_USAGE_ONLY = {
+    "weights": {"usage": 100, "engagement": 0, "sentiment": 0, "support": 0, "relationship": 0},
+    "thresholds": {"green_enter": 95, "green_exit": 90, "red_enter": 40, "red_exit": 45},
+}
+
+
+async def test_a_scorecard_change_rescores_its_accounts_and_the_history_records_the_version(
+    health: Health,
+) -> None:
+    await health.apply(healthy("ent", segment="enterprise").events + healthy("small", segment="smb").events)
+    before = {r.account_id: r for r in await health.rows("SELECT account_id, score, as_of FROM {s}.accounts")}
+
+    preview = await health.http.post("/v1/scorecards/enterprise/preview", json=ENTERPRISE_USAGE_ONLY)
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["accounts"] == 1
+
+    reply = await health.http.put("/v1/scorecards/enterprise", json=ENTERPRISE_USAGE_ONLY, headers=WRITER)
+    assert reply.status_code == 200, reply.text
+    published = reply.json()
+    assert published["scorecard"]["version"] == 2 and published["scorecard"]["created_by"].startswith("key:")
+    assert published["rescored_accounts"] == 1
+
+    after = {r.account_id: r for r in await health.rows(
+        "SELECT account_id, score, grade, as_of, scorecard_segment, scorecard_version FROM {s}.accounts")}
+    assert (after["ent"].scorecard_segment, after["ent"].scorecard_version) == ("enterprise", 2)
+    assert after["ent"].as_of == before["ent"].as_of, "rescored at the same moment: only the config differs"
+    assert after["ent"].score != before["ent"].score
+    assert (after["small"].scorecard_segment, after["small"].scorecard_version) == ("smb", 1)
+    assert preview.json()["grades_candidate"] == {after["ent"].grade: 1}
+
+    last = (await health.rows("SELECT cause, scorecard_version, reasons FROM {s}.score_history "
+                              "WHERE account_id = 'ent' ORDER BY id DESC LIMIT 1"))[0]
+    assert (last.cause, last.scorecard_version) == ("scorecard", 2)
+    assert any(r["component"] == "scorecard" for r in last.reasons)
+    records = await health.records(health.topics.account_health, at_least=3)
+    assert [r["scorecard_version"] for r in records if r["account_id"] == "ent"][-1] == 2
+
+    versions = (await health.http.get("/v1/scorecards/enterprise/versions")).json()["items"]
+    assert [v["version"] for v in versions] == [2, 1]
+    current = {c["segment"]: c for c in (await health.http.get("/v1/scorecards")).json()["items"]}
+    assert current["enterprise"]["version"] == 2 and current["smb"]["version"] == 1
+    assert current["enterprise"]["config"]["weights"]["usage"] == 100
+
+
+async def test_scorecards_are_validated_and_a_preview_stores_nothing(health: Health) -> None:
+    await health.apply(healthy("ent2").events)
+    bad = {"weights": {"usage": -1, "vibes": 3}, "thresholds": {"green_enter": 30, "green_exit": 65,
+                                                                 "red_enter": 40, "red_exit": 45}}
+    reply = await health.http.put("/v1/scorecards/enterprise", json=bad, headers=WRITER)
+    assert reply.status_code == 422
+    error = reply.json()["error"]
+    assert error["code"] == "validation_error"
+    locs = {d["loc"] for d in error["details"]}
+    assert {"body.weights.vibes", "body.weights.usage"} <= locs and "body.thresholds" in locs
+
+    wrong_segment = {**ENTERPRISE_USAGE_ONLY, "segment": "smb"}
+    assert (await health.http.put("/v1/scorecards/enterprise", json=wrong_segment, headers=WRITER)).status_code == 422
+    assert (await health.http.put("/v1/scorecards/Bad Segment", json=ENTERPRISE_USAGE_ONLY,
+                                  headers=WRITER)).status_code == 422
+
+    # Only support counts, the account has no tickets, and missing data scores zero: red for everyone.
+    all_red = {"weights": {"support": 1}, "missing_data": "zero",
+               "thresholds": {"green_enter": 70, "green_exit": 65, "red_enter": 40, "red_exit": 45}}
+    preview = (await health.http.post("/v1/scorecards/enterprise/preview", json=all_red)).json()
+    assert preview["accounts"] == 1 and preview["grade_changes"] == 1
+    assert preview["changes"][0]["account_id"] == "ent2" and preview["changes"][0]["candidate_grade"] == "red"
+    versions = (await health.http.get("/v1/scorecards/enterprise/versions")).json()["items"]
+    assert [v["version"] for v in versions] == [1]
+    assert (await health.rows("SELECT scorecard_version FROM {s}.accounts"))[0][0] == 1
