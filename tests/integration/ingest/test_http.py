@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import pytest
@@ -15,6 +16,7 @@ from shared.events import EVENT_TYPES, parse_event
 from tests.infra import Infra
 from tests.integration.ingest.harness import WRITER, Ingest, event_ids, running, settings_for
 from tests.kafka_utils import read_all
+from tests.proxy import CuttableProxy
 from tests.unit.ingest.factories import DROP, KIND_BY_TYPE, make_event
 
 pytestmark = pytest.mark.integration
@@ -157,6 +159,29 @@ async def test_when_kafka_refuses_the_request_is_503_and_the_retry_is_not_a_dupl
             await asyncio.sleep(0.2)
         assert (retried.status_code, retried.json()) == (202, {"accepted": 1, "duplicates": 0, "rejected": []})
         assert event_ids(await read_all(ingest.bootstrap, settings.topics.interaction)) == [event["event_id"]]
+
+
+async def test_when_the_database_is_down_the_request_is_503_and_accepted_once_it_is_back(
+    infra: Infra, schema: str, unique: str
+) -> None:
+    target = urlsplit(infra.database_url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    user = target.netloc.rsplit("@", 1)[0] + "@" if "@" in target.netloc else ""
+    through_proxy = urlunsplit(target._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))
+    settings = settings_for(infra, schema=schema, unique=unique, database_url=through_proxy)
+    event = make_event()
+    try:
+        async with running(settings, consume=False) as ingest:
+            proxy.cut()
+            refused = await ingest.post(event)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable")
+            proxy.restore()
+            retried = await ingest.post(event)
+            assert (retried.status_code, retried.json()["accepted"]) == (202, 1)
+            assert event_ids(await read_all(ingest.bootstrap, settings.topics.usage)) == [event["event_id"]]
+    finally:
+        await proxy.close()
 
 
 async def test_metrics_count_accepted_duplicates_and_rejections_by_reason(ingest: Ingest) -> None:
