@@ -1,0 +1,33 @@
+"""The deployment files describe services that exist, with the contract's ports."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from tests.infra import REPO
+
+pytestmark = pytest.mark.unit
+
+CONTRACT_PORTS = {"ingest": 8001, "health": 8002, "renewals": 8003, "expansion": 8004}
+
+
+def test_every_compose_service_runs_a_module_that_exists_on_its_contract_port() -> None:
+    compose = yaml.safe_load((REPO / "deploy" / "docker-compose.yml").read_text())
+    orchard = {name: svc for name, svc in compose["services"].items() if name in CONTRACT_PORTS}
+    assert {"ingest", "health"} <= set(orchard)
+    for name, svc in orchard.items():
+        assert svc["command"] == ["python", "-m", f"services.{name}"]
+        assert (REPO / "services" / name / "__main__.py").is_file(), f"services/{name} has no entry point"
+        port = CONTRACT_PORTS[name]
+        assert svc["environment"][f"ORCHARD_{name.upper()}_PORT"] == str(port)
+        assert f"{port}:{port}" in svc["ports"]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    readme = (REPO / "README.md").read_text()
+    assert re.search(r"^make test$", ci, re.M)
+    assert "`make test`" in readme and "`make run`" in readme
