@@ -4,7 +4,7 @@ Deterministic for a given ``now`` and seed. Each account follows a story that an
 would recognise, so the demo shows why a score is what it is:
 
 - ``steady``: most seats active every week, monthly calls, a QBR a quarter, promoters;
-- ``usage_collapse``: active users fall from about 80% of seats to a third over the last month;
+- ``usage_collapse``: since a month ago only about a third of the seats are active, down from 80%;
 - ``champion_left``: the champion left two weeks ago and nobody replaced them;
 - ``support_trouble``: urgent tickets open for over a week, more opened recently;
 - ``unhappy``: detractor NPS, poor CSAT, negative call notes;
@@ -138,7 +138,7 @@ def _active_share(a: SampleAccount, day: int, history: int) -> float:
     days_ago = history - day
     match a.story:
         case "usage_collapse":
-            return 0.8 if days_ago > 30 else 0.8 - (30 - days_ago) / 30 * 0.5
+            return 0.8 if days_ago > 32 else 0.3
         case "gone_quiet":
             return 0.7 if days_ago > 45 else 0.0
         case "at_seat_limit":
