@@ -43,8 +43,10 @@ class Pipeline:
         accounts = await load_accounts(session, self.tables, account_ids)
         return accounts, await load_scorecards(session, self.tables)
 
-    async def write(self, session: AsyncSession, outbox: Outbox, evaluations: Sequence[Evaluation]) -> None:
-        await save_evaluations(session, self.tables, evaluations)
+    async def write(
+        self, session: AsyncSession, outbox: Outbox, evaluations: Sequence[Evaluation], *, signals_changed: bool = True
+    ) -> None:
+        await save_evaluations(session, self.tables, evaluations, signals_changed=signals_changed)
         emit(outbox, evaluations, topics=self.topics, emitted_at=self.clock())
 
     async def rescore(
@@ -64,5 +66,5 @@ class Pipeline:
                      as_of=as_of or (account.score.as_of if account.score else self.clock()))
             for account in accounts.values()
         ]
-        await self.write(session, outbox, evaluations)
+        await self.write(session, outbox, evaluations, signals_changed=False)
         return evaluations

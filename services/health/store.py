@@ -234,13 +234,34 @@ ON CONFLICT (alert_id) DO UPDATE SET
 """
 
 
-async def save_evaluations(session: AsyncSession, tables: HealthTables, evaluations: Sequence[Evaluation]) -> None:
-    """Write the evaluations back: one upsert of accounts, one insert of history (score changes
-    only), one upsert of alerts."""
+_UPDATE_SCORES = """
+UPDATE {table} AS t SET segment = seg, health = h::jsonb, score = sc, grade = g, scorecard_segment = ss,
+    scorecard_version = sv, as_of = ao, arr = u.arr, currency = cur, renewal_date = rd, last_event_at = le,
+    alert_state = st::jsonb, recent_scores = rs::jsonb, scored_at = now()
+FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:health AS text[]),
+            CAST(:score AS float8[]), CAST(:grade AS text[]), CAST(:scorecard_segment AS text[]),
+            CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]), CAST(:arr AS numeric[]),
+            CAST(:currency AS text[]), CAST(:renewal_date AS date[]), CAST(:last_event_at AS timestamptz[]),
+            CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]))
+     AS u(a, seg, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs)
+WHERE t.account_id = u.a
+"""
+
+
+async def save_evaluations(
+    session: AsyncSession, tables: HealthTables, evaluations: Sequence[Evaluation], *, signals_changed: bool = True
+) -> None:
+    """Write the evaluations back: one upsert of accounts (an update that leaves the signals alone
+    when only the time or the scorecard moved: they are the largest column), one insert of history
+    (score changes only), one upsert of alerts."""
     if not evaluations:
         return
-    await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
-                          _columns(_account_row(e) for e in evaluations))
+    if signals_changed:
+        await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
+                              _columns(_account_row(e) for e in evaluations))
+    else:
+        await session.execute(sa.text(_UPDATE_SCORES.format(table=_q(tables, "accounts"))),
+                              _columns(_account_row(e, with_signals=False) for e in evaluations))
     changed = [e for e in evaluations if e.changed]
     if changed:
         await session.execute(sa.text(_INSERT_HISTORY.format(table=_q(tables, "score_history"))),
@@ -258,10 +279,11 @@ def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return columns
 
 
-def _account_row(e: Evaluation) -> dict[str, Any]:
+def _account_row(e: Evaluation, *, with_signals: bool = True) -> dict[str, Any]:
     s, c = e.score, e.contract
+    signals = {"signals": _json(signals_to_json(e.signals))} if with_signals else {}
     return {
-        "account_id": e.account_id, "segment": c.segment, "signals": _json(signals_to_json(e.signals)),
+        "account_id": e.account_id, "segment": c.segment, **signals,
         "health": _json(health_score_to_json(s)), "score": s.total, "grade": s.grade,
         "scorecard_segment": s.segment, "scorecard_version": s.scorecard_version, "as_of": s.as_of,
         "arr": c.arr, "currency": c.currency, "renewal_date": c.renewal_date, "last_event_at": e.last_event_at,
