@@ -152,6 +152,9 @@ class ConsumerRunner:
         self._generation = 0
         self._stopping = asyncio.Event()
         self.healthy = True
+        # False while records are waiting behind the last batch. Work that judges "now" (such as
+        # re-scoring silent accounts) waits for it: during a backlog, now is ahead of the events.
+        self.caught_up = False
 
     def stop(self) -> None:
         """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
@@ -180,6 +183,7 @@ class ConsumerRunner:
                 break
             batches = await self._fill(fetch.result())
             if not batches:
+                self.caught_up = not await self._behind()
                 continue
             async with self._batch_lock:
                 if generation != self._generation:
@@ -189,6 +193,7 @@ class ConsumerRunner:
                 try:
                     await self.process(records)
                     self.healthy = True
+                    self.caught_up = not await self._behind()
                     backoff = 0.2
                 except Exception as exc:
                     if not is_infrastructure_error(exc):
@@ -218,6 +223,15 @@ class ConsumerRunner:
                 batches.setdefault(tp, []).extend(records)
                 count += len(records)
         return batches
+
+    async def _behind(self) -> bool:
+        """Whether any owned partition has records beyond what has been handed to us (as of the
+        broker's last fetch response)."""
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or highwater > await self._consumer.position(tp):
+                return True
+        return False
 
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         owned = self._consumer.assignment()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from collections.abc import Sequence
 
 import orjson
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.consumer import BatchContext, ConsumedEvent
 from shared.runtime import Runtime
 from tests.infra import Infra
 from tests.integration.plumbing_harness import (
@@ -170,3 +172,32 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_rest_is_a
     assert await counts(engine, plumbing.schema) == {"a1": 2}
     committed = await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic)
     assert sum(committed.values()) == len(messages), "poison does not stop the offsets from moving on"
+
+
+async def test_the_runner_says_when_it_has_caught_up_with_its_partitions(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    await produce(infra.kafka_bootstrap, plumbing.in_topic, make_events(1000, 5, "backlog"))
+    service = build(plumbing.schema, plumbing.out_topic, emit=False)
+    runtime = Runtime(settings_for(infra, plumbing), tables=service.tables, versions_dir=VERSIONS)
+    await runtime.start()
+    seen_during_backlog: list[bool] = []
+
+    async def observing(ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
+        seen_during_backlog.append(runner.caught_up)
+        await service.handle(ctx, events)
+
+    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=observing)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: total_is(engine, plumbing.schema, 1000), timeout=60, what="the backlog applied")
+
+        async def caught_up() -> bool:
+            return runner.caught_up
+
+        await wait_for(caught_up, timeout=10, what="the runner to report it caught up")
+    finally:
+        runner.stop()
+        await task
+        await runtime.close()
+    assert len(seen_during_backlog) >= 3 and not any(seen_during_backlog[:3]), "batches of 100 out of 1000"
