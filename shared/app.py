@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import APIRouter, FastAPI, Request, Response
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -48,7 +48,7 @@ def create_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
-    app = FastAPI(title=title, description=description, version=version, default_response_class=ORJSONResponse)
+    app = FastAPI(title=title, description=description, version=version)
     app.state.api_keys = dict(api_keys)
     app.state.readiness = dict(readiness or {})
     install_error_handlers(app)
@@ -59,10 +59,10 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["ops"], summary="The service's database and Kafka are reachable")
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> JSONResponse:
         checks = {name: await check() for name, check in app.state.readiness.items()}
         ready = all(checks.values())
-        return ORJSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from shared.db import PlumbingTables, record_processed, unit_of_work
 from shared.dlq import dead_letter
 from shared.events import Envelope, EventValidationError, parse_event
-from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, EVENTS_CONSUMED
+from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED
 from shared.outbox import Outbox, OutgoingMessage, write_outbox
 
 log = logging.getLogger(__name__)
@@ -297,8 +297,9 @@ class ConsumerRunner:
                 await self._handler(ctx, fresh)
             for event, reason in ctx.rejected:
                 outbox.emit_raw(self._dead_letter(_as_record(event), reason, "rejected"))
+            written_markers = {p.marker for p in poison if p.marker in new_ids}
             for p in poison:
-                if p.marker in new_ids:
+                if p.marker in written_markers:
                     outbox.emit_raw(self._dead_letter(p.record, p.error, p.error_kind))
             await write_outbox(session, self._tables.outbox, outbox.messages)
         for event in fresh:
@@ -306,10 +307,15 @@ class ConsumerRunner:
         for event, _ in ctx.rejected:
             outcomes[event.topic, "applied"] -= 1
             outcomes[event.topic, "dlq"] += 1
+        dead_letters: Counter[str] = Counter(p.error_kind for p in poison if p.marker in written_markers)
+        dead_letters["rejected"] += len(ctx.rejected)
         for p in poison:
             outcomes[p.record.topic, "dlq"] += 1
         for (topic, outcome), count in outcomes.items():
             EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
+        for kind, count in dead_letters.items():
+            if count:
+                DLQ_WRITTEN.labels(self._service, kind).inc(count)
         return len(outbox.messages)
 
     def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> OutgoingMessage:

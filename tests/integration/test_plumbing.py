@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import orjson
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.consumer import BatchContext, ConsumedEvent
@@ -170,6 +171,11 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_rest_is_a
     assert dead[2]["error_kind"] == "handler" and "cannot be applied" in dead[2]["error"]
     assert orjson.loads(dead[2]["original"])["event_id"] == "explodes"
     assert await counts(engine, plumbing.schema) == {"a1": 2}
+    dlq_metric = {
+        kind: REGISTRY.get_sample_value("orchard_dlq_total", {"service": plumbing.service, "reason": kind})
+        for kind in ("validation", "handler")
+    }
+    assert dlq_metric == {"validation": 2.0, "handler": 1.0}
     committed = await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic)
     assert sum(committed.values()) == len(messages), "poison does not stop the offsets from moving on"
 
