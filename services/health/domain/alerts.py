@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -142,6 +142,7 @@ class _Context:
     rules: AlertRules
     as_of: datetime
     contract: ContractSummary
+    last_resolved: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def detected_on(self) -> datetime:
@@ -184,7 +185,13 @@ def _champion_left(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | 
         return None
     base = "high" if any(d.role == "champion" for d in departed) else "medium"
     reason = part_reason(ctx.current, "relationship", "key_contacts")
-    return _Condition(ctx.severity(base), float(len(departed)), None, min(d.stamp.at for d in departed),
+    # The episode starts at its first departure, but not before the last resolve: when a replacement
+    # leaves too, the old departure is unreplaced again, and reusing its start would reuse the resolved
+    # alert's id (and its raised event id, which consumers have already de-duplicated).
+    resolved = ctx.last_resolved.get("champion_left")
+    fresh = [d.stamp.at for d in departed if resolved is None or d.stamp.at > resolved]
+    episode_start = min(fresh) if fresh else max(d.stamp.at for d in departed)
+    return _Condition(ctx.severity(base), float(len(departed)), None, episode_start,
                       (reason,) if reason else (), 1.0)
 
 
@@ -279,7 +286,7 @@ def evaluate_alerts(
     """
     as_of = require_aware(as_of, "as_of")
     ctx = _Context(previous, current, score_history, signals, scorecard.alerts, as_of,
-                   contract_summary(signals, as_of.date()))
+                   contract_summary(signals, as_of.date()), last_resolved or {})
     raised: list[AlertDecision] = []
     resolved: list[AlertDecision] = []
     suppressed: list[Suppressed] = []

@@ -117,6 +117,22 @@ class TestChampionLeft:
         assert escalated.alert_id == alert.alert_id and escalated.event_id != alert.event_id
         assert escalated.magnitude == 2 and escalated.event_type == "churn_risk.raised"
 
+    def test_the_replacement_leaving_too_is_a_new_episode_with_a_new_id(self) -> None:
+        h = self._account()
+        first = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(101), previous_grade="green"),
+                          101).raised[0]
+        h.contact(110, "c-9", "champion", name="Lee")
+        resolved = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(111),
+                                                        previous_grade="green"), 111, open_alerts=_open(first))
+        assert _kinds(resolved) == [("champion_left", "resolved")]
+        h.contact(140, "c-9", "champion", "left")  # Jane's departure is unreplaced again, and Lee's is new
+        again = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(141), previous_grade="green"),
+                          141, last_resolved={"champion_left": at(111)})
+        champion = [d for d in again.decisions if d.kind == "champion_left"]
+        assert [d.action for d in champion] == ["raised"]
+        assert champion[0].episode_start == at(140)
+        assert champion[0].alert_id != first.alert_id and champion[0].event_id != first.event_id
+
 
 def _synthetic(total: float, day: float, card: Scorecard = ENTERPRISE) -> HealthScore:
     """A score with the given total (only the usage component carries it)."""
