@@ -81,6 +81,14 @@ async def _count(engine: Any, sql: str) -> int:
         return int(await conn.scalar(sa.text(sql)) or 0)
 
 
+async def _drained(engine: Any, schema: str) -> None:
+    """Until the relay has published everything in the outbox."""
+    while True:
+        if not await _count(engine, f'SELECT count(*) FROM "{schema}".outbox'):
+            return
+        await asyncio.sleep(0.1)
+
+
 async def run_health(bootstrap: str, dsn: str, events: list[dict[str, Any]], *, now: datetime) -> dict[str, Any]:
     unique = uuid.uuid4().hex[:8]
     schema = f"bench_health_{unique}"
@@ -101,8 +109,7 @@ async def run_health(bootstrap: str, dsn: str, events: list[dict[str, Any]], *, 
                 consume.result()
             await asyncio.sleep(0.1)
         applied_s = time.perf_counter() - started
-        while await _count(engine, f'SELECT count(*) FROM "{schema}".outbox'):
-            await asyncio.sleep(0.1)
+        await _drained(engine, schema)
         published_s = time.perf_counter() - started
         accounts = await _count(engine, f'SELECT count(*) FROM "{schema}".accounts WHERE score IS NOT NULL')
         figures.update(
@@ -118,8 +125,7 @@ async def run_health(bootstrap: str, dsn: str, events: list[dict[str, Any]], *, 
         with Stopwatch() as rescore:  # every account is a day past the interval: all are due
             report = await service.rescorer.rescore_due(as_of=now + timedelta(days=1))
         assert report is not None
-        while await _count(engine, f'SELECT count(*) FROM "{schema}".outbox'):
-            await asyncio.sleep(0.1)
+        await _drained(engine, schema)
         figures.update(
             rescore_accounts=report.accounts,
             rescore_seconds=round(rescore.seconds, 2),
