@@ -124,3 +124,18 @@ async def test_scorecards_are_validated_and_a_preview_stores_nothing(health: Hea
     versions = (await health.http.get("/v1/scorecards/enterprise/versions")).json()["items"]
     assert [v["version"] for v in versions] == [1]
     assert (await health.rows("SELECT scorecard_version FROM {s}.accounts"))[0][0] == 1
+
+
+async def test_the_scheduler_finishes_a_scorecard_rescore_that_was_interrupted(health: Health) -> None:
+    await health.apply(healthy("left-behind").events)
+    scored_at = (await health.rows("SELECT as_of FROM {s}.accounts"))[0].as_of
+    # A new version stored by a PUT whose process died before it rescored anything:
+    async with health.service.runtime.engine.begin() as conn:
+        await conn.execute(sa.text(
+            f'INSERT INTO "{health.schema}".scorecards (segment, version, config, created_by) '
+            f'SELECT segment, 2, jsonb_set(config, \'{{version}}\', \'2\'), \'test\' FROM "{health.schema}".scorecards '
+            "WHERE segment = 'enterprise' AND version = 1"))
+    report = await health.service.rescorer.rescore_due(as_of=scored_at + timedelta(minutes=1))
+    assert report is not None and report.accounts == 1, "not due by age, but scored with an old version"
+    row = (await health.rows("SELECT scorecard_version FROM {s}.accounts"))[0]
+    assert row.scorecard_version == 2
