@@ -53,8 +53,15 @@ INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Deadlock and serialization failures: the transaction lost a race, and a retry succeeds.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def is_infrastructure_error(exc: BaseException) -> bool:
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+    """Not the events' fault: retry the batch rather than dead-letter anything."""
+    if isinstance(exc, sa_exc.DBAPIError) and (
+        exc.connection_invalidated or getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+    ):
         return True
     return isinstance(exc, INFRASTRUCTURE_ERRORS)
 
@@ -152,8 +159,9 @@ class ConsumerRunner:
         self._generation = 0
         self._stopping = asyncio.Event()
         self.healthy = True
-        # False while records are waiting behind the last batch. Work that judges "now" (such as
-        # re-scoring silent accounts) waits for it: during a backlog, now is ahead of the events.
+        # False while a backlog (more than a batch) waits behind the last batch. Work that judges
+        # "now" (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of
+        # the events.
         self.caught_up = False
 
     def stop(self) -> None:
@@ -225,13 +233,16 @@ class ConsumerRunner:
         return batches
 
     async def _behind(self) -> bool:
-        """Whether any owned partition has records beyond what has been handed to us (as of the
-        broker's last fetch response)."""
+        """Whether more than one batch of records waits beyond what has been handed to us (as of
+        the broker's last fetch responses). A steady stream always has a few records waiting; a
+        backlog is what matters."""
+        waiting = 0
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
-            if highwater is None or highwater > await self._consumer.position(tp):
+            if highwater is None:
                 return True
-        return False
+            waiting += max(0, highwater - await self._consumer.position(tp))
+        return waiting > self._max_records
 
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         owned = self._consumer.assignment()

@@ -51,6 +51,7 @@ class Rescorer:
         interval_s: float,
         chunk: int,
         on_committed: Callable[[], None] = lambda: None,
+        caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
         self._pipeline = pipeline
         self._engine = engine
@@ -58,11 +59,17 @@ class Rescorer:
         self._interval = timedelta(seconds=interval_s)
         self._chunk = chunk
         self._on_committed = on_committed
+        self._caught_up = caught_up
         self._lock_key = f"health-scheduler:{pipeline.tables.schema}"
 
     async def run(self) -> None:
         """The background loop: a pass now, then one every interval, until cancelled."""
         while True:
+            if not self._caught_up():
+                # Events are still queued: "now" is ahead of them, and an account whose recent
+                # events wait in the backlog would look silent. Try again shortly.
+                await asyncio.sleep(min(self._interval.total_seconds(), 5.0))
+                continue
             try:
                 report = await self.rescore_due()
                 if report is not None and report.accounts:

@@ -47,6 +47,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         interval_s=settings.health_rescore_interval_s,
         chunk=settings.health_rescore_chunk,
         on_committed=runtime.relay.notify,
+        caught_up=lambda: runner.caught_up,
     )
     app = create_health_app(
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, clock=utc_now),
