@@ -1,0 +1,66 @@
+"""ExpansionSignals to and from JSON-compatible values (the `accounts.state` JSONB column).
+
+Only str, int, None, lists and dicts with str keys: Decimal as a string, dates and datetimes as ISO
+text. `signals_from_json(signals_to_json(s)) == s`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.expansion.domain.signals import Contract, ExpansionSignals, FeatureUse, Survey
+
+
+def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
+    return {
+        "latest_at": s.latest_at.isoformat() if s.latest_at else None,
+        "contracts": {cid: _contract_to_json(c) for cid, c in s.contracts.items()},
+        "users": dict(s.user_last_seen),
+        "features": {name: [f.product, f.last_day, f.day_mask, list(f.evidence)] for name, f in s.features.items()},
+        "usage_evidence": list(s.usage_evidence),
+        "nps": _survey_to_json(s.nps),
+        "csat": _survey_to_json(s.csat),
+    }
+
+
+def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
+    if not doc:
+        return ExpansionSignals()
+    return ExpansionSignals(
+        latest_at=datetime.fromisoformat(doc["latest_at"]) if doc.get("latest_at") else None,
+        contracts={cid: _contract_from_json(cid, c) for cid, c in doc.get("contracts", {}).items()},
+        user_last_seen={u: int(d) for u, d in doc.get("users", {}).items()},
+        features={
+            name: FeatureUse(product, int(last_day), int(mask), tuple(evidence))
+            for name, (product, last_day, mask, evidence) in doc.get("features", {}).items()
+        },
+        usage_evidence=tuple(doc.get("usage_evidence", ())),
+        nps=_survey_from_json(doc.get("nps")),
+        csat=_survey_from_json(doc.get("csat")),
+    )
+
+
+def _contract_to_json(c: Contract) -> dict[str, Any]:
+    return {
+        "seats": c.seats, "products": list(c.products), "arr": str(c.arr), "currency": c.currency,
+        "at": c.at.isoformat(), "event_id": c.event_id,
+        "cancelled_on": c.cancelled_on.isoformat() if c.cancelled_on else None,
+    }
+
+
+def _contract_from_json(contract_id: str, doc: dict[str, Any]) -> Contract:
+    return Contract(
+        contract_id=contract_id, seats=int(doc["seats"]), products=tuple(doc["products"]), arr=Decimal(doc["arr"]),
+        currency=doc["currency"], at=datetime.fromisoformat(doc["at"]), event_id=doc["event_id"],
+        cancelled_on=date.fromisoformat(doc["cancelled_on"]) if doc.get("cancelled_on") else None,
+    )
+
+
+def _survey_to_json(survey: Survey | None) -> list[Any] | None:
+    return None if survey is None else [survey.score, survey.at.isoformat(), survey.event_id]
+
+
+def _survey_from_json(doc: list[Any] | None) -> Survey | None:
+    return None if doc is None else Survey(int(doc[0]), datetime.fromisoformat(doc[1]), str(doc[2]))

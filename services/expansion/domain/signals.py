@@ -1,0 +1,201 @@
+"""ExpansionSignals: the small per-account state the upsell rules read, folded from events.
+
+What is kept, and why it stays bounded whatever the event volume:
+
+* contracts: the latest terms per `contract_id` (seats, products, ARR) and a cancellation date, so
+  licensed seats and owned products are known at any `as_of`;
+* users: each user's last-seen UTC day, for "distinct active users in the last 30 days"; users
+  not seen for `ACTIVE_WINDOW_DAYS` before the newest event are dropped, and at most
+  `MAX_TRACKED_USERS` are kept (the most recently seen);
+* features: per feature name, the product it was reported under and a 30-bit day mask of the
+  days it was used (bit k = the day `k` days before `last_day`), at most `MAX_FEATURES`;
+* the latest NPS and CSAT answers, with the event that gave them (the evidence).
+
+Registers keep the latest value by (occurred_at, event_id), so out-of-order arrival gives the same
+state as in-order arrival. Idempotency (an event id twice) is the shell's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+ACTIVE_WINDOW_DAYS = 30
+MAX_TRACKED_USERS = 50_000
+MAX_FEATURES = 500
+MAX_EVIDENCE = 5
+_WINDOW_MASK = (1 << ACTIVE_WINDOW_DAYS) - 1
+
+
+def day_number(moment: datetime) -> int:
+    """The UTC calendar day of an aware datetime, as a date ordinal (naive datetimes are an error)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"timestamps must carry a UTC offset, got naive {moment.isoformat()}")
+    return moment.astimezone(UTC).date().toordinal()
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    contract_id: str
+    seats: int
+    products: tuple[str, ...]
+    arr: Decimal
+    currency: str
+    at: datetime
+    """occurred_at of the event that set these terms: a late, older event does not overwrite them."""
+    event_id: str
+    cancelled_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    score: int
+    at: datetime
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureUse:
+    product: str | None
+    last_day: int
+    day_mask: int
+    evidence: tuple[str, ...] = ()
+
+    def days_used(self, as_of_day: int) -> int:
+        """Distinct days in the 30 days ending on `as_of_day` on which the feature was used."""
+        shift = as_of_day - self.last_day
+        if shift >= ACTIVE_WINDOW_DAYS:
+            return 0
+        if shift < 0:  # as_of before the last use: count what lies in the window anyway
+            return bin(self.day_mask >> -shift).count("1")
+        return bin(self.day_mask & ((1 << (ACTIVE_WINDOW_DAYS - shift)) - 1)).count("1")
+
+
+@dataclass(frozen=True)
+class ExpansionSignals:
+    latest_at: datetime | None = None
+    contracts: Mapping[str, Contract] = field(default_factory=dict)
+    user_last_seen: Mapping[str, int] = field(default_factory=dict)
+    features: Mapping[str, FeatureUse] = field(default_factory=dict)
+    usage_evidence: tuple[str, ...] = ()
+    nps: Survey | None = None
+    csat: Survey | None = None
+
+    def live_contracts(self, as_of: datetime) -> list[Contract]:
+        """Contracts in force on `as_of`'s day: all but those whose cancellation has taken effect.
+        (A term past its end_date without a renewal event still counts: billing data arrives late.)"""
+        today = as_of.astimezone(UTC).date()
+        return [c for c in self.contracts.values() if c.cancelled_on is None or c.cancelled_on > today]
+
+    def licensed_seats(self, as_of: datetime) -> int:
+        return sum(c.seats for c in self.live_contracts(as_of))
+
+    def owned_products(self, as_of: datetime) -> frozenset[str]:
+        return frozenset(p for c in self.live_contracts(as_of) for p in c.products)
+
+    def active_users(self, as_of: datetime) -> int:
+        """Distinct users seen in the 30 days ending on `as_of`'s day."""
+        today = day_number(as_of)
+        return sum(1 for day in self.user_last_seen.values() if today - ACTIVE_WINDOW_DAYS < day <= today)
+
+
+EMPTY_SIGNALS = ExpansionSignals()
+
+
+@dataclass(frozen=True, slots=True)
+class SignalEvent:
+    """One validated event as the fold needs it."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    data: Mapping[str, Any]
+
+
+def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> ExpansionSignals:
+    """Fold events into the signals; event types the rules do not read leave them unchanged."""
+    contracts = dict(signals.contracts)
+    users = dict(signals.user_last_seen)
+    features = dict(signals.features)
+    evidence = list(signals.usage_evidence)
+    nps, csat, latest = signals.nps, signals.csat, signals.latest_at
+    for event in events:
+        day = day_number(event.occurred_at)
+        if latest is None or event.occurred_at > latest:
+            latest = event.occurred_at
+        if event.event_type == "usage.recorded":
+            _apply_usage(event, day, users, features, evidence)
+        elif event.event_type == "survey.answered":
+            answer = Survey(int(event.data["score"]), event.occurred_at, event.event_id)
+            if event.data["kind"] == "nps":
+                nps = _later(nps, answer)
+            else:
+                csat = _later(csat, answer)
+        elif event.event_type.startswith("contract."):
+            _apply_contract(event, contracts)
+    return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat))
+
+
+def _later(current: Survey | None, answer: Survey) -> Survey:
+    if current is None or (answer.at, answer.event_id) > (current.at, current.event_id):
+        return answer
+    return current
+
+
+def _apply_usage(
+    event: SignalEvent, day: int, users: dict[str, int], features: dict[str, FeatureUse], evidence: list[str]
+) -> None:
+    user_id = event.data.get("user_id")
+    if user_id:
+        users[user_id] = max(day, users.get(user_id, day))
+    feature = str(event.data["feature"])
+    product = event.data.get("product")
+    use = features.get(feature)
+    if use is None:
+        use = FeatureUse(product=product, last_day=day, day_mask=1)
+    elif day > use.last_day:
+        use = FeatureUse(product or use.product, day, ((use.day_mask << (day - use.last_day)) | 1) & _WINDOW_MASK,
+                         use.evidence)
+    elif use.last_day - day < ACTIVE_WINDOW_DAYS:
+        use = replace(use, day_mask=use.day_mask | (1 << (use.last_day - day)))
+    features[feature] = replace(use, evidence=(*use.evidence, event.event_id)[-MAX_EVIDENCE:])
+    evidence.append(event.event_id)
+    del evidence[:-MAX_EVIDENCE]
+
+
+def _apply_contract(event: SignalEvent, contracts: dict[str, Contract]) -> None:
+    data = event.data
+    contract_id = str(data["contract_id"])
+    current = contracts.get(contract_id)
+    if current is not None and (event.occurred_at, event.event_id) < (current.at, current.event_id):
+        return  # a late event older than the terms we hold
+    if event.event_type == "contract.cancelled":
+        base = current or Contract(contract_id, 0, (), Decimal(0), "USD", event.occurred_at, event.event_id)
+        contracts[contract_id] = replace(
+            base,
+            seats=int(data["seats"]) if data.get("seats") is not None else base.seats,
+            products=tuple(data["products"]) if data.get("products") is not None else base.products,
+            at=event.occurred_at, event_id=event.event_id, cancelled_on=data["end_date"],
+        )
+        return
+    contracts[contract_id] = Contract(
+        contract_id=contract_id, seats=int(data["seats"]), products=tuple(data.get("products") or ()),
+        arr=Decimal(str(data["arr"])), currency=str(data.get("currency") or "USD"),
+        at=event.occurred_at, event_id=event.event_id,
+    )
+
+
+def _bounded(signals: ExpansionSignals) -> ExpansionSignals:
+    if signals.latest_at is None:
+        return signals
+    horizon = day_number(signals.latest_at) - ACTIVE_WINDOW_DAYS
+    users = {u: d for u, d in signals.user_last_seen.items() if d > horizon}
+    if len(users) > MAX_TRACKED_USERS:
+        users = dict(sorted(users.items(), key=lambda item: (-item[1], item[0]))[:MAX_TRACKED_USERS])
+    features = dict(signals.features)
+    if len(features) > MAX_FEATURES:
+        features = dict(sorted(features.items(), key=lambda item: (-item[1].last_day, item[0]))[:MAX_FEATURES])
+    return replace(signals, user_last_seen=users, features=features)

@@ -1,0 +1,39 @@
+"""The trigger rules' thresholds: one frozen value, built by the shell from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    seat_limit_ratio: float = 0.9
+    """seat_limit fires when active users (30 days) reach this share of licensed seats."""
+    seat_headroom_ratio: float = 0.1
+    """Seats proposed beyond the gap: at least this share of the current seats (and at least 1)."""
+    premium_min_days: int = 3
+    """premium_feature_use fires when a product's premium feature was used on this many of the last 30 days."""
+    promoter_nps: int = 9
+    promoter_csat: float = 4.5
+    satisfaction_window_days: int = 90
+    """A survey answer counts as "recent" for this many days."""
+    healthy_active_ratio: float = 0.85
+    """Adoption that makes a promoter a growth signal (high_satisfaction) and adds to whitespace fit."""
+    whitespace_min_fit: float = 0.7
+    """A whitespace product becomes a trigger (not just a list entry) at this fit or above."""
+    cooldown_days: int = 90
+    """A closed (won, lost, dismissed) opportunity is not raised again for this long ..."""
+    reraise_uplift_factor: Decimal = Decimal("1.5")
+    """... unless the signal clearly strengthened: its estimated uplift is this many times the closed one's."""
+
+    def __post_init__(self) -> None:
+        for name in ("seat_limit_ratio", "seat_headroom_ratio", "healthy_active_ratio", "whitespace_min_fit"):
+            if not 0 <= getattr(self, name) <= 2:
+                raise ValueError(f"{name} must be between 0 and 2, got {getattr(self, name)}")
+        if self.premium_min_days < 1 or self.cooldown_days < 0 or self.satisfaction_window_days < 1:
+            raise ValueError("premium_min_days and satisfaction_window_days must be >= 1, cooldown_days >= 0")
+        if not 0 <= self.promoter_nps <= 10 or not 1 <= self.promoter_csat <= 5:
+            raise ValueError("promoter_nps must be 0-10 and promoter_csat 1-5")
+        if self.reraise_uplift_factor < 1:
+            raise ValueError("reraise_uplift_factor must be >= 1")
