@@ -29,7 +29,7 @@ status:
 
 lint: install ## ruff and mypy over shared/ and services/
 	$(BIN)/ruff check shared services tests bench deploy
-	$(BIN)/mypy shared services deploy/local/sample.py
+	$(BIN)/mypy shared services deploy/local/sample.py deploy/local/demo.py
 
 test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit + integration tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -1,0 +1,57 @@
+"""`make run`'s main job, end to end: the real service processes, fed the sample over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.infra import REPO, Infra
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
+    infra: Infra, unique: str, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "ORCHARD_DATABASE_URL": infra.database_url,
+        "ORCHARD_INGEST_PORT": "18601",
+        "ORCHARD_HEALTH_PORT": "18602",
+        "ORCHARD_INGEST_SCHEMA": f"e2e_ingest_{unique}",
+        "ORCHARD_HEALTH_SCHEMA": f"e2e_health_{unique}",
+        **{
+            f"ORCHARD_TOPIC_{name}": f"e2e.{name.lower()}.{unique}"
+            for name in ("RAW", "USAGE", "INTERACTION", "CONTRACT", "DLQ", "ACCOUNT_HEALTH", "CHURN_RISK", "UPSELL")
+        },
+    }
+    summary_file = tmp_path / "summary.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "deploy.local.demo", "--once", "--json", str(summary_file)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=420,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(summary_file.read_text())
+    assert summary["feed"]["rejected"] == 0 and summary["feed"]["accepted"] > 50_000
+    grades = {a["account_id"]: a["grade"] for a in summary["accounts"]}
+    stories = {a["account_id"]: a["story"] for a in summary["accounts"]}
+    assert len(grades) == 24
+    by_story: dict[str, set[str]] = {}
+    for account, story in stories.items():
+        by_story.setdefault(story, set()).add(grades[account])
+    assert by_story["steady"] == {"green"}, "steady accounts stay green"
+    assert by_story["gone_quiet"] == {"red"}, "silence counts: no usage for 45 days is red with no event saying so"
+    assert by_story["usage_collapse"] == {"red"}
+    assert "red" not in by_story["new"], "a new account with little data is not red"
+    open_kinds = {(a["account_id"], a["kind"]) for a in summary["alerts"] if a["status"] == "open"}
+    champion_left = {acct for acct, story in stories.items() if story == "champion_left"}
+    assert {(acct, "champion_left") for acct in champion_left} <= open_kinds
+    unhappy = {acct for acct, story in stories.items() if story == "unhappy"}
+    assert {(acct, "negative_feedback") for acct in unhappy} <= open_kinds
+    assert not any(stories[acct] == "steady" for acct, _ in open_kinds), "no alert on a steady account"
