@@ -1,0 +1,39 @@
+"""The expansion service's HTTP API: the contract's opportunity and whitespace endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI
+
+from services.expansion.api import opportunities, whitespace
+from services.expansion.api.context import ExpansionContext
+from shared.app import create_app
+
+__all__ = ["ExpansionContext", "create_expansion_app"]
+
+DESCRIPTION = """\
+Upsell and cross-sell opportunities raised from usage, surveys and contracts (seat limits, premium
+feature use, promoters with strong adoption, whitespace), and each account's whitespace against the
+product catalogue. Every `/v1` endpoint needs `Authorization: Bearer <API key>` with the `read` or
+`write` scope. Lists take `limit` (default 50, max 500) and the opaque `cursor` of the previous page
+(`next_cursor`, null on the last page).
+"""
+
+
+def create_expansion_app(
+    context: ExpansionContext,
+    *,
+    api_keys: Mapping[str, list[str]],
+    readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
+) -> FastAPI:
+    app = create_app(
+        service="expansion",
+        title="Orchard expansion",
+        description=DESCRIPTION,
+        api_keys=api_keys,
+        routers=[opportunities.router, whitespace.router],
+        readiness=readiness,
+    )
+    app.state.expansion = context
+    return app

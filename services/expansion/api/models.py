@@ -1,0 +1,61 @@
+"""Request and response models of the expansion API (they are what /docs shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
+Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
+"""Money as a fixed-point decimal string ("3360.00"), as in the output events."""
+
+
+class Opportunity(BaseModel):
+    opportunity_id: str = Field(description="Deterministic: uuid5 of account, kind, product and episode.")
+    account_id: str
+    kind: str = Field(description="seat_limit, premium_feature_use, high_satisfaction or whitespace.")
+    product: str
+    episode: int = Field(description="1 for the first opportunity of this account, kind and product; +1 per re-raise.")
+    stage: Stage
+    owner: str | None
+    notes: str | None
+    estimated_arr_uplift: Money
+    confidence: float
+    reason: str = Field(description="In words, e.g. '58 of 60 seats active in the last 30 days (97%)'.")
+    evidence_event_ids: list[str]
+    as_of: datetime = Field(description="Event time at which the condition held.")
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class OpportunityPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: Stage | None = Field(None, description="open -> qualified -> proposed -> won | lost | dismissed.")
+    owner: Annotated[str, Field(max_length=200)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class WhitespaceProduct(BaseModel):
+    product: str
+    name: str
+    tier: int
+    list_price_per_seat: Money
+    fits: bool = Field(description="The account owns every prerequisite.")
+    fit: float = Field(description="0..1: prerequisites 0.3, healthy adoption 0.3, promoter 0.2, premium use 0.2.")
+    reasons: list[str]
+    evidence_event_ids: list[str]
+    estimated_arr_uplift: Money
+
+
+class Whitespace(BaseModel):
+    account_id: str
+    as_of: datetime | None = Field(description="The account's latest event time: what the fit is judged at.")
+    owned_products: list[str]
+    seats: int
+    active_users: int
+    products: list[WhitespaceProduct]

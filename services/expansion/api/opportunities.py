@@ -1,0 +1,108 @@
+"""Opportunities: list (filter kind, stage, min_uplift), per account, and PATCH (stage, owner, notes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from services.expansion import queries
+from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.models import Opportunity, OpportunityPatch, Stage
+from services.expansion.domain import can_move
+from services.expansion.queries import OpportunityFilters, Record
+from shared.auth import require_scope
+from shared.db import unit_of_work
+from shared.errors import ApiError
+from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1", tags=["opportunities"])
+
+
+def opportunity_model(row: Record) -> Opportunity:
+    return Opportunity(
+        opportunity_id=row.opportunity_id, account_id=row.account_id, kind=row.kind, product=row.product,
+        episode=row.episode, stage=row.stage, owner=row.owner, notes=row.notes,
+        estimated_arr_uplift=row.estimated_arr_uplift, confidence=row.confidence, reason=row.reason,
+        evidence_event_ids=list(row.evidence), as_of=row.as_of, created_at=row.created_at,
+        updated_at=row.updated_at, closed_at=row.closed_at,
+    )
+
+
+async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str | None, limit: int
+                ) -> Page[Opportunity]:
+    after = _position(decode_cursor(cursor))
+    async with ctx.sessions() as session:
+        rows = await queries.list_opportunities(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
+    items = [opportunity_model(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor({"at": items[-1].created_at.isoformat(), "id": items[-1].opportunity_id})
+    return Page[Opportunity](items=items, next_cursor=next_cursor)
+
+
+def _position(position: dict[str, Any] | None) -> tuple[datetime, str] | None:
+    if position is None:
+        return None
+    try:
+        at, opportunity_id = datetime.fromisoformat(position["at"]), position["id"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError(400, "invalid cursor") from exc
+    if at.tzinfo is None or not isinstance(opportunity_id, str):
+        raise ApiError(400, "invalid cursor")
+    return at, opportunity_id
+
+
+@router.get("/opportunities", response_model=Page[Opportunity], summary="Opportunities, newest first")
+async def list_opportunities(
+    kind: str | None = Query(None, max_length=64, description="e.g. seat_limit, premium_feature_use"),
+    stage: Stage | None = Query(None),
+    min_uplift: Decimal | None = Query(None, ge=0, description="Estimated ARR uplift at least this."),
+    limit: int = LimitParam,
+    cursor: str | None = CursorParam,
+    _: str = Depends(require_scope("read")),
+    ctx: ExpansionContext = Depends(context),
+) -> Page[Opportunity]:
+    return await _page(ctx, OpportunityFilters(kind=kind, stage=stage, min_uplift=min_uplift), cursor, limit)
+
+
+@router.get("/accounts/{account_id}/opportunities", response_model=Page[Opportunity],
+            summary="One account's opportunities, newest first")
+async def account_opportunities(
+    account_id: str,
+    limit: int = LimitParam,
+    cursor: str | None = CursorParam,
+    _: str = Depends(require_scope("read")),
+    ctx: ExpansionContext = Depends(context),
+) -> Page[Opportunity]:
+    return await _page(ctx, OpportunityFilters(account_id=account_id), cursor, limit)
+
+
+@router.patch("/opportunities/{opportunity_id}", response_model=Opportunity,
+              summary="Move an opportunity along (stage), assign it (owner), annotate it (notes)")
+async def patch_opportunity(
+    opportunity_id: str,
+    body: OpportunityPatch,
+    _: str = Depends(require_scope("write")),
+    ctx: ExpansionContext = Depends(context),
+) -> Opportunity:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ApiError(422, "nothing to change: give stage, owner or notes")
+    if "stage" in changes and changes["stage"] is None:
+        raise ApiError(422, "stage cannot be null", details=[{"loc": "body.stage", "msg": "stage cannot be null"}])
+    async with unit_of_work(ctx.sessions) as session:
+        row = await queries.opportunity(session, ctx.tables, opportunity_id, for_update=True)
+        if row is None:
+            raise ApiError(404, f"no opportunity {opportunity_id}")
+        if "stage" in changes and not can_move(row.stage, changes["stage"]):
+            raise ApiError(422, f"an opportunity cannot move from {row.stage} to {changes['stage']}",
+                           code="invalid_transition",
+                           details=[{"loc": "body.stage", "msg": f"not allowed from {row.stage}"}])
+        if changes.get("stage") == row.stage:
+            del changes["stage"]  # staying put keeps closed_at as it was
+        updated = await queries.update_opportunity(session, ctx.tables, opportunity_id, changes=changes,
+                                                   at=ctx.clock())
+    return opportunity_model(updated)

@@ -1,0 +1,41 @@
+"""Whitespace: the catalogue products an account does not own, with why each fits (or does not yet)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from services.expansion import queries
+from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.models import Whitespace, WhitespaceProduct
+from services.expansion.domain import snapshot, whitespace
+from shared.auth import require_scope
+from shared.errors import ApiError
+
+router = APIRouter(prefix="/v1", tags=["whitespace"])
+
+
+@router.get("/accounts/{account_id}/whitespace", response_model=Whitespace,
+            summary="Products the account does not own, best fit first, with the reasons")
+async def account_whitespace(
+    account_id: str, _: str = Depends(require_scope("read")), ctx: ExpansionContext = Depends(context)
+) -> Whitespace:
+    async with ctx.sessions() as session:
+        signals = await queries.account_signals(session, ctx.tables, account_id)
+    if signals is None or signals.latest_at is None:
+        raise ApiError(404, f"no events seen for account {account_id}")
+    # Judged at the account's latest event time, like the triggers: the answer depends on the
+    # events, not on when someone asks.
+    snap = snapshot(account_id, signals, ctx.thresholds, as_of=signals.latest_at)
+    return Whitespace(
+        account_id=account_id, as_of=snap.as_of, owned_products=sorted(snap.owned), seats=snap.seats,
+        active_users=snap.active_users,
+        products=[
+            WhitespaceProduct(
+                product=f.product.product_id, name=f.product.name, tier=f.product.tier,
+                list_price_per_seat=f.product.list_price_per_seat, fits=f.prerequisites_met, fit=f.fit,
+                reasons=list(f.reasons), evidence_event_ids=list(f.evidence_event_ids),
+                estimated_arr_uplift=f.estimated_arr_uplift,
+            )
+            for f in whitespace(snap, ctx.catalogue, ctx.thresholds)
+        ],
+    )

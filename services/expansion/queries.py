@@ -1,0 +1,76 @@
+"""Read-side queries of the HTTP API and its one write (PATCH an opportunity).
+
+Lists are newest first with keyset pagination on (created_at, opportunity_id): a page never skips
+or repeats rows when many opportunities share a creation time (one batch) or rows change between
+pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.expansion.domain import CLOSED_STAGES, ExpansionSignals, signals_from_json
+from services.expansion.store import ExpansionTables
+
+Record = sa.Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class OpportunityFilters:
+    account_id: str | None = None
+    kind: str | None = None
+    stage: str | None = None
+    min_uplift: Decimal | None = None
+
+
+async def list_opportunities(
+    session: AsyncSession, tables: ExpansionTables, *, filters: OpportunityFilters,
+    after: tuple[datetime, str] | None, limit: int,
+) -> list[Record]:
+    o = tables.opportunities
+    query = sa.select(o)
+    if filters.account_id is not None:
+        query = query.where(o.c.account_id == filters.account_id)
+    if filters.kind is not None:
+        query = query.where(o.c.kind == filters.kind)
+    if filters.stage is not None:
+        query = query.where(o.c.stage == filters.stage)
+    if filters.min_uplift is not None:
+        query = query.where(o.c.estimated_arr_uplift >= filters.min_uplift)
+    if after is not None:
+        at, opportunity_id = after
+        query = query.where(sa.tuple_(o.c.created_at, o.c.opportunity_id) < sa.tuple_(sa.literal(at), opportunity_id))
+    query = query.order_by(o.c.created_at.desc(), o.c.opportunity_id.desc()).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def opportunity(session: AsyncSession, tables: ExpansionTables, opportunity_id: str,
+                      *, for_update: bool = False) -> Record | None:
+    query = sa.select(tables.opportunities).where(tables.opportunities.c.opportunity_id == opportunity_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).first()
+
+
+async def update_opportunity(
+    session: AsyncSession, tables: ExpansionTables, opportunity_id: str, *, changes: dict[str, Any], at: datetime,
+) -> Record:
+    """Apply already-validated changes; a move into a closed stage stamps `closed_at` (the cool-down's start)."""
+    o = tables.opportunities
+    values = {**changes, "updated_at": at}
+    if changes.get("stage") in CLOSED_STAGES:
+        values["closed_at"] = at
+    stmt = sa.update(o).where(o.c.opportunity_id == opportunity_id).values(**values).returning(*o.c)
+    return (await session.execute(stmt)).one()
+
+
+async def account_signals(session: AsyncSession, tables: ExpansionTables, account_id: str) -> ExpansionSignals | None:
+    a = tables.accounts
+    row = (await session.execute(sa.select(a.c.state).where(a.c.account_id == account_id))).first()
+    return None if row is None else signals_from_json(row[0])

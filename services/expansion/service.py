@@ -1,0 +1,54 @@
+"""The expansion service wired together: catalogue, tables, runtime (engine, Kafka, relay), the
+consumer on the three canonical topics and the HTTP app. Used by ``__main__`` and by tests;
+building it reads the catalogue file (so a bad catalogue stops the process at start) and does no
+other I/O (``Runtime.start``, called by ``serve``, does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from fastapi import FastAPI
+
+from services.expansion.api import ExpansionContext, create_expansion_app
+from services.expansion.domain import Catalogue, parse_catalogue
+from services.expansion.handlers import ExpansionHandler, utc_now
+from services.expansion.settings import ExpansionSettings
+from services.expansion.store import ExpansionTables, expansion_tables
+from shared.consumer import ConsumerRunner
+from shared.runtime import Runtime
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def read_catalogue(path: Path) -> Catalogue:
+    """The catalogue at `path`; CatalogueInvalid (a ValueError) says what is wrong with it."""
+    return parse_catalogue(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class ExpansionService:
+    settings: ExpansionSettings
+    tables: ExpansionTables
+    catalogue: Catalogue
+    runtime: Runtime
+    runner: ConsumerRunner
+    app: FastAPI
+
+
+def build_service(settings: ExpansionSettings) -> ExpansionService:
+    catalogue = read_catalogue(settings.catalogue_path)
+    thresholds = settings.thresholds()
+    tables = expansion_tables(settings.expansion_schema)
+    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
+    topics = settings.topics
+    handler = ExpansionHandler(tables=tables, catalogue=catalogue, thresholds=thresholds, upsell_topic=topics.upsell)
+    runner = runtime.consumer_runner(topics=[topics.usage, topics.interaction, topics.contract], handler=handler)
+    app = create_expansion_app(
+        ExpansionContext(sessions=runtime.sessions, tables=tables, catalogue=catalogue, thresholds=thresholds,
+                         clock=utc_now),
+        api_keys=settings.api_keys,
+        readiness=runtime.readiness_checks(),
+    )
+    return ExpansionService(settings, tables, catalogue, runtime, runner, app)

@@ -1,0 +1,57 @@
+"""The expansion service's settings: the shared ones plus its port, schema, catalogue and the
+trigger thresholds (each `ORCHARD_EXPANSION_<NAME>`; defaults in `Thresholds`)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
+
+from services.expansion.domain import Thresholds
+from shared.settings import OrchardSettings
+
+REPO = Path(__file__).resolve().parents[2]
+_DEFAULTS = Thresholds()
+
+
+class ExpansionSettings(OrchardSettings):
+    """Built once in ``__main__`` (``ExpansionSettings()`` reads ``ORCHARD_*``) and passed down."""
+
+    service_name: str = "expansion"
+    expansion_port: int = Field(default=8004, ge=1, le=65535)
+    """``ORCHARD_EXPANSION_PORT``."""
+    expansion_schema: str = Field(default="expansion", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    """``ORCHARD_EXPANSION_SCHEMA``: the Postgres schema this service owns (tests use a random one)."""
+    catalogue: str = "deploy/catalogue.yaml"
+    """``ORCHARD_CATALOGUE``: the product catalogue (YAML); a relative path is taken from the repo root."""
+
+    expansion_seat_limit_ratio: float = Field(default=_DEFAULTS.seat_limit_ratio, gt=0, le=2)
+    expansion_seat_headroom_ratio: float = Field(default=_DEFAULTS.seat_headroom_ratio, ge=0, le=2)
+    expansion_premium_min_days: int = Field(default=_DEFAULTS.premium_min_days, ge=1, le=30)
+    expansion_promoter_nps: int = Field(default=_DEFAULTS.promoter_nps, ge=0, le=10)
+    expansion_promoter_csat: float = Field(default=_DEFAULTS.promoter_csat, ge=1, le=5)
+    expansion_satisfaction_window_days: int = Field(default=_DEFAULTS.satisfaction_window_days, ge=1)
+    expansion_healthy_active_ratio: float = Field(default=_DEFAULTS.healthy_active_ratio, ge=0, le=2)
+    expansion_whitespace_min_fit: float = Field(default=_DEFAULTS.whitespace_min_fit, ge=0, le=1)
+    expansion_cooldown_days: int = Field(default=_DEFAULTS.cooldown_days, ge=0)
+    expansion_reraise_uplift_factor: Decimal = Field(default=_DEFAULTS.reraise_uplift_factor, ge=1)
+
+    @property
+    def catalogue_path(self) -> Path:
+        path = Path(self.catalogue)
+        return path if path.is_absolute() else REPO / path
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(
+            seat_limit_ratio=self.expansion_seat_limit_ratio,
+            seat_headroom_ratio=self.expansion_seat_headroom_ratio,
+            premium_min_days=self.expansion_premium_min_days,
+            promoter_nps=self.expansion_promoter_nps,
+            promoter_csat=self.expansion_promoter_csat,
+            satisfaction_window_days=self.expansion_satisfaction_window_days,
+            healthy_active_ratio=self.expansion_healthy_active_ratio,
+            whitespace_min_fit=self.expansion_whitespace_min_fit,
+            cooldown_days=self.expansion_cooldown_days,
+            reraise_uplift_factor=self.expansion_reraise_uplift_factor,
+        )

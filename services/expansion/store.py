@@ -1,0 +1,165 @@
+"""The expansion schema's tables and the handler's set-based reads and writes. Nothing here commits.
+
+Replay (``python -m shared.replay expansion``) empties only ``accounts``: the folded signals are
+derived from events, but opportunities carry people's work (stage, owner, notes) and are kept.
+Re-deriving them is harmless: their ids are deterministic episodes, an open or cooling-down one is
+not raised again, and inserts are ON CONFLICT DO NOTHING, so a replay emits no second trigger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.expansion.domain import (
+    ExpansionSignals,
+    LatestEpisode,
+    NewOpportunity,
+    signals_from_json,
+    signals_to_json,
+)
+from shared.db import PlumbingTables, plumbing_tables
+
+_TZ = sa.DateTime(timezone=True)
+
+
+@dataclass(frozen=True)
+class ExpansionTables:
+    schema: str
+    plumbing: PlumbingTables
+    accounts: sa.Table
+    opportunities: sa.Table
+
+
+def expansion_tables(schema: str) -> ExpansionTables:
+    """The tables of one expansion schema (``ORCHARD_EXPANSION_SCHEMA``); the migration creates them."""
+    md = sa.MetaData(schema=schema)
+    accounts = sa.Table(
+        "accounts", md,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("state", JSONB, nullable=False),
+        sa.Column("latest_at", _TZ),
+        sa.Column("updated_at", _TZ, nullable=False),
+    )
+    opportunities = sa.Table(
+        "opportunities", md,
+        sa.Column("opportunity_id", sa.Text, primary_key=True),
+        sa.Column("account_id", sa.Text, nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("product", sa.Text, nullable=False),
+        sa.Column("episode", sa.Integer, nullable=False),
+        sa.Column("stage", sa.Text, nullable=False),
+        sa.Column("owner", sa.Text),
+        sa.Column("notes", sa.Text),
+        sa.Column("estimated_arr_uplift", sa.Numeric, nullable=False),
+        sa.Column("confidence", sa.Float, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("evidence", JSONB, nullable=False),
+        sa.Column("as_of", _TZ, nullable=False),
+        sa.Column("created_at", _TZ, nullable=False),
+        sa.Column("updated_at", _TZ, nullable=False),
+        sa.Column("closed_at", _TZ),
+    )
+    return ExpansionTables(schema, plumbing_tables(md), accounts, opportunities)
+
+
+def replay_tables(schema: str) -> Sequence[sa.Table]:
+    """What a replay empties (see the module docstring): the folded account state only."""
+    return [expansion_tables(schema).accounts]
+
+
+def _q(tables: ExpansionTables, table: str) -> str:
+    return f'"{tables.schema}"."{table}"'
+
+
+# One statement locks and loads the batch's accounts: the no-op DO UPDATE takes the row lock of an
+# existing account and RETURNING hands back its state; a new account gets its (empty) row, locked
+# too. Two instances holding the usage and the interaction partition of one account thus serialise;
+# sorted ids keep their lock order the same, so they never deadlock.
+_LOCK_AND_LOAD = """
+INSERT INTO {table} (account_id, state, updated_at)
+SELECT a, '{{}}'::jsonb, now() FROM unnest(CAST(:ids AS text[])) AS a ORDER BY a
+ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id
+RETURNING account_id, state::text
+"""
+
+
+async def lock_and_load_accounts(
+    session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
+) -> dict[str, ExpansionSignals]:
+    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=_q(tables, "accounts"))),
+                                 {"ids": sorted(set(account_ids))})
+    return {account_id: signals_from_json(orjson.loads(state)) for account_id, state in rows}
+
+
+async def save_signals(session: AsyncSession, tables: ExpansionTables, signals: dict[str, ExpansionSignals]) -> None:
+    if not signals:
+        return
+    ids = sorted(signals)
+    await session.execute(
+        sa.text(
+            f"UPDATE {_q(tables, 'accounts')} AS t SET state = u.s::jsonb, latest_at = u.l, updated_at = now() "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:latest AS timestamptz[])) AS u(a, s, l) "
+            "WHERE t.account_id = u.a"
+        ),
+        {"ids": ids, "states": [orjson.dumps(signals_to_json(signals[a])).decode() for a in ids],
+         "latest": [signals[a].latest_at for a in ids]},
+    )
+
+
+async def latest_episodes(
+    session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
+) -> dict[str, dict[tuple[str, str], LatestEpisode]]:
+    """Per account, the latest episode of each (kind, product) it ever had: one query."""
+    rows = await session.execute(
+        sa.text(
+            "SELECT DISTINCT ON (account_id, kind, product) account_id, kind, product, episode, stage, "
+            f"estimated_arr_uplift, closed_at FROM {_q(tables, 'opportunities')} "
+            "WHERE account_id = ANY(CAST(:ids AS text[])) ORDER BY account_id, kind, product, episode DESC"
+        ),
+        {"ids": list(account_ids)},
+    )
+    latest: dict[str, dict[tuple[str, str], LatestEpisode]] = {}
+    for account_id, kind, product, episode, stage, uplift, closed_at in rows:
+        latest.setdefault(account_id, {})[kind, product] = LatestEpisode(kind, product, episode, stage, uplift,
+                                                                          closed_at)
+    return latest
+
+
+_INSERT_OPPORTUNITIES = """
+INSERT INTO {table} (opportunity_id, account_id, kind, product, episode, stage, estimated_arr_uplift, confidence,
+                     reason, evidence, as_of, created_at, updated_at)
+SELECT id, a, k, p, ep, 'open', up, c, r, ev::jsonb, ao, now(), now()
+FROM unnest(CAST(:id AS text[]), CAST(:account_id AS text[]), CAST(:kind AS text[]), CAST(:product AS text[]),
+            CAST(:episode AS int[]), CAST(:uplift AS numeric[]), CAST(:confidence AS float8[]),
+            CAST(:reason AS text[]), CAST(:evidence AS text[]), CAST(:as_of AS timestamptz[]))
+     WITH ORDINALITY AS u(id, a, k, p, ep, up, c, r, ev, ao, n)
+ORDER BY n
+ON CONFLICT DO NOTHING
+RETURNING opportunity_id
+"""
+
+
+async def insert_opportunities(
+    session: AsyncSession, tables: ExpansionTables, opportunities: Sequence[NewOpportunity]
+) -> set[str]:
+    """Insert the new opportunities in one statement; returns the ids that were really new."""
+    if not opportunities:
+        return set()
+    columns: dict[str, list[Any]] = {k: [] for k in ("id", "account_id", "kind", "product", "episode", "uplift",
+                                                     "confidence", "reason", "evidence", "as_of")}
+    for o in opportunities:
+        t = o.trigger
+        for key, value in (("id", o.opportunity_id), ("account_id", o.account_id), ("kind", t.kind),
+                           ("product", t.product), ("episode", o.episode), ("uplift", t.estimated_arr_uplift),
+                           ("confidence", t.confidence), ("reason", t.reason),
+                           ("evidence", orjson.dumps(list(t.evidence_event_ids)).decode()), ("as_of", o.as_of)):
+            columns[key].append(value)
+    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), columns)
+    return {row[0] for row in rows}
