@@ -70,7 +70,9 @@ class ExpansionHandler:
             if not applied:
                 continue
             folded[account_id] = signals
-            as_of = max(e.envelope.occurred_at for e in applied)
+            # The account's latest event time, not this batch's: a late contract event must not
+            # judge the account as it was months ago (the topics are consumed independently).
+            as_of = signals.latest_at or max(e.envelope.occurred_at for e in applied)
             snap = snapshot(account_id, signals, self.thresholds, as_of=as_of)
             triggers = evaluate_triggers(snap, self.catalogue, self.thresholds)
             opened += new_opportunities(account_id, triggers, episodes.get(account_id, {}), self.thresholds,
