@@ -349,3 +349,12 @@ async def accounts_of_scorecard(
         {"after": after, "segment": segment, "limit": limit},
     )
     return [row[0] for row in rows]
+
+
+def replay_tables(schema: str) -> list[sa.Table]:
+    """What ``python -m shared.replay health`` empties before re-reading the archive: the state
+    derived from events. Scorecards and overrides are people's input and stay; alerts stay too,
+    because their ids are deterministic and their upsert keeps acknowledgements, so the replay
+    re-derives the same rows instead of raising them again."""
+    tables = health_tables(schema)
+    return [tables.accounts, tables.score_history]
