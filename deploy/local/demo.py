@@ -2,7 +2,8 @@
 
 Starts the services as local processes against the Kafka and PostgreSQL that ``make up`` started,
 posts the sample (``deploy/local/sample.py``) to ingest over HTTP, waits until health has scored
-every account, then prints each account's health with its reasons and the churn-risk alerts raised.
+every account, then prints each account's health with its reasons, the churn-risk alerts raised,
+and the upsell and cross-sell triggers expansion found.
 The services keep running for exploration until Ctrl+C (``--once``: stop after the summary).
 """
 
@@ -43,7 +44,9 @@ class Service:
 SERVICES = (
     Service("ingest", int(os.environ.get("ORCHARD_INGEST_PORT", "8001"))),
     Service("health", int(os.environ.get("ORCHARD_HEALTH_PORT", "8002"))),
+    Service("expansion", int(os.environ.get("ORCHARD_EXPANSION_PORT", "8004"))),
 )
+INGEST, HEALTH, EXPANSION = SERVICES
 
 
 def infra_env() -> dict[str, str]:
@@ -79,7 +82,7 @@ async def wait_ready(client: httpx.AsyncClient, service: Service, process: subpr
 async def feed(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> dict[str, int]:
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     for start_at in range(0, len(events), 1000):
-        reply = await client.post(f"{SERVICES[0].url}/v1/events", json={"events": events[start_at : start_at + 1000]})
+        reply = await client.post(f"{INGEST.url}/v1/events", json={"events": events[start_at : start_at + 1000]})
         reply.raise_for_status()
         body = reply.json()
         totals["accepted"] += body["accepted"]
@@ -89,7 +92,7 @@ async def feed(client: httpx.AsyncClient, events: list[dict[str, Any]]) -> dict[
 
 
 async def scored_accounts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
-    reply = await client.get(f"{SERVICES[1].url}/v1/accounts", params={"limit": 500, "sort": "score"})
+    reply = await client.get(f"{HEALTH.url}/v1/accounts", params={"limit": 500, "sort": "score"})
     reply.raise_for_status()
     items: list[dict[str, Any]] = reply.json()["items"]
     return items
@@ -108,6 +111,20 @@ async def wait_scored(client: httpx.AsyncClient, expected: int, now: datetime) -
     raise SystemExit("health did not score every account as of now within 240 s")
 
 
+async def settled_triggers(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """Expansion reads the same topics at its own pace: wait until its opportunities stop changing."""
+    previous: list[dict[str, Any]] | None = None
+    for _ in range(30):
+        reply = await client.get(f"{EXPANSION.url}/v1/opportunities", params={"limit": 500})
+        reply.raise_for_status()
+        current: list[dict[str, Any]] = reply.json()["items"]
+        if current == previous:
+            return current
+        previous = current
+        await asyncio.sleep(2.0)
+    return previous or []
+
+
 def grade_mark(grade: str) -> str:
     return {"green": "●", "yellow": "◐", "red": "○"}.get(grade, "?") + " " + grade
 
@@ -117,14 +134,14 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
     print("\nAccount health (worst first)")
     print(f"{'account':10} {'story':16} {'segment':11} {'score':>5}  {'grade':8}  why")
     for account in accounts:
-        detail = (await client.get(f"{SERVICES[1].url}/v1/accounts/{account['account_id']}/health")).json()
+        detail = (await client.get(f"{HEALTH.url}/v1/accounts/{account['account_id']}/health")).json()
         reasons = detail["reasons"]
         why = reasons[0]["detail"] if reasons else ""
         print(
             f"{account['account_id']:10} {stories.get(account['account_id'], ''):16} {account.get('segment') or '':11} "
             f"{account['score']:5.1f}  {grade_mark(account['grade']):8}  {why}"
         )
-    alerts = (await client.get(f"{SERVICES[1].url}/v1/alerts", params={"limit": 500})).json()["items"]
+    alerts = (await client.get(f"{HEALTH.url}/v1/alerts", params={"limit": 500})).json()["items"]
     print(f"\nChurn-risk alerts ({len(alerts)}; also on orchard.alerts.churn-risk.v1)")
     for alert in alerts:
         reasons = alert.get("reasons") or []
@@ -132,8 +149,18 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
             f"  {alert['account_id']:10} {alert['kind']:18} {alert['severity']:8} {alert.get('status', ''):9} "
             f"{reasons[0]['detail'] if reasons else ''}"
         )
-    print("\nUpsell triggers: none yet; the expansion service is not built (see the issues).")
-    return {"accounts": [{**a, "story": stories.get(a["account_id"])} for a in accounts], "alerts": alerts}
+    triggers = await settled_triggers(client)
+    print(f"\nUpsell and cross-sell triggers ({len(triggers)}; also on orchard.signals.upsell.v1)")
+    for t in sorted(triggers, key=lambda t: (t["account_id"], -float(t["estimated_arr_uplift"]))):
+        print(
+            f"  {t['account_id']:10} {t['kind']:20} {t['product']:11} +{float(t['estimated_arr_uplift']):>9,.0f}/yr "
+            f"conf {t['confidence']:.2f}  {t['reason']}"
+        )
+    return {
+        "accounts": [{**a, "story": stories.get(a["account_id"])} for a in accounts],
+        "alerts": alerts,
+        "triggers": triggers,
+    }
 
 
 async def demo(*, once: bool, json_path: Path | None) -> None:
@@ -164,7 +191,8 @@ async def demo(*, once: bool, json_path: Path | None) -> None:
             if json_path is not None:
                 report = json.dumps({"feed": totals, **shown}, indent=2, default=str)
                 await asyncio.to_thread(json_path.write_text, report)
-        print(f"\nAPI docs: {SERVICES[0].url}/docs, {SERVICES[1].url}/docs (API key: {DEV_KEY}); logs in {LOGS}")
+        docs = ", ".join(f"{s.url}/docs" for s in SERVICES)
+        print(f"\nAPI docs: {docs} (API key: {DEV_KEY}); logs in {LOGS}")
         if not once:
             print("Services keep running; Ctrl+C stops them.")
             stop = asyncio.Event()

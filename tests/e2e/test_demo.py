@@ -1,4 +1,5 @@
-"""`make run`'s main job, end to end: the real service processes, fed the sample over HTTP."""
+"""`make run`'s main job, end to end: the real service processes (ingest, health, expansion), fed the
+sample over HTTP: health, alerts and triggers come out as the stories say."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
         "ORCHARD_DATABASE_URL": infra.database_url,
         "ORCHARD_INGEST_PORT": "18601",
         "ORCHARD_HEALTH_PORT": "18602",
+        "ORCHARD_EXPANSION_PORT": "18604",
+        "ORCHARD_EXPANSION_SCHEMA": f"e2e_expansion_{unique}",
         "ORCHARD_INGEST_SCHEMA": f"e2e_ingest_{unique}",
         "ORCHARD_HEALTH_SCHEMA": f"e2e_health_{unique}",
         **{
@@ -55,3 +58,7 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
     unhappy = {acct for acct, story in stories.items() if story == "unhappy"}
     assert {(acct, "negative_feedback") for acct in unhappy} <= open_kinds
     assert not any(stories[acct] == "steady" for acct, _ in open_kinds), "no alert on a steady account"
+    triggers = {(t["account_id"], t["kind"]) for t in summary["triggers"]}
+    at_limit = {acct for acct, story in stories.items() if story == "at_seat_limit"}
+    assert {(acct, "seat_limit") for acct in at_limit} <= triggers, "every seat in use: an upsell moment"
+    assert not any(stories[acct] == "steady" for acct, _ in triggers)
