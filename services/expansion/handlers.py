@@ -1,6 +1,6 @@
 """The batch handler: usage, interaction and contract events in; account signals, opportunities and
 `upsell.triggered` events out. Follow one event: `ExpansionHandler.__call__` groups the batch by
-account, `_fold` applies each account's new events (`domain.apply_events`), the rules run once per
+account, `fold_events` applies each account's new events (`domain.apply_events`), the rules run once per
 touched account at its latest event time, and new opportunities are inserted and announced.
 
 Per batch, whatever its size: one statement locks and loads the accounts, one reads their latest
@@ -9,8 +9,6 @@ opportunity episodes, one saves the signals, one inserts the new opportunities.
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,12 +32,8 @@ from services.expansion.store import (
     lock_and_load_accounts,
     save_signals,
 )
+from shared.accounts import by_account, fold_events
 from shared.consumer import BatchContext, ConsumedEvent
-
-log = logging.getLogger(__name__)
-
-# What a fold can raise on an event it cannot apply: a data problem of that one event (DLQ).
-_DATA_ERRORS = (ValueError, TypeError, KeyError, ArithmeticError)
 
 
 def utc_now() -> datetime:
@@ -56,17 +50,16 @@ class ExpansionHandler:
     """Wall-clock time, for `emitted_at` only; triggers are judged at event time."""
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
-        by_account: dict[str, list[ConsumedEvent]] = defaultdict(list)
-        for event in events:
-            by_account[event.envelope.account_id].append(event)
-        account_ids = sorted(by_account)
+        grouped = by_account(events)
+        account_ids = list(grouped)
         stored = await lock_and_load_accounts(ctx.session, self.tables, account_ids)
         episodes = await latest_episodes(ctx.session, self.tables, account_ids)
 
         folded: dict[str, ExpansionSignals] = {}
         opened: list[NewOpportunity] = []
-        for account_id in account_ids:
-            signals, applied = _fold(stored.get(account_id) or ExpansionSignals(), by_account[account_id], ctx)
+        for account_id, account_events in grouped.items():
+            signals, applied = fold_events(stored.get(account_id) or ExpansionSignals(), account_events, ctx,
+                                           apply=_apply)
             if not applied:
                 continue
             folded[account_id] = signals
@@ -83,30 +76,9 @@ class ExpansionHandler:
                      emitted_at=self.clock())
 
 
-def _signal_event(event: ConsumedEvent) -> SignalEvent:
-    envelope = event.envelope
-    return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, envelope.data.model_dump())
-
-
-def _fold(
-    signals: ExpansionSignals, events: list[ConsumedEvent], ctx: BatchContext
-) -> tuple[ExpansionSignals, list[ConsumedEvent]]:
-    """Apply one account's new events in event-time order. One fold for the lot; only if it fails,
-    event by event, to dead-letter just the event that cannot be applied and keep the rest."""
-    ordered = sorted(events, key=lambda e: (e.envelope.occurred_at, e.envelope.event_id))
-    converted = [_signal_event(e) for e in ordered]
-    try:
-        return apply_events(signals, converted), ordered
-    except _DATA_ERRORS:
-        pass
-    applied = []
-    for event, signal_event in zip(ordered, converted, strict=True):
-        try:
-            signals = apply_events(signals, [signal_event])
-        except _DATA_ERRORS as exc:
-            log.warning("event cannot be applied to the account's signals",
-                        extra={"event_id": event.envelope.event_id, "error": repr(exc)})
-            ctx.reject(event, f"expansion cannot apply {event.envelope.type}: {exc}")
-            continue
-        applied.append(event)
-    return signals, applied
+def _apply(signals: ExpansionSignals, events: Sequence[ConsumedEvent]) -> ExpansionSignals:
+    return apply_events(
+        signals,
+        [SignalEvent(e.envelope.event_id, e.envelope.type, e.envelope.occurred_at, e.envelope.data.model_dump())
+         for e in events],
+    )

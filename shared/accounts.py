@@ -1,0 +1,55 @@
+"""Per-account batch work every service's handler does the same way: group a batch by account, and
+fold one account's new events into its state without letting one bad event take the batch down."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from shared.consumer import BatchContext, ConsumedEvent
+
+log = logging.getLogger(__name__)
+
+State = TypeVar("State")
+
+# What a fold can raise on an event it cannot apply (say, an amendment of a contract never signed):
+# a problem of that one event's data, which goes to the DLQ with its reason.
+DATA_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, ArithmeticError)
+
+
+def by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent]]:
+    """The batch's events per account, accounts in sorted order (a fixed lock order for callers)."""
+    grouped: dict[str, list[ConsumedEvent]] = defaultdict(list)
+    for event in events:
+        grouped[event.envelope.account_id].append(event)
+    return {account_id: grouped[account_id] for account_id in sorted(grouped)}
+
+
+def fold_events(
+    state: State,
+    events: Sequence[ConsumedEvent],
+    ctx: BatchContext,
+    *,
+    apply: Callable[[State, Sequence[ConsumedEvent]], State],
+) -> tuple[State, list[ConsumedEvent]]:
+    """Apply one account's new events in event-time order; returns the new state and the events that
+    applied. One fold for the lot; only if it fails, event by event, dead-lettering just the events
+    that cannot be applied and keeping the rest."""
+    ordered = sorted(events, key=lambda e: (e.envelope.occurred_at, e.envelope.event_id))
+    try:
+        return apply(state, ordered), ordered
+    except DATA_ERRORS:
+        pass
+    applied: list[ConsumedEvent] = []
+    for event in ordered:
+        try:
+            state = apply(state, [event])
+        except DATA_ERRORS as exc:
+            log.warning("event cannot be applied to the account's state",
+                        extra={"event_id": event.envelope.event_id, "error": repr(exc)})
+            ctx.reject(event, f"{ctx.service} cannot apply {event.envelope.type}: {exc}")
+            continue
+        applied.append(event)
+    return state, applied

@@ -1,0 +1,71 @@
+"""Folding one account's events: event-time order, and one bad event dead-lettered, not the batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from shared.accounts import by_account, fold_events
+from shared.consumer import BatchContext, ConsumedEvent
+from shared.events import parse_event
+from shared.outbox import Outbox
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def consumed(event_id: str, account: str, minutes: int, feature: str = "reports") -> ConsumedEvent:
+    envelope = parse_event({
+        "event_id": event_id, "type": "usage.recorded", "schema_version": 1, "account_id": account,
+        "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(), "data": {"feature": feature},
+    })
+    return ConsumedEvent(envelope, "t", 0, minutes, b"{}")
+
+
+def ctx() -> BatchContext:
+    session: Any = None  # fold_events never touches the database
+    return BatchContext(session=session, outbox=Outbox(), service="svc", dlq_topic="dlq")
+
+
+def features(state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[str, ...]:
+    for event in events:
+        feature = event.envelope.data.feature  # type: ignore[union-attr]
+        if feature == "poison":
+            raise ValueError("cannot apply this one")
+        state = (*state, feature)
+    return state
+
+
+def test_events_are_folded_in_event_time_order_in_one_go() -> None:
+    calls: list[int] = []
+
+    def counting(state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[str, ...]:
+        calls.append(len(events))
+        return features(state, events)
+
+    batch = [consumed("b", "a1", 5, "second"), consumed("a", "a1", 1, "first")]
+    state, applied = fold_events((), batch, ctx(), apply=counting)
+    assert state == ("first", "second")
+    assert [e.envelope.event_id for e in applied] == ["a", "b"]
+    assert calls == [2]
+
+
+def test_one_bad_event_is_rejected_and_the_others_applied() -> None:
+    context = ctx()
+    batch = [consumed("a", "a1", 1, "first"), consumed("p", "a1", 2, "poison"), consumed("c", "a1", 3, "third")]
+    state, applied = fold_events((), batch, context, apply=features)
+    assert state == ("first", "third")
+    assert [e.envelope.event_id for e in applied] == ["a", "c"]
+    assert [(e.envelope.event_id, reason) for e, reason in context.rejected] == [
+        ("p", "svc cannot apply usage.recorded: cannot apply this one")
+    ]
+
+
+def test_a_batch_is_grouped_by_account_in_a_fixed_order() -> None:
+    grouped = by_account([consumed("1", "b", 1), consumed("2", "a", 2), consumed("3", "b", 3)])
+    assert list(grouped) == ["a", "b"]
+    assert [e.envelope.event_id for e in grouped["b"]] == ["1", "3"]
