@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -38,3 +39,24 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
     if not isinstance(position, dict):
         raise ApiError(400, "invalid cursor")
     return position
+
+
+Key = TypeVar("Key", str, int)
+
+
+def time_key_cursor(at: datetime, key: str | int) -> str:
+    """The cursor of a list ordered by a timestamp and then a unique key (the usual keyset)."""
+    return encode_cursor({"at": at.isoformat(), "id": key})
+
+
+def time_key_position(position: dict[str, Any] | None, key_type: type[Key]) -> tuple[datetime, Key] | None:
+    """The (timestamp, key) a ``time_key_cursor`` stands for; anything else is a 400."""
+    if position is None:
+        return None
+    try:
+        at, key = datetime.fromisoformat(position["at"]), position["id"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError(400, "invalid cursor") from exc
+    if at.tzinfo is None or not isinstance(key, key_type):
+        raise ApiError(400, "invalid cursor")
+    return at, key

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -16,7 +14,14 @@ from services.expansion.queries import OpportunityFilters, Record
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError
-from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from shared.pagination import (
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    time_key_cursor,
+    time_key_position,
+)
 
 router = APIRouter(prefix="/v1", tags=["opportunities"])
 
@@ -33,26 +38,14 @@ def opportunity_model(row: Record) -> Opportunity:
 
 async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str | None, limit: int
                 ) -> Page[Opportunity]:
-    after = _position(decode_cursor(cursor))
+    after = time_key_position(decode_cursor(cursor), str)
     async with ctx.sessions() as session:
         rows = await queries.list_opportunities(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
     items = [opportunity_model(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = encode_cursor({"at": items[-1].created_at.isoformat(), "id": items[-1].opportunity_id})
+        next_cursor = time_key_cursor(items[-1].created_at, items[-1].opportunity_id)
     return Page[Opportunity](items=items, next_cursor=next_cursor)
-
-
-def _position(position: dict[str, Any] | None) -> tuple[datetime, str] | None:
-    if position is None:
-        return None
-    try:
-        at, opportunity_id = datetime.fromisoformat(position["at"]), position["id"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid cursor") from exc
-    if at.tzinfo is None or not isinstance(opportunity_id, str):
-        raise ApiError(400, "invalid cursor")
-    return at, opportunity_id
 
 
 @router.get("/opportunities", response_model=Page[Opportunity], summary="Opportunities, newest first")

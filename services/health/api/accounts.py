@@ -40,7 +40,15 @@ from services.health.queries import Record
 from services.health.store import HealthTables, load_scorecards
 from shared.auth import require_scope
 from shared.errors import ApiError
-from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from shared.pagination import (
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    encode_cursor,
+    time_key_cursor,
+    time_key_position,
+)
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -129,7 +137,7 @@ async def account_history(
 ) -> Page[HistoryEntry]:
     if since is not None and until is not None and since >= until:
         raise ApiError(400, "`from` must be before `to`", details=[{"loc": "query.from", "msg": "after `to`"}])
-    after = _history_position(decode_cursor(cursor))
+    after = time_key_position(decode_cursor(cursor), int)
     async with ctx.sessions() as session:
         if await queries.account(session, ctx.tables, account_id) is None:
             raise ApiError(404, f"no account {account_id}")
@@ -137,20 +145,8 @@ async def account_history(
                                      limit=limit + 1)
     items = [_history_entry(r) for r in rows[:limit]]
     last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = None if last is None else encode_cursor({"at": last.as_of.isoformat(), "id": last.id})
+    next_cursor = None if last is None else time_key_cursor(last.as_of, last.id)
     return Page[HistoryEntry](items=items, next_cursor=next_cursor)
-
-
-def _history_position(position: dict[str, Any] | None) -> tuple[datetime, int] | None:
-    if position is None:
-        return None
-    try:
-        at, row_id = datetime.fromisoformat(position["at"]), position["id"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid cursor") from exc
-    if at.tzinfo is None or not isinstance(row_id, int):
-        raise ApiError(400, "invalid cursor")
-    return at, row_id
 
 
 def _history_entry(row: Record) -> HistoryEntry:

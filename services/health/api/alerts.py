@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -15,7 +15,14 @@ from services.health.queries import Record
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError
-from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from shared.pagination import (
+    CursorParam,
+    LimitParam,
+    Page,
+    decode_cursor,
+    time_key_cursor,
+    time_key_position,
+)
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -47,26 +54,14 @@ async def list_alerts(
     _: str = Depends(require_scope("read")),
     ctx: HealthContext = Depends(context),
 ) -> Page[Alert]:
-    after = _position(decode_cursor(cursor))
+    after = time_key_position(decode_cursor(cursor), str)
     filters = queries.AlertFilters(status=status, kind=kind, account_id=account_id, severity=severity)
     async with ctx.sessions() as session:
         rows = await queries.alerts(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
     items = [alert_model(r) for r in rows[:limit]]
     more = len(rows) > limit
-    next_cursor = encode_cursor({"at": items[-1].raised_at.isoformat(), "id": items[-1].alert_id}) if more else None
+    next_cursor = time_key_cursor(items[-1].raised_at, items[-1].alert_id) if more else None
     return Page[Alert](items=items, next_cursor=next_cursor)
-
-
-def _position(position: dict[str, Any] | None) -> tuple[datetime, str] | None:
-    if position is None:
-        return None
-    try:
-        at, alert_id = datetime.fromisoformat(position["at"]), position["id"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid cursor") from exc
-    if at.tzinfo is None or not isinstance(alert_id, str):
-        raise ApiError(400, "invalid cursor")
-    return at, alert_id
 
 
 @router.get("/{alert_id}", response_model=Alert, summary="One alert")
