@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint test test-unit run demo replay bench bench-plumbing bench-ingest bench-health clean
+.PHONY: help install up down status lint test test-unit run demo migrate replay bench bench-plumbing bench-ingest bench-health clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ run: install up ## The whole system on local defaults, fed with a realistic samp
 	$(BIN)/python -m deploy.local.demo
 
 demo: run
+
+migrate: install ## Apply a service's migrations without starting it: make migrate SERVICE=health
+	$(BIN)/python -m shared.migrations $(SERVICE)
 
 replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
