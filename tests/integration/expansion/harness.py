@@ -3,7 +3,6 @@ schema and consumer group per test."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,10 +21,7 @@ from shared.outbox import Outbox, write_outbox
 from shared.settings import TopicSettings
 from tests.infra import Infra
 from tests.kafka_utils import produce, read_all, wait_for
-
-READER = {"Authorization": "Bearer reader-key"}
-WRITER = {"Authorization": "Bearer writer-key"}
-API_KEYS = {"reader-key": ["read"], "writer-key": ["read", "write"], "ingest-key": ["ingest:write"]}
+from tests.services import API_KEYS, READER, started, topics_for
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> ExpansionSettings:
@@ -34,7 +30,7 @@ def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) ->
         "kafka_bootstrap": infra.kafka_bootstrap,
         "database_url": infra.database_url,
         "expansion_schema": schema,
-        "topics": TopicSettings(**{name: f"t.{name}.{unique}" for name in TopicSettings.model_fields}),
+        "topics": topics_for(unique),
         "api_keys": API_KEYS,
         "topic_partitions": 3,
         "consumer_max_wait_ms": 50,
@@ -95,16 +91,7 @@ async def running(settings: ExpansionSettings, *, consume: bool = False) -> Asyn
     """The service wired as in ``__main__``: HTTP app in-process, relay running, and the consumer
     too when `consume` (else tests feed the handler with `Expansion.apply`)."""
     service = build_service(settings)
-    await service.runtime.start()
-    tasks = [asyncio.create_task(service.runtime.relay.run())]
-    if consume:
-        tasks.append(asyncio.create_task(service.runner.run()))
-    try:
-        transport = httpx.ASGITransport(app=service.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://expansion", headers=READER) as http:
-            yield Expansion(settings, service, http)
-    finally:
-        service.runner.stop()
-        service.runtime.relay.stop()
-        await asyncio.gather(*tasks)
-        await service.runtime.close()
+    async with started(service, consume=consume, name="expansion", headers=READER) as http:
+        yield Expansion(settings, service, http)
+
+

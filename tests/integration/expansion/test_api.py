@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.infra import Infra
-from tests.integration.expansion.harness import WRITER, Expansion, running, settings_for
+from tests.integration.expansion.harness import Expansion, running, settings_for
+from tests.services import WRITER
 from tests.unit.expansion.factories import steady_story, upsell_story
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,6 @@ and hand-built event histories (days counted from T0) to feed it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,19 +22,13 @@ from shared.outbox import Outbox, write_outbox
 from shared.settings import TopicSettings
 from tests.infra import Infra
 from tests.kafka_utils import produce, read_all, wait_for
+from tests.services import API_KEYS, READER, started, topics_for
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-READER = {"Authorization": "Bearer reader-key"}
-WRITER = {"Authorization": "Bearer writer-key"}
-API_KEYS = {"reader-key": ["read"], "writer-key": ["read", "write"], "ingest-key": ["ingest:write"]}
 
 
 def at(day: float) -> datetime:
     return T0 + timedelta(days=day)
-
-
-def topics_for(unique: str) -> TopicSettings:
-    return TopicSettings(**{name: f"t.{name}.{unique}" for name in TopicSettings.model_fields})
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> HealthSettings:
@@ -185,16 +178,7 @@ async def running(settings: HealthSettings, *, consume: bool = False) -> AsyncIt
     """The service wired as in ``__main__``: its HTTP app in-process, its relay running, and its
     consumer too when `consume` (else tests feed the handler with `Health.apply`)."""
     service = build_service(settings)
-    await service.runtime.start()
-    tasks = [asyncio.create_task(service.runtime.relay.run())]
-    if consume:
-        tasks.append(asyncio.create_task(service.runner.run()))
-    try:
-        transport = httpx.ASGITransport(app=service.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://health", headers=READER) as http:
-            yield Health(settings, service, http)
-    finally:
-        service.runner.stop()
-        service.runtime.relay.stop()
-        await asyncio.gather(*tasks)
-        await service.runtime.close()
+    async with started(service, consume=consume, name="health", headers=READER) as http:
+        yield Health(settings, service, http)
+
+

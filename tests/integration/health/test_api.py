@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.infra import Infra
-from tests.integration.health.harness import WRITER, Health, Story, at, healthy, running, settings_for
+from tests.integration.health.harness import Health, Story, at, healthy, running, settings_for
+from tests.services import WRITER
 
 pytestmark = pytest.mark.integration
 

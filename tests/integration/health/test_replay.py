@@ -7,8 +7,9 @@ import pytest
 
 from shared.replay import run as replay
 from tests.infra import Infra
-from tests.integration.health.harness import WRITER, Health, healthy, running, settings_for
+from tests.integration.health.harness import Health, healthy, running, settings_for
 from tests.kafka_utils import wait_for
+from tests.services import WRITER
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.health.harness import WRITER, Health, at, healthy
+from tests.integration.health.harness import Health, at, healthy
+from tests.services import WRITER
 
 pytestmark = pytest.mark.integration
 

@@ -17,13 +17,10 @@ from services.ingest.settings import IngestSettings
 from shared.settings import TopicSettings
 from tests.infra import Infra
 from tests.kafka_utils import read_all, wait_for
+from tests.services import started, topics_for
 
 WRITER = {"Authorization": "Bearer writer-key"}
 API_KEYS = {"writer-key": ["ingest:write"], "reader-key": ["read", "write"]}
-
-
-def topics_for(unique: str) -> TopicSettings:
-    return TopicSettings(**{name: f"t.{name}.{unique}" for name in TopicSettings.model_fields})
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> IngestSettings:
@@ -82,19 +79,8 @@ class Ingest:
 async def running(settings: IngestSettings, *, consume: bool = True) -> AsyncIterator[Ingest]:
     """The service wired as in ``__main__``, its HTTP app in-process, its consumer and relay running."""
     service = build(settings)
-    await service.runtime.start()
-    tasks = [asyncio.create_task(service.runtime.relay.run())]
-    if consume:
-        tasks.append(asyncio.create_task(service.runner.run()))
-    try:
-        transport = httpx.ASGITransport(app=service.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as http:
-            yield Ingest(settings, service, http)
-    finally:
-        service.runner.stop()
-        service.runtime.relay.stop()
-        await asyncio.gather(*tasks)
-        await service.runtime.close()
+    async with started(service, consume=consume, name="ingest") as http:
+        yield Ingest(settings, service, http)
 
 
 async def produce_large(bootstrap: str, topic: str, records: Iterable[tuple[str | None, bytes]]) -> None:
