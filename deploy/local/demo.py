@@ -185,6 +185,11 @@ async def demo(*, once: bool, json_path: Path | None) -> None:
                 f"{totals['accepted']} accepted, {totals['duplicates']} duplicates (ids seen before), "
                 f"{totals['rejected']} rejected"
             )
+            if totals["duplicates"]:
+                print(
+                    "  (the sample's event ids are fixed, so a second run counts nothing twice; its history then "
+                    "dates from the first run. `python3 deploy/local/infra.py reset` starts from empty.)"
+                )
             print("waiting for health to apply them and re-evaluate every account at the present ...")
             accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
             shown = await summary(client, accounts)
