@@ -96,8 +96,13 @@ class Runtime:
             return await ping(self.engine)
 
         async def kafka() -> bool:
-            client = self.producer.client
-            return any(client.cluster.brokers()) if client is not None else False
+            # A real metadata round trip: cached metadata would say "ready" with the broker gone.
+            try:
+                async with asyncio.timeout(3):
+                    await self.producer.client.fetch_all_metadata()
+            except Exception:
+                return False
+            return True
 
         async def consumers() -> bool:
             return all(runner.healthy for runner in self.runners)

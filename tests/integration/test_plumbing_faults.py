@@ -7,10 +7,12 @@ import signal
 from collections import Counter
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.app import create_app
 from shared.runtime import Runtime
 from tests.infra import Infra
 from tests.integration.plumbing_harness import (
@@ -103,3 +105,28 @@ async def test_instances_joining_and_leaving_the_group_apply_each_event_once(
     finally:
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 60) == 0
+
+
+async def test_readyz_reports_the_database_going_away_and_coming_back(infra: Infra, plumbing: Setup) -> None:
+    target = urlsplit(infra.database_url)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    settings = settings_for(infra, plumbing, database_url=_through(infra.database_url, proxy.port))
+    service = build(plumbing.schema, plumbing.out_topic)
+    runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
+    await runtime.start()
+    app = create_app(service="t", title="t", description="t", api_keys={}, readiness=runtime.readiness_checks())
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"] == {
+                "database": True, "kafka": True, "consumers": True}
+            proxy.cut()
+            down = await http.get("/readyz")
+            assert down.status_code == 503 and down.json()["checks"]["database"] is False
+            assert down.json()["checks"]["kafka"] is True
+            proxy.restore()
+            assert (await http.get("/readyz")).status_code == 200
+    finally:
+        await runtime.close()
+        await proxy.close()
