@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time
 
 def require_aware(moment: datetime, name: str = "timestamp") -> datetime:
     """Return `moment` in UTC; a naive datetime is an error, never silently taken as local time."""
+    if moment.tzinfo is UTC:  # already normalised (events, stored times): astimezone would return it as is
+        return moment
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must carry a UTC offset, got naive {moment.isoformat()}")
     return moment.astimezone(UTC)
