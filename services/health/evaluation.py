@@ -156,8 +156,13 @@ def evaluate(
     if previous is not None and previous.as_of > as_of:
         as_of = previous.as_of
     contract = contract_summary(signals, as_of.date())
+    # The domain reads contracts on as_of's UTC day: the same summary whenever as_of is in UTC (always,
+    # in practice); otherwise (None) the domain derives its own.
+    utc_contract = contract if as_of.utcoffset() == timedelta(0) else None
     card = scorecard_for(contract.segment, scorecards)
-    score = score_account(signals, card, as_of=as_of, previous_grade=previous.grade if previous else None)
+    score = score_account(signals, card, as_of=as_of, previous_grade=previous.grade if previous else None,
+                          contract=utc_contract)
+    reasons = tuple(explain_change(previous, score))
     decisions = evaluate_alerts(
         account_id=account.account_id,
         previous=previous,
@@ -168,6 +173,8 @@ def evaluate(
         scorecard=card,
         as_of=as_of,
         last_resolved=account.alert_state.last_resolved,
+        contract=utc_contract,
+        change=reasons,
     )
     latest = max((t for t in (account.last_event_at, last_event_at) if t is not None), default=None)
     return Evaluation(
@@ -176,7 +183,7 @@ def evaluate(
         signals=signals,
         previous=previous,
         score=score,
-        reasons=tuple(explain_change(previous, score)),
+        reasons=reasons,
         decisions=decisions,
         alert_state=account.alert_state.after(decisions),
         recent_scores=keep_recent(account.recent_scores, (as_of, score.total), days=card.alerts.score_drop_days),

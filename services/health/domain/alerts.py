@@ -143,6 +143,8 @@ class _Context:
     as_of: datetime
     contract: ContractSummary
     last_resolved: Mapping[str, datetime] = field(default_factory=dict)
+    change: Sequence[Reason] | None = None
+    """`explain_change(previous, current)` when the caller has it already (None: derive it)."""
 
     @property
     def detected_on(self) -> datetime:
@@ -176,7 +178,11 @@ def _score_drop(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | Non
     base = "high" if drop >= r.score_drop_points + r.score_drop_step else (
         "low" if ctx.current.grade == "green" else "medium")  # still green after the drop: watch it
     return _Condition(ctx.severity(base), drop, peak, ctx.detected_on,
-                      (headline, *explain_change(ctx.previous, ctx.current)[:3]), r.score_drop_step)
+                      (headline, *_change(ctx)[:3]), r.score_drop_step)
+
+
+def _change(ctx: _Context) -> Sequence[Reason]:
+    return ctx.change if ctx.change is not None else explain_change(ctx.previous, ctx.current)
 
 
 def _champion_left(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | None:
@@ -276,6 +282,8 @@ def evaluate_alerts(
     scorecard: Scorecard,
     as_of: datetime,
     last_resolved: Mapping[str, datetime] | None = None,
+    contract: ContractSummary | None = None,
+    change: Sequence[Reason] | None = None,
 ) -> AlertDecisions:
     """Decisions for one account after scoring it at `as_of`.
 
@@ -283,10 +291,14 @@ def evaluate_alerts(
     `open_alerts` maps kind -> the open alert of that kind; `last_resolved` maps kind -> when its
     last alert was resolved, for the cool-down (an addition to the brief: the cool-down cannot be
     judged without it). Disabled kinds are left alone, open or not.
+
+    `contract` (the summary on as_of's UTC date) and `change` (`explain_change(previous, current)`)
+    save recomputing what the caller already has; left out, they are derived here.
     """
     as_of = require_aware(as_of, "as_of")
     ctx = _Context(previous, current, score_history, signals, scorecard.alerts, as_of,
-                   contract_summary(signals, as_of.date()), last_resolved or {})
+                   contract if contract is not None else contract_summary(signals, as_of.date()),
+                   last_resolved or {}, change)
     raised: list[AlertDecision] = []
     resolved: list[AlertDecision] = []
     suppressed: list[Suppressed] = []

@@ -14,7 +14,7 @@ from services.health.domain.components import (
     score_support,
     score_usage,
 )
-from services.health.domain.contracts import contract_summary
+from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.days import day_number, parse_moment, require_aware
 from services.health.domain.measures import ComponentScore, Part, ScoringContext
 from services.health.domain.scorecard import (
@@ -67,10 +67,13 @@ def score_account(
     *,
     as_of: datetime,
     previous_grade: str | None,
+    contract: ContractSummary | None = None,
 ) -> HealthScore:
+    """`contract`: `contract_summary(signals, <as_of's UTC date>)` when the caller has it already."""
     as_of = require_aware(as_of, "as_of")
     today = day_number(as_of)
-    contract = contract_summary(signals, as_of.date())
+    if contract is None:
+        contract = contract_summary(signals, as_of.date())
     days_known = max(1, today - (signals.first_seen_day or today) + 1)
     tenure = today - contract.first_start.toordinal() if contract.first_start else days_known - 1
     ctx = ScoringContext(as_of_day=today, days_known=days_known, tenure_days=max(0, tenure),
