@@ -163,14 +163,17 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _part(p: Mapping[str, Any]) -> Part:
+    score = p["score"]
+    return Part(p["name"], None if score is None else float(score), float(p["weight"]), p["detail"],
+                tuple(p["evidence_event_ids"]))
+
+
 def health_score_from_json(raw: Mapping[str, Any]) -> HealthScore:
+    # positional arguments and list comprehensions: this runs for every account of every batch
     components = {
-        name: ComponentScore(
-            name=name, score=_float(c["score"]), facts=dict(c["facts"]), missing=c["missing"],
-            weight=float(c["weight"]), effective_weight=float(c["effective_weight"]),
-            parts=tuple(Part(p["name"], _float(p["score"]), float(p["weight"]), p["detail"],
-                             tuple(p["evidence_event_ids"])) for p in c["parts"]),
-        )
+        name: ComponentScore(name, _float(c["score"]), dict(c["facts"]), tuple([_part(p) for p in c["parts"]]),
+                             c["missing"], float(c["weight"]), float(c["effective_weight"]))
         for name, c in raw["components"].items()
     }
     return HealthScore(
