@@ -1,0 +1,78 @@
+"""The renewal forecast of a period: the renewals whose end date falls in it, and the ARR expected
+to renew, per currency (never summed across currencies) and per risk band.
+
+Expected ARR = ARR x probability, where the probability is that of the renewal's risk band:
+
+    low 0.95, medium 0.80, high 0.50, critical 0.25
+
+except that a renewal already renewed counts 1.0, a churned one 0.0 and a committed one 0.95
+(shown in their own `outcome` rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from services.renewals.domain.periods import Period
+
+CENTS = Decimal("0.01")
+PROBABILITY_BY_RISK: dict[str, Decimal] = {
+    "low": Decimal("0.95"), "medium": Decimal("0.80"), "high": Decimal("0.50"), "critical": Decimal("0.25"),
+}
+PROBABILITY_BY_STAGE: dict[str, Decimal] = {
+    "renewed": Decimal("1"), "churned": Decimal("0"), "committed": Decimal("0.95"),
+}
+
+
+@dataclass(frozen=True)
+class DueRenewal:
+    renewal_id: str
+    renewal_date: date
+    arr: Decimal
+    currency: str
+    risk: str
+    stage: str
+
+
+@dataclass
+class Bucket:
+    renewals: int = 0
+    arr: Decimal = Decimal(0)
+    expected_arr: Decimal = Decimal(0)
+    probability: Decimal | None = None
+
+    def add(self, arr: Decimal, probability: Decimal) -> None:
+        self.renewals += 1
+        self.arr += arr
+        self.expected_arr = (self.expected_arr + arr * probability).quantize(CENTS)
+
+
+@dataclass
+class CurrencyForecast:
+    currency: str
+    total: Bucket = field(default_factory=Bucket)
+    by_risk: dict[str, Bucket] = field(default_factory=dict)
+    by_outcome: dict[str, Bucket] = field(default_factory=dict)
+
+
+def probability(renewal: DueRenewal) -> tuple[str, str, Decimal]:
+    """(grouping, key, probability): by stage when the stage settles it, else by risk band."""
+    if renewal.stage in PROBABILITY_BY_STAGE:
+        return "outcome", renewal.stage, PROBABILITY_BY_STAGE[renewal.stage]
+    return "risk", renewal.risk, PROBABILITY_BY_RISK[renewal.risk]
+
+
+def forecast(period: Period, renewals: Iterable[DueRenewal]) -> dict[str, CurrencyForecast]:
+    by_currency: dict[str, CurrencyForecast] = {}
+    for renewal in renewals:
+        if not period.start <= renewal.renewal_date < period.end:
+            continue
+        result = by_currency.setdefault(renewal.currency, CurrencyForecast(renewal.currency))
+        grouping, key, chance = probability(renewal)
+        buckets = result.by_risk if grouping == "risk" else result.by_outcome
+        buckets.setdefault(key, Bucket(probability=chance)).add(renewal.arr, chance)
+        result.total.add(renewal.arr, chance)
+    return dict(sorted(by_currency.items()))

@@ -1,0 +1,38 @@
+"""Reporting periods: a quarter (`2027-Q1`), a month (`2027-01`) or a year (`2027`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_YEAR = re.compile(r"^(\d{4})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    label: str
+    start: date
+    end: date
+    """Exclusive: the first day after the period."""
+
+
+def parse_period(label: str) -> Period:
+    """The period a label names; ValueError says which forms are accepted."""
+    text = label.strip()
+    if match := _QUARTER.match(text):
+        year, quarter = int(match[1]), int(match[2])
+        return Period(text, date(year, 3 * quarter - 2, 1), _month_after(year, 3 * quarter))
+    if match := _MONTH.match(text):
+        year, month = int(match[1]), int(match[2])
+        return Period(text, date(year, month, 1), _month_after(year, month))
+    if match := _YEAR.match(text):
+        year = int(match[1])
+        return Period(text, date(year, 1, 1), date(year + 1, 1, 1))
+    raise ValueError(f"period {label!r} is not a quarter (2027-Q1), a month (2027-01) or a year (2027)")
+
+
+def _month_after(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1)

@@ -1,0 +1,73 @@
+"""Forecast arithmetic per currency, retention by hand on a small book, and periods."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from services.renewals.domain import AccountSpan, DueRenewal, forecast, parse_period, retention
+
+pytestmark = pytest.mark.unit
+
+
+def test_periods() -> None:
+    q1 = parse_period("2027-Q1")
+    assert (q1.start, q1.end) == (date(2027, 1, 1), date(2027, 4, 1))
+    assert parse_period("2027-Q4").end == date(2028, 1, 1)
+    assert (parse_period("2027-12").start, parse_period("2027-12").end) == (date(2027, 12, 1), date(2028, 1, 1))
+    assert parse_period("2027").end == date(2028, 1, 1)
+    for bad in ("2027-Q5", "Q1-2027", "2027-13", ""):
+        with pytest.raises(ValueError, match="not a quarter"):
+            parse_period(bad)
+
+
+def _due(n: int, arr: str, currency: str, risk: str, stage: str = "open", on: str = "2027-02-15") -> DueRenewal:
+    return DueRenewal(f"r{n}", date.fromisoformat(on), Decimal(arr), currency, risk, stage)
+
+
+def test_forecast_by_risk_band_per_currency() -> None:
+    result = forecast(parse_period("2027-Q1"), [
+        _due(1, "10000", "USD", "low"), _due(2, "20000", "USD", "high"), _due(3, "4000", "USD", "critical"),
+        _due(4, "5000", "USD", "high", stage="renewed"), _due(5, "8000", "EUR", "medium"),
+        _due(6, "99999", "USD", "low", on="2027-04-01"),  # next quarter
+    ])
+    assert list(result) == ["EUR", "USD"]
+    usd = result["USD"]
+    # 10000 x 0.95 + 20000 x 0.5 + 4000 x 0.25 + 5000 x 1.0 (renewed)
+    assert usd.total.renewals == 4 and usd.total.arr == Decimal(39000)
+    assert usd.total.expected_arr == Decimal("25500.00")
+    assert usd.by_risk["high"].expected_arr == Decimal("10000.00") and usd.by_risk["high"].renewals == 1
+    assert usd.by_outcome["renewed"].expected_arr == Decimal("5000.00")
+    assert result["EUR"].total.expected_arr == Decimal("6400.00"), "EUR is never added to USD"
+
+
+def _span(account: str, arr: str, start: str, end: str, currency: str = "USD") -> AccountSpan:
+    return AccountSpan(account, currency, Decimal(arr), date.fromisoformat(start), date.fromisoformat(end))
+
+
+def test_retention_by_hand_on_a_small_book() -> None:
+    book = [
+        _span("steady", "10000", "2026-01-01", "2028-01-01"),
+        _span("grows", "20000", "2026-01-01", "2027-02-01"), _span("grows", "30000", "2027-02-01", "2028-01-01"),
+        _span("shrinks", "40000", "2026-06-01", "2027-03-01"), _span("shrinks", "30000", "2027-03-01", "2028-01-01"),
+        _span("leaves", "30000", "2026-01-01", "2027-03-15"),
+        _span("new", "50000", "2027-02-01", "2028-01-01"),  # a new customer: counts nowhere
+        _span("euro", "10000", "2026-01-01", "2027-02-01", currency="EUR"),
+        _span("euro", "12000", "2027-02-01", "2028-01-01", currency="EUR"),
+    ]
+    result = retention(parse_period("2027-Q1"), book)
+    usd = result.by_currency["USD"]
+    assert usd.starting_accounts == 4 and usd.starting_arr == Decimal(100000)
+    assert (usd.churned_arr, usd.contraction_arr, usd.expansion_arr) == (Decimal(30000), Decimal(10000),
+                                                                           Decimal(10000))
+    assert usd.grr == Decimal("0.6000") and usd.nrr == Decimal("0.7000")
+    eur = result.by_currency["EUR"]
+    assert eur.starting_arr == Decimal(10000) and eur.nrr == Decimal("1.2000") and eur.grr == Decimal("1.0000")
+    assert (result.starting_accounts, result.churned_accounts, result.logo_churn) == (5, 1, Decimal("0.2000"))
+
+
+def test_retention_of_an_empty_book_has_no_ratios() -> None:
+    result = retention(parse_period("2027-Q1"), [])
+    assert result.starting_accounts == 0 and result.logo_churn is None and result.by_currency == {}
