@@ -1,0 +1,27 @@
+"""``python -m services.renewals``: settings, logging, the consumer on the contract and
+account-health topics, the outbox relay and the HTTP API (port ``ORCHARD_RENEWALS_PORT``, default
+8003), until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.renewals.service import build_service
+from services.renewals.settings import RenewalsSettings
+from shared.logs import configure_logging
+from shared.runtime import serve
+
+
+async def run(settings: RenewalsSettings) -> None:
+    service = build_service(settings)
+    await serve(service.runtime, service.app, port=settings.renewals_port)
+
+
+def main() -> None:
+    settings = RenewalsSettings()
+    configure_logging(service=settings.service_name, level=settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

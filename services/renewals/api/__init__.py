@@ -1,0 +1,40 @@
+"""The renewals service's HTTP API: the contract's renewals, forecast and retention endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import FastAPI
+
+from services.renewals.api import renewals, reports
+from services.renewals.api.context import RenewalsContext
+from shared.app import create_app
+
+__all__ = ["RenewalsContext", "create_renewals_app"]
+
+DESCRIPTION = """\
+One renewal per contract term, opened a configurable number of days (default 120) before its end
+date, with its risk from the account's health, a stage people move along, an owner and notes; the
+renewal forecast and the retention metrics (GRR, NRR, logo churn) of a period, per currency. Every
+`/v1` endpoint needs `Authorization: Bearer <API key>` with the `read` or `write` scope. Lists take
+`limit` (default 50, max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on
+the last page).
+"""
+
+
+def create_renewals_app(
+    context: RenewalsContext,
+    *,
+    api_keys: Mapping[str, list[str]],
+    readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
+) -> FastAPI:
+    app = create_app(
+        service="renewals",
+        title="Orchard renewals",
+        description=DESCRIPTION,
+        api_keys=api_keys,
+        routers=[renewals.router, reports.router],
+        readiness=readiness,
+    )
+    app.state.renewals = context
+    return app

@@ -1,0 +1,26 @@
+"""What the routes need, set once on the app (``app.state.renewals``) and handed to them by ``context``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.renewals.store import RenewalsTables
+
+
+@dataclass(frozen=True)
+class RenewalsContext:
+    sessions: async_sessionmaker[AsyncSession]
+    tables: RenewalsTables
+    window_days: int
+    clock: Callable[[], datetime]
+    """"Now": today's date for windows and days to renewal, and updated_at."""
+
+
+def context(request: Request) -> RenewalsContext:
+    found: RenewalsContext = request.app.state.renewals
+    return found

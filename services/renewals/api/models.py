@@ -1,0 +1,108 @@
+"""Request and response models of the renewals API (they are what /docs shows)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]
+StoredStage = Literal["open", "in_progress", "committed", "renewed", "churned"]
+RiskBand = Literal["low", "medium", "high", "critical"]
+Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
+"""Money as a fixed-point decimal string ("120000.00"), as in the output events."""
+Ratio = Annotated[Decimal, PlainSerializer(lambda r: float(r), return_type=float, when_used="json")]
+
+
+class RiskReason(BaseModel):
+    component: str
+    delta: float
+    detail: str = Field(description="In words, e.g. 'health is red at 18'.")
+    evidence_event_ids: list[str]
+
+
+class Renewal(BaseModel):
+    renewal_id: str = Field(description="Deterministic: uuid5 of the contract and the term's end date.")
+    account_id: str
+    contract_id: str
+    term_start: date
+    renewal_date: date = Field(description="The term's end date.")
+    window_opens_on: date
+    days_to_renewal: int = Field(description="From today; negative once the date has passed.")
+    stage: Stage = Field(description="`upcoming` until the window opens, then as people (or contract events) set it.")
+    owner: str | None
+    notes: str | None
+    arr: Money
+    currency: str
+    seats: int
+    products: list[str]
+    auto_renew: bool
+    segment: str | None
+    risk: RiskBand
+    risk_reasons: list[RiskReason]
+    health_score: float | None
+    health_grade: str | None
+    alert_severity: RiskBand | None = Field(description="The open renewal_at_risk alert's severity, if any.")
+    updated_at: datetime
+
+
+class AccountRenewals(BaseModel):
+    account_id: str
+    renewals: list[Renewal] = Field(description="The account's renewals not yet renewed or churned, soonest first.")
+
+
+class RenewalPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stage: StoredStage | None = Field(
+        None, description="open <-> in_progress <-> committed -> renewed; any of them -> churned; final once closed.")
+    owner: Annotated[str, Field(max_length=200)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+
+
+class ForecastBucket(BaseModel):
+    renewals: int
+    arr: Money
+    expected_arr: Money
+    probability: Ratio | None = Field(None, description="The probability applied to every renewal here.")
+
+
+class CurrencyForecast(BaseModel):
+    currency: str
+    total: ForecastBucket
+    by_risk: dict[str, ForecastBucket] = Field(description="Pending renewals by risk band.")
+    by_outcome: dict[str, ForecastBucket] = Field(description="Renewals whose stage settles it: renewed, "
+                                                              "churned, committed.")
+
+
+class Forecast(BaseModel):
+    period: str
+    start: date
+    end: date = Field(description="Exclusive.")
+    probabilities: dict[str, Ratio] = Field(description="By risk band, and by stage where the stage settles it.")
+    by_currency: list[CurrencyForecast] = Field(description="One per currency: amounts are never summed across.")
+
+
+class CurrencyRetention(BaseModel):
+    currency: str
+    starting_accounts: int
+    starting_arr: Money
+    churned_arr: Money
+    contraction_arr: Money
+    expansion_arr: Money
+    ending_arr: Money
+    grr: Ratio | None
+    nrr: Ratio | None
+
+
+class Retention(BaseModel):
+    period: str
+    start: date
+    end: date = Field(description="Exclusive: the ending ARR is the ARR on this day.")
+    starting_accounts: int
+    churned_accounts: int
+    logo_churn: Ratio | None
+    by_currency: list[CurrencyRetention]
+    definitions: str

@@ -1,0 +1,111 @@
+"""Renewals: list (filter due_within_days, risk, stage), an account's next renewal(s), and PATCH
+(stage, owner, notes)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query
+
+from services.renewals import queries
+from services.renewals.api.context import RenewalsContext, context
+from services.renewals.api.models import AccountRenewals, Renewal, RenewalPatch, RiskBand, Stage
+from services.renewals.domain import can_move, shown_stage, window_opens_on
+from services.renewals.queries import Record, RenewalFilters
+from shared.auth import require_scope
+from shared.db import unit_of_work
+from shared.errors import ApiError
+from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+
+router = APIRouter(prefix="/v1", tags=["renewals"])
+
+
+def renewal_model(row: Record, *, today: date, window_days: int) -> Renewal:
+    return Renewal(
+        renewal_id=row.renewal_id, account_id=row.account_id, contract_id=row.contract_id,
+        term_start=row.term_start, renewal_date=row.renewal_date,
+        window_opens_on=window_opens_on(row.renewal_date, window_days),
+        days_to_renewal=(row.renewal_date - today).days,
+        stage=shown_stage(row.stage, row.renewal_date, today=today, window_days=window_days),
+        owner=row.owner, notes=row.notes, arr=row.arr, currency=row.currency, seats=row.seats,
+        products=list(row.products), auto_renew=row.auto_renew, segment=row.segment, risk=row.risk,
+        risk_reasons=row.risk_reasons, health_score=row.health_score, health_grade=row.health_grade,
+        alert_severity=row.alert_severity, updated_at=row.updated_at,
+    )
+
+
+def _position(cursor: str | None) -> tuple[date, str] | None:
+    position = decode_cursor(cursor)
+    if position is None:
+        return None
+    try:
+        on, renewal_id = date.fromisoformat(position["on"]), position["id"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ApiError(400, "invalid cursor") from exc
+    if not isinstance(renewal_id, str):
+        raise ApiError(400, "invalid cursor")
+    return on, renewal_id
+
+
+@router.get("/renewals", response_model=Page[Renewal], summary="Renewals, soonest first")
+async def list_renewals(
+    due_within_days: int | None = Query(None, ge=0, le=3650, description="Renewal date from today to today + N."),
+    risk: RiskBand | None = Query(None),
+    stage: Stage | None = Query(None),
+    limit: int = LimitParam,
+    cursor: str | None = CursorParam,
+    _: str = Depends(require_scope("read")),
+    ctx: RenewalsContext = Depends(context),
+) -> Page[Renewal]:
+    today = ctx.clock().date()
+    filters = RenewalFilters(today=today, window_days=ctx.window_days, due_within_days=due_within_days, risk=risk,
+                             stage=stage)
+    async with ctx.sessions() as session:
+        rows = await queries.list_renewals(session, ctx.tables, filters=filters, after=_position(cursor),
+                                           limit=limit + 1)
+    items = [renewal_model(r, today=today, window_days=ctx.window_days) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = encode_cursor({"on": items[-1].renewal_date.isoformat(), "id": items[-1].renewal_id})
+    return Page[Renewal](items=items, next_cursor=next_cursor)
+
+
+@router.get("/accounts/{account_id}/renewal", response_model=AccountRenewals,
+            summary="The account's next renewal(s): those not yet renewed or churned, soonest first")
+async def account_renewal(
+    account_id: str, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
+) -> AccountRenewals:
+    today = ctx.clock().date()
+    filters = RenewalFilters(today=today, window_days=ctx.window_days, account_id=account_id, pending_only=True)
+    async with ctx.sessions() as session:
+        rows = await queries.list_renewals(session, ctx.tables, filters=filters, after=None, limit=500)
+    if not rows:
+        raise ApiError(404, f"no open renewal for account {account_id}")
+    return AccountRenewals(account_id=account_id,
+                           renewals=[renewal_model(r, today=today, window_days=ctx.window_days) for r in rows])
+
+
+@router.patch("/renewals/{renewal_id}", response_model=Renewal,
+              summary="Move a renewal along (stage), assign it (owner), annotate it (notes)")
+async def patch_renewal(
+    renewal_id: str,
+    body: RenewalPatch,
+    _: str = Depends(require_scope("write")),
+    ctx: RenewalsContext = Depends(context),
+) -> Renewal:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ApiError(422, "nothing to change: give stage, owner or notes")
+    if "stage" in changes and changes["stage"] is None:
+        raise ApiError(422, "stage cannot be null", details=[{"loc": "body.stage", "msg": "stage cannot be null"}])
+    now = ctx.clock()
+    async with unit_of_work(ctx.sessions) as session:
+        row = await queries.renewal(session, ctx.tables, renewal_id, for_update=True)
+        if row is None:
+            raise ApiError(404, f"no renewal {renewal_id}")
+        if "stage" in changes and not can_move(row.stage, changes["stage"]):
+            raise ApiError(422, f"a renewal cannot move from {row.stage} to {changes['stage']}",
+                           code="invalid_transition",
+                           details=[{"loc": "body.stage", "msg": f"not allowed from {row.stage}"}])
+        updated = await queries.update_renewal(session, ctx.tables, renewal_id, changes=changes, at=now)
+    return renewal_model(updated, today=now.date(), window_days=ctx.window_days)

@@ -1,0 +1,74 @@
+"""The output events of renewal risk: `churn_risk.raised` / `churn_risk.resolved` of kind
+`renewal_at_risk` on `orchard.alerts.churn-risk.v1`, with the renewal date, the days left and the
+ARR at risk. Ids come from the decision (renewal, episode, severity), so a re-emit carries the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Literal
+
+from services.renewals.domain import AlertDecision, Health
+from shared.events import AlertReason, ChurnRiskAlert
+from shared.outbox import Outbox
+
+KIND = "renewal_at_risk"
+
+
+class RenewalAlert(ChurnRiskAlert):
+    """The contract's churn-risk event plus the renewal it is about (the contract allows extra fields)."""
+
+    renewal_id: str
+    contract_id: str
+    currency: str
+    action: Literal["raised", "resolved"]
+    episode: int
+
+
+def renewal_alert(decision: AlertDecision, health: Health, *, occurred_at: datetime, emitted_at: datetime
+                  ) -> RenewalAlert:
+    renewal = decision.renewal
+    reasons = [AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
+                           evidence_event_ids=r.evidence_event_ids) for r in renewal.risk.reasons]
+    if decision.action == "raised":
+        summary = (f"renewal of contract {renewal.contract_id} on {renewal.renewal_date.isoformat()} "
+                   f"({decision.days_to_renewal} days) at {renewal.risk.band} risk: "
+                   f"{renewal.arr:f} {renewal.currency} ARR")
+    else:
+        summary = f"renewal of contract {renewal.contract_id} is no longer at high risk ({_why_cleared(decision)})"
+    return RenewalAlert(
+        event_id=decision.event_id,
+        type="churn_risk.raised" if decision.action == "raised" else "churn_risk.resolved",
+        account_id=renewal.account_id,
+        occurred_at=occurred_at,
+        emitted_at=emitted_at,
+        kind=KIND,
+        severity=decision.severity,
+        score=health.score,
+        previous_score=health.previous_score,
+        grade=health.grade,  # type: ignore[arg-type]  # health's grades are the contract's
+        reasons=(AlertReason(component="renewal", delta=0.0, detail=summary), *reasons),
+        renewal_date=renewal.renewal_date,
+        days_to_renewal=decision.days_to_renewal,
+        arr_at_risk=renewal.arr,
+        renewal_id=renewal.renewal_id,
+        contract_id=renewal.contract_id,
+        currency=renewal.currency,
+        action=decision.action,
+        episode=decision.state.episode,
+    )
+
+
+def _why_cleared(decision: AlertDecision) -> str:
+    renewal = decision.renewal
+    if renewal.outcome is not None:
+        return f"it was {renewal.outcome}"
+    if decision.days_to_renewal < 0:
+        return "its date has passed"
+    return f"risk is now {renewal.risk.band}"
+
+
+def emit(outbox: Outbox, alerts: Iterable[RenewalAlert], *, topic: str) -> None:
+    for alert in alerts:
+        outbox.emit(topic=topic, key=alert.account_id, event=alert)

@@ -1,0 +1,102 @@
+"""Read-side queries of the HTTP API and its one write (PATCH a renewal).
+
+Lists are ordered by renewal date, soonest first, with keyset pagination on (renewal_date,
+renewal_id). The `upcoming`/`open` split is computed from the day asked about (see domain.renewals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.renewals.domain import CLOSED_STAGES, AccountSpan, DueRenewal, Period
+from services.renewals.store import RenewalsTables
+
+Record = sa.Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class RenewalFilters:
+    today: date
+    window_days: int
+    account_id: str | None = None
+    due_within_days: int | None = None
+    risk: str | None = None
+    stage: str | None = None
+    pending_only: bool = False
+
+
+def _stage_condition(r: sa.Table, stage: str, *, today: date, window_days: int) -> sa.ColumnElement[bool]:
+    opens_after = today + timedelta(days=window_days)
+    if stage == "upcoming":
+        return sa.and_(r.c.stage == "open", r.c.renewal_date > opens_after)
+    if stage == "open":
+        return sa.and_(r.c.stage == "open", r.c.renewal_date <= opens_after)
+    return r.c.stage == stage
+
+
+async def list_renewals(
+    session: AsyncSession, tables: RenewalsTables, *, filters: RenewalFilters,
+    after: tuple[date, str] | None, limit: int,
+) -> list[Record]:
+    r = tables.renewals
+    query = sa.select(r)
+    if filters.account_id is not None:
+        query = query.where(r.c.account_id == filters.account_id)
+    if filters.due_within_days is not None:
+        query = query.where(r.c.renewal_date.between(filters.today,
+                                                     filters.today + timedelta(days=filters.due_within_days)))
+    if filters.risk is not None:
+        query = query.where(r.c.risk == filters.risk)
+    if filters.stage is not None:
+        query = query.where(_stage_condition(r, filters.stage, today=filters.today, window_days=filters.window_days))
+    if filters.pending_only:
+        query = query.where(r.c.stage.not_in(sorted(CLOSED_STAGES)))
+    if after is not None:
+        on, renewal_id = after
+        query = query.where(sa.tuple_(r.c.renewal_date, r.c.renewal_id) > sa.tuple_(sa.literal(on), renewal_id))
+    query = query.order_by(r.c.renewal_date, r.c.renewal_id).limit(limit)
+    return list((await session.execute(query)).all())
+
+
+async def renewal(session: AsyncSession, tables: RenewalsTables, renewal_id: str, *, for_update: bool = False
+                  ) -> Record | None:
+    query = sa.select(tables.renewals).where(tables.renewals.c.renewal_id == renewal_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.execute(query)).first()
+
+
+async def update_renewal(
+    session: AsyncSession, tables: RenewalsTables, renewal_id: str, *, changes: dict[str, Any], at: datetime,
+) -> Record:
+    r = tables.renewals
+    stmt = sa.update(r).where(r.c.renewal_id == renewal_id).values(**changes, updated_at=at).returning(*r.c)
+    return (await session.execute(stmt)).one()
+
+
+async def due_renewals(session: AsyncSession, tables: RenewalsTables, period: Period) -> list[DueRenewal]:
+    r = tables.renewals
+    rows = await session.execute(
+        sa.select(r.c.renewal_id, r.c.renewal_date, r.c.arr, r.c.currency, r.c.risk, r.c.stage)
+        .where(r.c.renewal_date >= period.start, r.c.renewal_date < period.end)
+    )
+    return [DueRenewal(*row) for row in rows]
+
+
+async def spans_around(session: AsyncSession, tables: RenewalsTables, period: Period) -> list[AccountSpan]:
+    """The ARR spans live on the period's first day or the first day after it."""
+    s = tables.arr_spans
+
+    def live(day: date) -> sa.ColumnElement[bool]:
+        return sa.and_(s.c.valid_from <= day, s.c.valid_to > day)
+
+    rows = await session.execute(
+        sa.select(s.c.account_id, s.c.currency, s.c.arr, s.c.valid_from, s.c.valid_to)
+        .where(sa.or_(live(period.start), live(period.end)))
+    )
+    return [AccountSpan(*row) for row in rows]

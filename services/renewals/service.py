@@ -1,0 +1,47 @@
+"""The renewals service wired together: tables, runtime (engine, Kafka, relay), one consumer on the
+contract and account-health topics and the HTTP app. Used by ``__main__`` and by tests; building it
+does no I/O (``Runtime.start``, called by ``serve``, does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.renewals.api import RenewalsContext, create_renewals_app
+from services.renewals.handlers import RenewalsHandler, utc_now
+from services.renewals.inputs import parse_renewals_input
+from services.renewals.settings import RenewalsSettings
+from services.renewals.store import RenewalsTables, renewals_tables
+from shared.consumer import ConsumerRunner
+from shared.runtime import Runtime
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@dataclass(frozen=True)
+class RenewalsService:
+    settings: RenewalsSettings
+    tables: RenewalsTables
+    runtime: Runtime
+    runner: ConsumerRunner
+    app: FastAPI
+
+
+def build_service(settings: RenewalsSettings) -> RenewalsService:
+    tables = renewals_tables(settings.renewals_schema)
+    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
+    topics = settings.topics
+    handler = RenewalsHandler(tables=tables, churn_risk_topic=topics.churn_risk,
+                              window_days=settings.renewals_window_days)
+    # One runner for both topics (see inputs.py): one lock and one transaction per account and batch.
+    runner = runtime.consumer_runner(topics=[topics.contract, topics.account_health], handler=handler,
+                                     parser=parse_renewals_input)
+    app = create_renewals_app(
+        RenewalsContext(sessions=runtime.sessions, tables=tables, window_days=settings.renewals_window_days,
+                        clock=utc_now),
+        api_keys=settings.api_keys,
+        readiness=runtime.readiness_checks(),
+    )
+    return RenewalsService(settings, tables, runtime, runner, app)

@@ -1,0 +1,208 @@
+"""The renewals schema's tables and the handler's set-based reads and writes. Nothing here commits.
+
+Replay (``python -m shared.replay renewals``) empties ``accounts`` and ``arr_spans``, which are
+derived from events. ``renewals`` is kept: it carries people's work (stage, owner, notes) and the
+alert state; re-deriving it upserts the event-derived columns only (ON CONFLICT DO UPDATE leaves
+owner and notes alone, and stage too unless a renewal or cancellation settles it), and its alert
+ids are deterministic, so a replay emits nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
+from shared.db import PlumbingTables, plumbing_tables
+
+_TZ = sa.DateTime(timezone=True)
+
+
+@dataclass(frozen=True)
+class RenewalsTables:
+    schema: str
+    plumbing: PlumbingTables
+    accounts: sa.Table
+    renewals: sa.Table
+    arr_spans: sa.Table
+
+
+def renewals_tables(schema: str) -> RenewalsTables:
+    """The tables of one renewals schema (``ORCHARD_RENEWALS_SCHEMA``); the migration creates them."""
+    md = sa.MetaData(schema=schema)
+    accounts = sa.Table(
+        "accounts", md,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("state", JSONB, nullable=False),
+        sa.Column("latest_at", _TZ),
+        sa.Column("updated_at", _TZ, nullable=False),
+    )
+    renewals = sa.Table(
+        "renewals", md,
+        sa.Column("renewal_id", sa.Text, primary_key=True),
+        sa.Column("account_id", sa.Text, nullable=False),
+        sa.Column("contract_id", sa.Text, nullable=False),
+        sa.Column("term_start", sa.Date, nullable=False),
+        sa.Column("renewal_date", sa.Date, nullable=False),
+        sa.Column("arr", sa.Numeric, nullable=False),
+        sa.Column("currency", sa.Text, nullable=False),
+        sa.Column("seats", sa.Integer, nullable=False),
+        sa.Column("products", JSONB, nullable=False),
+        sa.Column("auto_renew", sa.Boolean, nullable=False),
+        sa.Column("segment", sa.Text),
+        sa.Column("stage", sa.Text, nullable=False),
+        sa.Column("owner", sa.Text),
+        sa.Column("notes", sa.Text),
+        sa.Column("risk", sa.Text, nullable=False),
+        sa.Column("risk_reasons", JSONB, nullable=False),
+        sa.Column("health_score", sa.Float),
+        sa.Column("health_grade", sa.Text),
+        sa.Column("alert_severity", sa.Text),
+        sa.Column("alert_episode", sa.Integer, nullable=False),
+        sa.Column("created_at", _TZ, nullable=False),
+        sa.Column("updated_at", _TZ, nullable=False),
+    )
+    arr_spans = sa.Table(
+        "arr_spans", md,
+        sa.Column("account_id", sa.Text, nullable=False),
+        sa.Column("contract_id", sa.Text, nullable=False),
+        sa.Column("currency", sa.Text, nullable=False),
+        sa.Column("arr", sa.Numeric, nullable=False),
+        sa.Column("valid_from", sa.Date, nullable=False),
+        sa.Column("valid_to", sa.Date, nullable=False),
+    )
+    return RenewalsTables(schema, plumbing_tables(md), accounts, renewals, arr_spans)
+
+
+def replay_tables(schema: str) -> Sequence[sa.Table]:
+    """What a replay empties (see the module docstring): the folded accounts and their ARR spans."""
+    tables = renewals_tables(schema)
+    return [tables.accounts, tables.arr_spans]
+
+
+def _q(tables: RenewalsTables, table: str) -> str:
+    return f'"{tables.schema}"."{table}"'
+
+
+# One statement locks and loads the batch's accounts (as in expansion): the no-op DO UPDATE takes the
+# row lock of an existing account, RETURNING hands back its state; sorted ids keep one lock order.
+_LOCK_AND_LOAD = """
+INSERT INTO {table} (account_id, state, updated_at)
+SELECT a, '{{}}'::jsonb, now() FROM unnest(CAST(:ids AS text[])) AS a ORDER BY a
+ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id
+RETURNING account_id, state::text
+"""
+
+
+async def lock_and_load_accounts(
+    session: AsyncSession, tables: RenewalsTables, account_ids: Sequence[str]
+) -> dict[str, AccountBook]:
+    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=_q(tables, "accounts"))),
+                                 {"ids": sorted(set(account_ids))})
+    return {account_id: book_from_json(orjson.loads(state)) for account_id, state in rows}
+
+
+async def save_books(session: AsyncSession, tables: RenewalsTables, books: Mapping[str, AccountBook]) -> None:
+    if not books:
+        return
+    ids = sorted(books)
+    await session.execute(
+        sa.text(
+            f"UPDATE {_q(tables, 'accounts')} AS t SET state = u.s::jsonb, latest_at = u.l, updated_at = now() "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:latest AS timestamptz[])) AS u(a, s, l) "
+            "WHERE t.account_id = u.a"
+        ),
+        {"ids": ids, "states": [orjson.dumps(book_to_json(books[a])).decode() for a in ids],
+         "latest": [books[a].latest_at for a in ids]},
+    )
+
+
+_UPSERT_RENEWALS = """
+INSERT INTO {table} AS r (renewal_id, account_id, contract_id, term_start, renewal_date, arr, currency, seats,
+                          products, auto_renew, segment, stage, risk, risk_reasons, health_score, health_grade,
+                          alert_episode, created_at, updated_at)
+SELECT id, a, c, ts, rd, arr, cur, seats, p::jsonb, ar, seg, COALESCE(outcome, 'open'), risk, rr::jsonb, hs, hg,
+       0, now(), now()
+FROM unnest(CAST(:id AS text[]), CAST(:account_id AS text[]), CAST(:contract_id AS text[]),
+            CAST(:term_start AS date[]), CAST(:renewal_date AS date[]), CAST(:arr AS numeric[]),
+            CAST(:currency AS text[]), CAST(:seats AS int[]), CAST(:products AS text[]), CAST(:auto_renew AS bool[]),
+            CAST(:segment AS text[]), CAST(:outcome AS text[]), CAST(:risk AS text[]), CAST(:reasons AS text[]),
+            CAST(:health_score AS float8[]), CAST(:health_grade AS text[]))
+     AS u(id, a, c, ts, rd, arr, cur, seats, p, ar, seg, outcome, risk, rr, hs, hg)
+ORDER BY id
+ON CONFLICT (renewal_id) DO UPDATE SET
+    term_start = excluded.term_start, renewal_date = excluded.renewal_date, arr = excluded.arr,
+    currency = excluded.currency, seats = excluded.seats, products = excluded.products,
+    auto_renew = excluded.auto_renew, segment = excluded.segment,
+    stage = CASE WHEN excluded.stage IN ('renewed', 'churned') THEN excluded.stage ELSE r.stage END,
+    risk = excluded.risk, risk_reasons = excluded.risk_reasons, health_score = excluded.health_score,
+    health_grade = excluded.health_grade, updated_at = now()
+RETURNING renewal_id, alert_severity, alert_episode
+"""
+
+
+async def upsert_renewals(
+    session: AsyncSession, tables: RenewalsTables, renewals: Sequence[tuple[Renewal, float | None, str | None]]
+) -> dict[str, AlertState]:
+    """Insert or refresh the renewals (with the health they were judged on) in one statement;
+    returns each one's alert state."""
+    if not renewals:
+        return {}
+    columns: dict[str, list[Any]] = {k: [] for k in (
+        "id", "account_id", "contract_id", "term_start", "renewal_date", "arr", "currency", "seats", "products",
+        "auto_renew", "segment", "outcome", "risk", "reasons", "health_score", "health_grade")}
+    for r, score, grade in renewals:
+        reasons = [{"component": x.component, "delta": x.delta, "detail": x.detail,
+                    "evidence_event_ids": list(x.evidence_event_ids)} for x in r.risk.reasons]
+        for key, value in (
+            ("id", r.renewal_id), ("account_id", r.account_id), ("contract_id", r.contract_id),
+            ("term_start", r.term_start), ("renewal_date", r.renewal_date), ("arr", r.arr),
+            ("currency", r.currency), ("seats", r.seats), ("products", orjson.dumps(list(r.products)).decode()),
+            ("auto_renew", r.auto_renew), ("segment", r.segment), ("outcome", r.outcome), ("risk", r.risk.band),
+            ("reasons", orjson.dumps(reasons).decode()), ("health_score", score), ("health_grade", grade),
+        ):
+            columns[key].append(value)
+    rows = await session.execute(sa.text(_UPSERT_RENEWALS.format(table=_q(tables, "renewals"))), columns)
+    return {renewal_id: AlertState(severity, episode) for renewal_id, severity, episode in rows}
+
+
+async def save_alert_states(session: AsyncSession, tables: RenewalsTables, states: Mapping[str, AlertState]) -> None:
+    if not states:
+        return
+    ids = sorted(states)
+    await session.execute(
+        sa.text(
+            f"UPDATE {_q(tables, 'renewals')} AS t SET alert_severity = u.s, alert_episode = u.e "
+            "FROM unnest(CAST(:ids AS text[]), CAST(:severities AS text[]), CAST(:episodes AS int[])) AS u(r, s, e) "
+            "WHERE t.renewal_id = u.r"
+        ),
+        {"ids": ids, "severities": [states[r].severity for r in ids], "episodes": [states[r].episode for r in ids]},
+    )
+
+
+async def replace_arr_spans(
+    session: AsyncSession, tables: RenewalsTables, spans: Mapping[str, Sequence[ArrSpan]]
+) -> None:
+    """The accounts' ARR spans, replaced wholesale: one delete, one insert."""
+    if not spans:
+        return
+    s = tables.arr_spans
+    await session.execute(sa.delete(s).where(s.c.account_id.in_(sorted(spans))))
+    rows = [(account_id, span) for account_id, account_spans in spans.items() for span in account_spans]
+    if not rows:
+        return
+    await session.execute(
+        sa.text(
+            f"INSERT INTO {_q(tables, 'arr_spans')} (account_id, contract_id, currency, arr, valid_from, valid_to) "
+            "SELECT * FROM unnest(CAST(:a AS text[]), CAST(:c AS text[]), CAST(:cur AS text[]), "
+            "CAST(:arr AS numeric[]), CAST(:f AS date[]), CAST(:t AS date[]))"
+        ),
+        {"a": [a for a, _ in rows], "c": [x.contract_id for _, x in rows], "cur": [x.currency for _, x in rows],
+         "arr": [x.arr for _, x in rows], "f": [x.valid_from for _, x in rows], "t": [x.valid_to for _, x in rows]},
+    )
