@@ -4,8 +4,8 @@ account, `fold_events` applies each account's new events (`_apply`: contract eve
 re-folded, a health record replaces an older one), every renewal of a touched account is upserted
 with its risk, and the alert rule runs on each at the account's latest event time.
 
-Per batch, whatever its size: one statement locks and loads the accounts, one upserts the renewals
-(and returns their alert state), one saves the alert states, two replace the ARR spans, one saves
+Per batch, whatever its size: one statement locks and loads the accounts, one upserts the renewals,
+one mirrors their alert states, two replace the ARR spans, one saves
 the accounts.
 """
 
@@ -25,6 +25,7 @@ from services.renewals.domain import (
     apply_contract_events,
     apply_health,
     decide_alert,
+    with_alerts,
 )
 from services.renewals.inputs import HEALTH_CHANGED, health_record
 from services.renewals.store import (
@@ -61,25 +62,32 @@ class RenewalsHandler:
             if applied:
                 books[account_id] = book
 
-        judged = [(renewal, book) for account_id, book in books.items() for renewal in book.renewals(account_id)]
-        states = await upsert_renewals(ctx.session, self.tables, [(r, *_health_columns(b.health)) for r, b in judged])
-        alerts, changed = self._alerts(judged, states)
+        judged = {account_id: book.renewals(account_id) for account_id, book in books.items()}
+        await upsert_renewals(ctx.session, self.tables,
+                              [(r, *_health_columns(books[a].health)) for a, rs in judged.items() for r in rs])
+        alerts: list[outputs.RenewalAlert] = []
+        changed: dict[str, AlertState] = {}
+        for account_id, renewals in judged.items():
+            account_alerts, account_changes = self._alerts(books[account_id], renewals)
+            books[account_id] = with_alerts(books[account_id], account_changes)
+            alerts += account_alerts
+            changed |= account_changes
         await save_alert_states(ctx.session, self.tables, changed)
         await replace_arr_spans(ctx.session, self.tables, {a: book.spans() for a, book in books.items()})
         await save_books(ctx.session, self.tables, books)
         outputs.emit(ctx.outbox, alerts, topic=self.churn_risk_topic)
 
     def _alerts(
-        self, judged: Sequence[tuple[Renewal, AccountBook]], states: dict[str, AlertState]
+        self, book: AccountBook, renewals: Sequence[Renewal]
     ) -> tuple[list[outputs.RenewalAlert], dict[str, AlertState]]:
         alerts: list[outputs.RenewalAlert] = []
         changed: dict[str, AlertState] = {}
+        # Judged at the account's latest event time, not the wall clock: a replay decides the same way.
+        if book.health is None or book.latest_at is None:
+            return alerts, changed
         emitted_at = self.clock()
-        for renewal, book in judged:
-            # The account's latest event time, not the wall clock: a replay decides the same way.
-            if book.health is None or book.latest_at is None:
-                continue
-            decision = decide_alert(renewal, states.get(renewal.renewal_id, AlertState()),
+        for renewal in renewals:
+            decision = decide_alert(renewal, book.alerts.get(renewal.renewal_id, AlertState()),
                                     today=book.latest_at.date(), window_days=self.window_days)
             if decision is None:
                 continue

@@ -2,9 +2,10 @@
 
 Replay (``python -m shared.replay renewals``) empties ``accounts`` and ``arr_spans``, which are
 derived from events. ``renewals`` is kept: it carries people's work (stage, owner, notes) and the
-alert state; re-deriving it upserts the event-derived columns only (ON CONFLICT DO UPDATE leaves
-owner and notes alone, and stage too unless a renewal or cancellation settles it), and its alert
-ids are deterministic, so a replay emits nothing twice.
+re-deriving it upserts the event-derived columns only (ON CONFLICT DO UPDATE leaves owner and notes
+alone, and stage too unless a renewal or cancellation settles it). The alert state lives in the
+account's state (a replay re-derives the same alerts with the same ids, which consumers
+de-duplicate); the renewals' alert_severity column mirrors it for the API.
 """
 
 from __future__ import annotations
@@ -143,17 +144,15 @@ ON CONFLICT (renewal_id) DO UPDATE SET
     stage = CASE WHEN excluded.stage IN ('renewed', 'churned') THEN excluded.stage ELSE r.stage END,
     risk = excluded.risk, risk_reasons = excluded.risk_reasons, health_score = excluded.health_score,
     health_grade = excluded.health_grade, updated_at = now()
-RETURNING renewal_id, alert_severity, alert_episode
 """
 
 
 async def upsert_renewals(
     session: AsyncSession, tables: RenewalsTables, renewals: Sequence[tuple[Renewal, float | None, str | None]]
-) -> dict[str, AlertState]:
-    """Insert or refresh the renewals (with the health they were judged on) in one statement;
-    returns each one's alert state."""
+) -> None:
+    """Insert or refresh the renewals (with the health they were judged on) in one statement."""
     if not renewals:
-        return {}
+        return
     columns: dict[str, list[Any]] = {k: [] for k in (
         "id", "account_id", "contract_id", "term_start", "renewal_date", "arr", "currency", "seats", "products",
         "auto_renew", "segment", "outcome", "risk", "reasons", "health_score", "health_grade")}
@@ -168,8 +167,7 @@ async def upsert_renewals(
             ("reasons", orjson.dumps(reasons).decode()), ("health_score", score), ("health_grade", grade),
         ):
             columns[key].append(value)
-    rows = await session.execute(sa.text(_UPSERT_RENEWALS.format(table=_q(tables, "renewals"))), columns)
-    return {renewal_id: AlertState(severity, episode) for renewal_id, severity, episode in rows}
+    await session.execute(sa.text(_UPSERT_RENEWALS.format(table=_q(tables, "renewals"))), columns)
 
 
 async def save_alert_states(session: AsyncSession, tables: RenewalsTables, states: Mapping[str, AlertState]) -> None:

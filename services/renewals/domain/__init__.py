@@ -7,6 +7,7 @@ from services.renewals.domain.book import (
     apply_health,
     book_from_json,
     book_to_json,
+    with_alerts,
 )
 from services.renewals.domain.contracts import ArrSpan, Contract, ContractEvent, Term, arr_spans, fold_contract
 from services.renewals.domain.forecast import (
@@ -78,4 +79,5 @@ __all__ = [
     "retention",
     "shown_stage",
     "window_opens_on",
+    "with_alerts",
 ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from services.renewals.domain.alerts import AlertState
 from services.renewals.domain.contracts import ArrSpan, Contract, ContractEvent, add_events, arr_spans, fold_contract
 from services.renewals.domain.renewals import Renewal, renewals_of
 from services.renewals.domain.risk import Health, assess_risk, later_health
@@ -18,6 +19,9 @@ class AccountBook:
     contract_events: Mapping[str, tuple[ContractEvent, ...]] = field(default_factory=dict)
     health: Health | None = None
     latest_at: datetime | None = None
+    alerts: Mapping[str, AlertState] = field(default_factory=dict)
+    """Per renewal id, its renewal_at_risk alert. Derived like the rest (a replay re-derives the same
+    episodes, hence the same event ids, which consumers de-duplicate)."""
 
     def contracts(self) -> list[Contract]:
         return [fold_contract(contract_id, events) for contract_id, events in sorted(self.contract_events.items())]
@@ -42,6 +46,10 @@ def apply_health(book: AccountBook, health: Health) -> AccountBook:
     return replace(book, health=later_health(book.health, health), latest_at=_latest(book.latest_at, health.at))
 
 
+def with_alerts(book: AccountBook, alerts: Mapping[str, AlertState]) -> AccountBook:
+    return replace(book, alerts={**book.alerts, **alerts}) if alerts else book
+
+
 def _latest(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
@@ -58,6 +66,7 @@ def book_to_json(book: AccountBook) -> dict[str, Any]:
             "at": health.at.isoformat(), "event_id": health.event_id,
         },
         "latest_at": None if book.latest_at is None else book.latest_at.isoformat(),
+        "alerts": {renewal_id: [state.severity, state.episode] for renewal_id, state in book.alerts.items()},
     }
 
 
@@ -74,4 +83,6 @@ def book_from_json(stored: Mapping[str, Any]) -> AccountBook:
                                                previous_score=health["previous_score"],
                                                at=datetime.fromisoformat(health["at"]), event_id=health["event_id"]),
         latest_at=None if latest is None else datetime.fromisoformat(latest),
+        alerts={renewal_id: AlertState(severity, episode)
+                for renewal_id, (severity, episode) in (stored.get("alerts") or {}).items()},
     )

@@ -10,6 +10,7 @@ import pytest
 
 from services.renewals.domain import (
     AccountBook,
+    AlertState,
     ArrSpan,
     apply_contract_events,
     arr_spans,
@@ -79,7 +80,8 @@ def test_an_amendment_before_any_term_waits_for_its_signature() -> None:
 
 
 def test_a_repeated_event_counts_once_and_the_book_round_trips_through_json() -> None:
-    book = apply_contract_events(AccountBook(health=health("red", 20)), [SIGNED, AMENDED])
+    book = apply_contract_events(AccountBook(health=health("red", 20), alerts={"r1": AlertState("high", 1)}),
+                                 [SIGNED, AMENDED])
     again = apply_contract_events(book, [AMENDED])
     assert again == book
     assert book_from_json(book_to_json(book)) == book
