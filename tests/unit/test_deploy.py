@@ -31,3 +31,21 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (REPO / "README.md").read_text()
     assert re.search(r"^make test$", ci, re.M)
     assert "`make test`" in readme and "`make run`" in readme
+
+
+def test_every_kubernetes_deployment_probes_the_shared_health_endpoints_on_its_contract_port() -> None:
+    k8s = REPO / "deploy" / "k8s"
+    listed = yaml.safe_load((k8s / "kustomization.yaml").read_text())["resources"]
+    deployments = [
+        doc for name in listed for doc in yaml.safe_load_all((k8s / name).read_text())
+        if doc and doc.get("kind") == "Deployment"
+    ]
+    assert {d["metadata"]["name"] for d in deployments} >= {"ingest", "health"}
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == ["python", "-m", f"services.{name}"]
+        assert (REPO / "services" / name / "__main__.py").is_file()
+        assert container["ports"][0]["containerPort"] == CONTRACT_PORTS[name]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
