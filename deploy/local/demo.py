@@ -3,7 +3,8 @@
 Starts the services as local processes against the Kafka and PostgreSQL that ``make up`` started,
 posts the sample (``deploy/local/sample.py``) to ingest over HTTP, waits until health has scored
 every account, then prints each account's health with its reasons, the churn-risk alerts raised,
-and the upsell and cross-sell triggers expansion found.
+the renewals due with their risk and the quarter's forecast, and the upsell and cross-sell triggers
+expansion found.
 The services keep running for exploration until Ctrl+C (``--once``: stop after the summary).
 """
 
@@ -44,9 +45,10 @@ class Service:
 SERVICES = (
     Service("ingest", int(os.environ.get("ORCHARD_INGEST_PORT", "8001"))),
     Service("health", int(os.environ.get("ORCHARD_HEALTH_PORT", "8002"))),
+    Service("renewals", int(os.environ.get("ORCHARD_RENEWALS_PORT", "8003"))),
     Service("expansion", int(os.environ.get("ORCHARD_EXPANSION_PORT", "8004"))),
 )
-INGEST, HEALTH, EXPANSION = SERVICES
+INGEST, HEALTH, RENEWALS, EXPANSION = SERVICES
 
 
 def infra_env() -> dict[str, str]:
@@ -125,6 +127,19 @@ async def settled_triggers(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return previous or []
 
 
+def this_and_next_quarter(now: datetime) -> list[str]:
+    quarter = (now.month - 1) // 3
+    return [f"{now.year}-Q{quarter + 1}", f"{now.year + (quarter == 3)}-Q{(quarter + 1) % 4 + 1}"]
+
+
+async def due_renewals(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    reply = await client.get(f"{RENEWALS.url}/v1/renewals", params={"due_within_days": 120, "limit": 500})
+    reply.raise_for_status()
+    order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+    items: list[dict[str, Any]] = reply.json()["items"]
+    return sorted(items, key=lambda r: (order.get(r["risk"], 4), r["renewal_date"]))
+
+
 def grade_mark(grade: str) -> str:
     return {"green": "●", "yellow": "◐", "red": "○"}.get(grade, "?") + " " + grade
 
@@ -149,6 +164,25 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
             f"  {alert['account_id']:10} {alert['kind']:18} {alert['severity']:8} {alert.get('status', ''):9} "
             f"{reasons[0]['detail'] if reasons else ''}"
         )
+    renewals = await due_renewals(client)
+    print(f"\nRenewals due within 120 days ({len(renewals)}), riskiest first")
+    for r in renewals:
+        reason = r["risk_reasons"][0]["detail"] if r["risk_reasons"] else ""
+        print(
+            f"  {r['account_id']:10} {r['renewal_date']}  in {r['days_to_renewal']:>3} days  "
+            f"{float(r['arr']):>10,.0f} {r['currency']}  {r['risk']:8} {r['stage']:11} {reason}"
+        )
+    forecasts = []
+    for quarter in this_and_next_quarter(datetime.now(UTC)):
+        forecast = (await client.get(f"{RENEWALS.url}/v1/forecast", params={"period": quarter})).json()
+        forecasts.append(forecast)
+        for currency in forecast["by_currency"]:
+            total = currency["total"]
+            print(
+                f"  forecast {quarter}: {total['renewals']} renewals, {float(total['arr']):,.0f} "
+                f"{currency['currency']} up for renewal, {float(total['expected_arr']):,.0f} expected"
+            )
+
     triggers = await settled_triggers(client)
     print(f"\nUpsell and cross-sell triggers ({len(triggers)}; also on orchard.signals.upsell.v1)")
     for t in sorted(triggers, key=lambda t: (t["account_id"], -float(t["estimated_arr_uplift"]))):
@@ -160,6 +194,8 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
         "accounts": [{**a, "story": stories.get(a["account_id"])} for a in accounts],
         "alerts": alerts,
         "triggers": triggers,
+        "renewals": renewals,
+        "forecasts": forecasts,
     }
 
 

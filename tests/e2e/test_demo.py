@@ -26,6 +26,8 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
         "ORCHARD_INGEST_PORT": "18601",
         "ORCHARD_HEALTH_PORT": "18602",
         "ORCHARD_EXPANSION_PORT": "18604",
+        "ORCHARD_RENEWALS_PORT": "18603",
+        "ORCHARD_RENEWALS_SCHEMA": f"e2e_renewals_{unique}",
         "ORCHARD_EXPANSION_SCHEMA": f"e2e_expansion_{unique}",
         "ORCHARD_INGEST_SCHEMA": f"e2e_ingest_{unique}",
         "ORCHARD_HEALTH_SCHEMA": f"e2e_health_{unique}",
@@ -62,3 +64,9 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
     at_limit = {acct for acct, story in stories.items() if story == "at_seat_limit"}
     assert {(acct, "seat_limit") for acct in at_limit} <= triggers, "every seat in use: an upsell moment"
     assert not any(stories[acct] == "steady" for acct, _ in triggers)
+    renewals = {r["account_id"]: r for r in summary["renewals"]}
+    assert renewals and all(0 <= r["days_to_renewal"] <= 120 for r in renewals.values())
+    red_and_due = [r for acct, r in renewals.items() if grades[acct] == "red"]
+    assert red_and_due, "the sample has red accounts renewing within 120 days"
+    assert all(r["risk"] in {"high", "critical"} for r in red_and_due), "renewal risk follows health"
+    assert any(f["by_currency"] for f in summary["forecasts"]), "the coming quarters' renewals are forecast"
