@@ -24,6 +24,7 @@ from services.expansion.domain import (
     signals_from_json,
     signals_to_json,
 )
+from shared import account_state
 from shared.db import PlumbingTables, plumbing_tables
 
 _TZ = sa.DateTime(timezone=True)
@@ -40,13 +41,7 @@ class ExpansionTables:
 def expansion_tables(schema: str) -> ExpansionTables:
     """The tables of one expansion schema (``ORCHARD_EXPANSION_SCHEMA``); the migration creates them."""
     md = sa.MetaData(schema=schema)
-    accounts = sa.Table(
-        "accounts", md,
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("state", JSONB, nullable=False),
-        sa.Column("latest_at", _TZ),
-        sa.Column("updated_at", _TZ, nullable=False),
-    )
+    accounts = account_state.account_state_table(md)
     opportunities = sa.Table(
         "opportunities", md,
         sa.Column("opportunity_id", sa.Text, primary_key=True),
@@ -78,38 +73,16 @@ def _q(tables: ExpansionTables, table: str) -> str:
     return f'"{tables.schema}"."{table}"'
 
 
-# One statement locks and loads the batch's accounts: the no-op DO UPDATE takes the row lock of an
-# existing account and RETURNING hands back its state; a new account gets its (empty) row, locked
-# too. Two instances holding the usage and the interaction partition of one account thus serialise;
-# sorted ids keep their lock order the same, so they never deadlock.
-_LOCK_AND_LOAD = """
-INSERT INTO {table} (account_id, state, updated_at)
-SELECT a, '{{}}'::jsonb, now() FROM unnest(CAST(:ids AS text[])) AS a ORDER BY a
-ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id
-RETURNING account_id, state::text
-"""
-
-
 async def lock_and_load_accounts(
     session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
 ) -> dict[str, ExpansionSignals]:
-    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=_q(tables, "accounts"))),
-                                 {"ids": sorted(set(account_ids))})
-    return {account_id: signals_from_json(orjson.loads(state)) for account_id, state in rows}
+    stored = await account_state.lock_and_load(session, tables.accounts, account_ids)
+    return {account_id: signals_from_json(state) for account_id, state in stored.items()}
 
 
 async def save_signals(session: AsyncSession, tables: ExpansionTables, signals: dict[str, ExpansionSignals]) -> None:
-    if not signals:
-        return
-    ids = sorted(signals)
-    await session.execute(
-        sa.text(
-            f"UPDATE {_q(tables, 'accounts')} AS t SET state = u.s::jsonb, latest_at = u.l, updated_at = now() "
-            "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:latest AS timestamptz[])) AS u(a, s, l) "
-            "WHERE t.account_id = u.a"
-        ),
-        {"ids": ids, "states": [orjson.dumps(signals_to_json(signals[a])).decode() for a in ids],
-         "latest": [signals[a].latest_at for a in ids]},
+    await account_state.save(
+        session, tables.accounts, {a: (signals_to_json(s), s.latest_at) for a, s in signals.items()}
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
+from shared import account_state
 from shared.db import PlumbingTables, plumbing_tables
 
 _TZ = sa.DateTime(timezone=True)
@@ -37,13 +38,7 @@ class RenewalsTables:
 def renewals_tables(schema: str) -> RenewalsTables:
     """The tables of one renewals schema (``ORCHARD_RENEWALS_SCHEMA``); the migration creates them."""
     md = sa.MetaData(schema=schema)
-    accounts = sa.Table(
-        "accounts", md,
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("state", JSONB, nullable=False),
-        sa.Column("latest_at", _TZ),
-        sa.Column("updated_at", _TZ, nullable=False),
-    )
+    accounts = account_state.account_state_table(md)
     renewals = sa.Table(
         "renewals", md,
         sa.Column("renewal_id", sa.Text, primary_key=True),
@@ -91,37 +86,15 @@ def _q(tables: RenewalsTables, table: str) -> str:
     return f'"{tables.schema}"."{table}"'
 
 
-# One statement locks and loads the batch's accounts (as in expansion): the no-op DO UPDATE takes the
-# row lock of an existing account, RETURNING hands back its state; sorted ids keep one lock order.
-_LOCK_AND_LOAD = """
-INSERT INTO {table} (account_id, state, updated_at)
-SELECT a, '{{}}'::jsonb, now() FROM unnest(CAST(:ids AS text[])) AS a ORDER BY a
-ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id
-RETURNING account_id, state::text
-"""
-
-
 async def lock_and_load_accounts(
     session: AsyncSession, tables: RenewalsTables, account_ids: Sequence[str]
 ) -> dict[str, AccountBook]:
-    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=_q(tables, "accounts"))),
-                                 {"ids": sorted(set(account_ids))})
-    return {account_id: book_from_json(orjson.loads(state)) for account_id, state in rows}
+    stored = await account_state.lock_and_load(session, tables.accounts, account_ids)
+    return {account_id: book_from_json(state) for account_id, state in stored.items()}
 
 
 async def save_books(session: AsyncSession, tables: RenewalsTables, books: Mapping[str, AccountBook]) -> None:
-    if not books:
-        return
-    ids = sorted(books)
-    await session.execute(
-        sa.text(
-            f"UPDATE {_q(tables, 'accounts')} AS t SET state = u.s::jsonb, latest_at = u.l, updated_at = now() "
-            "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:latest AS timestamptz[])) AS u(a, s, l) "
-            "WHERE t.account_id = u.a"
-        ),
-        {"ids": ids, "states": [orjson.dumps(book_to_json(books[a])).decode() for a in ids],
-         "latest": [books[a].latest_at for a in ids]},
-    )
+    await account_state.save(session, tables.accounts, {a: (book_to_json(b), b.latest_at) for a, b in books.items()})
 
 
 _UPSERT_RENEWALS = """

@@ -1,0 +1,70 @@
+"""An account-state table: one row per account holding the service's folded state as JSON.
+
+Shape: ``account_id`` (primary key), ``state`` (JSONB), ``latest_at`` (the account's latest event
+time), ``updated_at``. ``account_state_table`` declares it; the two functions below are the only
+statements a batch needs against it, whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def account_state_table(metadata: sa.MetaData, name: str = "accounts") -> sa.Table:
+    return sa.Table(
+        name, metadata,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("state", JSONB, nullable=False),
+        sa.Column("latest_at", sa.DateTime(timezone=True)),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+# The no-op DO UPDATE takes the row lock of an existing account and RETURNING hands back its state; a
+# new account gets its (empty) row, locked too. Instances holding different partitions of one account
+# (its usage and its contract events, say) thus take turns; sorted ids keep one lock order, so they
+# never deadlock.
+_LOCK_AND_LOAD = """
+INSERT INTO {table} (account_id, state, updated_at)
+SELECT a, '{{}}'::jsonb, now() FROM unnest(CAST(:ids AS text[])) AS a ORDER BY a
+ON CONFLICT (account_id) DO UPDATE SET account_id = excluded.account_id
+RETURNING account_id, state::text
+"""
+
+_SAVE = """
+UPDATE {table} AS t SET state = u.s::jsonb, latest_at = u.l, updated_at = now()
+FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:latest AS timestamptz[])) AS u(a, s, l)
+WHERE t.account_id = u.a
+"""
+
+
+def _name(table: sa.Table) -> str:
+    return f'"{table.schema}"."{table.name}"'
+
+
+async def lock_and_load(session: AsyncSession, table: sa.Table, account_ids: Sequence[str]) -> dict[str, Any]:
+    """Lock the accounts' rows for this transaction and return their stored JSON ({} when new)."""
+    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=_name(table))),
+                                 {"ids": sorted(set(account_ids))})
+    return {account_id: orjson.loads(state) for account_id, state in rows}
+
+
+async def save(
+    session: AsyncSession, table: sa.Table, states: Mapping[str, tuple[Any, datetime | None]]
+) -> None:
+    """Store each account's (state as JSON-able data, latest event time) in one statement."""
+    if not states:
+        return
+    ids = sorted(states)
+    await session.execute(
+        sa.text(_SAVE.format(table=_name(table))),
+        {"ids": ids, "states": [orjson.dumps(states[a][0]).decode() for a in ids],
+         "latest": [states[a][1] for a in ids]},
+    )
