@@ -19,7 +19,7 @@ import orjson
 from pydantic import ValidationError
 
 from shared.consumer import ConsumedEvent
-from shared.events import Envelope, EventValidationError, FieldError, HealthChanged, parse_event
+from shared.events import Envelope, EventValidationError, HealthChanged, field_errors_from, parse_event
 
 HEALTH_CHANGED = "health.changed"
 
@@ -38,7 +38,7 @@ def parse_renewals_input(raw: bytes) -> Envelope:
     try:
         health = HealthChanged.model_validate(document)
     except ValidationError as exc:
-        raise EventValidationError(_field_errors(exc), str(document.get("event_id"))) from None
+        raise EventValidationError(field_errors_from(exc), str(document.get("event_id"))) from None
     # Deliberately outside the envelope's types (the contract has no envelope for output events):
     # only the frame's id, account and time are read by the runner and `by_account`.
     frame: dict[str, Any] = {
@@ -51,9 +51,3 @@ def parse_renewals_input(raw: bytes) -> Envelope:
 def health_record(event: ConsumedEvent) -> HealthChanged:
     """The `health.changed` a framed record carries (already validated by the parser)."""
     return HealthChanged.model_validate_json(event.raw)
-
-
-
-def _field_errors(exc: ValidationError) -> list[FieldError]:
-    return [FieldError(loc=".".join(str(part) for part in err["loc"]), msg=err["msg"], type=err["type"])
-            for err in exc.errors(include_url=False, include_context=False, include_input=False)]

@@ -4,7 +4,7 @@ Import from here (``from shared.events import parse_event, Envelope``); the subm
 implementation detail.
 """
 
-from shared.events._errors import EventValidationError, FieldError
+from shared.events._errors import EventValidationError, FieldError, field_errors_from
 from shared.events.envelope import (
     DEFAULT_MAX_BYTES,
     EVENT_TYPES,
@@ -74,6 +74,7 @@ __all__ = [
     "UsageRecorded",
     "deterministic_event_id",
     "envelope_to_json",
+    "field_errors_from",
     "output_event_to_json",
     "parse_event",
     "topic_kind",
