@@ -21,9 +21,9 @@ def account_state_table(metadata: sa.MetaData, name: str = "accounts") -> sa.Tab
     return sa.Table(
         name, metadata,
         sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("state", JSONB, nullable=False),
+        sa.Column("state", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
         sa.Column("latest_at", sa.DateTime(timezone=True)),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
 
 

@@ -51,3 +51,12 @@ def create_plumbing_tables(schema: str) -> None:
     tables = plumbing_tables(sa.MetaData(schema=schema))
     for table in (tables.processed_events, tables.outbox):
         table.create(bind=op.get_bind())
+
+
+def create_account_state_table(schema: str, name: str = "accounts") -> None:
+    """Used by the first migration of a service that folds per-account state (``shared.account_state``)."""
+    from alembic import op
+
+    from shared.account_state import account_state_table
+
+    account_state_table(sa.MetaData(schema=schema), name).create(bind=op.get_bind())

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from shared.migrations import create_plumbing_tables
+from shared.migrations import create_account_state_table, create_plumbing_tables
 
 revision = "0001"
 down_revision = None
@@ -18,14 +18,7 @@ TZ = sa.DateTime(timezone=True)
 
 def upgrade(schema: str) -> None:
     create_plumbing_tables(schema)
-    op.create_table(
-        "accounts",
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("state", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
-        sa.Column("latest_at", TZ),
-        sa.Column("updated_at", TZ, nullable=False, server_default=sa.func.now()),
-        schema=schema,
-    )
+    create_account_state_table(schema)
     op.create_table(
         "opportunities",
         sa.Column("opportunity_id", sa.Text, primary_key=True),
