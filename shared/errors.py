@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _CODES = {
@@ -67,3 +68,15 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return error_response(422, "the request is not valid", details=details)
+
+
+def patch_changes(body: BaseModel, *, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields a PATCH body really sets: 422 if it sets none, or sets one of `required` to null."""
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ApiError(422, f"nothing to change: give {', '.join(type(body).model_fields)}")
+    for name in required:
+        if name in changes and changes[name] is None:
+            message = f"{name} cannot be null"
+            raise ApiError(422, message, details=[{"loc": f"body.{name}", "msg": message}])
+    return changes

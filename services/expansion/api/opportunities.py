@@ -13,7 +13,7 @@ from services.expansion.domain import can_move
 from services.expansion.queries import OpportunityFilters, Record
 from shared.auth import require_scope
 from shared.db import unit_of_work
-from shared.errors import ApiError
+from shared.errors import ApiError, patch_changes
 from shared.pagination import (
     CursorParam,
     LimitParam,
@@ -81,11 +81,7 @@ async def patch_opportunity(
     _: str = Depends(require_scope("write")),
     ctx: ExpansionContext = Depends(context),
 ) -> Opportunity:
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise ApiError(422, "nothing to change: give stage, owner or notes")
-    if "stage" in changes and changes["stage"] is None:
-        raise ApiError(422, "stage cannot be null", details=[{"loc": "body.stage", "msg": "stage cannot be null"}])
+    changes = patch_changes(body, required=("stage",))
     async with unit_of_work(ctx.sessions) as session:
         row = await queries.opportunity(session, ctx.tables, opportunity_id, for_update=True)
         if row is None:

@@ -14,7 +14,7 @@ from services.renewals.domain import can_move, shown_stage, window_opens_on
 from services.renewals.queries import Record, RenewalFilters
 from shared.auth import require_scope
 from shared.db import unit_of_work
-from shared.errors import ApiError
+from shared.errors import ApiError, patch_changes
 from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1", tags=["renewals"])
@@ -93,11 +93,7 @@ async def patch_renewal(
     _: str = Depends(require_scope("write")),
     ctx: RenewalsContext = Depends(context),
 ) -> Renewal:
-    changes = body.model_dump(exclude_unset=True)
-    if not changes:
-        raise ApiError(422, "nothing to change: give stage, owner or notes")
-    if "stage" in changes and changes["stage"] is None:
-        raise ApiError(422, "stage cannot be null", details=[{"loc": "body.stage", "msg": "stage cannot be null"}])
+    changes = patch_changes(body, required=("stage",))
     now = ctx.clock()
     async with unit_of_work(ctx.sessions) as session:
         row = await queries.renewal(session, ctx.tables, renewal_id, for_update=True)
