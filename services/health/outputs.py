@@ -10,8 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Literal
 
-from services.health.domain import AlertDecision, Reason, component_scores
-from services.health.evaluation import Evaluation
+from services.health.domain import AlertDecision, Evaluation, Reason, component_scores
 from shared.events import AlertReason, ChurnRiskAlert, HealthChanged, OutputEvent, deterministic_event_id
 from shared.outbox import Outbox
 from shared.settings import TopicSettings
@@ -39,8 +38,9 @@ def alert_reasons(reasons: Iterable[Reason]) -> tuple[AlertReason, ...]:
 
 def health_changed(evaluation: Evaluation, *, emitted_at: datetime) -> HealthChanged:
     score, previous = evaluation.score, evaluation.previous
+    # The point (the causing event's id, or midnight / scorecard) keeps two changes at one time apart.
     event_id = deterministic_event_id(
-        "health.changed", evaluation.account_id, score.as_of.isoformat(),
+        "health.changed", evaluation.account_id, score.as_of.isoformat(), evaluation.point,
         f"{score.segment}/{score.scorecard_version}", f"{score.total:g}", score.grade,
     )
     return HealthChanged(

@@ -1,9 +1,7 @@
-"""The one path from stored accounts to written results, shared by the batch handler (after it
-folds new events in), the scheduler (silence counts) and a scorecard change:
+"""The one path from stored accounts to written results, shared by the batch handler (new events),
+the scheduler (midnights passing: silence counts) and a scorecard change:
 
-    load (lock, one query, current scorecards) -> `evaluate` each account -> save + emit.
-
-`rescore` is that path without new events: the stored signals scored again at a given time.
+    load (lock, one query, current scorecards) -> `advance` / `evaluate` each account -> save + emit.
 """
 
 from __future__ import annotations
@@ -14,10 +12,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.health.domain import Scorecard
-from services.health.evaluation import Cause, Evaluation, StoredAccount, evaluate
+from services.health.domain import Advance, Cause, Scorecard, StoredAccount, advance, evaluate
 from services.health.outputs import emit
-from services.health.store import HealthTables, load_accounts, load_scorecards, lock_accounts, save_evaluations
+from services.health.store import HealthTables, load_accounts, load_scorecards, lock_accounts, save_advances
 from shared.outbox import Outbox
 from shared.settings import TopicSettings
 
@@ -43,28 +40,38 @@ class Pipeline:
         accounts = await load_accounts(session, self.tables, account_ids)
         return accounts, await load_scorecards(session, self.tables)
 
-    async def write(
-        self, session: AsyncSession, outbox: Outbox, evaluations: Sequence[Evaluation], *, signals_changed: bool = True
-    ) -> None:
-        await save_evaluations(session, self.tables, evaluations, signals_changed=signals_changed)
-        emit(outbox, evaluations, topics=self.topics, emitted_at=self.clock())
+    async def write(self, session: AsyncSession, outbox: Outbox, advances: Sequence[Advance]) -> None:
+        await save_advances(session, self.tables, advances)
+        emit(outbox, [e for a in advances for e in a.evaluations], topics=self.topics, emitted_at=self.clock())
+
+    async def advance_to(
+        self, session: AsyncSession, outbox: Outbox, account_ids: Sequence[str], *, until: datetime
+    ) -> list[Advance]:
+        """Bring these accounts to `until` (a midnight): every midnight since each one's latest point
+        is evaluated. An account already there whose scorecard changed is evaluated again at its point."""
+        accounts, scorecards = await self.load(session, sorted(account_ids))
+        advances = []
+        for account in accounts.values():
+            moved = advance(account, [], scorecards=scorecards, until=until)
+            if not moved.evaluations and account.score is not None:
+                moved = _at_current_point(account, scorecards, cause="scorecard")
+            advances.append(moved)
+        await self.write(session, outbox, advances)
+        return advances
 
     async def rescore(
-        self,
-        session: AsyncSession,
-        outbox: Outbox,
-        account_ids: Sequence[str],
-        *,
-        as_of: datetime | None,
-        cause: Cause,
-    ) -> list[Evaluation]:
-        """Score these accounts again from their stored signals, at `as_of` (None: at the time of
-        each account's current score, so only the scorecard differs) and write the results."""
+        self, session: AsyncSession, outbox: Outbox, account_ids: Sequence[str], *, cause: Cause
+    ) -> list[Advance]:
+        """Score these accounts again at their latest point with the current scorecards, so the
+        change in the history is the configuration's alone."""
         accounts, scorecards = await self.load(session, sorted(account_ids))
-        evaluations = [
-            evaluate(account, signals=account.signals, scorecards=scorecards, cause=cause,
-                     as_of=as_of or (account.score.as_of if account.score else self.clock()))
-            for account in accounts.values()
-        ]
-        await self.write(session, outbox, evaluations, signals_changed=False)
-        return evaluations
+        advances = [_at_current_point(a, scorecards, cause=cause) for a in accounts.values() if a.score is not None]
+        await self.write(session, outbox, advances)
+        return advances
+
+
+def _at_current_point(account: StoredAccount, scorecards: dict[str, Scorecard], *, cause: Cause) -> Advance:
+    assert account.score is not None
+    evaluation = evaluate(account, signals=account.signals, scorecards=scorecards, as_of=account.score.as_of,
+                          cause=cause)
+    return Advance(evaluation.stored(), (evaluation,))

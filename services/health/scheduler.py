@@ -1,9 +1,11 @@
 """Scheduled re-evaluation: silence counts.
 
-An account whose usage stops sends no event that says so, yet its windows empty out as time passes.
-Every `interval` the scheduler rescores, at "now", each account whose score is older than the
-interval, in chunks (one transaction per chunk, keyset over account ids), through the same pipeline
-as the batch handler, so its scores, history entries, alerts and output events are the same kind.
+An account whose usage stops sends no event that says so, yet its windows move as the days pass.
+Every `interval` the scheduler brings each account whose latest point is before today's midnight up
+to it: every midnight since is evaluated, exactly as the batch handler does when an account's next
+event arrives after a gap (`domain.timeline`), so a live run, a replay and a restart give the same
+history. Midnight is taken `grace` after the fact, so events up to `grace` late still land before
+it. Chunks of accounts, one transaction per chunk, keyset over account ids.
 
 One instance at a time: a session-level advisory lock held for the pass; the other instances skip
 their turn. Should the holder die, its connection closes and the lock goes with it.
@@ -13,14 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.health.evaluation import Cause, Evaluation
+from services.health.domain import Advance, today_midnight
 from services.health.pipeline import Pipeline
 from services.health.store import accounts_of_scorecard, due_accounts
 from shared.db import unit_of_work
@@ -29,6 +31,7 @@ from shared.outbox import Outbox, write_outbox
 log = logging.getLogger(__name__)
 
 ChunkQuery = Callable[[AsyncSession, str], Awaitable[list[str]]]
+ChunkWork = Callable[[AsyncSession, Outbox, list[str]], Awaitable[list[Advance]]]
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Rescorer:
         sessions: async_sessionmaker[AsyncSession],
         interval_s: float,
         chunk: int,
+        grace_s: float = 0.0,
         on_committed: Callable[[], None] = lambda: None,
         caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
@@ -57,6 +61,7 @@ class Rescorer:
         self._engine = engine
         self._sessions = sessions
         self._interval = timedelta(seconds=interval_s)
+        self._grace = timedelta(seconds=grace_s)
         self._chunk = chunk
         self._on_committed = on_committed
         self._caught_up = caught_up
@@ -80,10 +85,9 @@ class Rescorer:
             await asyncio.sleep(self._interval.total_seconds())
 
     async def rescore_due(self, *, as_of: datetime | None = None) -> RescoreReport | None:
-        """Rescore every account not scored since `as_of - interval`, at `as_of` (default: now).
-        None when another instance's pass holds the lock."""
-        as_of = as_of or self._pipeline.clock()
-        cutoff = as_of - self._interval
+        """Bring every account whose latest point is before the last midnight (as of `as_of`, default
+        now, less the grace) up to that midnight. None when another instance's pass holds the lock."""
+        until = today_midnight(as_of or self._pipeline.clock(), grace=self._grace)
         async with self._engine.connect() as conn:
             locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
             await conn.commit()
@@ -91,9 +95,9 @@ class Rescorer:
                 return None
             try:
                 return await self._in_chunks(
-                    lambda session, after: due_accounts(session, self._pipeline.tables, cutoff=cutoff,
+                    lambda session, after: due_accounts(session, self._pipeline.tables, cutoff=until,
                                                         after=after, limit=self._chunk),
-                    as_of=as_of, cause="schedule",
+                    lambda session, outbox, ids: self._pipeline.advance_to(session, outbox, ids, until=until),
                 )
             finally:
                 await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
@@ -101,33 +105,28 @@ class Rescorer:
 
     async def rescore_scorecard(self, segment: str) -> RescoreReport:
         """After a new version of `segment`'s scorecard: rescore the accounts it may affect, each at
-        the time of its current score, so the change in the history is the config's alone."""
+        its latest point, so the change in the history is the config's alone."""
         return await self._in_chunks(
             lambda session, after: accounts_of_scorecard(session, self._pipeline.tables, segment,
                                                          after=after, limit=self._chunk),
-            as_of=None, cause="scorecard",
+            lambda session, outbox, ids: self._pipeline.rescore(session, outbox, ids, cause="scorecard"),
         )
 
-    async def _in_chunks(self, next_chunk: ChunkQuery, *, as_of: datetime | None, cause: Cause) -> RescoreReport:
+    async def _in_chunks(self, next_chunk: ChunkQuery, work: ChunkWork) -> RescoreReport:
         after, accounts, changed, alerts, chunks = "", 0, 0, 0, 0
         while True:
+            outbox = Outbox()
             async with unit_of_work(self._sessions) as session:
                 account_ids = await next_chunk(session, after)
                 if not account_ids:
                     break
-                evaluations = await self._rescore(session, account_ids, as_of=as_of, cause=cause)
+                advances = await work(session, outbox, account_ids)
+                await write_outbox(session, self._pipeline.tables.plumbing.outbox, outbox.messages)
             self._on_committed()
             after = account_ids[-1]
             chunks += 1
-            accounts += len(evaluations)
+            accounts += len(advances)
+            evaluations = [e for a in advances for e in a.evaluations]
             changed += sum(1 for e in evaluations if e.changed)
             alerts += sum(len(e.decisions.decisions) for e in evaluations)
         return RescoreReport(accounts=accounts, changed=changed, alerts=alerts, chunks=chunks)
-
-    async def _rescore(
-        self, session: AsyncSession, account_ids: Sequence[str], *, as_of: datetime | None, cause: Cause
-    ) -> list[Evaluation]:
-        outbox = Outbox()
-        evaluations = await self._pipeline.rescore(session, outbox, account_ids, as_of=as_of, cause=cause)
-        await write_outbox(session, self._pipeline.tables.plumbing.outbox, outbox.messages)
-        return evaluations

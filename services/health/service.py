@@ -46,6 +46,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         sessions=runtime.sessions,
         interval_s=settings.health_rescore_interval_s,
         chunk=settings.health_rescore_chunk,
+        grace_s=settings.health_midnight_grace_s,
         on_committed=runtime.relay.notify,
         caught_up=lambda: runner.caught_up,
     )

@@ -15,8 +15,13 @@ class HealthSettings(OrchardSettings):
     """``ORCHARD_HEALTH_PORT``."""
     health_schema: str = Field(default="health", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     """``ORCHARD_HEALTH_SCHEMA``: the Postgres schema this service owns (tests use a random one)."""
-    health_rescore_interval_s: float = Field(default=3600.0, gt=0)
-    """``ORCHARD_HEALTH_RESCORE_INTERVAL_S``: how often the scheduler runs, and how old a score may
-    get before the scheduler rescores it at "now" (silence counts: no event is needed)."""
+    health_rescore_interval_s: float = Field(default=300.0, gt=0)
+    """``ORCHARD_HEALTH_RESCORE_INTERVAL_S``: how often the scheduler looks for accounts whose latest
+    evaluation point is before the last midnight, and evaluates them there (silence counts: no event
+    is needed). A pass with nothing due is one indexed query."""
+    health_midnight_grace_s: float = Field(default=900.0, ge=0, le=86_400)
+    """``ORCHARD_HEALTH_MIDNIGHT_GRACE_S``: a midnight is evaluated by the scheduler only this long
+    after it, so events up to this late still land before it (a later one is scored at the account's
+    latest point)."""
     health_rescore_chunk: int = Field(default=500, ge=1, le=10_000)
     """Accounts rescored per transaction by the scheduler and after a scorecard change."""

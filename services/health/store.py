@@ -16,21 +16,20 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain import (
+    Advance,
     AlertDecision,
-    Scorecard,
-    health_score_from_json,
-    health_score_to_json,
-    signals_from_json,
-    signals_to_json,
-    validate_scorecard,
-)
-from services.health.evaluation import (
     Evaluation,
+    Scorecard,
     StoredAccount,
     alert_state_from_json,
     alert_state_to_json,
+    health_score_from_json,
+    health_score_to_json,
     recent_scores_from_json,
     recent_scores_to_json,
+    signals_from_json,
+    signals_to_json,
+    validate_scorecard,
 )
 from shared.db import PlumbingTables, plumbing_tables
 
@@ -218,16 +217,18 @@ FROM unnest(CAST(:account_id AS text[]), CAST(:as_of AS timestamptz[]), CAST(:sc
 ORDER BY n
 """
 
-# The alert id is deterministic (account, kind, episode), so this upsert is what keeps a re-run from
-# ever doubling an alert; an escalation or a resolve updates the one row of its episode.
+# The alert id is deterministic (account, kind, episode number), so this upsert is what keeps a re-run
+# from ever doubling an alert; an escalation or a resolve updates the one row of its episode. One row
+# per alert per statement: several decisions of one alert in a batch are folded into one row first.
 _UPSERT_ALERTS = """
 INSERT INTO {table} (alert_id, account_id, kind, severity, status, episode_start, raised_at, updated_at,
                      resolved_at, last_event_id, payload)
-SELECT id, a, k, sev, st, ep, at, at, CASE WHEN st = 'resolved' THEN at END, ev, p::jsonb
+SELECT id, a, k, sev, st, ep, ra, at, CASE WHEN st = 'resolved' THEN at END, ev, p::jsonb
 FROM unnest(CAST(:alert_id AS text[]), CAST(:account_id AS text[]), CAST(:kind AS text[]),
             CAST(:severity AS text[]), CAST(:status AS text[]), CAST(:episode_start AS timestamptz[]),
-            CAST(:occurred_at AS timestamptz[]), CAST(:event_id AS text[]), CAST(:payload AS text[]))
-     AS u(id, a, k, sev, st, ep, at, ev, p)
+            CAST(:raised_at AS timestamptz[]), CAST(:occurred_at AS timestamptz[]), CAST(:event_id AS text[]),
+            CAST(:payload AS text[]))
+     AS u(id, a, k, sev, st, ep, ra, at, ev, p)
 ON CONFLICT (alert_id) DO UPDATE SET
     severity = excluded.severity, status = excluded.status, updated_at = excluded.updated_at,
     resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload
@@ -248,25 +249,27 @@ WHERE t.account_id = u.a
 """
 
 
-async def save_evaluations(
-    session: AsyncSession, tables: HealthTables, evaluations: Sequence[Evaluation], *, signals_changed: bool = True
-) -> None:
-    """Write the evaluations back: one upsert of accounts (an update that leaves the signals alone
-    when only the time or the scorecard moved: they are the largest column), one insert of history
-    (score changes only), one upsert of alerts."""
-    if not evaluations:
+async def save_advances(session: AsyncSession, tables: HealthTables, advances: Sequence[Advance]) -> None:
+    """Write what the accounts' points produced: one upsert of accounts (their state after the last
+    point; an update that leaves the signals alone when no event moved them: they are the largest
+    column), one insert of history (every point that changed the score, in order), one upsert of
+    alerts."""
+    advances = [a for a in advances if a.evaluations]
+    if not advances:
         return
-    if signals_changed:
+    with_events = [a for a in advances if a.signals_changed]
+    without = [a for a in advances if not a.signals_changed]
+    if with_events:
         await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
-                              _columns(_account_row(e) for e in evaluations))
-    else:
+                              _columns(_account_row(a.evaluations[-1]) for a in with_events))
+    if without:
         await session.execute(sa.text(_UPDATE_SCORES.format(table=_q(tables, "accounts"))),
-                              _columns(_account_row(e, with_signals=False) for e in evaluations))
-    changed = [e for e in evaluations if e.changed]
+                              _columns(_account_row(a.evaluations[-1], with_signals=False) for a in without))
+    changed = [e for a in advances for e in a.evaluations if e.changed]
     if changed:
         await session.execute(sa.text(_INSERT_HISTORY.format(table=_q(tables, "score_history"))),
                               _columns(_history_row(e) for e in changed))
-    alert_rows = [_alert_row(e, d) for e in evaluations for d in e.decisions.decisions]
+    alert_rows = _alert_rows(advances)
     if alert_rows:
         await session.execute(sa.text(_UPSERT_ALERTS.format(table=_q(tables, "alerts"))), _columns(alert_rows))
 
@@ -304,12 +307,26 @@ def _history_row(e: Evaluation) -> dict[str, Any]:
     }
 
 
-def _alert_row(e: Evaluation, decision: AlertDecision) -> dict[str, Any]:
+def _alert_rows(advances: Sequence[Advance]) -> list[dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for a in advances:
+        for e in a.evaluations:
+            for decision in e.decisions.decisions:
+                row = _alert_row(e.account_id, decision)
+                first = rows.get(decision.alert_id)
+                if first is not None:
+                    row["raised_at"] = first["raised_at"]
+                rows[decision.alert_id] = row
+    return list(rows.values())
+
+
+def _alert_row(account_id: str, decision: AlertDecision) -> dict[str, Any]:
     return {
-        "alert_id": decision.alert_id, "account_id": e.account_id, "kind": decision.kind,
+        "alert_id": decision.alert_id, "account_id": account_id, "kind": decision.kind,
         "severity": decision.severity, "status": "resolved" if decision.action == "resolved" else "open",
-        "episode_start": decision.episode_start, "occurred_at": decision.occurred_at,
-        "event_id": decision.event_id, "payload": _json(decision.to_event_data()),
+        "episode_start": decision.episode_start, "raised_at": decision.occurred_at,
+        "occurred_at": decision.occurred_at, "event_id": decision.event_id,
+        "payload": _json(decision.to_event_data()),
     }
 
 

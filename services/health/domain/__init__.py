@@ -2,18 +2,12 @@
 
 Plain frozen data in, plain frozen data out; no I/O, no clock reads (time is always a parameter).
 
-How the shell is expected to use it, per batch and per account:
-
-1. load the account's state (`signals_from_json` of a JSONB column, else EMPTY_SIGNALS), its
-   last HealthScore (`health_score_from_json`), open alerts, last resolve times, score history;
-2. `apply_events(signals, [SignalEvent(...), ...])`: one copy of the state for the whole batch;
-3. `score_account(signals, scorecard_for(contract_summary(signals, day).segment, cards),
-   as_of=..., previous_grade=last.grade)`; `explain_change(last, score)` for the stored reasons;
-4. `evaluate_alerts(...)`: write `decision.to_event_data()` to the outbox under
-   `decision.event_id`, store `decision.open_alert()` (None once resolved);
-5. store `signals_to_json(signals)`, `health_score_to_json(score)` with `score.scorecard_version`.
-
-The scheduled re-evaluation of silent accounts is step 3-5 with a later `as_of` and no events.
+How the shell uses it, per batch and per account: load the `StoredAccount` (signals, last score,
+alert state, recent score points), call `advance(account, new_events, scorecards=...)`, and store
+what it returns: the account after its last point, and one `Evaluation` per evaluation point (a
+history entry when `changed`, the alert decisions, the output events). The scheduler calls
+`advance(account, [], until=today_midnight(now))` so silence counts; a scorecard change calls
+`evaluate` at the account's current point.
 """
 
 from services.health.domain.alerts import (
@@ -27,8 +21,10 @@ from services.health.domain.alerts import (
     evaluate_alerts,
 )
 from services.health.domain.contracts import ContractSummary, contract_summary
+from services.health.domain.evaluation import Cause, Evaluation, evaluate, keep_recent
 from services.health.domain.explain import Reason, explain_change, top_reasons
 from services.health.domain.fold import (
+    FOLD_REJECTIONS,
     HANDLED_EVENT_TYPES,
     SignalEvent,
     UnknownEventType,
@@ -66,6 +62,15 @@ from services.health.domain.signals import (
     signals_from_json,
     signals_to_json,
 )
+from services.health.domain.state import (
+    AlertState,
+    StoredAccount,
+    alert_state_from_json,
+    alert_state_to_json,
+    recent_scores_from_json,
+    recent_scores_to_json,
+)
+from services.health.domain.timeline import Advance, Rejected, advance, midnights, today_midnight
 from services.health.domain.trend import trend
 
 __all__ = [
@@ -74,45 +79,61 @@ __all__ = [
     "COMPONENTS",
     "DEFAULT_SCORECARDS",
     "EMPTY_SIGNALS",
+    "FOLD_REJECTIONS",
     "HANDLED_EVENT_TYPES",
     "HORIZON_DAYS",
     "SEVERITIES",
     "AccountSignals",
+    "Advance",
     "AlertDecision",
     "AlertDecisions",
     "AlertRules",
+    "AlertState",
+    "Cause",
     "ComponentScore",
     "ContractSummary",
     "CriticalMeasure",
     "EffectiveHealth",
+    "Evaluation",
     "GradeThresholds",
     "HealthScore",
     "OpenAlert",
     "Override",
     "Part",
     "Reason",
+    "Rejected",
     "Scorecard",
     "ScorecardInvalid",
     "SignalEvent",
+    "StoredAccount",
     "Suppressed",
     "Targets",
     "UnknownEventType",
+    "advance",
     "alert_id",
+    "alert_state_from_json",
+    "alert_state_to_json",
     "apply_event",
     "apply_events",
     "apply_overrides",
     "component_scores",
     "contract_summary",
+    "evaluate",
     "evaluate_alerts",
     "explain_change",
     "grade_with_hysteresis",
     "health_score_from_json",
     "health_score_to_json",
+    "keep_recent",
+    "midnights",
+    "recent_scores_from_json",
+    "recent_scores_to_json",
     "score_account",
     "scorecard_for",
     "scorecard_to_json",
     "signals_from_json",
     "signals_to_json",
+    "today_midnight",
     "top_reasons",
     "trend",
     "validate_scorecard",

@@ -9,10 +9,12 @@ Alert fatigue is fought three ways (as Vitally, ChurnZero and Gainsight do):
 * conditions clear with a margin (a score drop clears when half of it is recovered, a usage decline
   when active users are back within half the threshold), again so that alerts do not flap.
 
-Ids are deterministic: alert id = uuid5(ALERT_NAMESPACE, "account|kind|episode start"). The episode
-start comes from the data where the data has it (the departure's time, the first negative item of
-the run), otherwise it is the UTC day the condition was first seen, so replays and reruns on the
-same day give the same ids. Event ids derive from the alert id and the step they record.
+Ids are deterministic: alert id = uuid5(ALERT_NAMESPACE, "account|kind|#n") for the account's n-th
+episode of that kind, counted in the account's state; the same events evaluated at the same points
+(a replay, a crash and redelivery, another batching) count the same episodes and give the same ids,
+and two episodes never share one. The episode start (the departure's time, the first negative item
+of the run, else the UTC day the condition was first seen) is reported, not part of the id. Event
+ids derive from the alert id and the step they record.
 
 Severity: grade_red is high; score_drop low while the account is still green, else medium, and
 high past threshold + step; usage_decline medium, high past threshold + step;
@@ -44,9 +46,14 @@ ALERT_NAMESPACE = uuid.UUID("5b0e7a3c-2f64-4c1d-9e8a-7d3f1b6c0a92")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
-def alert_id(account_id: str, kind: str, episode_start: datetime) -> str:
-    start = require_aware(episode_start, "episode_start").isoformat()
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"{account_id}|{kind}|{start}"))
+def alert_id(account_id: str, kind: str, episode: int) -> str:
+    """The id of the account's `episode`-th alert of `kind` (1, 2, ...). Counting episodes, rather than
+    naming them by a time, is what keeps two episodes apart whatever the times say: two episodes
+    can share a start day (a condition that resolves and returns the same day), and the time an
+    episode is detected at is not always its own (a late event is evaluated at the latest point)."""
+    if episode < 1:
+        raise ValueError(f"episodes are counted from 1, got {episode}")
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"{account_id}|{kind}|#{episode}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,9 +198,8 @@ def _champion_left(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | 
         return None
     base = "high" if any(d.role == "champion" for d in departed) else "medium"
     reason = part_reason(ctx.current, "relationship", "key_contacts")
-    # The episode starts at its first departure, but not before the last resolve: when a replacement
-    # leaves too, the old departure is unreplaced again, and reusing its start would reuse the resolved
-    # alert's id (and its raised event id, which consumers have already de-duplicated).
+    # The episode starts at its first departure since the last resolve (when a replacement leaves
+    # too, the old departure is unreplaced again, but it belongs to the episode that resolved).
     resolved = ctx.last_resolved.get("champion_left")
     fresh = [d.stamp.at for d in departed if resolved is None or d.stamp.at > resolved]
     episode_start = min(fresh) if fresh else max(d.stamp.at for d in departed)
@@ -282,6 +288,7 @@ def evaluate_alerts(
     scorecard: Scorecard,
     as_of: datetime,
     last_resolved: Mapping[str, datetime] | None = None,
+    episodes: Mapping[str, int] | None = None,
     contract: ContractSummary | None = None,
     change: Sequence[Reason] | None = None,
 ) -> AlertDecisions:
@@ -290,7 +297,8 @@ def evaluate_alerts(
     `score_history` holds earlier (time, total) points (the current score need not be in it);
     `open_alerts` maps kind -> the open alert of that kind; `last_resolved` maps kind -> when its
     last alert was resolved, for the cool-down (an addition to the brief: the cool-down cannot be
-    judged without it). Disabled kinds are left alone, open or not.
+    judged without it); `episodes` maps kind -> how many episodes of it were raised before (the new
+    one's number is the next). Disabled kinds are left alone, open or not.
 
     `contract` (the summary on as_of's UTC date) and `change` (`explain_change(previous, current)`)
     save recomputing what the caller already has; left out, they are derived here.
@@ -320,7 +328,7 @@ def evaluate_alerts(
             suppressed.append(Suppressed(kind, f"resolved {quiet_since.isoformat()}, within the "
                                                f"{ctx.rules.cooldown_days}-day cool-down"))
             continue
-        new_id = alert_id(account_id, kind, condition.episode_start)
+        new_id = alert_id(account_id, kind, (episodes or {}).get(kind, 0) + 1)
         raised.append(_decide(ctx, "raised", new_id, kind, None, condition))
     return AlertDecisions(tuple(raised), tuple(resolved), tuple(suppressed))
 

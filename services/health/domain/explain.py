@@ -98,6 +98,7 @@ def explain_change(previous: HealthScore | None, current: HealthScore) -> list[R
     if previous is None:
         return top_reasons(current)
     reasons: list[Reason] = []
+    smallest: Reason | None = None  # the largest of the moves too small to list, for a change made only of them
     for name in COMPONENTS:
         before, after = previous.components.get(name), current.components.get(name)
         if after is None:
@@ -109,10 +110,16 @@ def explain_change(previous: HealthScore | None, current: HealthScore) -> list[R
             continue
         moved = _moved_parts(before, after)
         if abs(delta) < MIN_DELTA and not moved:
+            drift = _contribution(after) - _contribution(before)
+            if drift and (smallest is None or abs(drift) > abs(smallest.delta)):
+                parts = _drifted_parts(before, after)
+                smallest = Reason(name, round(drift, 2), "; ".join(p.detail for p in parts), _evidence(parts))
             continue
         if not moved:  # weights shifted (another component appeared or vanished): name the weakest part
             moved = sorted((p for p in after.parts if p.score is not None), key=lambda p: p.score or 0.0)[:1]
         reasons.append(Reason(name, delta, "; ".join(p.detail for p in moved), _evidence(moved)))
+    if not reasons and smallest is not None and previous.total != current.total:
+        reasons.append(smallest)
     reasons.sort(key=lambda r: -abs(r.delta))
     if previous.scorecard_version != current.scorecard_version or previous.segment != current.segment:
         reasons.append(Reason("scorecard", 0.0,
@@ -142,3 +149,10 @@ def _moved_parts(before: ComponentScore | None, after: ComponentScore) -> list[P
         if was is None or abs(change) >= 1.0:
             moves.append((abs(change) * shares.get(p.name, 0.0), p))
     return [p for _, p in sorted(moves, key=lambda m: -m[0])[:2]]
+
+
+def _drifted_parts(before: ComponentScore | None, after: ComponentScore) -> list[Part]:
+    """The part of `after` that moved most, however little (a small drift still has a cause)."""
+    old = {p.name: p.score for p in before.parts} if before else {}
+    moved = [(abs((p.score or 0.0) - (old.get(p.name) or 0.0)), p) for p in after.parts if p.score is not None]
+    return [max(moved, key=lambda m: m[0])[1]] if moved else []

@@ -49,6 +49,11 @@ class UnknownEventType(ValueError):
     """The health domain has no rule for this event type (a contract mismatch, not a data error)."""
 
 
+FOLD_REJECTIONS: tuple[type[Exception], ...] = (ValueError,)
+"""What the fold raises when an event's data cannot be applied (the event goes to the DLQ with the
+reason; anything else is a bug and stops the consumer)."""
+
+
 @dataclass(frozen=True, slots=True)
 class SignalEvent:
     """One validated event as the fold needs it (the envelope minus account and schema fields)."""

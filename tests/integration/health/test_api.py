@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,8 @@ async def test_health_has_score_components_trend_reasons_and_the_last_change(api
     assert body["trend"]["7d"] is not None and body["trend"]["7d"] < 0, "usage fell from 15 to 5 users"
     assert body["trend"]["90d"] is None, "the history does not reach 90 days back"
     assert body["reasons"] and all(r["detail"] for r in body["reasons"])
-    change = body["last_change"]
-    assert change["cause"] == "event" and change["previous_score"] is not None
+    change = body["last_change"]  # the fall goes on at each midnight as the 30-day windows move
+    assert change["cause"] in ("event", "schedule") and change["previous_score"] is not None
     assert any(r["component"] == "usage" and r["delta"] < 0 and r["evidence_event_ids"] for r in change["reasons"])
     assert body["effective"] == {"score": body["score"], "grade": body["grade"], "overridden": False, "notes": []}
     assert body["arr"] == "120000" and body["renewal_date"] == at(400).date().isoformat()
@@ -75,11 +76,13 @@ async def test_health_has_score_components_trend_reasons_and_the_last_change(api
 
 
 async def test_history_is_paginated_newest_first_within_from_and_to(api: Health) -> None:
-    everything = (await api.http.get("/v1/accounts/trending/health/history")).json()["items"]
-    assert len(everything) == 3
+    everything = (await api.http.get("/v1/accounts/trending/health/history", params={"limit": 500})).json()["items"]
+    assert len(everything) >= 3
     assert [h["as_of"] for h in everything] == sorted((h["as_of"] for h in everything), reverse=True)
-    assert everything[-1]["previous_score"] is None and everything[0]["component_deltas"]["usage"] < 0
-    assert all(h["cause"] == "event" and h["scorecard"]["version"] == 1 for h in everything)
+    assert everything[-1]["previous_score"] is None and everything[-1]["cause"] == "event"
+    assert all(h["cause"] in ("event", "schedule") and h["scorecard"]["version"] == 1 for h in everything)
+    assert all(h["previous_score"] == older["score"] for h, older in itertools.pairwise(everything)), \
+        "each entry continues from the one before: no change is missing"
 
     pages, cursor = [], None
     while True:
@@ -91,12 +94,13 @@ async def test_history_is_paginated_newest_first_within_from_and_to(api: Health)
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert [len(p) for p in pages] == [2, 1]
+    assert all(len(p) == 2 for p in pages[:-1]) and 1 <= len(pages[-1]) <= 2
     assert [h["as_of"] for p in pages for h in p] == [h["as_of"] for h in everything]
 
     window = {"from": at(40).isoformat(), "to": at(70).isoformat()}
-    within = (await api.http.get("/v1/accounts/trending/health/history", params=window)).json()["items"]
-    assert [h["as_of"] for h in within] == [everything[1]["as_of"]]
+    within = (await api.http.get("/v1/accounts/trending/health/history", params={**window, "limit": 500})).json()
+    expected = [h["as_of"] for h in everything if at(40) <= datetime.fromisoformat(h["as_of"]) < at(70)]
+    assert expected and [h["as_of"] for h in within["items"]] == expected
     bad = await api.http.get("/v1/accounts/trending/health/history", params={"from": "2026-06-01T00:00:00"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
     assert (await api.http.get("/v1/accounts/nobody/health/history")).status_code == 404
@@ -192,7 +196,7 @@ async def test_overrides_show_beside_the_score_survive_a_recompute_and_expire_vi
 
 async def test_alerts_are_listed_filtered_paginated_and_acknowledged(api: Health) -> None:
     everything = (await api.http.get("/v1/alerts", params={"limit": 500})).json()["items"]
-    assert everything and all(a["status"] == "open" for a in everything)
+    assert everything and {a["status"] for a in everything} <= {"open", "resolved"}
     champion = (await api.http.get("/v1/alerts", params={"kind": "champion_left", "status": "open"})).json()
     assert [a["account_id"] for a in champion["items"]] == ["leaving"]
     alert = champion["items"][0]

@@ -44,7 +44,7 @@ async def test_events_in_score_and_history_in_the_db_health_and_churn_risk_recor
         history = await health.rows(
             "SELECT account_id, cause, scorecard_version, reasons, previous_score FROM {s}.score_history")
         assert {h.account_id for h in history} == set(accounts)
-        assert all(h.cause == "event" and h.scorecard_version == 1 for h in history)
+        assert all(h.cause in ("event", "schedule") and h.scorecard_version == 1 for h in history)
         # Every change is explained. (An account's first score may have nothing to explain yet when the
         # first batch that reached it held only, say, its contract: which batch that is depends on how
         # the three topics interleave.)

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from services.health.domain import today_midnight
 from tests.integration.health.harness import Health, at, healthy
 from tests.services import WRITER
 
@@ -22,23 +23,26 @@ async def test_the_scheduled_reevaluation_catches_a_silent_account(health: Healt
     assert before["quiet"].grade == "green" and before["quiet"].as_of < before["busy"].as_of
 
     rescorer = health.service.rescorer
-    tick = before["busy"].as_of + timedelta(minutes=30)  # within the hour for busy; 40 days for quiet
+    tick = before["busy"].as_of + timedelta(hours=1)  # busy was evaluated today; quiet 40 days ago
+    midnight = today_midnight(tick, grace=timedelta(seconds=health.settings.health_midnight_grace_s))
+    assert before["busy"].as_of >= midnight, "the story's last event must come after the day's midnight"
     report = await rescorer.rescore_due(as_of=tick)
-    assert report is not None and report.accounts == 1, "only the account not scored within the interval"
+    assert report is not None and report.accounts == 1, "only the account not evaluated since the last midnight"
 
     after = {r.account_id: r for r in await health.rows(
         "SELECT account_id, score, grade, as_of, scorecard_version FROM {s}.accounts")}
-    assert after["quiet"].as_of == tick and after["quiet"].score < before["quiet"].score - 20
+    assert after["quiet"].as_of == midnight and after["quiet"].score < before["quiet"].score - 20
     assert after["quiet"].grade != "green"
     assert after["busy"].as_of == before["busy"].as_of
-    history = await health.rows("SELECT cause, reasons FROM {s}.score_history WHERE account_id = 'quiet' "
-                                "ORDER BY id DESC LIMIT 1")
-    assert history[0].cause == "schedule"
-    assert any(r["component"] == "usage" and "active users fell" in r["detail"] for r in history[0].reasons)
+    history = await health.rows("SELECT cause, as_of, reasons FROM {s}.score_history WHERE account_id = 'quiet' "
+                                "AND cause = 'schedule' ORDER BY as_of")
+    assert len(history) > 1 and all(h.as_of == today_midnight(h.as_of) for h in history), \
+        "silence is counted at each midnight since the last event, not in one jump"
+    assert any(r["component"] == "usage" and "active users fell" in r["detail"] for h in history for r in h.reasons)
 
     records = await health.records(health.topics.account_health, at_least=1)
     last = [r for r in records if r["account_id"] == "quiet"][-1]
-    assert last["as_of"].startswith(tick.date().isoformat()) and last["score"] == after["quiet"].score
+    assert last["as_of"].startswith(midnight.date().isoformat()) and last["score"] == after["quiet"].score
     churn = await health.records(health.topics.churn_risk)
     assert any(r["account_id"] == "quiet" and r["type"] == "churn_risk.raised" for r in churn)
 

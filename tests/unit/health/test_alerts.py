@@ -43,10 +43,11 @@ def _evaluate(
     history: Sequence[tuple[datetime, float]] = (),
     open_alerts: Mapping[str, OpenAlert] | None = None,
     last_resolved: Mapping[str, datetime] | None = None,
+    episodes: Mapping[str, int] | None = None,
 ) -> AlertDecisions:
     return evaluate_alerts(account_id=ACCOUNT, previous=previous, current=current, score_history=history,
                            open_alerts=open_alerts or {}, signals=signals, scorecard=card, as_of=at(day),
-                           last_resolved=last_resolved)
+                           last_resolved=last_resolved, episodes=episodes)
 
 
 def _open(decision: AlertDecision) -> dict[str, OpenAlert]:
@@ -72,7 +73,7 @@ class TestChampionLeft:
         assert _kinds(raised) == [("champion_left", "raised")]
         alert = raised.raised[0]
         assert alert.severity == "high" and alert.episode_start == at(100)
-        assert alert.alert_id == str(uuid.uuid5(ALERT_NAMESPACE, f"acme|champion_left|{at(100).isoformat()}"))
+        assert alert.alert_id == str(uuid.uuid5(ALERT_NAMESPACE, "acme|champion_left|#1"))
         assert alert.reasons[0].detail == "champion Jane (c-0) left yesterday and no replacement has joined"
         assert self.left in alert.reasons[0].evidence_event_ids
         data = alert.to_event_data()
@@ -100,10 +101,11 @@ class TestChampionLeft:
         assert first == same
         later = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(104), previous_grade=None),
                           104)
-        # the episode starts at the departure, whenever it is first evaluated
+        # the episode starts at the departure, whenever it is first evaluated; it is the account's first
         assert later.raised[0].alert_id == first.raised[0].alert_id
         assert later.raised[0].event_id == first.raised[0].event_id
-        assert alert_id(ACCOUNT, "champion_left", at(100)) == first.raised[0].alert_id
+        assert later.raised[0].episode_start == first.raised[0].episode_start == at(100)
+        assert alert_id(ACCOUNT, "champion_left", 1) == first.raised[0].alert_id
 
     def test_a_further_departure_worsens_the_open_alert(self) -> None:
         h = self._account()
@@ -127,7 +129,7 @@ class TestChampionLeft:
         assert _kinds(resolved) == [("champion_left", "resolved")]
         h.contact(140, "c-9", "champion", "left")  # Jane's departure is unreplaced again, and Lee's is new
         again = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(141), previous_grade="green"),
-                          141, last_resolved={"champion_left": at(111)})
+                          141, last_resolved={"champion_left": at(111)}, episodes={"champion_left": 1})
         champion = [d for d in again.decisions if d.kind == "champion_left"]
         assert [d.action for d in champion] == ["raised"]
         assert champion[0].episode_start == at(140)
@@ -179,7 +181,7 @@ class TestScoreDrop:
     def test_a_new_episode_after_the_cool_down_gets_a_new_id(self) -> None:
         history = [(at(45), 90.0)]
         decisions = _evaluate(EMPTY_SIGNALS, _synthetic(70, 51), 51, history=history,
-                              last_resolved={"score_drop": at(36)})
+                              last_resolved={"score_drop": at(36)}, episodes={"score_drop": 1})
         first = _evaluate(EMPTY_SIGNALS, _synthetic(72, 25), 25, history=self.history).raised[0]
         assert _kinds(decisions) == [("score_drop", "raised")]
         assert decisions.raised[0].alert_id != first.alert_id

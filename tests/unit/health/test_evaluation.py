@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.health.domain import DEFAULT_SCORECARDS
-from services.health.evaluation import (
+from services.health.domain import (
+    DEFAULT_SCORECARDS,
     AlertState,
     Evaluation,
     StoredAccount,

@@ -1,0 +1,102 @@
+"""An account's evaluation points, in event time: what turns a stream of events into scores,
+history and alerts that depend on the events alone, never on how they were batched.
+
+The points of an account are:
+
+* each event, in the order the account's events are consumed, evaluated at the event's time (or
+  at the account's latest point, for a late event);
+* each UTC midnight between two points: nothing happened, yet the windows moved, so silence counts
+  the same way whether the next event arrives, a replay passes over the gap, or the scheduler
+  brings the account up to today (`advance` with no events and `until`).
+
+Because a point's result depends only on the state before it and on what happened at it, a batch
+of 1,000 events gives exactly the points (and so the history, grades and alerts) of 1,000 batches
+of one, and a crash, a redelivery or a replay gives them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.health.domain.days import day_number, start_of_day
+from services.health.domain.evaluation import Cause, Evaluation, evaluate
+from services.health.domain.fold import FOLD_REJECTIONS, SignalEvent, apply_events
+from services.health.domain.scorecard import Scorecard
+from services.health.domain.signals import AccountSignals
+from services.health.domain.state import StoredAccount
+
+MAX_SILENT_DAYS_EVALUATED = 400
+"""A gap longer than this is evaluated at its last midnights only: every window of the score is
+shorter (the longest, survey relevance, is 365 days), so the days before cannot differ."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    event: SignalEvent
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Advance:
+    account: StoredAccount
+    """The account after its last point."""
+    evaluations: tuple[Evaluation, ...]
+    """One per point, in order."""
+    rejected: tuple[Rejected, ...] = ()
+    """Events the fold could not apply (the event's data is at fault); nothing else changed for them."""
+
+    @property
+    def signals_changed(self) -> bool:
+        return any(e.cause == "event" for e in self.evaluations)
+
+
+def midnights(after: datetime | None, until: datetime) -> list[datetime]:
+    """The UTC midnights in (after, until], oldest first (none before an account's first point)."""
+    if after is None or until <= after:
+        return []
+    first, last = day_number(after) + 1, day_number(until)
+    first = max(first, last - MAX_SILENT_DAYS_EVALUATED + 1)
+    return [start_of_day(day) for day in range(first, last + 1)]
+
+
+def advance(
+    account: StoredAccount,
+    events: Sequence[SignalEvent],
+    *,
+    scorecards: Mapping[str, Scorecard],
+    until: datetime | None = None,
+) -> Advance:
+    """Evaluate `account` at every point its new `events` (in consumption order) make, then at every
+    midnight up to `until` (the scheduler's "today"; None: stop at the last event)."""
+    evaluations: list[Evaluation] = []
+    rejected: list[Rejected] = []
+
+    def point(as_of: datetime, cause: Cause, signals: AccountSignals, event: SignalEvent | None = None) -> None:
+        nonlocal account
+        evaluation = evaluate(account, signals=signals, scorecards=scorecards, as_of=as_of, cause=cause,
+                              last_event_at=event.occurred_at if event else None,
+                              point=event.event_id if event else "midnight")
+        evaluations.append(evaluation)
+        account = evaluation.stored()
+
+    for event in events:
+        for midnight in midnights(account.last_point, event.occurred_at):
+            point(midnight, "schedule", account.signals)
+        try:
+            signals = apply_events(account.signals, [event])
+        except FOLD_REJECTIONS as exc:
+            rejected.append(Rejected(event, f"{event.event_type} cannot be applied: {exc}"))
+            continue
+        point(event.occurred_at, "event", signals, event)
+    if until is not None:
+        for midnight in midnights(account.last_point, until):
+            point(midnight, "schedule", account.signals)
+    return Advance(account, tuple(evaluations), tuple(rejected))
+
+
+def today_midnight(now: datetime, *, grace: timedelta = timedelta(0)) -> datetime:
+    """The latest midnight the scheduler may evaluate at: a midnight is evaluated only once `grace`
+    has passed since it, so events up to `grace` late still land before it."""
+    return start_of_day(day_number(now - grace))
