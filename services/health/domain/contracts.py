@@ -25,6 +25,7 @@ class ContractSummary:
     first_start: date | None = None
     products: tuple[str, ...] = ()
     segment: str | None = None
+    """The account's segment: the one `account.updated` set, else the latest contract term's."""
     evidence_event_ids: tuple[str, ...] = ()
 
     def days_to_renewal(self, on: date) -> int | None:
@@ -60,6 +61,8 @@ def contract_summary(signals: AccountSignals, on: date) -> ContractSummary:
         renewal_date=min(renewals) if renewals else None,
         first_start=min(starts) if starts else None,
         products=tuple(sorted({p for _, t in in_force for p in t.products})),
-        segment=max(with_segment, key=lambda t: t.stamp.key).segment if with_segment else None,
+        # the CRM's word (account.updated) over the billing system's, when it has one
+        segment=signals.profile_value("segment")
+        or (max(with_segment, key=lambda t: t.stamp.key).segment if with_segment else None),
         evidence_event_ids=tuple(sorted(t.stamp.event_id for _, t in in_force)),
     )

@@ -21,6 +21,7 @@ from services.health.domain.signals import (
     NEGATIVE_CSAT_MAX,
     NEGATIVE_NPS_MAX,
     NEGATIVE_SENTIMENT_MAX,
+    PROFILE_FIELDS,
     TWO_WAY_CHANNELS,
     AccountSignals,
     Cancellation,
@@ -30,6 +31,7 @@ from services.health.domain.signals import (
     Departure,
     Interaction,
     NegativeFeedback,
+    ProfileValue,
     Stamp,
     SurveyAnswer,
     TicketState,
@@ -116,6 +118,7 @@ class _Fold:
         self.contacts = dict(s.contacts)
         self.departures = list(s.departures)
         self.contracts = dict(s.contracts)
+        self.profile = dict(s.profile)
         self.advanced = False
         self.changed: set[str] = set()  # collections that need trimming or sorting in freeze()
 
@@ -258,6 +261,16 @@ class _Fold:
         if known.cancellation is None or stamp.key > known.cancellation.stamp.key:
             self.contracts[contract_id] = replace(known, cancellation=cancellation)
 
+    def account_updated(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
+        """Each field the event names (absent ones are not in `data`; None clears one) takes its
+        value if the event is the latest for that field."""
+        for name in PROFILE_FIELDS:
+            if name in data:
+                known = self.profile.get(name)
+                if known is None or stamp.key > known.stamp.key:
+                    value = data[name]
+                    self.profile[name] = ProfileValue(None if value is None else str(value), stamp)
+
     # --- result ---
 
     def freeze(self) -> AccountSignals:
@@ -300,6 +313,7 @@ class _Fold:
             departures=tuple(sorted(self.departures, key=lambda d: d.stamp.key)[-MAX_DEPARTURES:])
             if "departures" in self.changed else s.departures,
             contracts=self.contracts,
+            profile=self.profile,
         )
 
     def _kept_tickets(self) -> dict[str, TicketState]:
@@ -329,6 +343,7 @@ _HANDLERS: dict[str, _Handler] = {
     "contract.renewed": _Fold.contract_term,
     "contract.amended": _Fold.contract_term,
     "contract.cancelled": _Fold.contract_cancelled,
+    "account.updated": _Fold.account_updated,
 }
 HANDLED_EVENT_TYPES = frozenset(_HANDLERS)
 

@@ -157,6 +157,18 @@ class ContractState:
         return latest_term is None or self.cancellation.stamp.key >= latest_term
 
 
+PROFILE_FIELDS = ("name", "owner", "segment", "crm_id", "tier")
+"""What `account.updated` says about an account (the CRM's word)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileValue:
+    """One profile field's latest value (None once cleared) and the event that set it."""
+
+    value: str | None
+    stamp: Stamp
+
+
 @dataclass(frozen=True, slots=True)
 class AccountSignals:
     latest_day: int | None = None
@@ -186,6 +198,12 @@ class AccountSignals:
     departures: tuple[Departure, ...] = ()
     # contracts
     contracts: Mapping[str, ContractState] = field(default_factory=dict)
+    # the account as people know it: field -> latest value by event time (account.updated)
+    profile: Mapping[str, ProfileValue] = field(default_factory=dict)
+
+    def profile_value(self, name: str) -> str | None:
+        known = self.profile.get(name)
+        return None if known is None else known.value
 
 
 EMPTY_SIGNALS = AccountSignals()
@@ -268,6 +286,7 @@ def signals_to_json(signals: AccountSignals) -> dict[str, Any]:
             }
             for c in s.contracts.values()
         },
+        "profile": {name: [p.value, _stamp_json(p.stamp)] for name, p in s.profile.items()},
     }
 
 
@@ -309,4 +328,5 @@ def signals_from_json(raw: Mapping[str, Any]) -> AccountSignals:
         departures=tuple(Departure(contact_id=d[0], role=d[1], stamp=_stamp(d[2]), name=d[3])
                          for d in raw["departures"]),
         contracts=contracts,
+        profile={name: ProfileValue(p[0], _stamp(p[1])) for name, p in raw.get("profile", {}).items()},
     )

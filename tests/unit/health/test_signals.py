@@ -182,3 +182,18 @@ def test_signals_json_round_trip() -> None:
     assert signals_from_json(raw) == s
     assert signals_to_json(EMPTY_SIGNALS) == json.loads(json.dumps(signals_to_json(EMPTY_SIGNALS)))
     assert signals_from_json(signals_to_json(EMPTY_SIGNALS)) == EMPTY_SIGNALS
+
+
+def test_account_updated_sets_keeps_and_clears_profile_fields_by_event_time() -> None:
+    from services.health.domain import contract_summary
+
+    h = History()
+    h.contract(0, segment="smb")
+    h.add(1, "account.updated", {"name": "Acme", "owner": "ann@example.com", "segment": "enterprise"})
+    h.add(3, "account.updated", {"owner": None, "tier": "gold"})  # owner cleared, name kept
+    h.add(0.5, "account.updated", {"owner": "late@example.com", "name": "Old name"})  # arrives last, older: loses
+    s = h.signals()
+    assert {f: s.profile_value(f) for f in ("name", "owner", "segment", "crm_id", "tier")} == {
+        "name": "Acme", "owner": None, "segment": "enterprise", "crm_id": None, "tier": "gold"}
+    assert contract_summary(s, on(5)).segment == "enterprise", "the CRM's segment wins over the contract's"
+    assert signals_from_json(signals_to_json(s)) == s
