@@ -124,6 +124,8 @@ class AlertDecisions:
     """New alerts and escalations of open ones (both are `churn_risk.raised`)."""
     resolved: tuple[AlertDecision, ...] = ()
     suppressed: tuple[Suppressed, ...] = ()
+    onsets: Mapping[str, datetime] = field(default_factory=dict)
+    """kind -> since when its condition has held without a break (for the sustain rule)."""
 
     @property
     def decisions(self) -> tuple[AlertDecision, ...]:
@@ -208,12 +210,16 @@ def _champion_left(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | 
 
 
 def _usage_decline(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | None:
+    """Active users down against the 30 days before (with user ids), else usage volume per feature."""
     usage = ctx.current.components.get("usage")
     facts = usage.facts if usage is not None else {}
     recent, prior = facts.get("active_users_recent"), facts.get("active_users_prior")
-    if not isinstance(recent, int) or not isinstance(prior, int):
-        return None
-    if open_alert is not None and open_alert.baseline:
+    if not isinstance(recent, int) or not isinstance(prior, int) or facts.get("active_users_decline_pct") is None:
+        volume = facts.get("usage_decline_pct")
+        if not isinstance(volume, int | float):
+            return None
+        baseline, decline = 0.0, float(volume)  # no baseline: recovery is the condition clearing
+    elif open_alert is not None and open_alert.baseline:
         baseline = open_alert.baseline
         decline = round(100 * (baseline - recent) / baseline, 1)
     else:
@@ -289,6 +295,8 @@ def evaluate_alerts(
     as_of: datetime,
     last_resolved: Mapping[str, datetime] | None = None,
     episodes: Mapping[str, int] | None = None,
+    onsets: Mapping[str, datetime] | None = None,
+    recent_raises: Sequence[datetime] = (),
     contract: ContractSummary | None = None,
     change: Sequence[Reason] | None = None,
 ) -> AlertDecisions:
@@ -298,7 +306,9 @@ def evaluate_alerts(
     `open_alerts` maps kind -> the open alert of that kind; `last_resolved` maps kind -> when its
     last alert was resolved, for the cool-down (an addition to the brief: the cool-down cannot be
     judged without it); `episodes` maps kind -> how many episodes of it were raised before (the new
-    one's number is the next). Disabled kinds are left alone, open or not.
+    one's number is the next); `onsets` maps kind -> since when its condition has held (a condition
+    alerts only once it has held for the kind's sustain days); `recent_raises` are the times of the
+    account's new episodes of any kind, for the budget. Disabled kinds are left alone, open or not.
 
     `contract` (the summary on as_of's UTC date) and `change` (`explain_change(previous, current)`)
     save recomputing what the caller already has; left out, they are derived here.
@@ -310,11 +320,16 @@ def evaluate_alerts(
     raised: list[AlertDecision] = []
     resolved: list[AlertDecision] = []
     suppressed: list[Suppressed] = []
+    held_since: dict[str, datetime] = {}
+    quarter_ago = as_of - timedelta(days=90)
+    spent = sum(1 for t in recent_raises if t > quarter_ago)
     for kind in ALERT_KINDS:
         if kind not in ctx.rules.enabled:
             continue
         open_alert = open_alerts.get(kind)
         condition = _DETECTORS[kind](ctx, open_alert)
+        if condition is not None:
+            held_since[kind] = (onsets or {}).get(kind, as_of)
         if open_alert is not None:
             if _recovered(kind, ctx, open_alert, condition):
                 resolved.append(_decide(ctx, "resolved", open_alert.alert_id, kind, open_alert, condition))
@@ -323,14 +338,25 @@ def evaluate_alerts(
             continue
         if condition is None:
             continue
+        sustain = timedelta(days=ctx.rules.sustain_days(kind))
+        if as_of - held_since[kind] < sustain:
+            suppressed.append(Suppressed(kind, f"held since {held_since[kind].isoformat()}; alerts after "
+                                               f"{ctx.rules.sustain_days(kind)} days"))
+            continue
         quiet_since = (last_resolved or {}).get(kind)
         if quiet_since is not None and as_of - quiet_since < timedelta(days=ctx.rules.cooldown_days):
             suppressed.append(Suppressed(kind, f"resolved {quiet_since.isoformat()}, within the "
                                                f"{ctx.rules.cooldown_days}-day cool-down"))
             continue
+        if spent >= ctx.rules.budget_per_quarter and condition.severity != "critical":
+            suppressed.append(Suppressed(kind, f"{plural(spent, 'alert')} raised on this account in the last 90 "
+                                               f"days (budget {ctx.rules.budget_per_quarter}); only a critical "
+                                               f"one is raised beyond it"))
+            continue
         new_id = alert_id(account_id, kind, (episodes or {}).get(kind, 0) + 1)
         raised.append(_decide(ctx, "raised", new_id, kind, None, condition))
-    return AlertDecisions(tuple(raised), tuple(resolved), tuple(suppressed))
+        spent += 1
+    return AlertDecisions(tuple(raised), tuple(resolved), tuple(suppressed), held_since)
 
 
 def _decide(ctx: _Context, action: str, the_id: str, kind: str, open_alert: OpenAlert | None,

@@ -1,4 +1,5 @@
-"""The five health components, each a pure function of (signals, context) -> ComponentScore.
+"""The health components besides usage (`usage.py`), each a pure function of (signals, context) ->
+ComponentScore.
 
 Windows end at `as_of`, so silence counts: when events stop, recent windows empty out, "days
 since" grow, and the score falls as `as_of` advances, with no new event needed. Missing data is
@@ -13,22 +14,15 @@ from services.health.domain.measures import (
     Fact,
     Part,
     ScoringContext,
-    active_users,
     component,
     contact_label,
     days_ago,
-    features_used,
     missing_component,
-    pct,
     plural,
     ramp,
     unreplaced_departures,
-    usage_quantity,
 )
 from services.health.domain.signals import AccountSignals
-
-MIN_PRIOR_USERS_FOR_DECLINE = 5
-"""Below this many active users a percentage decline is noise (2 -> 1 is not a "50% collapse")."""
 
 NPS_POINTS = (0, 5, 10, 15, 20, 30, 40, 60, 75, 90, 100)  # by answer 0-10: detractors stay low
 CSAT_POINTS = {1: 0, 2: 25, 3: 55, 4: 80, 5: 100}
@@ -37,77 +31,6 @@ SURVEY_HALF_LIFE_DAYS = 90
 both fade towards 50, and after SURVEY_RELEVANCE_DAYS the answer no longer counts."""
 SURVEY_RELEVANCE_DAYS = 365
 SEVERITY_LOAD = {"low": 1, "normal": 2, "high": 4, "urgent": 8}
-
-
-def utilisation_target(tenure_days: int) -> float | None:
-    """Active share of seats expected by time since purchase, after GitLab's published Gainsight
-    bands (2-6 months, 6-9, over 9): not judged in the first 60 days (onboarding), then 50%,
-    65% after 6 months and 80% after 9."""
-    if tenure_days < 60:
-        return None
-    if tenure_days < 180:
-        return 0.5
-    return 0.65 if tenure_days < 270 else 0.8
-
-
-def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
-    a, seats = ctx.as_of_day, ctx.contract.seats
-    if s.first_usage_day is None or s.first_usage_day > a or s.last_usage is None:
-        return missing_component("usage", "no product usage recorded yet", {"seats": seats})
-    recent, prior = active_users(s, a - 29, a), active_users(s, a - 59, a - 30)
-    qty_recent, qty_prior = usage_quantity(s, a - 29, a), usage_quantity(s, a - 59, a - 30)
-    evidence = tuple(st.event_id for st in s.usage_evidence) + ctx.contract.evidence_event_ids
-    of_seats = f" of {seats} seats" if seats else ""
-
-    target = utilisation_target(ctx.tenure_days)
-    if not seats:
-        utilisation = Part("utilisation", None, 0.35, "no contract in force, so seat utilisation is unknown")
-    else:
-        share = recent / seats
-        judged = "not judged in the first 60 days" if target is None else f"target {pct(target, 1)}%"
-        utilisation = Part("utilisation", None if target is None else round(min(1.0, share / target) * 100, 1),
-                           0.35, f"{recent}{of_seats} active in the last 30 days ({pct(recent, seats)}%, "
-                                 f"{judged})", evidence)
-
-    decline: float | None = None
-    if prior >= MIN_PRIOR_USERS_FOR_DECLINE:
-        decline = round(100 * (prior - recent) / prior, 1)
-    if prior > 0:
-        ratio, what = recent / prior, "active users"
-        moved = f"{'fell' if recent < prior else 'rose'} from {prior} to {recent}{of_seats}"
-        steady = f"steady at {recent}{of_seats}"
-    elif not s.user_activity and qty_prior > 0:
-        ratio, what = qty_recent / qty_prior, "usage"
-        moved = f"{'fell' if qty_recent < qty_prior else 'rose'} from {qty_prior:g} to {qty_recent:g} units"
-        steady = f"steady at {qty_recent:g} units"
-    else:
-        ratio, what, moved, steady = None, "", "", ""
-    if ratio is None:
-        trend = Part("trend", None, 0.35, "no usage in the 30 days before the last 30 to compare with")
-    else:
-        change = moved if abs(ratio - 1) >= 0.05 else steady
-        trend = Part("trend", ramp(ratio, 1.0, 0.4), 0.35, f"{what} {change} over 30 days", evidence)
-
-    known = features_used(s, a - 119, a)
-    used = features_used(s, a - 29, a)
-    breadth = Part(
-        "breadth", round(100 * len(used) / len(known), 1) if known else None, 0.1,
-        f"{len(used)} of {plural(len(known), 'feature')} used in the last 120 days were used in the last 30",
-        tuple(s.feature_last_used[f].event_id for f in used[:5]))
-
-    silent_days = max(0, a - s.last_usage.day)
-    recency = Part("recency", ramp(silent_days, 3, 45), 0.2,
-                   f"last product usage {days_ago(silent_days)}", (s.last_usage.event_id,))
-
-    facts: dict[str, Fact] = {
-        "active_users_recent": recent, "active_users_prior": prior, "seats": seats,
-        "utilisation_pct": pct(recent, seats) if seats else None,
-        "utilisation_target_pct": None if target is None else pct(target, 1),
-        "tenure_days": ctx.tenure_days, "active_users_decline_pct": decline,
-        "usage_quantity_recent": qty_recent, "usage_quantity_prior": qty_prior,
-        "features_recent": len(used), "features_known": len(known), "days_since_last_usage": silent_days,
-    }
-    return component("usage", [utilisation, trend, breadth, recency], facts)
 
 
 def score_engagement(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:

@@ -20,6 +20,7 @@ from typing import Literal
 from services.health.domain.alerts import AlertDecisions, evaluate_alerts
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.explain import Reason, explain_change
+from services.health.domain.norms import EMPTY_NORMS, CohortNorms
 from services.health.domain.scorecard import Scorecard, scorecard_for
 from services.health.domain.scoring import HealthScore, component_scores, score_account
 from services.health.domain.signals import AccountSignals
@@ -78,8 +79,10 @@ def evaluate(
     cause: Cause,
     last_event_at: datetime | None = None,
     point: str = "",
+    norms: CohortNorms = EMPTY_NORMS,
 ) -> Evaluation:
-    """Score `signals` for `account` at `as_of` (or at its latest point, if later)."""
+    """Score `signals` for `account` at `as_of` (or at its latest point, if later), with the cohort
+    norms in force."""
     previous = account.score
     if previous is not None and previous.as_of > as_of:
         as_of = previous.as_of
@@ -89,7 +92,7 @@ def evaluate(
     utc_contract = contract if as_of.utcoffset() == timedelta(0) else None
     card = scorecard_for(contract.segment, scorecards)
     score = score_account(signals, card, as_of=as_of, previous_grade=previous.grade if previous else None,
-                          contract=utc_contract)
+                          contract=utc_contract, norms=norms)
     reasons = tuple(explain_change(previous, score))
     decisions = evaluate_alerts(
         account_id=account.account_id,
@@ -102,6 +105,8 @@ def evaluate(
         as_of=as_of,
         last_resolved=account.alert_state.last_resolved,
         episodes=account.alert_state.episodes,
+        onsets=account.alert_state.onsets,
+        recent_raises=account.alert_state.recent_raises,
         contract=utc_contract,
         change=reasons,
     )
@@ -114,7 +119,7 @@ def evaluate(
         score=score,
         reasons=reasons,
         decisions=decisions,
-        alert_state=account.alert_state.after(decisions),
+        alert_state=account.alert_state.after(decisions, as_of=as_of),
         recent_scores=keep_recent(account.recent_scores, (as_of, score.total), days=card.alerts.score_drop_days),
         last_event_at=latest,
         contract=contract,

@@ -35,6 +35,7 @@ from services.health.domain.signals import (
     Stamp,
     SurveyAnswer,
     TicketState,
+    first_days_usage,
 )
 
 MAX_INTERACTIONS = 400
@@ -100,7 +101,10 @@ class _Fold:
         self.latest_day = s.latest_day
         self.first_seen_day = s.first_seen_day
         self.user_activity = dict(s.user_activity)
-        self.usage_by_day = dict(s.usage_by_day)
+        self.event_days = dict(s.event_days)
+        self.feature_days = dict(s.feature_days)
+        self.fresh_days: dict[str, dict[int, float]] = {}  # inner day maps copied for this fold: ours to change
+        self.onboarding = s.onboarding
         self.feature_last_used = dict(s.feature_last_used)
         self.first_usage_day = s.first_usage_day
         self.last_usage = s.last_usage
@@ -166,10 +170,14 @@ class _Fold:
             bit = 1 << (self.latest_day - day)
             self.user_activity[user_id] = self.user_activity.get(user_id, 0) | bit
         quantity = 1.0 if data.get("quantity") is None else float(data["quantity"])
-        self.usage_by_day[day] = self.usage_by_day.get(day, 0.0) + quantity
-        feature = data.get("feature")
-        if feature:
-            self.feature_last_used[feature] = _later(self.feature_last_used.get(feature), stamp)
+        self.event_days[day] = self.event_days.get(day, 0) + 1
+        feature = data.get("feature") or "(none)"
+        days = self.fresh_days.get(feature)
+        if days is None:
+            days = self.fresh_days[feature] = dict(self.feature_days.get(feature, {}))
+            self.feature_days[feature] = days
+        days[day] = days.get(day, 0.0) + quantity
+        self.feature_last_used[feature] = _later(self.feature_last_used.get(feature), stamp)
 
     def interaction_logged(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
         channel = data["channel"]
@@ -287,8 +295,9 @@ class _Fold:
             latest_day=self.latest_day,
             first_seen_day=self.first_seen_day,
             user_activity=self.user_activity,
-            usage_by_day={d: q for d, q in self.usage_by_day.items() if d >= start}
-            if advanced else self.usage_by_day,
+            event_days={d: n for d, n in self.event_days.items() if d >= start} if advanced else self.event_days,
+            feature_days=self._kept_feature_days(start) if advanced else self.feature_days,
+            onboarding=self._onboarding(),
             feature_last_used={f: st for f, st in self.feature_last_used.items() if st.day >= start}
             if advanced else self.feature_last_used,
             first_usage_day=self.first_usage_day,
@@ -315,6 +324,23 @@ class _Fold:
             contracts=self.contracts,
             profile=self.profile,
         )
+
+    def _kept_feature_days(self, start: int) -> dict[str, Mapping[int, float]]:
+        kept: dict[str, Mapping[int, float]] = {}
+        for feature, days in self.feature_days.items():
+            recent = {d: q for d, q in days.items() if d >= start}
+            if recent:
+                kept[feature] = recent
+        return kept
+
+    def _onboarding(self) -> Mapping[str, float] | None:
+        """Kept apart only when the account's first days leave the horizon; until then it is derived
+        from the daily usage (`onboarding_usage`), so it does not depend on the events' order."""
+        if self.onboarding is not None or self.first_seen_day is None or self.latest_day is None:
+            return self.onboarding
+        if self.latest_day - HORIZON_DAYS < self.first_seen_day:
+            return None
+        return first_days_usage(self.feature_days, self.first_seen_day)
 
     def _kept_tickets(self) -> dict[str, TicketState]:
         # Closed tickets are kept by count, not by age: a late `ticket.opened` must still find its

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from services.health.domain.contracts import ContractSummary
+from services.health.domain.norms import EMPTY_NORMS, CohortNorms
 from services.health.domain.scorecard import Targets
 from services.health.domain.signals import HORIZON_DAYS, AccountSignals, Departure
 
@@ -53,6 +54,8 @@ class ScoringContext:
     """Days since the first contract started (days_known when no contract is known)."""
     contract: ContractSummary
     targets: Targets
+    norms: CohortNorms = EMPTY_NORMS
+    """Where the account's usage stands among similar accounts (none yet: judged on its own)."""
 
 
 def component(name: str, parts: Sequence[Part], facts: Mapping[str, Fact]) -> ComponentScore:
@@ -103,14 +106,6 @@ def active_users(signals: AccountSignals, first: int, last: int) -> int:
         return 0
     window = _window_mask(signals.latest_day, first, last)
     return sum(1 for mask in signals.user_activity.values() if mask & window)
-
-
-def usage_quantity(signals: AccountSignals, first: int, last: int) -> float:
-    return sum(q for day, q in signals.usage_by_day.items() if first <= day <= last)
-
-
-def features_used(signals: AccountSignals, first: int, last: int) -> list[str]:
-    return sorted(f for f, st in signals.feature_last_used.items() if first <= st.day <= last)
 
 
 def unreplaced_departures(signals: AccountSignals, as_of_day: int) -> list[Departure]:

@@ -71,18 +71,36 @@ class Targets:
     """None when the segment holds no QBRs (then the QBR measure is left out, not failed)."""
 
 
+DEFAULT_ALERT_KINDS = frozenset(ALERT_KINDS) - {"score_drop"}
+"""`score_drop` is off by default: on telemetry nobody on the project wrote it fired on noise (issue 8);
+a sustained red grade and a sustained usage decline carry the same news with far fewer false alarms."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRules:
-    cooldown_days: int = 14
+    cooldown_days: int = 30
     renewal_critical_days: int = 90
-    enabled: frozenset[str] = frozenset(ALERT_KINDS)
+    budget_per_quarter: int = 1
+    """New churn-risk episodes per account in any 90 days; beyond it, only a critical one is raised
+    (the rest are recorded as suppressed). Alert fatigue is the first thing that kills an alert."""
+    enabled: frozenset[str] = DEFAULT_ALERT_KINDS
+    grade_red_sustain_days: int = 7
+    """A grade must have held this long (at every point) before it alerts: one bad week is news, one
+    bad day is noise."""
     score_drop_points: float = 15.0
     score_drop_days: int = 30
     score_drop_step: float = 10.0
+    score_drop_sustain_days: int = 7
     usage_decline_pct: float = 30.0
     usage_decline_step: float = 20.0
+    usage_decline_sustain_days: int = 7
+    champion_left_sustain_days: int = 7
+    """A departure alerts once nobody has stepped in for a week (a replacement often follows at once)."""
     negative_feedback_count: int = 3
     negative_feedback_days: int = 30
+
+    def sustain_days(self, kind: str) -> int:
+        return int(getattr(self, f"{kind}_sustain_days", 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +170,10 @@ def scorecard_for(segment: str | None, scorecards: Mapping[str, Scorecard] = DEF
 
 # (json section, json key) -> (attribute, integer?, minimum, exclusive minimum?, maximum)
 _ALERT_FIELDS: Mapping[tuple[str, str], tuple[str, bool, float, bool, float | None]] = {
+    ("grade_red", "sustain_days"): ("grade_red_sustain_days", True, 0, False, 90),
+    ("score_drop", "sustain_days"): ("score_drop_sustain_days", True, 0, False, 90),
+    ("usage_decline", "sustain_days"): ("usage_decline_sustain_days", True, 0, False, 90),
+    ("champion_left", "sustain_days"): ("champion_left_sustain_days", True, 0, False, 90),
     ("score_drop", "points"): ("score_drop_points", False, 0, True, 100),
     ("score_drop", "within_days"): ("score_drop_days", True, 1, False, 365),
     ("score_drop", "step"): ("score_drop_step", False, 0, True, 100),
@@ -164,7 +186,8 @@ _ALERT_FIELDS: Mapping[tuple[str, str], tuple[str, bool, float, bool, float | No
 
 def _alerts_json(rules: AlertRules) -> dict[str, Any]:
     out: dict[str, Any] = {"cooldown_days": rules.cooldown_days,
-                           "renewal_critical_days": rules.renewal_critical_days}
+                           "renewal_critical_days": rules.renewal_critical_days,
+                           "budget_per_quarter": rules.budget_per_quarter}
     for kind in ALERT_KINDS:
         out[kind] = {"enabled": kind in rules.enabled}
     for (kind, key), (attr, *_) in _ALERT_FIELDS.items():
@@ -332,12 +355,13 @@ def _critical_measures(check: _Check, raw: Mapping[str, Any]) -> tuple[CriticalM
 
 
 def _alert_rules(check: _Check, raw: Mapping[str, Any]) -> AlertRules:
-    section = check.section(raw, "alerts", ("cooldown_days", "renewal_critical_days", *ALERT_KINDS))
+    section = check.section(raw, "alerts", ("cooldown_days", "renewal_critical_days", "budget_per_quarter",
+                                            *ALERT_KINDS))
     if section is None:
         return AlertRules()
     default = AlertRules()
     values: dict[str, Any] = {}
-    for key, lowest in (("cooldown_days", 1), ("renewal_critical_days", 0)):
+    for key, lowest in (("cooldown_days", 1), ("renewal_critical_days", 0), ("budget_per_quarter", 0)):
         if key in section and (n := check.number(section[key], f"alerts.{key}", integer=True,
                                                  minimum=lowest, maximum=365)) is not None:
             values[key] = int(n)
@@ -352,10 +376,12 @@ def _alert_rules(check: _Check, raw: Mapping[str, Any]) -> AlertRules:
         keys = ("enabled", *(k for (sec, k) in _ALERT_FIELDS if sec == kind))
         for unknown in sorted(set(rule) - set(keys)):
             check.fail(f"alerts.{kind}.{unknown}", f"unknown field; expected one of {', '.join(keys)}")
-        flag = rule.get("enabled", True)
+        flag = rule.get("enabled", kind in default.enabled)
         if not isinstance(flag, bool):
             check.fail(f"alerts.{kind}.enabled", f"must be true or false, got {flag!r}")
-        elif not flag:
+        elif flag:
+            enabled.add(kind)
+        else:
             enabled.discard(kind)
         for key in keys[1:]:
             if key not in rule:

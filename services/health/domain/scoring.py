@@ -12,11 +12,11 @@ from services.health.domain.components import (
     score_relationship,
     score_sentiment,
     score_support,
-    score_usage,
 )
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.days import day_number, parse_moment, require_aware
 from services.health.domain.measures import ComponentScore, Part, ScoringContext
+from services.health.domain.norms import EMPTY_NORMS, CohortNorms
 from services.health.domain.scorecard import (
     COMPONENTS,
     CRITICAL_RULES,
@@ -26,6 +26,7 @@ from services.health.domain.scorecard import (
     Scorecard,
 )
 from services.health.domain.signals import AccountSignals
+from services.health.domain.usage import score_usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,10 @@ def score_account(
     as_of: datetime,
     previous_grade: str | None,
     contract: ContractSummary | None = None,
+    norms: CohortNorms = EMPTY_NORMS,
 ) -> HealthScore:
-    """`contract`: `contract_summary(signals, <as_of's UTC date>)` when the caller has it already."""
+    """`contract`: `contract_summary(signals, <as_of's UTC date>)` when the caller has it already;
+    `norms`: the cohort norms in force (none: usage is judged on the account's own history)."""
     as_of = require_aware(as_of, "as_of")
     today = day_number(as_of)
     if contract is None:
@@ -77,7 +80,7 @@ def score_account(
     days_known = max(1, today - (signals.first_seen_day or today) + 1)
     tenure = today - contract.first_start.toordinal() if contract.first_start else days_known - 1
     ctx = ScoringContext(as_of_day=today, days_known=days_known, tenure_days=max(0, tenure),
-                         contract=contract, targets=scorecard.targets)
+                         contract=contract, targets=scorecard.targets, norms=norms)
     components = [score(signals, ctx) for score in
                   (score_usage, score_engagement, score_sentiment, score_support, score_relationship)]
     return combine(components, scorecard, as_of=as_of, previous_grade=previous_grade)

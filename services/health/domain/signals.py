@@ -31,6 +31,9 @@ from services.health.domain.days import day_number, parse_moment
 HORIZON_DAYS = 120
 """Days of activity kept before the newest event: covers two 30-day windows and a 90-day one."""
 
+ONBOARDING_DAYS = 30
+"""A young account's usage is compared with what established accounts did in their first 30 days."""
+
 KEY_ROLES = ("champion", "exec_sponsor")
 """Contacts whose departure is a churn signal on its own."""
 
@@ -175,7 +178,12 @@ class AccountSignals:
     first_seen_day: int | None = None
     # usage: bit k of a user's mask is set when the user was active on day latest_day - k
     user_activity: Mapping[str, int] = field(default_factory=dict)
-    usage_by_day: Mapping[int, float] = field(default_factory=dict)
+    event_days: Mapping[int, int] = field(default_factory=dict)
+    """day -> usage events that day (a count, whatever their quantities)."""
+    feature_days: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
+    """feature -> day -> summed quantity: per feature, so that units never mix."""
+    onboarding: Mapping[str, float] | None = None
+    """feature -> quantity in the account's first ONBOARDING_DAYS days, once they have passed."""
     feature_last_used: Mapping[str, Stamp] = field(default_factory=dict)
     first_usage_day: int | None = None
     last_usage: Stamp | None = None
@@ -207,6 +215,21 @@ class AccountSignals:
 
 
 EMPTY_SIGNALS = AccountSignals()
+
+
+def first_days_usage(feature_days: Mapping[str, Mapping[int, float]], first_day: int) -> dict[str, float]:
+    """Quantity per feature in the ONBOARDING_DAYS days from `first_day` on."""
+    end = first_day + ONBOARDING_DAYS
+    return {f: total for f, days in feature_days.items() if (total := sum(q for d, q in days.items() if d < end))}
+
+
+def onboarding_usage(s: AccountSignals) -> Mapping[str, float] | None:
+    """What the account used in its first ONBOARDING_DAYS days, once they have all passed."""
+    if s.onboarding is not None:
+        return s.onboarding
+    if s.first_seen_day is None or s.latest_day is None or s.latest_day < s.first_seen_day + ONBOARDING_DAYS:
+        return None
+    return first_days_usage(s.feature_days, s.first_seen_day)
 
 
 # --- JSON ---------------------------------------------------------------------------------------
@@ -258,7 +281,9 @@ def signals_to_json(signals: AccountSignals) -> dict[str, Any]:
         "latest_day": s.latest_day,
         "first_seen_day": s.first_seen_day,
         "user_activity": {user: format(mask, "x") for user, mask in s.user_activity.items()},
-        "usage_by_day": [[day, qty] for day, qty in sorted(s.usage_by_day.items())],
+        "event_days": [[day, n] for day, n in sorted(s.event_days.items())],
+        "feature_days": {f: [[day, qty] for day, qty in sorted(days.items())] for f, days in s.feature_days.items()},
+        "onboarding": None if s.onboarding is None else dict(s.onboarding),
         "feature_last_used": {f: _stamp_json(st) for f, st in s.feature_last_used.items()},
         "first_usage_day": s.first_usage_day,
         "last_usage": _stamp_json(s.last_usage),
@@ -305,7 +330,10 @@ def signals_from_json(raw: Mapping[str, Any]) -> AccountSignals:
         latest_day=raw["latest_day"],
         first_seen_day=raw["first_seen_day"],
         user_activity={user: int(mask, 16) for user, mask in raw["user_activity"].items()},
-        usage_by_day={int(day): float(qty) for day, qty in raw["usage_by_day"]},
+        event_days={int(day): int(n) for day, n in raw.get("event_days", ())},
+        feature_days={f: {int(day): float(qty) for day, qty in days}
+                      for f, days in raw.get("feature_days", {}).items()},
+        onboarding=None if raw.get("onboarding") is None else {f: float(q) for f, q in raw["onboarding"].items()},
         feature_last_used={f: _stamp(st) for f, st in raw["feature_last_used"].items()},
         first_usage_day=raw["first_usage_day"],
         last_usage=_opt_stamp(raw["last_usage"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.health.domain.alerts import AlertDecisions, OpenAlert
@@ -29,21 +29,27 @@ class AlertState:
     open: Mapping[str, OpenAlert] = field(default_factory=dict)
     last_resolved: Mapping[str, datetime] = field(default_factory=dict)
     episodes: Mapping[str, int] = field(default_factory=dict)
+    onsets: Mapping[str, datetime] = field(default_factory=dict)
+    """kind -> since when its condition has held without a break (it alerts once held long enough)."""
+    recent_raises: tuple[datetime, ...] = ()
+    """When the account's episodes of the last 90 days were raised (the alert budget)."""
 
-    def after(self, decisions: AlertDecisions) -> AlertState:
+    def after(self, decisions: AlertDecisions, *, as_of: datetime) -> AlertState:
         still_open = dict(self.open)
         resolved_at = dict(self.last_resolved)
         episodes = dict(self.episodes)
+        raises = [t for t in self.recent_raises if as_of - t < timedelta(days=90)]
         for decision in decisions.raised:
             if decision.action == "raised":
                 episodes[decision.kind] = episodes.get(decision.kind, 0) + 1
+                raises.append(decision.occurred_at)
             opened = decision.open_alert()
             if opened is not None:
                 still_open[decision.kind] = opened
         for decision in decisions.resolved:
             still_open.pop(decision.kind, None)
             resolved_at[decision.kind] = decision.occurred_at
-        return AlertState(still_open, resolved_at, episodes)
+        return AlertState(still_open, resolved_at, episodes, dict(decisions.onsets), tuple(raises))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,8 @@ def alert_state_to_json(state: AlertState) -> dict[str, Any]:
         },
         "last_resolved": {kind: at.isoformat() for kind, at in state.last_resolved.items()},
         "episodes": dict(state.episodes),
+        "onsets": {kind: at.isoformat() for kind, at in state.onsets.items()},
+        "recent_raises": [at.isoformat() for at in state.recent_raises],
     }
 
 
@@ -91,6 +99,8 @@ def alert_state_from_json(raw: Mapping[str, Any]) -> AlertState:
         },
         last_resolved={kind: _moment(at) for kind, at in raw.get("last_resolved", {}).items()},
         episodes={kind: int(n) for kind, n in raw.get("episodes", {}).items()},
+        onsets={kind: _moment(at) for kind, at in raw.get("onsets", {}).items()},
+        recent_raises=tuple(_moment(at) for at in raw.get("recent_raises", ())),
     )
 
 

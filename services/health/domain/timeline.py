@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from services.health.domain.days import day_number, start_of_day
 from services.health.domain.evaluation import Cause, Evaluation, evaluate
 from services.health.domain.fold import FOLD_REJECTIONS, SignalEvent, apply_events
+from services.health.domain.norms import EMPTY_NORMS, CohortNorms
 from services.health.domain.scorecard import Scorecard
 from services.health.domain.signals import AccountSignals
 from services.health.domain.state import StoredAccount
@@ -66,6 +67,7 @@ def advance(
     events: Sequence[SignalEvent],
     *,
     scorecards: Mapping[str, Scorecard],
+    norms: CohortNorms = EMPTY_NORMS,
     until: datetime | None = None,
 ) -> Advance:
     """Evaluate `account` at every point its new `events` (in consumption order) make, then at every
@@ -77,7 +79,7 @@ def advance(
         nonlocal account
         evaluation = evaluate(account, signals=signals, scorecards=scorecards, as_of=as_of, cause=cause,
                               last_event_at=event.occurred_at if event else None,
-                              point=event.event_id if event else "midnight")
+                              point=event.event_id if event else "midnight", norms=norms)
         evaluations.append(evaluation)
         account = evaluation.stored()
 

@@ -10,6 +10,7 @@ from datetime import datetime
 import pytest
 
 from services.health.domain import (
+    ALERT_KINDS,
     ALERT_NAMESPACE,
     DEFAULT_SCORECARDS,
     EMPTY_SIGNALS,
@@ -29,7 +30,12 @@ from tests.unit.health.factories import History, at, healthy_account
 
 pytestmark = pytest.mark.unit
 
-ENTERPRISE = DEFAULT_SCORECARDS["enterprise"]
+# The raise / escalate / resolve mechanics, without the fatigue rules (sustain, budget) in the way:
+# those have tests of their own below.
+ENTERPRISE = replace(DEFAULT_SCORECARDS["enterprise"], alerts=replace(
+    DEFAULT_SCORECARDS["enterprise"].alerts, cooldown_days=14, budget_per_quarter=99, grade_red_sustain_days=0,
+    score_drop_sustain_days=0, usage_decline_sustain_days=0, champion_left_sustain_days=0,
+    enabled=frozenset(ALERT_KINDS)))
 ACCOUNT = "acme"
 
 
@@ -247,3 +253,47 @@ def test_a_run_of_negative_feedback() -> None:
 def test_disabled_rules_do_not_alert() -> None:
     card = replace(ENTERPRISE, alerts=replace(ENTERPRISE.alerts, enabled=frozenset()))
     assert _evaluate(EMPTY_SIGNALS, _synthetic(10, 5), 5, card=card).decisions == ()
+
+
+class TestFatigue:
+    """A condition alerts once it has held for its sustain days, and an account gets at most the budget
+    of new episodes in any 90 days (a critical one excepted)."""
+
+    card = DEFAULT_SCORECARDS["enterprise"]
+
+    def _red(self, day: float, onsets: Mapping[str, datetime] | None = None,
+             recent: Sequence[datetime] = (), card: Scorecard | None = None) -> AlertDecisions:
+        return evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(20, day), score_history=(),
+                               open_alerts={}, signals=EMPTY_SIGNALS, scorecard=card or self.card, as_of=at(day),
+                               onsets=onsets, recent_raises=recent)
+
+    def test_a_red_grade_alerts_only_after_it_has_held_for_a_week(self) -> None:
+        first = self._red(10)
+        assert first.raised == () and first.onsets == {"grade_red": at(10)}
+        assert [s.kind for s in first.suppressed] == ["grade_red"]
+        assert self._red(16.9, first.onsets).raised == ()
+        held = self._red(17, first.onsets)
+        assert _kinds(held) == [("grade_red", "raised")] and held.onsets == {"grade_red": at(10)}
+
+    def test_a_break_in_the_condition_starts_the_week_again(self) -> None:
+        first = self._red(10)
+        green = evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(90, 12), score_history=(),
+                                open_alerts={}, signals=EMPTY_SIGNALS, scorecard=self.card, as_of=at(12),
+                                onsets=first.onsets)
+        assert green.onsets == {}
+        assert self._red(18, green.onsets).raised == ()
+
+    def test_the_budget_holds_back_a_second_episode_within_90_days_unless_critical(self) -> None:
+        onsets = {"grade_red": at(0)}
+        over = self._red(30, onsets, recent=[at(0)])
+        assert over.raised == () and "budget 1" in over.suppressed[0].reason
+        assert _kinds(self._red(91, onsets, recent=[at(0)])) == [("grade_red", "raised")]
+        h = History()
+        h.contract(0, start=0, end=60)  # renews in a month: a red grade is critical
+        near = evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(20, 30), score_history=(),
+                               open_alerts={}, signals=h.signals(), scorecard=self.card, as_of=at(30),
+                               onsets=onsets, recent_raises=[at(0)])
+        assert [(d.kind, d.severity) for d in near.raised] == [("grade_red", "critical")]
+
+    def test_score_drop_is_off_by_default(self) -> None:
+        assert "score_drop" not in self.card.alerts.enabled

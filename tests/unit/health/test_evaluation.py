@@ -14,6 +14,7 @@ from services.health.domain import (
     StoredAccount,
     alert_state_from_json,
     alert_state_to_json,
+    advance,
     evaluate,
     keep_recent,
     recent_scores_from_json,
@@ -75,14 +76,16 @@ def test_silence_lowers_the_score_and_raises_alerts_that_the_state_remembers() -
     h = healthy_account(days=60)
     scored = evaluate(StoredAccount("a"), signals=h.signals(60), scorecards=DEFAULT_SCORECARDS, as_of=at(60),
                       cause="event")
-    silent = evaluate(_stored("a", scored), signals=scored.signals, scorecards=DEFAULT_SCORECARDS,
-                      as_of=at(110), cause="schedule")
-    assert silent.changed and silent.score.total < scored.score.total
-    assert silent.decisions.raised and set(silent.alert_state.open) == {d.kind for d in silent.decisions.raised}
-    topics = [topic for topic, _ in output_events(silent, topics=TOPICS, emitted_at=at(110))]
-    assert topics[0] == TOPICS.account_health and topics.count(TOPICS.churn_risk) == len(silent.decisions.raised)
+    moved = advance(_stored("a", scored), [], scorecards=DEFAULT_SCORECARDS, until=at(110))
+    silent = moved.evaluations[-1]
+    assert silent.score.total < scored.score.total - 20
+    raised = [d for e in moved.evaluations for d in e.decisions.raised]
+    assert raised and set(silent.alert_state.open) == {d.kind for d in raised}
+    alerting = next(e for e in moved.evaluations if e.decisions.raised)
+    topics = [topic for topic, _ in output_events(alerting, topics=TOPICS, emitted_at=at(110))]
+    assert topics.count(TOPICS.churn_risk) == len(alerting.decisions.raised)
     restored = alert_state_from_json(alert_state_to_json(silent.alert_state))
-    assert restored == silent.alert_state
+    assert restored == silent.alert_state and restored.recent_raises
 
 
 def test_alert_state_remembers_resolves_for_the_cooldown() -> None:

@@ -50,8 +50,10 @@ def test_activity_older_than_the_horizon_is_dropped_but_last_usage_is_kept() -> 
     h.usage(HORIZON_DAYS + 10, "u-2")
     s = h.signals()
     assert set(s.user_activity) == {"u-2"}
-    assert min(s.usage_by_day) == day_number(at(HORIZON_DAYS + 10))
+    assert min(s.event_days) == day_number(at(HORIZON_DAYS + 10))
+    assert min(s.feature_days["reports"]) == day_number(at(HORIZON_DAYS + 10))
     assert s.first_usage_day == day_number(at(0))
+    assert s.onboarding == {"reports": 1.0}, "the first 30 days were kept apart before they left the horizon"
     assert old in {st.event_id for st in s.usage_evidence}
 
 

@@ -1,0 +1,276 @@
+"""The usage component: how much the account uses the product, against accounts like it and against
+its own past, robust to the telemetry it happens to send.
+
+What real telemetry looks like decides the design (DOMAIN.md, issue 8):
+
+* Features have different units (API calls, bytes, seats, deal values): every measure is per feature
+  and then read as a percentile or a ratio, so no unit ever mixes with another.
+* Telemetry without user ids (daily counts, server-side events) has no "active users": the
+  utilisation part is missing, never zero. Active days and volume work for every kind.
+* Windows are complete UTC days (the 30 days before `as_of`'s day): the score moves at midnight and on
+  the first usage of a day, not with every event's quantity, so it reflects behaviour, not noise.
+* A steadily quiet account is not healthy: its level is compared with its cohort (norms). A young
+  account is compared with what established accounts did in their own first 30 days.
+* An account with a contract that never sends usage while its cohort does is not "missing data": it
+  does not use the product.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from services.health.domain.measures import (
+    ComponentScore,
+    Fact,
+    Part,
+    ScoringContext,
+    active_users,
+    component,
+    days_ago,
+    missing_component,
+    pct,
+    plural,
+    ramp,
+)
+from services.health.domain.norms import CohortNorms
+from services.health.domain.signals import ONBOARDING_DAYS, AccountSignals, onboarding_usage
+
+WINDOW_DAYS = 30
+MIN_PRIOR_USERS_FOR_DECLINE = 5
+"""Below this many active users a percentage decline is noise (2 -> 1 is not a "50% collapse")."""
+ESTABLISHED_DAYS = 2 * WINDOW_DAYS
+"""From this age on both windows are known: the account's measures feed its cohort's norms."""
+EXPECT_USAGE_AFTER_DAYS = 14
+"""An account whose cohort uses the product and that has sent no usage this long after it was first
+seen is scored as not using it (rather than as missing data)."""
+RATIO_FLOOR, RATIO_CAP = 0.05, 3.0
+"""Per-feature change is bounded, so one feature going from 1 to 0 or 1 to 50 cannot decide alone."""
+
+LEVEL_WEIGHT, TREND_WEIGHT, UTILISATION_WEIGHT, BREADTH_WEIGHT, RECENCY_WEIGHT = 0.4, 0.25, 0.15, 0.05, 0.15
+
+
+@dataclass(frozen=True, slots=True)
+class UsageMeasures:
+    """An account's usage over complete days: the recent window and the one before it."""
+
+    days_counted: int
+    """Complete days in the recent window (30, fewer for an account younger than that)."""
+    active_days: int
+    prior_active_days: int | None
+    """None while the prior window is not fully known (a young account)."""
+    events: int
+    qty: Mapping[str, float]
+    prior_qty: Mapping[str, float]
+    users: int | None
+    """Distinct users in the recent window; None when the telemetry carries no user ids."""
+    prior_users: int | None
+    age_days: int
+
+    @property
+    def established(self) -> bool:
+        return self.age_days >= ESTABLISHED_DAYS
+
+
+def usage_measures(s: AccountSignals, ctx: ScoringContext) -> UsageMeasures:
+    a = ctx.as_of_day
+    first_seen = s.first_seen_day if s.first_seen_day is not None else a
+    age = max(0, a - first_seen)
+    recent_first = max(a - WINDOW_DAYS, first_seen)
+    prior_known = a - 2 * WINDOW_DAYS >= first_seen
+
+    def qty(first: int, last: int) -> dict[str, float]:
+        out = {}
+        for feature, days in s.feature_days.items():
+            total = sum(q for d, q in days.items() if first <= d <= last)
+            if total:
+                out[feature] = total
+        return out
+
+    def active(first: int, last: int) -> int:
+        return sum(1 for d, n in s.event_days.items() if first <= d <= last and n)
+
+    has_users = bool(s.user_activity)
+    return UsageMeasures(
+        days_counted=max(0, a - recent_first),
+        active_days=active(recent_first, a - 1),
+        prior_active_days=active(a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if prior_known else None,
+        events=sum(n for d, n in s.event_days.items() if recent_first <= d <= a - 1),
+        qty=qty(recent_first, a - 1),
+        prior_qty=qty(a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if prior_known else {},
+        users=active_users(s, recent_first, a - 1) if has_users else None,
+        prior_users=active_users(s, a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if has_users and prior_known else None,
+        age_days=age,
+    )
+
+
+def norm_sample(s: AccountSignals, m: UsageMeasures) -> dict[str, float]:
+    """What this account contributes to its cohort's norms: established accounts' 30-day measures, and
+    the first-30-days usage of accounts that stayed (established and still active)."""
+    if not m.established:
+        return {}
+    sample: dict[str, float] = {"active_days_30": float(m.active_days), "events_30": float(m.events)}
+    sample.update({f"qty_30:{f}": q for f, q in m.qty.items()})
+    onboarding = onboarding_usage(s)
+    if onboarding is not None and m.active_days > 0:
+        sample["onboarded"] = 1.0
+        sample.update({f"onboarding_30:{f}": q for f, q in onboarding.items()})
+    return sample
+
+
+def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
+           cohort: str | None) -> tuple[Part, float] | None:
+    """The account's usage level as a percentile (0-1) of its cohort, or None without norms to compare."""
+    features = norms.common_features(cohort)
+    scale = WINDOW_DAYS / max(1, m.days_counted)  # a young account's days pro-rated to a month
+    if not m.established and m.age_days < WINDOW_DAYS:
+        onboarding = norms.common_features(cohort, "onboarding_30:")
+        placed = [(f, n.percentile(m.qty.get(f, 0.0) * scale)) for f in onboarding
+                  if (n := norms.norm(cohort, f"onboarding_30:{f}")) is not None]
+        if not placed:
+            return None
+        level = sum(p for _, p in placed) / len(placed)
+        detail = (f"in its first {plural(m.days_counted, 'day')}, usage at the {_ordinal(level)} percentile of what "
+                  f"established accounts used in their first {ONBOARDING_DAYS} days ({_listed(placed, m.qty)})")
+        return Part("level", ramp(level, 0.5, 0.05), LEVEL_WEIGHT, detail, _evidence(s, [f for f, _ in placed])), level
+    placed = [(f, n.percentile(m.qty.get(f, 0.0) * scale)) for f in features
+              if (n := norms.norm(cohort, f"qty_30:{f}")) is not None]
+    days_norm = norms.norm(cohort, "active_days_30")
+    if days_norm is None and not placed:
+        return None
+    shares = [p for _, p in placed]
+    if days_norm is not None:
+        shares.append(days_norm.percentile(m.active_days * scale))
+    level = sum(shares) / len(shares)
+    detail = (f"usage at the {_ordinal(level)} percentile of similar accounts: active on "
+              f"{m.active_days} of the last {plural(m.days_counted, 'day')}"
+              + (f"; {_listed(placed, m.qty)}" if placed else ""))
+    return Part("level", ramp(level, 0.5, 0.05), LEVEL_WEIGHT, detail, _evidence(s, [f for f, _ in placed])), level
+
+
+def _listed(placed: list[tuple[str, float]], qty: Mapping[str, float]) -> str:
+    shown = sorted(placed, key=lambda fp: fp[1])[:3]
+    return ", ".join(f"{f} {qty.get(f, 0.0):g} ({_ordinal(p)} pct.)" for f, p in shown)
+
+
+def _ordinal(share: float) -> str:
+    n = round(100 * share)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _evidence(s: AccountSignals, features: list[str]) -> tuple[str, ...]:
+    ids = [s.feature_last_used[f].event_id for f in features if f in s.feature_last_used][:3]
+    return tuple(ids) + tuple(st.event_id for st in s.usage_evidence[-2:])
+
+
+def volume_change(m: UsageMeasures) -> float | None:
+    """Recent over prior usage as one ratio: the geometric mean of each feature's ratio and the
+    active-days ratio (each bounded), so every feature counts once whatever its unit."""
+    if m.prior_active_days is None or not m.prior_qty:
+        return None
+    ratios = []
+    for feature in set(m.qty) | set(m.prior_qty):
+        before, now = m.prior_qty.get(feature, 0.0), m.qty.get(feature, 0.0)
+        ratios.append(RATIO_CAP if before <= 0 else min(RATIO_CAP, max(RATIO_FLOOR, now / before)))
+    if m.prior_active_days:
+        ratios.append(min(RATIO_CAP, max(RATIO_FLOOR, m.active_days / m.prior_active_days)))
+    return math.exp(sum(math.log(r) for r in ratios) / len(ratios))
+
+
+def utilisation_target(tenure_days: int) -> float | None:
+    """Active share of seats expected by time since purchase, after GitLab's published Gainsight
+    bands (2-6 months, 6-9, over 9): not judged in the first 60 days (onboarding), then 50%,
+    65% after 6 months and 80% after 9."""
+    if tenure_days < 60:
+        return None
+    if tenure_days < 180:
+        return 0.5
+    return 0.65 if tenure_days < 270 else 0.8
+
+
+def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
+    a, seats, norms, cohort = ctx.as_of_day, ctx.contract.seats, ctx.norms, ctx.contract.segment
+    m = usage_measures(s, ctx)
+    if s.first_usage_day is None or s.first_usage_day > a or s.last_usage is None:
+        expected = norms.norm(cohort, "active_days_30")
+        if expected is None or expected.quantiles[len(expected.quantiles) // 2] <= 0 \
+                or m.age_days < EXPECT_USAGE_AFTER_DAYS:
+            return missing_component("usage", "no product usage recorded yet", {"seats": seats})
+        silent = Part("recency", 0.0, RECENCY_WEIGHT,
+                      f"no product usage in the {m.age_days} days since the account was first seen, while "
+                      f"most similar accounts use the product every month")
+        level = Part("level", 0.0, LEVEL_WEIGHT, "no product usage at all")
+        return component("usage", [level, silent], {"days_since_last_usage": m.age_days, "seats": seats,
+                                                    "usage_level_pct": 0, "active_days_30": 0})
+
+    placed = _level(s, m, norms, cohort)
+    level_pct: float | None = None
+    if placed is not None:
+        level, share = placed
+        level_pct = round(100 * share, 1)
+    else:  # nothing to compare with: the share of days the account was active
+        share = m.active_days / max(1, m.days_counted)
+        level = Part("level", ramp(share, 0.6, 0.1), LEVEL_WEIGHT,
+                     f"active on {m.active_days} of the last {plural(m.days_counted, 'day')}",
+                     _evidence(s, []))
+
+    change = volume_change(m)
+    users_decline: float | None = None
+    if m.users is not None and m.prior_users is not None and m.prior_users >= MIN_PRIOR_USERS_FOR_DECLINE:
+        users_decline = round(100 * (m.prior_users - m.users) / m.prior_users, 1)
+    of_seats = f" of {seats} seats" if seats else ""
+    if m.users is not None and m.prior_users:
+        moved = "fell" if m.users < m.prior_users else "rose"
+        trend_detail = (f"active users {moved} from {m.prior_users} to {m.users}{of_seats} over 30 days"
+                        if abs(m.users - m.prior_users) >= 0.05 * m.prior_users
+                        else f"active users steady at {m.users}{of_seats}")
+    elif change is not None:
+        trend_detail = (f"usage {'fell' if change < 1 else 'rose'} to {pct(change, 1)}% of the 30 days before "
+                        f"(per feature, active on {m.active_days} days against {m.prior_active_days})"
+                        if abs(change - 1) >= 0.05 else "usage steady against the 30 days before")
+    else:
+        trend_detail = "no 30 days before the last 30 to compare with yet"
+    trend_value = change if change is not None else None
+    if m.users is not None and m.prior_users:
+        user_ratio = m.users / m.prior_users
+        trend_value = user_ratio if change is None else math.sqrt(user_ratio * change)
+    trend = Part("trend", None if trend_value is None else ramp(trend_value, 1.0, 0.4), TREND_WEIGHT,
+                 trend_detail, _evidence(s, sorted(m.qty)[:2]))
+
+    target = utilisation_target(ctx.tenure_days)
+    if m.users is None:
+        utilisation = Part("utilisation", None, UTILISATION_WEIGHT, "usage carries no user ids: seat use unknown")
+    elif not seats:
+        utilisation = Part("utilisation", None, UTILISATION_WEIGHT,
+                           "no contract in force, so seat utilisation is unknown")
+    else:
+        judged = "not judged in the first 60 days" if target is None else f"target {pct(target, 1)}%"
+        used_share = None if target is None else round(min(1.0, m.users / seats / target) * 100, 1)
+        utilisation = Part("utilisation", used_share, UTILISATION_WEIGHT,
+                           f"{m.users}{of_seats} active in the last 30 days ({pct(m.users, seats)}%, {judged})",
+                           _evidence(s, []))
+
+    known = [f for f, st in s.feature_last_used.items() if a - 119 <= st.day <= a]
+    used = sorted(m.qty)
+    breadth = Part("breadth", round(100 * min(1.0, len(used) / len(known)), 1) if known else None, BREADTH_WEIGHT,
+                   f"{len(used)} of {plural(len(known), 'feature')} used in the last 120 days were used in the "
+                   f"last 30", _evidence(s, used[:3]))
+
+    silent_days = max(0, a - s.last_usage.day)
+    recency = Part("recency", ramp(silent_days, 2, 30), RECENCY_WEIGHT, f"last product usage {days_ago(silent_days)}",
+                   (s.last_usage.event_id,))
+
+    facts: dict[str, Fact] = {
+        "active_days_30": m.active_days, "active_days_prior_30": m.prior_active_days, "usage_events_30": m.events,
+        "active_users_recent": m.users, "active_users_prior": m.prior_users, "seats": seats,
+        "utilisation_pct": pct(m.users, seats) if seats and m.users is not None else None,
+        "utilisation_target_pct": None if target is None else pct(target, 1),
+        "tenure_days": ctx.tenure_days, "active_users_decline_pct": users_decline,
+        "usage_decline_pct": None if change is None else round(100 * (1 - change), 1),
+        "usage_level_pct": level_pct,
+        "features_recent": len(used), "features_known": len(known), "days_since_last_usage": silent_days,
+    }
+    return component("usage", [level, trend, utilisation, breadth, recency], facts)
+
