@@ -25,6 +25,7 @@ GOOD_DATA: dict[str, dict[str, Any]] = {
     "ticket.closed": {"ticket_id": "T-1", "resolution": "fixed in 4.2"},
     "survey.answered": {"kind": "nps", "score": 9, "contact_id": "ct-1"},
     "contact.changed": {"contact_id": "ct-1", "role": "champion", "change": "left"},
+    "account.updated": {"owner": "sam@example.com", "tier": "gold", "crm_id": None},
     "contract.signed": _TERMS,
     "contract.renewed": _TERMS,
     "contract.amended": _TERMS,
@@ -35,7 +36,7 @@ assert set(GOOD_DATA) == EVENT_TYPES
 KIND_BY_TYPE = {
     "usage.recorded": "usage",
     **{t: "interaction" for t in ("interaction.logged", "ticket.opened", "ticket.closed", "survey.answered",
-                                  "contact.changed")},
+                                  "contact.changed", "account.updated")},
     **{t: "contract" for t in ("contract.signed", "contract.renewed", "contract.amended", "contract.cancelled")},
 }
 
