@@ -109,7 +109,7 @@ class SurveyAnswered(_Payload):
             "allOf": [
                 {
                     "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-                    "then": {"properties": {"score": {"minimum": low, "maximum": high}}},
+                    "then": {"properties": {"score": {"type": "integer", "minimum": low, "maximum": high}}},
                 }
                 for kind, (low, high) in _SURVEY_SCALES.items()
             ]
