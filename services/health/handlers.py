@@ -27,10 +27,11 @@ class HealthHandler:
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
         grouped = by_account(events)
         stored, scorecards = await self.pipeline.load(ctx.session, list(grouped))
+        norms = await self.pipeline.norms(ctx.session)
         advances = []
         for account_id, account_events in grouped.items():
             account = stored.get(account_id) or StoredAccount(account_id)
-            moved = advance(account, [signal_event(e) for e in account_events], scorecards=scorecards)
+            moved = advance(account, [signal_event(e) for e in account_events], scorecards=scorecards, norms=norms)
             consumed = {e.envelope.event_id: e for e in account_events}
             for rejected in moved.rejected:
                 ctx.reject(consumed[rejected.event.event_id], f"{ctx.service}: {rejected.reason}")

@@ -7,14 +7,31 @@ the scheduler (midnights passing: silence counts) and a scorecard change:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.health.domain import Advance, Cause, Scorecard, StoredAccount, advance, evaluate
+from services.health.domain import (
+    NO_NORMS,
+    Advance,
+    Cause,
+    NormsHistory,
+    Scorecard,
+    StoredAccount,
+    advance,
+    evaluate,
+)
 from services.health.outputs import emit
-from services.health.store import HealthTables, load_accounts, load_scorecards, lock_accounts, save_advances
+from services.health.store import (
+    HealthTables,
+    load_accounts,
+    load_norms,
+    load_scorecards,
+    lock_accounts,
+    norms_version,
+    save_advances,
+)
 from shared.outbox import Outbox
 from shared.settings import TopicSettings
 
@@ -25,12 +42,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Pipeline:
     tables: HealthTables
     topics: TopicSettings
     clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` and the scheduler's "now"; never for event-driven scores."""
+    _norms: NormsHistory = field(default=NO_NORMS, compare=False)
+    """The norm versions last loaded (reloaded only when a new version appears)."""
 
     async def load(
         self, session: AsyncSession, account_ids: Sequence[str]
@@ -39,6 +58,13 @@ class Pipeline:
         await lock_accounts(session, self.tables, account_ids)
         accounts = await load_accounts(session, self.tables, account_ids)
         return accounts, await load_scorecards(session, self.tables)
+
+    async def norms(self, session: AsyncSession) -> NormsHistory:
+        """The cohort norm versions, from a cache that one cheap query keeps current."""
+        latest = await norms_version(session, self.tables)
+        if (self._norms.versions[-1].version if self._norms.versions else 0) != latest:
+            self._norms = await load_norms(session, self.tables)
+        return self._norms
 
     async def write(self, session: AsyncSession, outbox: Outbox, advances: Sequence[Advance]) -> None:
         await save_advances(session, self.tables, advances)
@@ -50,11 +76,12 @@ class Pipeline:
         """Bring these accounts to `until` (a midnight): every midnight since each one's latest point
         is evaluated. An account already there whose scorecard changed is evaluated again at its point."""
         accounts, scorecards = await self.load(session, sorted(account_ids))
+        norms = await self.norms(session)
         advances = []
         for account in accounts.values():
-            moved = advance(account, [], scorecards=scorecards, until=until)
+            moved = advance(account, [], scorecards=scorecards, norms=norms, until=until)
             if not moved.evaluations and account.score is not None:
-                moved = _at_current_point(account, scorecards, cause="scorecard")
+                moved = _at_current_point(account, scorecards, norms, cause="scorecard")
             advances.append(moved)
         await self.write(session, outbox, advances)
         return advances
@@ -65,13 +92,18 @@ class Pipeline:
         """Score these accounts again at their latest point with the current scorecards, so the
         change in the history is the configuration's alone."""
         accounts, scorecards = await self.load(session, sorted(account_ids))
-        advances = [_at_current_point(a, scorecards, cause=cause) for a in accounts.values() if a.score is not None]
+        norms = await self.norms(session)
+        advances = [_at_current_point(a, scorecards, norms, cause=cause) for a in accounts.values()
+                    if a.score is not None]
         await self.write(session, outbox, advances)
         return advances
 
 
-def _at_current_point(account: StoredAccount, scorecards: dict[str, Scorecard], *, cause: Cause) -> Advance:
+def _at_current_point(
+    account: StoredAccount, scorecards: dict[str, Scorecard], norms: NormsHistory, *, cause: Cause
+) -> Advance:
     assert account.score is not None
-    evaluation = evaluate(account, signals=account.signals, scorecards=scorecards, as_of=account.score.as_of,
-                          cause=cause)
+    as_of = account.score.as_of
+    evaluation = evaluate(account, signals=account.signals, scorecards=scorecards, as_of=as_of, cause=cause,
+                          norms=norms.at(as_of))
     return Advance(evaluation.stored(), (evaluation,))

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.health.domain import Advance, today_midnight
 from services.health.pipeline import Pipeline
-from services.health.store import accounts_of_scorecard, due_accounts
+from services.health.store import accounts_of_scorecard, due_accounts, refresh_norms
 from shared.db import unit_of_work
 from shared.outbox import Outbox, write_outbox
 
@@ -54,6 +54,8 @@ class Rescorer:
         interval_s: float,
         chunk: int,
         grace_s: float = 0.0,
+        norms_refresh_s: float = 86_400.0,
+        norms_keep_days: int = 400,
         on_committed: Callable[[], None] = lambda: None,
         caught_up: Callable[[], bool] = lambda: True,
     ) -> None:
@@ -62,6 +64,8 @@ class Rescorer:
         self._sessions = sessions
         self._interval = timedelta(seconds=interval_s)
         self._grace = timedelta(seconds=grace_s)
+        self._norms_refresh = timedelta(seconds=norms_refresh_s)
+        self._norms_keep = timedelta(days=norms_keep_days)
         self._chunk = chunk
         self._on_committed = on_committed
         self._caught_up = caught_up
@@ -94,14 +98,29 @@ class Rescorer:
             if not locked:
                 return None
             try:
-                return await self._in_chunks(
+                report = await self._in_chunks(
                     lambda session, after: due_accounts(session, self._pipeline.tables, cutoff=until,
                                                         after=after, limit=self._chunk),
                     lambda session, outbox, ids: self._pipeline.advance_to(session, outbox, ids, until=until),
                 )
+                await self.refresh_norms_if_due(as_of or self._pipeline.clock())
+                return report
             finally:
                 await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
                 await conn.commit()
+
+    async def refresh_norms_if_due(self, now: datetime) -> bool:
+        """A new version of the cohort norms when the latest is older than the refresh interval."""
+        tables = self._pipeline.tables
+        async with unit_of_work(self._sessions) as session:
+            latest = await session.scalar(sa.select(sa.func.max(tables.cohort_norms.c.effective_from)))
+            if latest is not None and now - latest < self._norms_refresh:
+                return False
+            norms = await refresh_norms(session, tables, now=now, active_within=timedelta(days=60),
+                                        keep=self._norms_keep)
+        log.info("cohort norms refreshed", extra={"version": norms.version,
+                                                  "cohorts": sorted(norms.cohorts)})
+        return True
 
     async def rescore_scorecard(self, segment: str) -> RescoreReport:
         """After a new version of `segment`'s scorecard: rescore the accounts it may affect, each at

@@ -47,6 +47,8 @@ def build_service(settings: HealthSettings) -> HealthService:
         interval_s=settings.health_rescore_interval_s,
         chunk=settings.health_rescore_chunk,
         grace_s=settings.health_midnight_grace_s,
+        norms_refresh_s=settings.health_norms_refresh_s,
+        norms_keep_days=settings.health_norms_keep_days,
         on_committed=runtime.relay.notify,
         caught_up=lambda: runner.caught_up,
     )

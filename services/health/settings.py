@@ -23,5 +23,11 @@ class HealthSettings(OrchardSettings):
     """``ORCHARD_HEALTH_MIDNIGHT_GRACE_S``: a midnight is evaluated by the scheduler only this long
     after it, so events up to this late still land before it (a later one is scored at the account's
     latest point)."""
+    health_norms_refresh_s: float = Field(default=86_400.0, gt=0)
+    """``ORCHARD_HEALTH_NORMS_REFRESH_S``: how often the scheduler rebuilds the cohort norms (where each
+    account's usage stands among similar accounts) from every account's latest measures."""
+    health_norms_keep_days: int = Field(default=400, ge=1)
+    """Norm versions stay this long after they were replaced, so a replay of that far back scores each
+    point with the version a live run had then."""
     health_rescore_chunk: int = Field(default=500, ge=1, le=10_000)
     """Accounts rescored per transaction by the scheduler and after a scorecard change."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,19 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.health.domain import (
     Advance,
     AlertDecision,
+    CohortNorms,
     Evaluation,
+    NormsHistory,
     Scorecard,
     StoredAccount,
     alert_state_from_json,
     alert_state_to_json,
+    build_norms,
     health_score_from_json,
     health_score_to_json,
+    norm_sample,
+    norms_from_json,
+    norms_to_json,
     recent_scores_from_json,
     recent_scores_to_json,
     signals_from_json,
     signals_to_json,
     validate_scorecard,
 )
+from services.health.domain.days import day_number
 from shared.db import PlumbingTables, plumbing_tables
 
 _TZ = sa.DateTime(timezone=True)
@@ -45,6 +52,7 @@ class HealthTables:
     scorecards: sa.Table
     alerts: sa.Table
     overrides: sa.Table
+    cohort_norms: sa.Table
 
 
 def health_tables(schema: str) -> HealthTables:
@@ -68,6 +76,7 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("alert_state", JSONB, nullable=False),
         sa.Column("recent_scores", JSONB, nullable=False),
         sa.Column("scored_at", _TZ, nullable=False),
+        sa.Column("norm_sample", JSONB),
     )
     history = sa.Table(
         "score_history", md,
@@ -121,7 +130,15 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("set_at", _TZ, nullable=False),
         sa.Column("expires_at", _TZ, nullable=False),
     )
-    return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides)
+    norms = sa.Table(
+        "cohort_norms", md,
+        sa.Column("version", sa.Integer, primary_key=True),
+        sa.Column("effective_from", _TZ, nullable=False),
+        sa.Column("accounts", sa.Integer, nullable=False),
+        sa.Column("norms", JSONB, nullable=False),
+        sa.Column("built_at", _TZ, nullable=False, server_default=sa.func.now()),
+    )
+    return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms)
 
 
 def _q(tables: HealthTables, table: str) -> str:
@@ -185,24 +202,58 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
     return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
 
 
+async def norms_version(session: AsyncSession, tables: HealthTables) -> int:
+    return int(await session.scalar(sa.select(sa.func.coalesce(sa.func.max(tables.cohort_norms.c.version), 0))) or 0)
+
+
+async def load_norms(session: AsyncSession, tables: HealthTables) -> NormsHistory:
+    """Every kept version of the cohort norms, oldest first (points are scored with the one in force)."""
+    t = tables.cohort_norms
+    rows = await session.execute(sa.select(t.c.norms).order_by(t.c.version))
+    return NormsHistory(tuple(norms_from_json(raw) for (raw,) in rows))
+
+
+async def refresh_norms(
+    session: AsyncSession, tables: HealthTables, *, now: datetime, active_within: timedelta, keep: timedelta
+) -> CohortNorms:
+    """A new version of the cohort norms from every account scored within `active_within`, effective
+    from `now`; versions no longer in force for `keep` are dropped (the latest always stays)."""
+    a, t = tables.accounts, tables.cohort_norms
+    rows = await session.execute(
+        sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= now - active_within)
+    )
+    samples = [(segment, sample) for segment, sample in rows if sample]
+    version = await norms_version(session, tables) + 1
+    norms = build_norms(samples, version=version, effective_from=now)
+    await session.execute(sa.insert(t).values(version=version, effective_from=now, accounts=len(samples),
+                                              norms=norms_to_json(norms)))
+    # the version in force `keep` ago stays, so a replay of the last `keep` finds every version it needs
+    in_force_then = sa.select(sa.func.max(t.c.version)).where(t.c.effective_from <= now - keep).scalar_subquery()
+    await session.execute(sa.delete(t).where(t.c.version < in_force_then))
+    return norms
+
+
 # --- save --------------------------------------------------------------------------------------
 
 _UPSERT_ACCOUNTS = """
 INSERT INTO {table} (account_id, segment, signals, health, score, grade, scorecard_segment, scorecard_version,
-                     as_of, arr, currency, renewal_date, last_event_at, alert_state, recent_scores, scored_at)
-SELECT a, seg, sig::jsonb, h::jsonb, sc, g, ss, sv, ao, arr, cur, rd, le, st::jsonb, rs::jsonb, now()
+                     as_of, arr, currency, renewal_date, last_event_at, alert_state, recent_scores, norm_sample,
+                     scored_at)
+SELECT a, seg, sig::jsonb, h::jsonb, sc, g, ss, sv, ao, arr, cur, rd, le, st::jsonb, rs::jsonb, ns::jsonb, now()
 FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:signals AS text[]),
             CAST(:health AS text[]), CAST(:score AS float8[]), CAST(:grade AS text[]),
             CAST(:scorecard_segment AS text[]), CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]),
             CAST(:arr AS numeric[]), CAST(:currency AS text[]), CAST(:renewal_date AS date[]),
-            CAST(:last_event_at AS timestamptz[]), CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]))
-     AS u(a, seg, sig, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs)
+            CAST(:last_event_at AS timestamptz[]), CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]),
+            CAST(:norm_sample AS text[]))
+     AS u(a, seg, sig, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs, ns)
 ON CONFLICT (account_id) DO UPDATE SET
     segment = excluded.segment, signals = excluded.signals, health = excluded.health, score = excluded.score,
     grade = excluded.grade, scorecard_segment = excluded.scorecard_segment,
     scorecard_version = excluded.scorecard_version, as_of = excluded.as_of, arr = excluded.arr,
     currency = excluded.currency, renewal_date = excluded.renewal_date, last_event_at = excluded.last_event_at,
-    alert_state = excluded.alert_state, recent_scores = excluded.recent_scores, scored_at = excluded.scored_at
+    alert_state = excluded.alert_state, recent_scores = excluded.recent_scores, norm_sample = excluded.norm_sample,
+    scored_at = excluded.scored_at
 """
 
 _INSERT_HISTORY = """
@@ -238,13 +289,13 @@ ON CONFLICT (alert_id) DO UPDATE SET
 _UPDATE_SCORES = """
 UPDATE {table} AS t SET segment = seg, health = h::jsonb, score = sc, grade = g, scorecard_segment = ss,
     scorecard_version = sv, as_of = ao, arr = u.arr, currency = cur, renewal_date = rd, last_event_at = le,
-    alert_state = st::jsonb, recent_scores = rs::jsonb, scored_at = now()
+    alert_state = st::jsonb, recent_scores = rs::jsonb, norm_sample = ns::jsonb, scored_at = now()
 FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:health AS text[]),
             CAST(:score AS float8[]), CAST(:grade AS text[]), CAST(:scorecard_segment AS text[]),
             CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]), CAST(:arr AS numeric[]),
             CAST(:currency AS text[]), CAST(:renewal_date AS date[]), CAST(:last_event_at AS timestamptz[]),
-            CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]))
-     AS u(a, seg, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs)
+            CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]), CAST(:norm_sample AS text[]))
+     AS u(a, seg, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs, ns)
 WHERE t.account_id = u.a
 """
 
@@ -292,6 +343,7 @@ def _account_row(e: Evaluation, *, with_signals: bool = True) -> dict[str, Any]:
         "arr": c.arr, "currency": c.currency, "renewal_date": c.renewal_date, "last_event_at": e.last_event_at,
         "alert_state": _json(alert_state_to_json(e.alert_state)),
         "recent_scores": _json(recent_scores_to_json(e.recent_scores)),
+        "norm_sample": _json(norm_sample(e.signals, day_number(s.as_of))),
     }
 
 

@@ -32,6 +32,15 @@ from services.health.domain.fold import (
     apply_events,
 )
 from services.health.domain.measures import ComponentScore, Part
+from services.health.domain.norms import (
+    EMPTY_NORMS,
+    NO_NORMS,
+    CohortNorms,
+    NormsHistory,
+    build_norms,
+    norms_from_json,
+    norms_to_json,
+)
 from services.health.domain.overrides import EffectiveHealth, Override, apply_overrides
 from services.health.domain.scorecard import (
     ALERT_KINDS,
@@ -72,16 +81,19 @@ from services.health.domain.state import (
 )
 from services.health.domain.timeline import Advance, Rejected, advance, midnights, today_midnight
 from services.health.domain.trend import trend
+from services.health.domain.usage import norm_sample, usage_measures
 
 __all__ = [
     "ALERT_KINDS",
     "ALERT_NAMESPACE",
     "COMPONENTS",
     "DEFAULT_SCORECARDS",
+    "EMPTY_NORMS",
     "EMPTY_SIGNALS",
     "FOLD_REJECTIONS",
     "HANDLED_EVENT_TYPES",
     "HORIZON_DAYS",
+    "NO_NORMS",
     "SEVERITIES",
     "AccountSignals",
     "Advance",
@@ -90,6 +102,7 @@ __all__ = [
     "AlertRules",
     "AlertState",
     "Cause",
+    "CohortNorms",
     "ComponentScore",
     "ContractSummary",
     "CriticalMeasure",
@@ -97,6 +110,7 @@ __all__ = [
     "Evaluation",
     "GradeThresholds",
     "HealthScore",
+    "NormsHistory",
     "OpenAlert",
     "Override",
     "Part",
@@ -116,6 +130,7 @@ __all__ = [
     "apply_event",
     "apply_events",
     "apply_overrides",
+    "build_norms",
     "component_scores",
     "contract_summary",
     "evaluate",
@@ -126,6 +141,9 @@ __all__ = [
     "health_score_to_json",
     "keep_recent",
     "midnights",
+    "norm_sample",
+    "norms_from_json",
+    "norms_to_json",
     "recent_scores_from_json",
     "recent_scores_to_json",
     "score_account",
@@ -136,5 +154,6 @@ __all__ = [
     "today_midnight",
     "top_reasons",
     "trend",
+    "usage_measures",
     "validate_scorecard",
 ]

@@ -18,8 +18,9 @@ the configuration in force.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 ALL = "all"
@@ -67,6 +68,9 @@ class CohortNorms:
     version: int
     cohorts: Mapping[str, Mapping[str, Norm]] = field(default_factory=dict)
     """cohort -> measure -> norm."""
+    effective_from: datetime | None = None
+    """Points at or after this time (event time) are scored with this version; it is when the version
+    was built, so a replay scores each point with the version a live run had then."""
 
     def norm(self, cohort: str | None, measure: str) -> Norm | None:
         """The cohort's norm for the measure, else the norm over all accounts, else None."""
@@ -84,6 +88,27 @@ class CohortNorms:
 
 EMPTY_NORMS = CohortNorms(version=0)
 
+FAMILIES = {"qty_30:": "active_days_30", "onboarding_30:": "onboarded"}
+"""Per-feature measure families and the measure that says an account belongs to the family."""
+
+
+@dataclass(frozen=True, slots=True)
+class NormsHistory:
+    """The norm versions in force over time, oldest first."""
+
+    versions: Sequence[CohortNorms] = ()
+
+    def at(self, moment: datetime) -> CohortNorms:
+        """The latest version effective at `moment` (EMPTY_NORMS before the first)."""
+        chosen = EMPTY_NORMS
+        for version in self.versions:
+            if version.effective_from is not None and version.effective_from <= moment:
+                chosen = version
+        return chosen
+
+
+NO_NORMS = NormsHistory()
+
 
 def _quantiles(values: list[float]) -> tuple[float, ...]:
     ordered = sorted(values)
@@ -97,7 +122,8 @@ def _quantiles(values: list[float]) -> tuple[float, ...]:
     return tuple(round(v, 6) for v in out)
 
 
-def build_norms(samples: Iterable[tuple[str | None, Mapping[str, float]]], *, version: int) -> CohortNorms:
+def build_norms(samples: Iterable[tuple[str | None, Mapping[str, float]]], *, version: int,
+                effective_from: datetime | None = None) -> CohortNorms:
     """Norms from (cohort, measures) per account. A per-feature measure an account lacks counts as 0
     for every account that has usage measures at all (not using a feature is a fact, not a gap)."""
     by_cohort: dict[str, list[Mapping[str, float]]] = {}
@@ -109,26 +135,28 @@ def build_norms(samples: Iterable[tuple[str | None, Mapping[str, float]]], *, ve
             by_cohort.setdefault(ALL, []).append(measures)
     cohorts: dict[str, dict[str, Norm]] = {}
     for cohort, rows in by_cohort.items():
-        names = {name for row in rows for name in row}
+        names = {name for row in rows for name in row} - {"onboarded"}
         norms: dict[str, Norm] = {}
         for name in sorted(names):
-            per_feature = ":" in name
-            family = name.split(":", 1)[0] + ":" if per_feature else None
-            # zeros for accounts that report the family (have usage) but not this feature
-            eligible = [row for row in rows if name in row or (family and any(k.startswith(family) for k in row))]
+            family = name.split(":", 1)[0] + ":" if ":" in name else None
+            marker = FAMILIES.get(family) if family else None
+            # a per-feature measure an account lacks is 0 for every account of its family (it used the
+            # product, just not this feature); other measures count only where present
+            eligible = [row for row in rows if (marker in row if marker else name in row)]
             values = [float(row.get(name, 0.0)) for row in eligible]
             if len(values) < MIN_COHORT:
                 continue
-            users = sum(1 for v in values if v > 0) if per_feature else len(values)
+            users = sum(1 for v in values if v > 0) if family else len(values)
             norms[name] = Norm(_quantiles(values), len(values), users)
         if norms:
             cohorts[cohort] = norms
-    return CohortNorms(version=version, cohorts=cohorts)
+    return CohortNorms(version=version, cohorts=cohorts, effective_from=effective_from)
 
 
 def norms_to_json(norms: CohortNorms) -> dict[str, Any]:
     return {
         "version": norms.version,
+        "effective_from": None if norms.effective_from is None else norms.effective_from.isoformat(),
         "cohorts": {cohort: {name: {"q": list(n.quantiles), "accounts": n.accounts, "users": n.users}
                              for name, n in measures.items()}
                     for cohort, measures in norms.cohorts.items()},
@@ -136,8 +164,10 @@ def norms_to_json(norms: CohortNorms) -> dict[str, Any]:
 
 
 def norms_from_json(raw: Mapping[str, Any]) -> CohortNorms:
+    effective = raw.get("effective_from")
     return CohortNorms(
         version=int(raw["version"]),
+        effective_from=None if effective is None else datetime.fromisoformat(effective),
         cohorts={cohort: {name: Norm(tuple(float(v) for v in n["q"]), int(n["accounts"]), int(n["users"]))
                           for name, n in measures.items()}
                  for cohort, measures in raw["cohorts"].items()},

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from services.health.domain.days import day_number, start_of_day
 from services.health.domain.evaluation import Cause, Evaluation, evaluate
 from services.health.domain.fold import FOLD_REJECTIONS, SignalEvent, apply_events
-from services.health.domain.norms import EMPTY_NORMS, CohortNorms
+from services.health.domain.norms import NO_NORMS, NormsHistory
 from services.health.domain.scorecard import Scorecard
 from services.health.domain.signals import AccountSignals
 from services.health.domain.state import StoredAccount
@@ -67,7 +67,7 @@ def advance(
     events: Sequence[SignalEvent],
     *,
     scorecards: Mapping[str, Scorecard],
-    norms: CohortNorms = EMPTY_NORMS,
+    norms: NormsHistory = NO_NORMS,
     until: datetime | None = None,
 ) -> Advance:
     """Evaluate `account` at every point its new `events` (in consumption order) make, then at every
@@ -77,9 +77,11 @@ def advance(
 
     def point(as_of: datetime, cause: Cause, signals: AccountSignals, event: SignalEvent | None = None) -> None:
         nonlocal account
+        if account.last_point is not None and account.last_point > as_of:
+            as_of = account.last_point  # a late event is scored at the latest point
         evaluation = evaluate(account, signals=signals, scorecards=scorecards, as_of=as_of, cause=cause,
                               last_event_at=event.occurred_at if event else None,
-                              point=event.event_id if event else "midnight", norms=norms)
+                              point=event.event_id if event else "midnight", norms=norms.at(as_of))
         evaluations.append(evaluation)
         account = evaluation.stored()
 

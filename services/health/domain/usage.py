@@ -73,8 +73,9 @@ class UsageMeasures:
         return self.age_days >= ESTABLISHED_DAYS
 
 
-def usage_measures(s: AccountSignals, ctx: ScoringContext) -> UsageMeasures:
-    a = ctx.as_of_day
+def usage_measures(s: AccountSignals, as_of_day: int) -> UsageMeasures:
+    """The account's usage measures on the complete days before `as_of_day`."""
+    a = as_of_day
     first_seen = s.first_seen_day if s.first_seen_day is not None else a
     age = max(0, a - first_seen)
     recent_first = max(a - WINDOW_DAYS, first_seen)
@@ -105,9 +106,10 @@ def usage_measures(s: AccountSignals, ctx: ScoringContext) -> UsageMeasures:
     )
 
 
-def norm_sample(s: AccountSignals, m: UsageMeasures) -> dict[str, float]:
+def norm_sample(s: AccountSignals, as_of_day: int) -> dict[str, float]:
     """What this account contributes to its cohort's norms: established accounts' 30-day measures, and
     the first-30-days usage of accounts that stayed (established and still active)."""
+    m = usage_measures(s, as_of_day)
     if not m.established:
         return {}
     sample: dict[str, float] = {"active_days_30": float(m.active_days), "events_30": float(m.events)}
@@ -192,7 +194,7 @@ def utilisation_target(tenure_days: int) -> float | None:
 
 def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
     a, seats, norms, cohort = ctx.as_of_day, ctx.contract.seats, ctx.norms, ctx.contract.segment
-    m = usage_measures(s, ctx)
+    m = usage_measures(s, a)
     if s.first_usage_day is None or s.first_usage_day > a or s.last_usage is None:
         expected = norms.norm(cohort, "active_days_30")
         if expected is None or expected.quantiles[len(expected.quantiles) // 2] <= 0 \
