@@ -42,29 +42,35 @@ def settings_for(infra: Infra, plumbing: Setup, **overrides: Any) -> OrchardSett
     )
 
 
-def worker_env(infra: Infra, plumbing: Setup, **extra: str) -> dict[str, str]:
+def worker_env_base(infra: Infra, **extra: str) -> dict[str, str]:
+    """The environment of a worker process: ours, pointed at the tests' broker and database."""
     return {
         **os.environ,
         "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "ORCHARD_DATABASE_URL": infra.database_url,
-        "ORCHARD_TOPIC_DLQ": plumbing.dlq_topic,
-        "ORCHARD_CONSUMER_MAX_RECORDS": "100",
-        "PLUMBING_SCHEMA": plumbing.schema,
-        "PLUMBING_IN_TOPIC": plumbing.in_topic,
-        "PLUMBING_OUT_TOPIC": plumbing.out_topic,
-        "PLUMBING_SERVICE": plumbing.service,
         **extra,
     }
 
 
-def start_worker(infra: Infra, plumbing: Setup, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.plumbing_service"],
-        cwd=REPO,
-        env=worker_env(infra, plumbing, **extra),
-        stdout=subprocess.PIPE,
-        text=True,
+def worker_env(infra: Infra, plumbing: Setup, **extra: str) -> dict[str, str]:
+    return worker_env_base(
+        infra,
+        ORCHARD_TOPIC_DLQ=plumbing.dlq_topic,
+        ORCHARD_CONSUMER_MAX_RECORDS="100",
+        PLUMBING_SCHEMA=plumbing.schema,
+        PLUMBING_IN_TOPIC=plumbing.in_topic,
+        PLUMBING_OUT_TOPIC=plumbing.out_topic,
+        PLUMBING_SERVICE=plumbing.service,
+        **extra,
     )
+
+
+def start_worker(infra: Infra, plumbing: Setup, **extra: str) -> subprocess.Popen[str]:
+    return start_process("tests.integration.plumbing_service", worker_env(infra, plumbing, **extra))
+
+
+def start_process(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
 
 
 async def counts(engine: AsyncEngine, schema: str) -> dict[str, int]:
