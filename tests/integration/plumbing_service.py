@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
 from shared.db import PlumbingTables, plumbing_tables
@@ -85,13 +86,8 @@ class CrashingRunner(ConsumerRunner):
 class CrashingRelay(OutboxRelay):
     """Dies by SIGKILL after its first Kafka transaction commits and before it deletes those rows."""
 
-    forgets = 0
-
-    async def _forget(self, up_to_id: int) -> None:
-        self.forgets += 1
-        if self.forgets >= 2:  # the first call is the start-up clean-up, before anything is sent
-            os.kill(os.getpid(), signal.SIGKILL)
-        await super()._forget(up_to_id)
+    async def _forget(self, leadership: AsyncConnection, batch: int) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main() -> None:

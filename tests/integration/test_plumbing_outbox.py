@@ -3,7 +3,8 @@
 Writers commit out of id order (a sequence is not a commit order): each takes an account's row
 lock, writes its rows with the project's ``write_outbox``, holds the transaction open for a random
 0-50 ms, then commits (or, now and then, rolls back). Meanwhile the relay publishes, and its lead
-moves twice: the first leader is SIGKILLed mid-stream, the second is stopped gracefully. Every
+moves twice: the first leader is SIGKILLed mid-stream inside an open Kafka transaction (its batch
+claimed and sent, not committed), the second is stopped gracefully. Every
 committed row must reach the topic exactly once, each account's rows in the order they were
 written, and no rolled-back row at all.
 """
@@ -34,6 +35,7 @@ TRANSACTIONS = 1600  # about 4,800 rows, 1-5 per transaction
 ACCOUNTS = 12
 HOLD_S = 0.05
 ROLLBACK_SHARE = 0.05
+HANG_AFTER_ROWS = 1500
 
 
 class _RolledBack(Exception):
@@ -93,7 +95,8 @@ async def test_concurrent_writers_and_relay_takeovers_publish_every_committed_ro
         return check
 
     first = start_process("tests.integration.outbox_relay_worker",
-                          worker_env_base(infra, RELAY_SCHEMA=schema, RELAY_PROGRESS_TOPIC=progress_topic))
+                          worker_env_base(infra, RELAY_SCHEMA=schema, RELAY_PROGRESS_TOPIC=progress_topic,
+                                          RELAY_HANG_AFTER_ROWS=str(HANG_AFTER_ROWS)))
     second, third = relay(), relay()
     relays: list[asyncio.Task[None]] = []
     try:
@@ -102,8 +105,9 @@ async def test_concurrent_writers_and_relay_takeovers_publish_every_committed_ro
         relays.append(asyncio.create_task(second.run()))  # waits for the lead
         writers = asyncio.gather(*(write(w) for w in range(WRITERS)))
 
-        await wait_for(writes_past(0.4), timeout=120, what="40% of the writes")  # type: ignore[arg-type]
-        first.kill()  # mid-stream, possibly mid-Kafka-transaction
+        hanging = await asyncio.wait_for(asyncio.to_thread(first.stdout.readline), timeout=120)
+        assert hanging.strip() == "HANGING" and finished < 0.8 * TRANSACTIONS
+        first.kill()  # mid-stream, inside its Kafka transaction
         assert await asyncio.to_thread(first.wait, 30) != 0
 
         async def second_leads() -> bool:
