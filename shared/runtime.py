@@ -21,6 +21,7 @@ from shared.events import parse_event
 from shared.kafka import ensure_topics, make_consumer, make_producer, topic_configs
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
+from shared.rejection import RejectionBreaker
 from shared.settings import OrchardSettings
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,9 @@ class Runtime:
             max_records=settings.consumer_max_records,
             max_wait_ms=settings.consumer_max_wait_ms,
             retry_backoff_max_s=settings.consumer_retry_backoff_max_s,
+            breaker=RejectionBreaker(
+                max_share=settings.consumer_dlq_breaker_share, min_batch=settings.consumer_dlq_breaker_min_batch
+            ),
             on_committed=self.relay.notify,
         )
         self.runners.append(runner)

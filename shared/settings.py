@@ -49,6 +49,10 @@ class OrchardSettings(BaseSettings):
     consumer_max_records: int = Field(default=1000, ge=1, le=100_000)
     consumer_max_wait_ms: int = Field(default=200, ge=1)
     consumer_retry_backoff_max_s: float = Field(default=30.0, gt=0)
+    # The dead-letter breaker (shared.rejection): a batch of at least min_batch records of which more
+    # than this share would be dead-lettered stops the consumer instead (1.0: never).
+    consumer_dlq_breaker_share: float = Field(default=0.5, gt=0, le=1)
+    consumer_dlq_breaker_min_batch: int = Field(default=20, ge=1)
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_idle_poll_s: float = Field(default=0.2, gt=0)
 

@@ -168,14 +168,14 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_rest_is_a
     assert dead[0]["error_kind"] == "validation" and "json" in dead[0]["error"].lower()
     assert dead[0]["original"] == "{not json"
     assert dead[1]["error_kind"] == "validation" and "usage.invented" in dead[1]["error"]
-    assert dead[2]["error_kind"] == "handler" and "cannot be applied" in dead[2]["error"]
+    assert dead[2]["error_kind"] == "rejected" and "cannot be applied" in dead[2]["error"]
     assert orjson.loads(dead[2]["original"])["event_id"] == "explodes"
     assert await counts(engine, plumbing.schema) == {"a1": 2}
     dlq_metric = {
         kind: REGISTRY.get_sample_value("orchard_dlq_total", {"service": plumbing.service, "reason": kind})
-        for kind in ("validation", "handler")
+        for kind in ("validation", "rejected")
     }
-    assert dlq_metric == {"validation": 2.0, "handler": 1.0}
+    assert dlq_metric == {"validation": 2.0, "rejected": 1.0}
     committed = await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic)
     assert sum(committed.values()) == len(messages), "poison does not stop the offsets from moving on"
 

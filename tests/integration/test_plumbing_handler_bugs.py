@@ -10,6 +10,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import orjson
 import pytest
@@ -21,17 +22,17 @@ from shared.runtime import Runtime
 from tests.infra import Infra
 from tests.integration.plumbing_harness import Setup, counts, make_events, settings_for, total_is
 from tests.integration.plumbing_service import VERSIONS, build
-from tests.kafka_utils import committed_offsets, produce, read_all, wait_for
+from tests.kafka_utils import committed_offsets, envelope, produce, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 @asynccontextmanager
 async def deployed(
-    infra: Infra, plumbing: Setup, handler: BatchHandler
+    infra: Infra, plumbing: Setup, handler: BatchHandler, **settings_overrides: Any
 ) -> AsyncIterator[tuple[Runtime, ConsumerRunner]]:
     """One instance of the service with this handler: its consumer and relay, until the block ends."""
-    settings = settings_for(infra, plumbing, consumer_retry_backoff_max_s=0.4)
+    settings = settings_for(infra, plumbing, consumer_retry_backoff_max_s=0.4, **settings_overrides)
     runtime = Runtime(settings, tables=build(plumbing.schema, plumbing.out_topic).tables, versions_dir=VERSIONS)
     await runtime.start()
     runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=handler)
@@ -139,3 +140,33 @@ async def test_a_handler_that_fails_on_some_accounts_never_moves_their_offsets_p
         assert "acct-3" not in await counts(engine, plumbing.schema)
 
     await _fixed_and_restarted(infra, engine, plumbing, events)
+
+
+async def test_a_batch_mostly_rejected_trips_the_breaker_instead_of_filling_the_dlq(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    # One account, so one partition and one batch: 40 of 60 events rejected by the (faulty) rule.
+    events = [("acct-0", envelope(event_id=f"breaker-{i}", account_id="acct-0",
+                                  data={"feature": "explode" if i % 3 else "reports"})) for i in range(60)]
+    await produce(infra.kafka_bootstrap, plumbing.in_topic, events)
+    service = build(plumbing.schema, plumbing.out_topic)
+    attempts = Attempts()
+
+    async def counting(ctx: BatchContext, batch: Sequence[ConsumedEvent]) -> None:
+        attempts.count += 1
+        await service.handle(ctx, batch)
+
+    async with deployed(infra, plumbing, counting) as (runtime, runner):
+        await _assert_stopped_visibly(infra, plumbing, runtime, runner, attempts, error="TooManyRejections")
+        assert await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic) == {}
+        assert await counts(engine, plumbing.schema) == {}
+
+    # The operator looks, finds the data really is bad, and lets it through.
+    async with deployed(infra, plumbing, service.handle, consumer_dlq_breaker_share=1.0):
+        async def forty_dead_letters() -> bool:
+            return len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) >= 40
+
+        await wait_for(forty_dead_letters, timeout=60, what="the 40 rejected events dead-lettered")
+        await wait_for(lambda: total_is(engine, plumbing.schema, 20), timeout=30, what="the 20 others applied")
+    dead = [orjson.loads(r.value) for r in await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)]
+    assert len(dead) == 40 and {d["error_kind"] for d in dead} == {"rejected"}
