@@ -10,16 +10,12 @@ For each batch (see DESIGN.md, "The consumer loop"):
 4. Commit, then commit the offsets of exactly the records of the batch, for the partitions still
    owned. A crash between the two replays the batch, and step 3 makes the replay a no-op.
 
-Only the data's fault goes to the DLQ (``shared.rejection``): a record that cannot be parsed, and an
-event a handler rejects (``ctx.reject``, or by raising ``EventRejected``: the handler's work is then
-split, inside the batch's transaction with savepoints, until the one rejected event is found, and
-the rest applied). If more of a batch would be dead-lettered than the breaker allows, nothing is.
-
-Anything else (a bug, a tripped breaker, an outage) is not the events' fault: the transaction rolls
-back, the partitions are rewound to the batch's first records, ``healthy`` turns false (``/readyz``
-says not ready), and the batch is retried after a bounded exponential backoff, for as long as it
-fails. Offsets never move past it and nothing is dead-lettered for it. A bug is logged with its
-stack and counted in ``orchard_handler_errors_total``; fix it and redeploy, and the batch applies.
+Only the data's fault is dead-lettered (``shared.rejection``): a record that cannot be parsed, and
+an event a handler rejects (``ctx.reject``, or raising ``EventRejected``: the work is then split,
+with savepoints, until the rejected event is alone), unless the breaker finds too many. Anything
+else (a bug, the breaker, an outage) rolls back, rewinds, turns ``healthy`` false (``/readyz``) and
+retries with a bounded backoff until it passes; offsets never move past it. A bug is logged with
+its stack and counted in ``orchard_handler_errors_total``: fix it, redeploy, and the batch applies.
 """
 
 from __future__ import annotations
@@ -41,7 +37,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import PlumbingTables, record_processed, unit_of_work
+from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
 from shared.dlq import dead_letter
 from shared.events import Envelope, EventValidationError, parse_event
 from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED, HANDLER_ERRORS
@@ -108,14 +104,34 @@ Parser = Callable[[bytes], Envelope]
 
 
 @dataclass(frozen=True, slots=True)
-class _Poison:
-    record: ConsumerRecord[bytes, bytes]
+class _DeadLetter:
+    """A record on its way to the DLQ: it could not be parsed, or its event was rejected."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes
     error: str
     error_kind: str
 
+    @classmethod
+    def of_record(cls, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> _DeadLetter:
+        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", error, kind)
+
+    @classmethod
+    def of_event(cls, event: ConsumedEvent, error: str) -> _DeadLetter:
+        key = event.envelope.account_id.encode()
+        return cls(event.topic, event.partition, event.offset, key, event.raw, error, "rejected")
+
     @property
     def marker(self) -> str:
-        return f"dlq:{self.record.topic}:{self.record.partition}:{self.record.offset}"
+        return _marker(self.topic, self.partition, self.offset)
+
+
+def _marker(topic: str, partition: int, offset: int) -> str:
+    """Recorded in processed_events with a dead letter, so a replayed batch sends it once."""
+    return f"dlq:{topic}:{partition}:{offset}"
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -274,13 +290,13 @@ class ConsumerRunner:
             return
         started = time.perf_counter()
         events: list[ConsumedEvent] = []
-        poison: list[_Poison] = []
+        poison: list[_DeadLetter] = []
         for record in records:
             raw = record.value or b""
             try:
                 envelope = self._parse(raw)
             except EventValidationError as exc:
-                poison.append(_Poison(record, str(exc), "validation"))
+                poison.append(_DeadLetter.of_record(record, str(exc), "validation"))
                 continue
             events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
 
@@ -290,7 +306,7 @@ class ConsumerRunner:
         if written and self._on_committed is not None:
             self._on_committed()
 
-    async def _transaction(self, events: list[ConsumedEvent], poison: list[_Poison], *, batch: int) -> int:
+    async def _transaction(self, events: list[ConsumedEvent], poison: list[_DeadLetter], *, batch: int) -> int:
         """The batch in one transaction: ids recorded, new events handled, outbox written."""
         outbox = Outbox()
         rejected: list[tuple[ConsumedEvent, str]] = []
@@ -307,29 +323,36 @@ class ConsumerRunner:
                     outcomes[event.topic, "duplicate"] += 1
             if fresh:
                 await self._handle(session, outbox, fresh, rejected)
-            poison = [p for p in poison if p.marker in new_ids]  # the others were dead-lettered before
-            self._breaker.check(dead_letters=len(poison) + len(rejected), batch=batch)
-            for event, reason in rejected:
-                outbox.emit_raw(self._dead_letter(_as_record(event), reason, "rejected"))
-            for p in poison:
-                outbox.emit_raw(self._dead_letter(p.record, p.error, p.error_kind))
+            dead = [p for p in poison if p.marker in new_ids]  # the others were dead-lettered before
+            self._breaker.check(dead_letters=len(dead) + len(rejected), batch=batch)
+            if rejected:
+                dead += await self._unrecord(session, rejected)
+            for letter in dead:
+                outbox.emit_raw(self._dead_letter(letter))
             await write_outbox(session, self._tables.outbox, outbox.messages)
+        refused = {_marker(e.topic, e.partition, e.offset) for e, _ in rejected}
+        sent = {letter.marker for letter in dead}
         for event in fresh:
-            outcomes[event.topic, "applied"] += 1
-        for event, _ in rejected:
-            outcomes[event.topic, "applied"] -= 1
-            outcomes[event.topic, "dlq"] += 1
-        for p in poison:
-            outcomes[p.record.topic, "dlq"] += 1
+            marker = _marker(event.topic, event.partition, event.offset)
+            # A rejection dead-lettered before is a replay's repeat.
+            outcomes[event.topic, "applied" if marker not in refused else "dlq" if marker in sent else "duplicate"] += 1
+        for letter in dead:
+            outcomes[letter.topic, "dlq"] += letter.error_kind != "rejected"
+            DLQ_WRITTEN.labels(self._service, letter.error_kind).inc()
         for (topic, outcome), count in outcomes.items():
             if count:
                 EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
-        dead_letters: Counter[str] = Counter(p.error_kind for p in poison)
-        dead_letters["rejected"] += len(rejected)
-        for kind, count in dead_letters.items():
-            if count:
-                DLQ_WRITTEN.labels(self._service, kind).inc(count)
         return len(outbox.messages)
+
+    async def _unrecord(self, session: AsyncSession, rejected: list[tuple[ConsumedEvent, str]]) -> list[_DeadLetter]:
+        """A rejected event was not processed: forget its id, so that a corrected copy sent again is
+        applied, and record its dead letter's marker instead; returns the dead letters not sent
+        before (a replayed batch rejects the event again, but dead-letters it once)."""
+        table = self._tables.processed_events
+        await forget_processed(session, table, [event.envelope.event_id for event, _ in rejected])
+        letters = [_DeadLetter.of_event(event, reason) for event, reason in rejected]
+        new = await record_processed(session, table, [letter.marker for letter in letters])
+        return [letter for letter in letters if letter.marker in new]
 
     async def _handle(
         self, session: AsyncSession, outbox: Outbox, events: list[ConsumedEvent],
@@ -355,17 +378,17 @@ class ConsumerRunner:
         outbox.messages.extend(ctx.outbox.messages)
         rejected.extend(ctx.rejected)
 
-    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> OutgoingMessage:
+    def _dead_letter(self, letter: _DeadLetter) -> OutgoingMessage:
         return dead_letter(
             service=self._service,
             dlq_topic=self._dlq_topic,
-            raw=record.value or b"",
-            key=record.key,
-            error=error,
-            error_kind=kind,
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
+            raw=letter.raw,
+            key=letter.key,
+            error=letter.error,
+            error_kind=letter.error_kind,
+            source_topic=letter.topic,
+            partition=letter.partition,
+            offset=letter.offset,
             failed_at=datetime.now(UTC),
         )
 
@@ -379,18 +402,3 @@ class ConsumerRunner:
         if offsets:
             await self._consumer.commit(offsets)
 
-
-def _as_record(event: ConsumedEvent) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=event.topic,
-        partition=event.partition,
-        offset=event.offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.envelope.account_id.encode(),
-        value=event.raw,
-        checksum=None,
-        serialized_key_size=-1,
-        serialized_value_size=len(event.raw),
-        headers=(),
-    )

@@ -113,6 +113,15 @@ async def record_processed(session: AsyncSession, table: sa.Table, event_ids: Se
     return {row[0] for row in result}
 
 
+async def forget_processed(session: AsyncSession, table: sa.Table, event_ids: Sequence[str]) -> None:
+    """Delete event ids recorded earlier in the same transaction (one statement)."""
+    if event_ids:
+        await session.execute(
+            sa.text(f'DELETE FROM "{table.schema}"."{table.name}" WHERE event_id = ANY(CAST(:ids AS text[]))'),
+            {"ids": list(event_ids)},
+        )
+
+
 async def ping(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:

@@ -207,3 +207,35 @@ async def test_the_runner_says_when_it_has_caught_up_with_its_partitions(
         await task
         await runtime.close()
     assert len(seen_during_backlog) >= 3 and not any(seen_during_backlog[:3]), "batches of 100 out of 1000"
+
+
+async def test_a_rejected_event_is_not_remembered_so_its_corrected_copy_is_applied(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    settings = settings_for(infra, plumbing)
+    service = build(plumbing.schema, plumbing.out_topic)
+    runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
+    await runtime.start()
+    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=service.handle)
+    tasks = [asyncio.create_task(runner.run()), asyncio.create_task(runtime.relay.run())]
+    try:
+        await produce(infra.kafka_bootstrap, plumbing.in_topic, [
+            ("a1", envelope(event_id="fixable", account_id="a1", data={"feature": "explode"})),
+            ("a1", envelope(event_id="fine", account_id="a1")),
+        ])
+
+        async def dead_lettered() -> bool:
+            return len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) == 1
+
+        await wait_for(dead_lettered, timeout=60, what="the rejected event dead-lettered")
+        await wait_for(lambda: total_is(engine, plumbing.schema, 1), timeout=30, what="the other one applied")
+
+        # Someone corrects the data at the source and sends the event again, same id.
+        await produce(infra.kafka_bootstrap, plumbing.in_topic, [("a1", envelope(event_id="fixable", account_id="a1"))])
+        await wait_for(lambda: total_is(engine, plumbing.schema, 2), timeout=30, what="the corrected copy applied")
+    finally:
+        runner.stop()
+        runtime.relay.stop()
+        await asyncio.gather(*tasks)
+        await runtime.close()
+    assert len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) == 1
