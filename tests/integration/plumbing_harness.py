@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.consumer import BatchHandler, ConsumerRunner
+from shared.runtime import Runtime
 from shared.settings import OrchardSettings, TopicSettings
 from tests.infra import REPO, Infra
+from tests.integration.plumbing_service import VERSIONS, build
 from tests.kafka_utils import envelope
 
 
@@ -101,3 +107,23 @@ async def total_is(engine: AsyncEngine, schema: str, n: int) -> bool:
 
 async def total_above(engine: AsyncEngine, schema: str, n: int) -> bool:
     return await total(engine, schema) > n
+
+
+@asynccontextmanager
+async def deployed(
+    infra: Infra, plumbing: Setup, handler: BatchHandler, **settings_overrides: Any
+) -> AsyncIterator[tuple[Runtime, ConsumerRunner]]:
+    """One instance of the counting service (``plumbing_service``) with this handler, in-process: its
+    consumer and relay run until the block ends."""
+    settings = settings_for(infra, plumbing, **{"consumer_retry_backoff_max_s": 0.4, **settings_overrides})
+    runtime = Runtime(settings, tables=build(plumbing.schema, plumbing.out_topic).tables, versions_dir=VERSIONS)
+    await runtime.start()
+    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=handler)
+    tasks = [asyncio.create_task(runner.run()), asyncio.create_task(runtime.relay.run())]
+    try:
+        yield runtime, runner
+    finally:
+        runner.stop()
+        runtime.relay.stop()
+        await asyncio.gather(*tasks)
+        await runtime.close()

@@ -23,6 +23,7 @@ from tests.infra import Infra
 from tests.integration.plumbing_harness import (
     Setup,
     counts,
+    deployed,
     make_events,
     settings_for,
     start_worker,
@@ -212,13 +213,7 @@ async def test_the_runner_says_when_it_has_caught_up_with_its_partitions(
 async def test_a_rejected_event_is_not_remembered_so_its_corrected_copy_is_applied(
     infra: Infra, engine: AsyncEngine, plumbing: Setup
 ) -> None:
-    settings = settings_for(infra, plumbing)
-    service = build(plumbing.schema, plumbing.out_topic)
-    runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
-    await runtime.start()
-    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=service.handle)
-    tasks = [asyncio.create_task(runner.run()), asyncio.create_task(runtime.relay.run())]
-    try:
+    async with deployed(infra, plumbing, build(plumbing.schema, plumbing.out_topic).handle):
         await produce(infra.kafka_bootstrap, plumbing.in_topic, [
             ("a1", envelope(event_id="fixable", account_id="a1", data={"feature": "explode"})),
             ("a1", envelope(event_id="fine", account_id="a1")),
@@ -233,9 +228,4 @@ async def test_a_rejected_event_is_not_remembered_so_its_corrected_copy_is_appli
         # Someone corrects the data at the source and sends the event again, same id.
         await produce(infra.kafka_bootstrap, plumbing.in_topic, [("a1", envelope(event_id="fixable", account_id="a1"))])
         await wait_for(lambda: total_is(engine, plumbing.schema, 2), timeout=30, what="the corrected copy applied")
-    finally:
-        runner.stop()
-        runtime.relay.stop()
-        await asyncio.gather(*tasks)
-        await runtime.close()
     assert len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) == 1

@@ -6,44 +6,22 @@ Against the real broker and database, with the counting service of ``plumbing_se
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Sequence
 
 import orjson
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
+from shared.consumer import BatchContext, ConsumedEvent, ConsumerRunner
 from shared.runtime import Runtime
 from tests.infra import Infra
-from tests.integration.plumbing_harness import Setup, counts, make_events, settings_for, total_is
-from tests.integration.plumbing_service import VERSIONS, build
+from tests.integration.plumbing_harness import Setup, counts, deployed, make_events, total_is
+from tests.integration.plumbing_service import build
 from tests.kafka_utils import committed_offsets, envelope, produce, read_all, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-
-@asynccontextmanager
-async def deployed(
-    infra: Infra, plumbing: Setup, handler: BatchHandler, **settings_overrides: Any
-) -> AsyncIterator[tuple[Runtime, ConsumerRunner]]:
-    """One instance of the service with this handler: its consumer and relay, until the block ends."""
-    settings = settings_for(infra, plumbing, consumer_retry_backoff_max_s=0.4, **settings_overrides)
-    runtime = Runtime(settings, tables=build(plumbing.schema, plumbing.out_topic).tables, versions_dir=VERSIONS)
-    await runtime.start()
-    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=handler)
-    tasks = [asyncio.create_task(runner.run()), asyncio.create_task(runtime.relay.run())]
-    try:
-        yield runtime, runner
-    finally:
-        runner.stop()
-        runtime.relay.stop()
-        await asyncio.gather(*tasks)
-        await runtime.close()
 
 
 def _handler_errors(plumbing: Setup, error: str) -> float:
