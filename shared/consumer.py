@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import orjson
 import sqlalchemy.exc as sa_exc
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -37,6 +38,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.alignment import align
 from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
 from shared.dlq import dead_letter
 from shared.events import Envelope, EventValidationError, parse_event
@@ -222,8 +224,11 @@ class ConsumerRunner:
             async with self._batch_lock:
                 if generation != self._generation:
                     continue  # a rebalance reset our positions: these records will be fetched again
+                batches, ordered = await self._aligned(batches)
                 owned = self._consumer.assignment()
-                records = [r for tp, rs in batches.items() if tp in owned for r in rs]
+                records = [r for r in ordered if TopicPartition(r.topic, r.partition) in owned]
+                if not records:
+                    continue
                 try:
                     await self.process(records)
                     self.healthy = True
@@ -252,6 +257,36 @@ class ConsumerRunner:
                 batches.setdefault(tp, []).extend(records)
                 count += len(records)
         return batches
+
+    async def _aligned(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> tuple[dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], list[ConsumerRecord[bytes, bytes]]]:
+        """The records to process now, merged across topics in event time (shared.alignment), and
+        the batch cut to them; the rest are sought back and fetched again. A partition that holds
+        its group back because nothing of it was fetched yet is fetched directly, a few times."""
+        if len(self._topics) < 2:
+            return batches, [r for rs in batches.values() for r in rs]
+        rank = {topic: n for n, topic in enumerate(self._topics)}
+        for _ in range(ALIGN_FETCH_ATTEMPTS):
+            assigned = self._consumer.assignment()
+            behind = set()
+            for tp in assigned:
+                highwater = self._consumer.highwater(tp)  # None until the first fetch answers: unknown
+                if highwater is None or highwater > await self._consumer.position(tp):
+                    behind.add(tp)
+            aligned = align(batches, assigned=assigned, topic_rank=rank, time_of=_event_time,
+                            offset_of=lambda r: r.offset, behind=behind.__contains__)
+            if aligned.ready or not aligned.starving:
+                break
+            more = await self._consumer.getmany(*aligned.starving, timeout_ms=self._max_wait_ms,
+                                                max_records=self._max_records)
+            for tp, records in more.items():
+                batches.setdefault(tp, []).extend(records)
+        for tp, offset in aligned.held.items():
+            self._consumer.seek(tp, offset)
+        kept = {id(r) for r in aligned.ready}
+        cut = {tp: [r for r in rs if id(r) in kept] for tp, rs in batches.items()}
+        return {tp: rs for tp, rs in cut.items() if rs}, aligned.ready
 
     async def _behind(self) -> bool:
         """Whether more than one batch of records waits beyond what has been handed to us (as of
@@ -402,3 +437,19 @@ class ConsumerRunner:
         if offsets:
             await self._consumer.commit(offsets)
 
+
+
+def _event_time(record: ConsumerRecord[bytes, bytes]) -> tuple[int, datetime]:
+    """The record's event time, for the merge across topics; a record without a readable one goes
+    first (it is dead-lettered when parsed, so where it stands does not matter)."""
+    try:
+        moment = orjson.loads(record.value or b"").get("occurred_at")
+        at = datetime.fromisoformat(moment)
+        return (1, at if at.tzinfo else at.replace(tzinfo=UTC))
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return (0, _EPOCH)
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+ALIGN_FETCH_ATTEMPTS = 5
+"""Direct fetches of a partition that holds its group back, before the batch goes with what it has."""

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.settings import TopicSettings
@@ -64,6 +65,9 @@ def make_consumer(
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=16 * 1024 * 1024,
         max_poll_records=max_records,
+        # Range: partition p of every subscribed topic goes to the same instance, so one instance sees
+        # all of an account's events and can merge its topics in event time (shared.alignment).
+        partition_assignment_strategy=(RangePartitionAssignor,),
         max_poll_interval_ms=300_000,
         session_timeout_ms=30_000,
         heartbeat_interval_ms=3_000,

@@ -101,12 +101,13 @@ async def scored_accounts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 
 async def wait_scored(client: httpx.AsyncClient, expected: int, now: datetime) -> list[dict[str, Any]]:
-    """Until every account has been scored as of now: its events applied, then re-evaluated by the
-    scheduler at the present, so that silence (no events lately) counts too."""
+    """Until every account has been evaluated up to today: its events applied, then every midnight
+    since its last event evaluated by the scheduler, so that silence (no events lately) counts too."""
+    today = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         accounts = await scored_accounts(client)
-        current = [a for a in accounts if datetime.fromisoformat(a["as_of"]) >= now]
+        current = [a for a in accounts if datetime.fromisoformat(a["as_of"]) >= today]
         if len(accounts) >= expected and len(current) == len(accounts):
             return accounts
         await asyncio.sleep(2.0)
@@ -205,6 +206,8 @@ async def demo(*, once: bool, json_path: Path | None) -> None:
     env.setdefault("ORCHARD_API_KEYS", f'{{"{DEV_KEY}": ["ingest:write", "read", "write"]}}')
     # The demo wants silence to show within seconds, not the production hour.
     env.setdefault("ORCHARD_HEALTH_RESCORE_INTERVAL_S", "10")
+    # ... and today's midnight evaluated at once (production waits a grace period for late events).
+    env.setdefault("ORCHARD_HEALTH_MIDNIGHT_GRACE_S", "0")
     processes = {s.name: start(s, env) for s in SERVICES}
     try:
         headers = {"Authorization": f"Bearer {DEV_KEY}"}

@@ -49,11 +49,12 @@ _EPOCH = (datetime.min.replace(tzinfo=UTC), "")
 _FULL_MASK = (1 << HORIZON_DAYS) - 1
 
 
-class UnknownEventType(ValueError):
-    """The health domain has no rule for this event type (a contract mismatch, not a data error)."""
+class UnknownEventType(EventRejected):
+    """The health domain has no rule for this event type: the event goes to the DLQ with the reason
+    (a type added to the contract that health does not read yet must not stop the service)."""
 
 
-FOLD_REJECTIONS: tuple[type[Exception], ...] = (ValueError,)
+FOLD_REJECTIONS: tuple[type[Exception], ...] = (EventRejected,)
 """What the fold raises when an event's data cannot be applied (the event goes to the DLQ with the
 reason; anything else is a bug and stops the consumer)."""
 

@@ -32,10 +32,6 @@ MIN_COHORT = 20
 QUANTILES = tuple(q / 20 for q in range(21))
 """0%, 5%, ..., 100%: enough to place an account within a few points, small enough to store."""
 
-COMMON_FEATURE_SHARE = 0.3
-"""A feature counts towards a cohort's usage level when at least this share of its accounts use it;
-a feature few accounts use says little about the others' health (breadth covers it)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Norm:
@@ -77,13 +73,12 @@ class CohortNorms:
         own = self.cohorts.get(cohort or ALL, {}).get(measure)
         return own if own is not None else self.cohorts.get(ALL, {}).get(measure)
 
-    def common_features(self, cohort: str | None, prefix: str = "qty_30:") -> list[str]:
-        """Features enough of the cohort's accounts use to judge a level by (see COMMON_FEATURE_SHARE)."""
+    def features(self, cohort: str | None, prefix: str = "qty_30:") -> list[str]:
+        """The features the cohort's accounts use, each of which places an account's level. Every one
+        counts, rare ones too: not using what similar accounts use is a finding (on the books tried,
+        keeping only common features made the level rank churn worse)."""
         measures = self.cohorts.get(cohort or ALL) or self.cohorts.get(ALL, {})
-        return sorted(
-            name[len(prefix):] for name, n in measures.items()
-            if name.startswith(prefix) and n.accounts and n.users / n.accounts >= COMMON_FEATURE_SHARE
-        )
+        return sorted(name[len(prefix):] for name, n in measures.items() if name.startswith(prefix) and n.users)
 
 
 EMPTY_NORMS = CohortNorms(version=0)

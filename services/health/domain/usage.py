@@ -9,8 +9,9 @@ What real telemetry looks like decides the design (DOMAIN.md, issue 8):
   utilisation part is missing, never zero. Active days and volume work for every kind.
 * Windows are complete UTC days (the 30 days before `as_of`'s day): the score moves at midnight and on
   the first usage of a day, not with every event's quantity, so it reflects behaviour, not noise.
-* A steadily quiet account is not healthy: its level is compared with its cohort (norms). A young
-  account is compared with what established accounts did in their own first 30 days.
+* A steadily quiet account is not healthy: its level is compared with its cohort (norms), per feature,
+  over the 30 days as they are (a young account that is slow to start is behind). An account in its
+  first 30 days is compared with what established accounts did in their own first 30 days.
 * An account with a contract that never sends usage while its cohort does is not "missing data": it
   does not use the product.
 """
@@ -20,7 +21,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
+from services.health.domain.contracts import contract_summary
 from services.health.domain.measures import (
     ComponentScore,
     Fact,
@@ -48,7 +51,10 @@ seen is scored as not using it (rather than as missing data)."""
 RATIO_FLOOR, RATIO_CAP = 0.05, 3.0
 """Per-feature change is bounded, so one feature going from 1 to 0 or 1 to 50 cannot decide alone."""
 
-LEVEL_WEIGHT, TREND_WEIGHT, UTILISATION_WEIGHT, BREADTH_WEIGHT, RECENCY_WEIGHT = 0.4, 0.25, 0.15, 0.05, 0.15
+LEVEL_WEIGHT, TREND_WEIGHT, UTILISATION_WEIGHT, BREADTH_WEIGHT, RECENCY_WEIGHT = 0.55, 0.15, 0.1, 0.05, 0.15
+"""Set on the backtest (docs/signal-quality.md): the level against the cohort ranks churn best on every
+data set tried; the change against the account's own past adds to it on behaviour-driven data and is
+noise where behaviour is stable, so it weighs less."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,48 +113,54 @@ def usage_measures(s: AccountSignals, as_of_day: int) -> UsageMeasures:
 
 
 def norm_sample(s: AccountSignals, as_of_day: int) -> dict[str, float]:
-    """What this account contributes to its cohort's norms: established accounts' 30-day measures, and
-    the first-30-days usage of accounts that stayed (established and still active)."""
+    """What this account contributes to its cohort's norms: its 30-day measures while it is a
+    customer (usage in the window, or a contract in force), and the first-30-days usage of accounts
+    that stayed (established and still active), for young accounts to be compared with."""
     m = usage_measures(s, as_of_day)
-    if not m.established:
+    in_force = contract_summary(s, date.fromordinal(as_of_day)).seats is not None
+    if m.days_counted == 0 or not (m.active_days or in_force):
         return {}
     sample: dict[str, float] = {"active_days_30": float(m.active_days), "events_30": float(m.events)}
     sample.update({f"qty_30:{f}": q for f, q in m.qty.items()})
     onboarding = onboarding_usage(s)
-    if onboarding is not None and m.active_days > 0:
+    if onboarding is not None and m.established and m.active_days > 0:
         sample["onboarded"] = 1.0
         sample.update({f"onboarding_30:{f}": q for f, q in onboarding.items()})
     return sample
 
 
+def level_score(share: float) -> float:
+    """0-100 from the cohort percentile: concave, so the typical account (50th) reads 75 and the
+    bottom tenth under 20, without flattening the ranking anywhere."""
+    return round(100 * (1 - (1 - share) ** 2), 1)
+
+
 def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
            cohort: str | None) -> tuple[Part, float] | None:
     """The account's usage level as a percentile (0-1) of its cohort, or None without norms to compare."""
-    features = norms.common_features(cohort)
-    scale = WINDOW_DAYS / max(1, m.days_counted)  # a young account's days pro-rated to a month
-    if not m.established and m.age_days < WINDOW_DAYS:
-        onboarding = norms.common_features(cohort, "onboarding_30:")
+    features = norms.features(cohort)
+    if m.age_days < WINDOW_DAYS:  # young: against what established accounts did in their first days
+        scale = WINDOW_DAYS / max(1, m.days_counted)
+        onboarding = norms.features(cohort, "onboarding_30:")
         placed = [(f, n.percentile(m.qty.get(f, 0.0) * scale)) for f in onboarding
                   if (n := norms.norm(cohort, f"onboarding_30:{f}")) is not None]
-        if not placed:
-            return None
-        level = sum(p for _, p in placed) / len(placed)
-        detail = (f"in its first {plural(m.days_counted, 'day')}, usage at the {_ordinal(level)} percentile of what "
-                  f"established accounts used in their first {ONBOARDING_DAYS} days ({_listed(placed, m.qty)})")
-        return Part("level", ramp(level, 0.5, 0.05), LEVEL_WEIGHT, detail, _evidence(s, [f for f, _ in placed])), level
-    placed = [(f, n.percentile(m.qty.get(f, 0.0) * scale)) for f in features
+        if placed:
+            level = sum(p for _, p in placed) / len(placed)
+            detail = (f"in its first {plural(m.days_counted, 'day')}, usage at the {_ordinal(level)} percentile of "
+                      f"what established accounts used in their first {ONBOARDING_DAYS} days "
+                      f"({_listed(placed, m.qty)})")
+            return Part("level", level_score(level), LEVEL_WEIGHT, detail,
+                        _evidence(s, [f for f, _ in placed])), level
+    # The 30 days as they are, not pro-rated: an account that took weeks to start using the product is
+    # behind, and the books tried say such accounts churn most.
+    placed = [(f, n.percentile(m.qty.get(f, 0.0))) for f in features
               if (n := norms.norm(cohort, f"qty_30:{f}")) is not None]
-    days_norm = norms.norm(cohort, "active_days_30")
-    if days_norm is None and not placed:
+    if not placed:
         return None
-    shares = [p for _, p in placed]
-    if days_norm is not None:
-        shares.append(days_norm.percentile(m.active_days * scale))
-    level = sum(shares) / len(shares)
-    detail = (f"usage at the {_ordinal(level)} percentile of similar accounts: active on "
-              f"{m.active_days} of the last {plural(m.days_counted, 'day')}"
-              + (f"; {_listed(placed, m.qty)}" if placed else ""))
-    return Part("level", ramp(level, 0.5, 0.05), LEVEL_WEIGHT, detail, _evidence(s, [f for f, _ in placed])), level
+    level = sum(p for _, p in placed) / len(placed)
+    detail = (f"usage at the {_ordinal(level)} percentile of similar accounts over the last "
+              f"{plural(m.days_counted, 'day')}: {_listed(placed, m.qty)}")
+    return Part("level", level_score(level), LEVEL_WEIGHT, detail, _evidence(s, [f for f, _ in placed])), level
 
 
 def _listed(placed: list[tuple[str, float]], qty: Mapping[str, float]) -> str:

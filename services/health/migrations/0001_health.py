@@ -3,12 +3,12 @@ overrides; and version 1 of the built-in scorecards, so every stored score can n
 
 from __future__ import annotations
 
-import orjson
+import json
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from services.health.domain import DEFAULT_SCORECARDS, scorecard_to_json
 from shared.migrations import create_plumbing_tables
 
 revision = "0001"
@@ -17,6 +17,48 @@ branch_labels = None
 depends_on = None
 
 TZ = sa.DateTime(timezone=True)
+
+# The built-in scorecards as they were released with this migration, frozen: a migration states its
+# data literally, so a fresh database gets the same version 1 whatever the code's defaults are today.
+BUILT_IN_V1 = json.loads(
+    "{\"enterprise\":{\"segment\":\"enterprise\",\"version\":1,\"weights\":{\"usage\":25,\"engagement\":25,\"sentiment\":"
+    "15,\"support\":10,\"relationship\":25},\"thresholds\":{\"green_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40"
+    ".0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"targets\":{\"touches_per_30d\":4,\"en"
+    "gaged_contacts\":4,\"qbr_every_days\":90},\"critical_measures\":[{\"component\":\"support\",\"rule\":\"urgent_ti"
+    "cket_open_days\",\"threshold\":7,\"force_grade\":\"red\"},{\"component\":\"usage\",\"rule\":\"active_users_decline"
+    "_pct\",\"threshold\":60,\"force_grade\":\"red\"},{\"component\":\"relationship\",\"rule\":\"champion_left_unreplac"
+    "ed\",\"threshold\":30,\"force_grade\":\"red\"}],\"alerts\":{\"cooldown_days\":14,\"renewal_critical_days\":90,\"gr"
+    "ade_red\":{\"enabled\":true},\"score_drop\":{\"enabled\":true,\"points\":15.0,\"within_days\":30,\"step\":10.0},\""
+    "champion_left\":{\"enabled\":true},\"usage_decline\":{\"enabled\":true,\"pct\":30.0,\"step\":20.0},\"negative_fe"
+    "edback\":{\"enabled\":true,\"count\":3,\"within_days\":30}}},\"mid_market\":{\"segment\":\"mid_market\",\"version\""
+    ":1,\"weights\":{\"usage\":30,\"engagement\":20,\"sentiment\":20,\"support\":15,\"relationship\":15},\"thresholds\""
+    ":{\"green_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"n"
+    "eutral_score\":50.0,\"targets\":{\"touches_per_30d\":2,\"engaged_contacts\":2,\"qbr_every_days\":120},\"critic"
+    "al_measures\":[{\"component\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"threshold\":7,\"force_grade\":\"r"
+    "ed\"},{\"component\":\"usage\",\"rule\":\"active_users_decline_pct\",\"threshold\":60,\"force_grade\":\"red\"},{\"co"
+    "mponent\":\"relationship\",\"rule\":\"champion_left_unreplaced\",\"threshold\":30,\"force_grade\":\"yellow\"}],\"a"
+    "lerts\":{\"cooldown_days\":14,\"renewal_critical_days\":90,\"grade_red\":{\"enabled\":true},\"score_drop\":{\"en"
+    "abled\":true,\"points\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":{\"enabled\":true},\"usage_decl"
+    "ine\":{\"enabled\":true,\"pct\":30.0,\"step\":20.0},\"negative_feedback\":{\"enabled\":true,\"count\":3,\"within_d"
+    "ays\":30}}},\"smb\":{\"segment\":\"smb\",\"version\":1,\"weights\":{\"usage\":45,\"engagement\":10,\"sentiment\":20,\""
+    "support\":15,\"relationship\":10},\"thresholds\":{\"green_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\""
+    "red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"targets\":{\"touches_per_30d\":1,\"engage"
+    "d_contacts\":1,\"qbr_every_days\":null},\"critical_measures\":[{\"component\":\"support\",\"rule\":\"urgent_tick"
+    "et_open_days\",\"threshold\":7,\"force_grade\":\"red\"},{\"component\":\"usage\",\"rule\":\"active_users_decline_p"
+    "ct\",\"threshold\":60,\"force_grade\":\"red\"}],\"alerts\":{\"cooldown_days\":14,\"renewal_critical_days\":90,\"gr"
+    "ade_red\":{\"enabled\":true},\"score_drop\":{\"enabled\":true,\"points\":15.0,\"within_days\":30,\"step\":10.0},\""
+    "champion_left\":{\"enabled\":true},\"usage_decline\":{\"enabled\":true,\"pct\":30.0,\"step\":20.0},\"negative_fe"
+    "edback\":{\"enabled\":true,\"count\":3,\"within_days\":30}}},\"default\":{\"segment\":\"default\",\"version\":1,\"we"
+    "ights\":{\"usage\":30,\"engagement\":20,\"sentiment\":20,\"support\":15,\"relationship\":15},\"thresholds\":{\"gre"
+    "en_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral"
+    "_score\":50.0,\"targets\":{\"touches_per_30d\":2,\"engaged_contacts\":2,\"qbr_every_days\":null},\"critical_me"
+    "asures\":[{\"component\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"threshold\":7,\"force_grade\":\"red\"},"
+    "{\"component\":\"usage\",\"rule\":\"active_users_decline_pct\",\"threshold\":60,\"force_grade\":\"red\"}],\"alerts\""
+    ":{\"cooldown_days\":14,\"renewal_critical_days\":90,\"grade_red\":{\"enabled\":true},\"score_drop\":{\"enabled\""
+    ":true,\"points\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":{\"enabled\":true},\"usage_decline\":{"
+    "\"enabled\":true,\"pct\":30.0,\"step\":20.0},\"negative_feedback\":{\"enabled\":true,\"count\":3,\"within_days\":3"
+    "0}}}}"
+)
 
 
 def upgrade(schema: str) -> None:
@@ -80,9 +122,8 @@ def upgrade(schema: str) -> None:
     )
     assert scorecards is not None
     op.bulk_insert(scorecards, [
-        {"segment": segment, "version": 1, "config": orjson.loads(orjson.dumps(scorecard_to_json(card))),
-         "created_by": "orchard (built-in default)"}
-        for segment, card in DEFAULT_SCORECARDS.items()
+        {"segment": segment, "version": 1, "config": config, "created_by": "orchard (built-in default)"}
+        for segment, config in BUILT_IN_V1.items()
     ])
 
     op.create_table(

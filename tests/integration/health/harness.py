@@ -27,6 +27,10 @@ from tests.services import API_KEYS, READER, started, topics_for
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
+BUILT_IN_VERSION = 2
+"""The built-in scorecards' current version on a fresh schema (migration 0003 added version 2)."""
+
+
 def at(day: float) -> datetime:
     return T0 + timedelta(days=day)
 
@@ -105,6 +109,10 @@ class Story:
     def since(self, count: int) -> list[dict[str, Any]]:
         """The events added after the first `count`."""
         return self.events[count:]
+
+    def in_time_order(self) -> list[dict[str, Any]]:
+        """The events as a live feed sends them (added later but older events would arrive late)."""
+        return sorted(self.events, key=lambda e: (e["occurred_at"], e["event_id"]))
 
 
 def healthy(account_id: str, *, days: int = 60, segment: str | None = "enterprise", seats: int = 20) -> Story:

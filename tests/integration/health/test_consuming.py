@@ -12,7 +12,15 @@ import sys
 import pytest
 
 from tests.infra import REPO, Infra
-from tests.integration.health.harness import Health, Story, healthy, running, settings_env, settings_for
+from tests.integration.health.harness import (
+    BUILT_IN_VERSION,
+    Health,
+    Story,
+    healthy,
+    running,
+    settings_env,
+    settings_for,
+)
 from tests.kafka_utils import committed_offsets, wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,8 +36,8 @@ async def test_events_in_score_and_history_in_the_db_health_and_churn_risk_recor
 ) -> None:
     steady = healthy(f"steady-{unique}")
     leaving = healthy(f"leaving-{unique}")
-    departure = leaving.contact(61, "c0", "champion", change="left")
-    events = steady.events + leaving.events
+    departure = leaving.contact(50, "c0", "champion", change="left")  # unreplaced for over a week by the end
+    events = steady.in_time_order() + leaving.in_time_order()
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as health:
         await health.produce(events)
         await wait_for(lambda: _scored(health, len(events)), timeout=60, what="every event applied")
@@ -39,12 +47,12 @@ async def test_events_in_score_and_history_in_the_db_health_and_churn_risk_recor
         assert set(accounts) == {steady.account_id, leaving.account_id}
         assert accounts[steady.account_id].grade == "green"
         assert accounts[steady.account_id].scorecard_segment == "enterprise"
-        assert accounts[steady.account_id].scorecard_version == 1
+        assert accounts[steady.account_id].scorecard_version == BUILT_IN_VERSION
         assert accounts[leaving.account_id].score < accounts[steady.account_id].score
         history = await health.rows(
             "SELECT account_id, cause, scorecard_version, reasons, previous_score FROM {s}.score_history")
         assert {h.account_id for h in history} == set(accounts)
-        assert all(h.cause in ("event", "schedule") and h.scorecard_version == 1 for h in history)
+        assert all(h.cause in ("event", "schedule") and h.scorecard_version == BUILT_IN_VERSION for h in history)
         # Every change is explained. (An account's first score may have nothing to explain yet when the
         # first batch that reached it held only, say, its contract: which batch that is depends on how
         # the three topics interleave.)
@@ -87,10 +95,10 @@ async def test_each_alert_exactly_once_across_a_sigkill_between_db_commit_and_of
         story = Story(f"acct-{n}-{unique}")
         story.contract(0, seats=5)
         story.contact(1, "c0", "champion")
-        story.usage(1, 10, 3)
-        story.contact(12, "c0", "champion", change="left")
+        story.usage(1, 21, 3)
+        story.contact(12, "c0", "champion", change="left")  # unreplaced for a week by day 19
         stories.append(story)
-    events = [e for s in stories for e in s.events]
+    events = [e for s in stories for e in s.in_time_order()]
     settings = settings_for(infra, schema=schema, unique=unique, consumer_max_records=40)
     env = settings_env(settings)
     async with running(settings) as health:  # creates the topics and the schema; its relay stands by

@@ -19,9 +19,9 @@ async def test_a_replay_rebuilds_the_same_scores_and_keeps_acknowledged_alerts(
 ) -> None:
     settings = settings_for(infra, schema=schema, unique=unique)
     leaving = healthy(f"leaving-{unique}")
-    leaving.contact(61, "c0", "champion", change="left")
+    leaving.contact(50, "c0", "champion", change="left")  # unreplaced for over a week by the end
     steady = healthy(f"steady-{unique}")
-    events = leaving.events + steady.events
+    events = leaving.in_time_order() + steady.in_time_order()
 
     async def all_applied(health: Health) -> bool:
         return bool((await health.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= len(events))

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.health.domain import today_midnight
-from tests.integration.health.harness import Health, at, healthy
+from tests.integration.health.harness import BUILT_IN_VERSION, Health, at, healthy
 from tests.services import WRITER
 
 pytestmark = pytest.mark.integration
@@ -79,28 +79,29 @@ async def test_a_scorecard_change_rescores_its_accounts_and_the_history_records_
     reply = await health.http.put("/v1/scorecards/enterprise", json=ENTERPRISE_USAGE_ONLY, headers=WRITER)
     assert reply.status_code == 200, reply.text
     published = reply.json()
-    assert published["scorecard"]["version"] == 2 and published["scorecard"]["created_by"].startswith("key:")
+    assert published["scorecard"]["version"] == BUILT_IN_VERSION + 1
+    assert published["scorecard"]["created_by"].startswith("key:")
     assert published["rescored_accounts"] == 1
 
     after = {r.account_id: r for r in await health.rows(
         "SELECT account_id, score, grade, as_of, scorecard_segment, scorecard_version FROM {s}.accounts")}
-    assert (after["ent"].scorecard_segment, after["ent"].scorecard_version) == ("enterprise", 2)
+    assert (after["ent"].scorecard_segment, after["ent"].scorecard_version) == ("enterprise", BUILT_IN_VERSION + 1)
     assert after["ent"].as_of == before["ent"].as_of, "rescored at the same moment: only the config differs"
     assert after["ent"].score != before["ent"].score
-    assert (after["small"].scorecard_segment, after["small"].scorecard_version) == ("smb", 1)
+    assert (after["small"].scorecard_segment, after["small"].scorecard_version) == ("smb", BUILT_IN_VERSION)
     assert preview.json()["grades_candidate"] == {after["ent"].grade: 1}
 
     last = (await health.rows("SELECT cause, scorecard_version, reasons FROM {s}.score_history "
                               "WHERE account_id = 'ent' ORDER BY id DESC LIMIT 1"))[0]
-    assert (last.cause, last.scorecard_version) == ("scorecard", 2)
+    assert (last.cause, last.scorecard_version) == ("scorecard", BUILT_IN_VERSION + 1)
     assert any(r["component"] == "scorecard" for r in last.reasons)
     records = await health.records(health.topics.account_health, at_least=3)
-    assert [r["scorecard_version"] for r in records if r["account_id"] == "ent"][-1] == 2
+    assert [r["scorecard_version"] for r in records if r["account_id"] == "ent"][-1] == BUILT_IN_VERSION + 1
 
     versions = (await health.http.get("/v1/scorecards/enterprise/versions")).json()["items"]
-    assert [v["version"] for v in versions] == [2, 1]
+    assert [v["version"] for v in versions] == list(range(BUILT_IN_VERSION + 1, 0, -1))
     current = {c["segment"]: c for c in (await health.http.get("/v1/scorecards")).json()["items"]}
-    assert current["enterprise"]["version"] == 2 and current["smb"]["version"] == 1
+    assert current["enterprise"]["version"] == BUILT_IN_VERSION + 1 and current["smb"]["version"] == BUILT_IN_VERSION
     assert current["enterprise"]["config"]["weights"]["usage"] == 100
 
 
@@ -127,8 +128,8 @@ async def test_scorecards_are_validated_and_a_preview_stores_nothing(health: Hea
     assert preview["accounts"] == 1 and preview["grade_changes"] == 1
     assert preview["changes"][0]["account_id"] == "ent2" and preview["changes"][0]["candidate_grade"] == "red"
     versions = (await health.http.get("/v1/scorecards/enterprise/versions")).json()["items"]
-    assert [v["version"] for v in versions] == [1]
-    assert (await health.rows("SELECT scorecard_version FROM {s}.accounts"))[0][0] == 1
+    assert [v["version"] for v in versions] == list(range(BUILT_IN_VERSION, 0, -1))
+    assert (await health.rows("SELECT scorecard_version FROM {s}.accounts"))[0][0] == BUILT_IN_VERSION
 
 
 async def test_the_scheduler_finishes_a_scorecard_rescore_that_was_interrupted(health: Health) -> None:
@@ -138,9 +139,9 @@ async def test_the_scheduler_finishes_a_scorecard_rescore_that_was_interrupted(h
     async with health.service.runtime.engine.begin() as conn:
         await conn.execute(sa.text(
             f'INSERT INTO "{health.schema}".scorecards (segment, version, config, created_by) '
-            f'SELECT segment, 2, jsonb_set(config, \'{{version}}\', \'2\'), \'test\' FROM "{health.schema}".scorecards '
-            "WHERE segment = 'enterprise' AND version = 1"))
+            f"SELECT segment, version + 1, jsonb_set(config, '{{version}}', to_jsonb(version + 1)), 'test' "
+            f'FROM "{health.schema}".scorecards WHERE segment = \'enterprise\' AND version = {BUILT_IN_VERSION}'))
     report = await health.service.rescorer.rescore_due(as_of=scored_at + timedelta(minutes=1))
     assert report is not None and report.accounts == 1, "not due by age, but scored with an old version"
     row = (await health.rows("SELECT scorecard_version FROM {s}.accounts"))[0]
-    assert row.scorecard_version == 2
+    assert row.scorecard_version == BUILT_IN_VERSION + 1
