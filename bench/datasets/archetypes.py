@@ -40,7 +40,7 @@ from bench.datasets.archetype_signals import (
 )
 from bench.datasets.common import CACHE, Envelope, midnight, write_dataset
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 START = date(2025, 1, 1)
 ARCHETYPES = {"steady": 0.33, "quiet": 0.15, "collapsing": 0.15, "failed_onboarding": 0.12, "growing": 0.15,
               "volatile": 0.10}
@@ -208,7 +208,11 @@ def simulate(a: Account, rng: random.Random, *, end: date) -> list[Envelope]:
 
 
 def _renew(a: Account, rng: random.Random, day: date, *, mean_h: float) -> None:
-    if mean_h < 0.45 and rng.random() < 0.5 and a.seats > 2:
+    if a.archetype == "growing" and mean_h > 0.7 and rng.random() < 0.5:
+        factor = rng.uniform(1.1, 1.3)  # renews for more than it had
+        a.seats = int(a.seats * factor) + 1 if a.seats else 0
+        a.arr = Decimal(round(float(a.arr) * factor, -1))
+    elif mean_h < 0.45 and rng.random() < 0.5 and a.seats > 2:
         factor = rng.uniform(0.6, 0.85)
         a.seats, a.arr = max(1, int(a.seats * factor)), Decimal(round(float(a.arr) * factor, -1))
     elif mean_h < 0.45 and rng.random() < 0.3 and a.seats == 0:

@@ -41,6 +41,8 @@ def render_page(report: Mapping[str, Any], *, title: str) -> str:
         "snapshots judged": ranking.get("snapshots"), "accounts": ranking.get("accounts"),
         "churn rate (90 days)": ranking.get("churn_rate"), "AUC score": auc.get("score"),
         "AUC baseline (logistic, grouped CV)": auc.get("baseline"), "AUC events in last 30 days": auc.get("events_30d"),
+        "AUC score - baseline, 90% interval (accounts resampled)":
+            ranking.get("auc_interval_90", {}).get("score_minus_baseline"),
         "alerts per account per quarter": alerts.get("per_account_quarter"),
         "alert precision": alerts.get("precision", {}).get("precision"),
         "churners alerted 30+ days ahead": alerts.get("recall", {}).get("recall"),
@@ -53,6 +55,8 @@ def render_page(report: Mapping[str, Any], *, title: str) -> str:
         "<h2>Churn by grade</h2>", _table(["grade", "n", "churned", "rate", "lift"], ranking.get("grades", {})),
         "<h2>Components (AUC of 100 - component, where measured)</h2>",
         _table(["component", "auc", "measured", "coverage"], ranking.get("components", {})),
+        "<h2>Measures inside the components (AUC of 100 - measure, where measured)</h2>",
+        _table(["measure", "auc", "measured", "coverage"], ranking.get("parts", {})),
         "<h2>Segments</h2>",
         _table(["segment", "snapshots", "churned", "churn_rate", "auc_score", "auc_baseline", "auc_events_30d"],
                ranking.get("segments", {})),
@@ -90,7 +94,7 @@ def _figure(caption: str, svg: str) -> str:
     return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
 
 
-_W, _H, _PAD = 340, 260, 36
+_W, _H, _PAD = 420, 300, 40
 
 
 def _roc_chart(curves: Mapping[str, Sequence[Sequence[float]]]) -> str:
@@ -120,7 +124,7 @@ def _bars(bars: Sequence[tuple[str, float, str]], *, percent: bool) -> str:
         return f'<svg width="{_W}" height="{_H}"><text x="{_PAD}" y="{_H / 2}">no data</text></svg>'
     highest = max(v for _, v, _ in bars)
     top = (max(0.05, highest) if percent else max(1.0, highest)) * 1.1
-    inner_w, inner_h = _W - 2 * _PAD, _H - 2 * _PAD - 20
+    inner_w, inner_h = _W - 2 * _PAD, _H - 2 * _PAD - 30
     slot = inner_w / len(bars)
     parts = [f'<line x1="{_PAD}" y1="{_PAD + inner_h}" x2="{_PAD + inner_w}" y2="{_PAD + inner_h}" stroke="#999"/>']
     for i, (label, value, colour) in enumerate(bars):
@@ -131,6 +135,6 @@ def _bars(bars: Sequence[tuple[str, float, str]], *, percent: bool) -> str:
                      f'fill="{colour}"/>')
         parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{_PAD + inner_h - h - 4:.1f}" '
                      f'text-anchor="middle">{escape(shown)}</text>')
-        parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{_PAD + inner_h + 14}" text-anchor="middle" '
-                     f'transform="rotate(20 {x + slot * 0.35:.1f} {_PAD + inner_h + 14})">{escape(label)}</text>')
+        parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{_PAD + inner_h + 14}" text-anchor="start" '
+                     f'transform="rotate(25 {x + slot * 0.35:.1f} {_PAD + inner_h + 14})">{escape(label)}</text>')
     return f'<svg width="{_W}" height="{_H}" role="img">{"".join(parts)}</svg>'

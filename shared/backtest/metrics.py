@@ -7,6 +7,7 @@ turned into risk by the caller (100 - score), so every figure here reads the sam
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,42 @@ def auc(risks: Sequence[float], labels: Sequence[bool]) -> float | None:
     ranks = average_ranks(risks)
     rank_sum = sum(r for r, label in zip(ranks, labels, strict=True) if label)
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def auc_intervals(series: Mapping[str, Sequence[float]], labels: Sequence[bool], groups: Sequence[str], *,
+                  differences: Sequence[tuple[str, str]] = (), rounds: int = 200, level: float = 0.9,
+                  seed: int = 0) -> dict[str, list[float] | None]:
+    """Bootstrap intervals of each series' AUC and of AUC differences (`a - b` for each pair), drawing
+    whole groups (accounts) with replacement: an account's snapshots move together, so resampling
+    snapshots one by one would make the intervals too narrow. None when too few resamples have both
+    classes."""
+    by_group: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    keys = sorted(by_group)
+    rng = random.Random(seed)
+    draws: dict[str, list[float]] = {name: [] for name in [*series, *(f"{a}_minus_{b}" for a, b in differences)]}
+    for _ in range(rounds if keys else 0):
+        rows = [i for g in rng.choices(keys, k=len(keys)) for i in by_group[g]]
+        sample_labels = [labels[i] for i in rows]
+        aucs = {name: auc([s[i] for i in rows], sample_labels) for name, s in series.items()}
+        for name, value in aucs.items():
+            if value is not None:
+                draws[name].append(value)
+        for a, b in differences:
+            va, vb = aucs[a], aucs[b]
+            if va is not None and vb is not None:
+                draws[f"{a}_minus_{b}"].append(va - vb)
+    tail = (1 - level) / 2
+    out: dict[str, list[float] | None] = {}
+    for name, values in draws.items():
+        if len(values) < rounds // 2:
+            out[name] = None
+            continue
+        values.sort()
+        lo, hi = values[int(tail * (len(values) - 1))], values[int((1 - tail) * (len(values) - 1))]
+        out[name] = [round(lo, 4), round(hi, 4)]
+    return out
 
 
 def roc_points(risks: Sequence[float], labels: Sequence[bool], *, most: int = 200) -> list[tuple[float, float]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from shared.backtest.activity import Activity
 from shared.backtest.baseline import FEATURES, cross_validate, features
-from shared.backtest.metrics import Rate, auc, rate_table, rates_by, roc_points, rounded
+from shared.backtest.metrics import Rate, auc, auc_intervals, rate_table, rates_by, roc_points, rounded
 from shared.backtest.snapshots import Snapshot
 
 
@@ -23,7 +23,8 @@ class ScoredSnapshot:
     risk: float
     grade: str
     component_risks: Mapping[str, float | None]
-    """None: the component had no data at this snapshot."""
+    """By component name, and by "component.part" for the measures inside one (reported apart as
+    `parts`); None: no data at this snapshot."""
     activity: Activity
 
 
@@ -47,8 +48,12 @@ def ranking_report(rows: Sequence[ScoredSnapshot], *, grades: Sequence[str], com
             "baseline": rounded(auc(baseline.probabilities, labels)),
             "events_30d": rounded(auc(quiet, labels)),
         },
+        "auc_interval_90": auc_intervals({"score": score, "baseline": baseline.probabilities, "events_30d": quiet},
+                                         labels, accounts, differences=[("score", "baseline")], seed=seed),
         "grades": rate_table({g: by_grade[g] for g in grades if g in by_grade}, overall=overall),
         "components": {name: _component(rows, labels, name) for name in components},
+        "parts": {name: _component(rows, labels, name)
+                  for name in sorted({k for r in rows for k in r.component_risks} - set(components))},
         "segments": _segments(rows, labels, score, baseline.probabilities, quiet),
         "baseline": {"features": list(FEATURES), "folds": folds, "grouped_by": "account",
                      "coefficients_all_rows": baseline.coefficients},

@@ -99,7 +99,8 @@ def headline(report: dict[str, Any]) -> str:
     r, a = report["ranking"], report["alerts"]
     return (f"{report['dataset']['name']}: {r['snapshots']} snapshots of {r['accounts']} accounts, "
             f"churn rate {r['churn_rate']}; AUC score {r['auc']['score']} baseline {r['auc']['baseline']} "
-            f"events-30d {r['auc']['events_30d']}; alerts/account-quarter {a['per_account_quarter']}, "
+            f"events-30d {r['auc']['events_30d']} (score - baseline, 90% interval: "
+            f"{r['auc_interval_90']['score_minus_baseline']}); alerts/account-quarter {a['per_account_quarter']}, "
             f"precision {a['precision']['precision']}, recall {a['recall']['recall']}")
 
 

@@ -97,7 +97,7 @@ def backtest_account(history: AccountHistory, *, horizon: datetime, scorecards: 
         rows.append(ScoredSnapshot(
             snapshot=snapshot, risk=100.0 - score.total, grade=score.grade,
             component_risks={name: None if value is None else 100.0 - value
-                             for name, value in score.components.items()},
+                             for name, value in {**score.components, **score.parts}.items()},
             activity=activity_at(usage, snapshot.at, customer_since=outcomes.first_start),
         ))
     return AccountResult(

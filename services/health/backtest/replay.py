@@ -50,6 +50,8 @@ class SnapshotScore:
     """0-100, high = healthy."""
     grade: str
     components: Mapping[str, float | None]
+    parts: Mapping[str, float | None]
+    """The measures inside each component, as "component.part" (e.g. "usage.trend")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,8 @@ def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: M
                       for d in evaluation.decisions.raised if d.action == "raised")
         if at in wanted:
             s = evaluation.score
-            scores.append(SnapshotScore(at, s.total, s.grade, component_scores(s)))
+            parts = {f"{c.name}.{p.name}": p.score for c in s.components.values() for p in c.parts}
+            scores.append(SnapshotScore(at, s.total, s.grade, component_scores(s), parts))
     return AccountReplay(account_id, tuple(scores), tuple(alerts), len(stops), skipped)
 
 

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from shared.backtest.metrics import Rate, auc, average_ranks, histogram, median, rate_table, rates_by, roc_points
+from shared.backtest.metrics import (
+    Rate,
+    auc,
+    auc_intervals,
+    average_ranks,
+    histogram,
+    median,
+    rate_table,
+    rates_by,
+    roc_points,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -64,3 +74,17 @@ def test_histogram_keeps_empty_bins_between_and_median() -> None:
     assert median([3.0, 1.0, 2.0]) == 2.0
     assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
     assert median([]) is None
+
+
+def test_bootstrap_intervals_hold_the_auc_and_resample_whole_accounts() -> None:
+    labels = [i % 4 == 0 for i in range(200)]
+    good = [1.0 if label else 0.0 for label in labels]
+    noisy = [(i * 7919 % 101) / 101 for i in range(200)]
+    groups = [f"a{i // 5}" for i in range(200)]
+    out = auc_intervals({"good": good, "noisy": noisy}, labels, groups, differences=[("good", "noisy")], seed=1)
+    assert out["good"] == [1.0, 1.0]
+    lo, hi = out["noisy"] or [0.0, 0.0]
+    assert lo < auc(noisy, labels) < hi  # type: ignore[operator]
+    diff = out["good_minus_noisy"]
+    assert diff is not None and diff[0] > 0
+    assert auc_intervals({"x": [0.5]}, [True], ["a"], seed=1) == {"x": None}
