@@ -27,7 +27,7 @@ from typing import Any
 from bench.common import RESULTS, write_result
 from bench.datasets import archetypes, churnsim
 from bench.datasets.common import CACHE, read_meta
-from services.health.backtest.__main__ import dataset_meta
+from services.health.backtest.__main__ import dataset_section
 from services.health.backtest.core import BacktestSettings
 from services.health.backtest.replay import default_scorecards
 from services.health.backtest.run import backtest_archive
@@ -124,8 +124,7 @@ def run(only: str | None, workers: int) -> list[dict[str, Any]]:
         assert archive.horizon is not None, f"{path} holds no valid event"
         report = backtest_archive(archive, horizon=archive.horizon, scorecards=default_scorecards(),
                                   settings=settings, workers=workers)
-        report = {"dataset": {**dataset_meta([path]), **archive.stats.to_json(), "accounts": archive.accounts},
-                  **report}
+        report = {"dataset": dataset_section(archive), **report}
         seconds = time.perf_counter() - started
         out = RESULTS / "signal_quality" / data_set.name
         out.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ account that has never sent a user id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -83,6 +83,3 @@ def activity_at(usage: UsageDays, at: datetime, *, customer_since: date | None) 
         tenure_days=max(0, today - since.toordinal()) if since else 0,
     )
 
-
-def activities(usage: UsageDays, times: Sequence[datetime], *, customer_since: date | None) -> list[Activity]:
-    return [activity_at(usage, at, customer_since=customer_since) for at in times]

@@ -20,7 +20,7 @@ from typing import Any, cast
 from services.health.backtest.core import BacktestSettings
 from services.health.backtest.replay import default_scorecards, scorecards_from_json
 from services.health.backtest.run import backtest_archive
-from shared.backtest.history import read_archive
+from shared.backtest.history import Archive, read_archive
 from shared.backtest.html import render_page
 from shared.backtest.snapshots import SNAPSHOT_KINDS, SnapshotKind
 
@@ -58,15 +58,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def dataset_meta(paths: Sequence[Path]) -> dict[str, Any]:
+def dataset_section(archive: Archive, *, name: str | None = None) -> dict[str, Any]:
+    """The report's `dataset`: the generator's meta sidecars (name, seed, parameters), then what was read."""
     meta: dict[str, Any] = {}
-    for path in paths:
+    for path in archive.paths:
         sidecar = path.with_name(path.name + ".meta.json")
         if sidecar.exists():
             meta.update(json.loads(sidecar.read_text()))
-    meta.setdefault("name", "+".join(p.name for p in paths))
-    meta["files"] = [str(p) for p in paths]
-    return meta
+    meta["name"] = name or meta.get("name") or "+".join(p.name for p in archive.paths)
+    return {**meta, "files": [str(p) for p in archive.paths], **archive.stats.to_json(),
+            "accounts": archive.accounts, "first_event": archive.first.isoformat() if archive.first else None}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,10 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 scorecards=str(args.scorecards) if args.scorecards else "default")
     report = backtest_archive(archive, horizon=horizon, scorecards=scorecards, settings=settings,
                               workers=args.workers)
-    dataset = dataset_meta(args.events)
-    if args.name:
-        dataset["name"] = args.name
-    report = {"dataset": {**dataset, **archive.stats.to_json(), "accounts": archive.accounts}, **report}
+    dataset = dataset_section(archive, name=args.name)
+    report = {"dataset": dataset, **report}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backtest.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "backtest.html").write_text(render_page(report, title=f"Health backtest: {dataset['name']}"))
