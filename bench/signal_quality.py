@@ -10,8 +10,8 @@ exports keep one simulated customer in EVENT_EVERY[model]: every simulated event
 of the score, and crm accounts send about a thousand a month), and the archetype book.
 
 Writes bench/results/signal_quality.json (a summary row per data set; history in .jsonl), the same
-rows as a Markdown table in bench/results/signal_quality.md, and each data set's full report and
-HTML page in bench/results/signal_quality/<data set>/.
+rows as a Markdown table in bench/results/signal_quality.md (signal_quality_partial.* for a run with
+--only), and each data set's full report and HTML page in bench/results/signal_quality/<data set>/.
 """
 
 from __future__ import annotations
@@ -144,9 +144,10 @@ def main() -> None:
     rows = run(args.only, args.workers)
     RESULTS.mkdir(parents=True, exist_ok=True)
     table = markdown(rows)
-    (RESULTS / "signal_quality.md").write_text(table)
-    write_result("signal_quality", {"scorecards": "default", "settings": {"snapshots": ["month-end"]},
-                                    "data_sets": rows})
+    name = "signal_quality_partial" if args.only else "signal_quality"  # a partial run never hides a full one
+    (RESULTS / f"{name}.md").write_text(table)
+    write_result(name, {"scorecards": "default", "settings": {"snapshots": ["month-end"]}, "only": args.only,
+                        "data_sets": rows})
     print(table)
 
 

@@ -41,6 +41,14 @@ def _moment(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _at_least_two(text: str) -> int:
+    folds = int(text)
+    if folds < 2:
+        raise argparse.ArgumentTypeError("--folds: at least 2 (every account must be scored by a model fitted "
+                                         "without it)")
+    return folds
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m services.health.backtest", description=__doc__.split("\n\n")[0])
     p.add_argument("--events", type=Path, action="append", required=True, help="JSONL archive of input envelopes "
@@ -50,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("backtest-out"))
     p.add_argument("--until", type=_moment, help="horizon (default: the latest event time)")
     p.add_argument("--scorecards", type=Path, help="JSON {segment: scorecard}; default: the built-in scorecards")
-    p.add_argument("--folds", type=int, default=5, help="folds of the baseline's grouped cross-validation")
+    p.add_argument("--folds", type=_at_least_two, default=5, help="folds of the baseline's grouped cross-validation")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
     p.add_argument("--workers", type=int, default=1, help="processes replaying accounts (the figures do not "
                    "depend on it)")

@@ -53,8 +53,8 @@ class AccountResult:
 
 def run_backtest(histories: Iterable[AccountHistory], *, horizon: datetime, scorecards: Mapping[str, Scorecard],
                  settings: BacktestSettings = BacktestSettings()) -> dict[str, Any]:
-    results = [backtest_account(h, horizon=horizon, scorecards=scorecards, settings=settings)
-               for h in histories if h.events]
+    results = [r for h in histories
+               if (r := backtest_account(h, horizon=horizon, scorecards=scorecards, settings=settings)) is not None]
     return summarise(results, horizon=horizon, settings=settings)
 
 
@@ -77,8 +77,12 @@ def summarise(results: Sequence[AccountResult], *, horizon: datetime, settings: 
 
 
 def backtest_account(history: AccountHistory, *, horizon: datetime, scorecards: Mapping[str, Scorecard],
-                     settings: BacktestSettings) -> AccountResult:
-    events = history.events
+                     settings: BacktestSettings) -> AccountResult | None:
+    """One account's rows and judged alerts; None when it has no event up to the horizon. Events after
+    the horizon are not read at all: the backtest knows what was known at the horizon, no more."""
+    events = tuple(e for e in history.events if e.occurred_at <= horizon)
+    if not events:
+        return None
     first = events[0].occurred_at.date()
     outcomes = label_outcomes(history.account_id, events, horizon=horizon.date())
     candidates = snapshot_times(settings.snapshots, outcomes, first=first, horizon=horizon.date())

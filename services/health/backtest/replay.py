@@ -78,7 +78,9 @@ def scorecards_from_json(raw: Mapping[str, Any]) -> Mapping[str, Scorecard]:
 
 def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: Mapping[str, Scorecard],
                    snapshots: Sequence[datetime], until: datetime) -> AccountReplay:
-    """`events` in event-time order; snapshots before the first event or after `until` are not scored."""
+    """`events` in event-time order; events after `until` are left out, and snapshots before the first
+    event or after `until` are not scored."""
+    events = [e for e in events if e.occurred_at <= until]
     if not events:
         return AccountReplay(account_id, (), (), 0, 0)
     by_time: dict[datetime, list[Envelope]] = {}

@@ -41,7 +41,8 @@ def _replay_chunk(chunk: Sequence[tuple[str, list[bytes]]], horizon: datetime,
                   scorecards: Mapping[str, Scorecard], settings: BacktestSettings) -> list[AccountResult]:
     out = []
     for account_id, lines in chunk:
-        history = history_from_lines(account_id, lines)
-        if history.events:
-            out.append(backtest_account(history, horizon=horizon, scorecards=scorecards, settings=settings))
+        result = backtest_account(history_from_lines(account_id, lines), horizon=horizon, scorecards=scorecards,
+                                  settings=settings)
+        if result is not None:
+            out.append(result)
     return out

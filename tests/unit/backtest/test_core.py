@@ -68,3 +68,12 @@ def test_accounts_without_contract_count_but_give_no_snapshot() -> None:
                           scorecards=default_scorecards())
     assert report["accounts"] == {"total": 1, "without_contract": 1}
     assert report["ranking"]["snapshots"] == 0 and report["ranking"]["auc"]["score"] is None
+
+
+def test_nothing_after_the_horizon_is_read() -> None:
+    book = _book()
+    early = datetime(2026, 9, 30, 12, tzinfo=UTC)
+    cut = [AccountHistory(h.account_id, tuple(e for e in h.events if e.occurred_at <= early)) for h in book]
+    settings = BacktestSettings(folds=2)
+    assert run_backtest(book, horizon=early, scorecards=default_scorecards(), settings=settings) == run_backtest(
+        cut, horizon=early, scorecards=default_scorecards(), settings=settings)
