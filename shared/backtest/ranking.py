@@ -54,7 +54,8 @@ def ranking_report(rows: Sequence[ScoredSnapshot], *, grades: Sequence[str], com
         "components": {name: _component(rows, labels, name) for name in components},
         "parts": {name: _component(rows, labels, name)
                   for name in sorted({k for r in rows for k in r.component_risks} - set(components))},
-        "segments": _segments(rows, labels, score, baseline.probabilities, quiet),
+        "segments": _groups([r.snapshot.segment for r in rows], labels, score, baseline.probabilities, quiet),
+        "snapshot_kinds": _groups([r.snapshot.kind for r in rows], labels, score, baseline.probabilities, quiet),
         "baseline": {"features": list(FEATURES), "folds": folds, "grouped_by": "account",
                      "coefficients_all_rows": baseline.coefficients},
         "roc": {
@@ -75,13 +76,14 @@ def _component(rows: Sequence[ScoredSnapshot], labels: Sequence[bool], name: str
     }
 
 
-def _segments(rows: Sequence[ScoredSnapshot], labels: Sequence[bool], score: Sequence[float],
-              baseline: Sequence[float], quiet: Sequence[float]) -> dict[str, Any]:
+def _groups(keys: Sequence[str], labels: Sequence[bool], score: Sequence[float], baseline: Sequence[float],
+            quiet: Sequence[float]) -> dict[str, Any]:
+    """The ranking figures within each group of snapshots (segment, snapshot kind)."""
     out: dict[str, Any] = {}
-    for segment in sorted({r.snapshot.segment for r in rows}):
-        idx = [i for i, r in enumerate(rows) if r.snapshot.segment == segment]
+    for key in sorted(set(keys)):
+        idx = [i for i, k in enumerate(keys) if k == key]
         seg_labels = [labels[i] for i in idx]
-        out[segment] = {
+        out[key] = {
             "snapshots": len(idx), "churned": sum(seg_labels),
             "churn_rate": rounded(sum(seg_labels) / len(idx)),
             "auc_score": rounded(auc([score[i] for i in idx], seg_labels)),

@@ -39,13 +39,14 @@ def test_the_report_has_every_figure_and_the_same_figures_every_time() -> None:
     assert set(report) == {"settings", "accounts", "replay", "ranking", "alerts"}
     ranking = report["ranking"]
     assert set(ranking) >= {"snapshots", "accounts", "churned", "churn_rate", "auc", "auc_interval_90", "grades",
-                            "components", "parts", "segments", "baseline", "roc"}
+                            "components", "parts", "segments", "snapshot_kinds", "baseline", "roc"}
     # snapshots Jan..Sep (Oct on: the 90 days pass the horizon); churners only until their notice in May
     assert ranking["accounts"] == 8 and ranking["snapshots"] == 3 * 4 + 5 * 9
     assert ranking["churned"] == 3, "April 30 sees June 30 coming within 90 days; March 31 does not"
     for series in ("score", "baseline", "events_30d"):
         assert 0.0 <= ranking["auc"][series] <= 1.0
     assert set(ranking["segments"]) == {"smb", "<b>odd</b>"}
+    assert ranking["snapshot_kinds"]["month-end"]["snapshots"] == ranking["snapshots"]
     assert {"usage.trend", "usage.recency", "usage.breadth"} <= set(ranking["parts"])
     assert ranking["parts"]["usage.recency"]["measured"] == ranking["snapshots"]
     assert set(report["alerts"]) >= {"raised", "per_account_quarter", "precision", "precision_by_kind", "recall",
