@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas test test-unit run demo migrate replay bench bench-plumbing bench-ingest bench-health clean
+.PHONY: help install up down status lint schemas test test-unit run demo migrate replay bench bench-plumbing bench-ingest bench-health bench-signal clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,7 +29,7 @@ status:
 
 lint: install ## ruff and mypy over shared/ and services/
 	$(BIN)/ruff check shared services tests bench deploy
-	$(BIN)/mypy shared services deploy/local/sample.py deploy/local/demo.py
+	$(BIN)/mypy shared services deploy/local/sample.py deploy/local/demo.py bench/signal_quality.py bench/datasets
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
 	$(BIN)/python -m shared.events.docs
@@ -51,7 +51,7 @@ migrate: install ## Apply a service's migrations without starting it: make migra
 replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
-bench: bench-plumbing bench-ingest bench-health ## All benchmarks; numbers go to bench/results/
+bench: bench-plumbing bench-ingest bench-health bench-signal ## All benchmarks; numbers go to bench/results/
 
 bench-plumbing: install up ## Consumer runner vs raw aiokafka on the same broker
 	$(BIN)/python -m bench.plumbing
@@ -61,6 +61,9 @@ bench-ingest: install up ## Ingest: HTTP and raw-topic events/s vs raw aiokafka 
 
 bench-health: install up
 	$(BIN)/python -m bench.health
+
+bench-signal: install ## Health backtest on ChurnSim and archetype data sets, with the supervised baseline: bench/results/signal_quality.*
+	$(BIN)/python -m bench.signal_quality $(SIGNAL_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,149 @@
+"""The one place where the backtest touches the health service's code: replay one account's history
+through the service's own pure path and report its scores at the snapshots and the alerts it raised.
+
+The path is the service's: `domain.advance`, which folds each event and evaluates the account at
+every point the service would (each event, each UTC midnight between points), with the cohort norms
+a live run would have had in force. The service rebuilds its norms on a schedule from every account's
+latest measures; the backtest does the same at each month end, in two passes: first every account's
+norm sample at each month end (it depends on the events alone), then the replay with those norms.
+
+Everything else in the backtest depends only on this module's outputs, so that a new evaluation path
+is judged by changing this file alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.health.domain import (
+    ALERT_KINDS,
+    COMPONENTS,
+    DEFAULT_SCORECARDS,
+    NO_NORMS,
+    NormsHistory,
+    Scorecard,
+    SignalEvent,
+    StoredAccount,
+    advance,
+    apply_events,
+    build_norms,
+    component_scores,
+    contract_summary,
+    norm_sample,
+    validate_scorecard,
+)
+from services.health.domain.days import day_number
+from services.health.domain.signals import EMPTY_SIGNALS
+from shared.backtest.judging import RaisedAlert
+from shared.events import Envelope
+
+GRADES = ("green", "yellow", "red")
+__all__ = ["ALERT_KINDS", "COMPONENTS", "GRADES", "AccountReplay", "NormSample", "Scorecard", "SnapshotScore",
+           "default_scorecards", "norms_from_samples", "replay_account", "sample_account", "scorecards_from_json"]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotScore:
+    at: datetime
+    total: float
+    """0-100, high = healthy."""
+    grade: str
+    components: Mapping[str, float | None]
+    parts: Mapping[str, float | None]
+    """`component.part` -> 0-100, so the backtest can judge each measure on its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReplay:
+    account_id: str
+    snapshot_scores: tuple[SnapshotScore, ...]
+    alerts: tuple[RaisedAlert, ...]
+    """Newly raised churn-risk alerts (escalations of an open alert are not new alerts)."""
+    evaluations: int
+    skipped_events: int
+
+
+@dataclass(frozen=True, slots=True)
+class NormSample:
+    at: datetime
+    cohort: str | None
+    measures: Mapping[str, float]
+
+
+def default_scorecards() -> Mapping[str, Scorecard]:
+    return DEFAULT_SCORECARDS
+
+
+def scorecards_from_json(raw: Mapping[str, Any]) -> Mapping[str, Scorecard]:
+    """{segment: scorecard JSON} as `GET /v1/scorecards` shows them; segments left out keep the defaults."""
+    cards = dict(DEFAULT_SCORECARDS)
+    for segment, body in raw.items():
+        cards[segment] = validate_scorecard({**body, "segment": segment})
+    return cards
+
+
+def _signal_events(events: Sequence[Envelope]) -> list[SignalEvent]:
+    return [SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump()) for e in events]
+
+
+def sample_account(events: Sequence[Envelope], refreshes: Sequence[datetime]) -> list[NormSample]:
+    """What the account adds to its cohort's norms at each refresh: its measures as of then."""
+    signals, out, position = EMPTY_SIGNALS, [], 0
+    converted = _signal_events(events)
+    for at in refreshes:
+        while position < len(converted) and converted[position].occurred_at <= at:
+            with contextlib.suppress(ValueError):  # the service dead-letters it; the norms never see it
+                signals = apply_events(signals, [converted[position]])
+            position += 1
+        if signals.latest_day is None:
+            continue
+        sample = norm_sample(signals, day_number(at))
+        if sample:
+            out.append(NormSample(at, contract_summary(signals, at.date()).segment, sample))
+    return out
+
+
+def norms_from_samples(samples: Iterable[NormSample]) -> NormsHistory:
+    """One norm version per refresh time, effective from then, as the service's scheduler builds them."""
+    by_time: dict[datetime, list[NormSample]] = {}
+    for sample in samples:
+        by_time.setdefault(sample.at, []).append(sample)
+    versions = [build_norms(((s.cohort, s.measures) for s in by_time[at]), version=n, effective_from=at)
+                for n, at in enumerate(sorted(by_time), start=1)]
+    return NormsHistory(tuple(versions))
+
+
+def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: Mapping[str, Scorecard],
+                   snapshots: Sequence[datetime], until: datetime, norms: NormsHistory = NO_NORMS) -> AccountReplay:
+    """`events` in event-time order (a live feed's order); snapshots before the first event or after
+    `until` are not scored. A snapshot falls between points: the account is advanced to it (its
+    midnights), and its score there is what a read of its health at that moment shows."""
+    if not events:
+        return AccountReplay(account_id, (), (), 0, 0)
+    converted = _signal_events(events)
+    first = events[0].occurred_at
+    wanted = sorted(s for s in snapshots if first <= s <= until)
+    account = StoredAccount(account_id)
+    scores: list[SnapshotScore] = []
+    alerts: list[RaisedAlert] = []
+    evaluations = skipped = position = 0
+    for at in sorted({*wanted, until}):
+        batch = []
+        while position < len(converted) and converted[position].occurred_at <= at:
+            batch.append(converted[position])
+            position += 1
+        moved = advance(account, batch, scorecards=scorecards, norms=norms, until=at)
+        account = moved.account
+        evaluations += len(moved.evaluations)
+        skipped += len(moved.rejected)
+        alerts.extend(RaisedAlert(d.kind, d.occurred_at, d.severity)
+                      for e in moved.evaluations for d in e.decisions.raised if d.action == "raised")
+        if at in wanted and account.score is not None:  # the day's score: what a read at `at` shows
+            s = account.score
+            parts = {f"{c.name}.{p.name}": p.score for c in s.components.values() for p in c.parts}
+            scores.append(SnapshotScore(at, s.total, s.grade, component_scores(s), parts))
+    return AccountReplay(account_id, tuple(scores), tuple(alerts), evaluations, skipped)

@@ -1,0 +1,49 @@
+"""Regression: the backtest on a small data set nobody on the team wrote, a ChurnSim export committed as
+a fixture (crm6, seed 3, 25 initial customers, 10 months, daily granularity; regenerate with
+`python -m bench.datasets.churnsim --model crm6 --seed 3 --granularity daily --customers 25 --months 10
+--out tests/unit/backtest/fixtures/churnsim-crm6-s3-daily.jsonl.gz`).
+
+Only sanity is asserted for now; the thresholds the score must reach (issue 8: at least the baseline's
+AUC) are for the new scorecards to add."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.health.backtest.__main__ import headline, main
+from services.health.backtest.core import BacktestSettings
+from services.health.backtest.replay import default_scorecards
+from services.health.backtest.run import backtest_archive
+from shared.backtest.history import read_archive
+
+pytestmark = pytest.mark.unit
+
+FIXTURE = Path(__file__).parent / "fixtures" / "churnsim-crm6-s3-daily.jsonl.gz"
+
+
+def test_the_backtest_runs_on_a_churnsim_export_with_the_baseline_beside_it(tmp_path: Path) -> None:
+    assert main(["--events", str(FIXTURE), "--out", str(tmp_path)]) == 0
+
+
+    report = json.loads((tmp_path / "backtest.json").read_text())
+    print(headline(report))
+    assert report["dataset"]["model"] == "crm6" and report["dataset"]["rejected"] == 0
+    ranking = report["ranking"]
+    assert ranking["snapshots"] > 100 and ranking["churned"] > 0
+    for series in ("score", "baseline", "events_30d"):
+        assert 0.0 <= ranking["auc"][series] <= 1.0
+    assert ranking["baseline"]["coefficients_all_rows"], "the baseline was fitted"
+    assert ranking["components"]["engagement"]["measured"] == 0, "usage and contracts only"
+    assert report["alerts"]["recall"]["churners"] > 0
+    assert (tmp_path / "backtest.html").read_text().startswith("<!doctype html>")
+
+
+def test_workers_do_not_change_a_figure() -> None:
+    archive = read_archive([FIXTURE])
+    assert archive.horizon is not None
+    one, two = (backtest_archive(archive, horizon=archive.horizon, scorecards=default_scorecards(),
+                                 settings=BacktestSettings(), workers=w) for w in (1, 2))
+    assert one == two
