@@ -5,8 +5,10 @@ Every variable is ``ORCHARD_*`` (see CONTRACT.md, "Running"). Nothing here is re
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import ApiKeys
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://orchard@127.0.0.1:5433/orchard"
 
@@ -41,7 +43,8 @@ class OrchardSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     db_pool_size: int = Field(default=10, ge=1)
-    api_keys: dict[str, list[str]] = Field(default_factory=lambda: {"dev-key": ["ingest:write", "read", "write"]})
+    api_keys: ApiKeys = Field(default_factory=ApiKeys)
+    """``ORCHARD_API_KEYS`` (see ``shared.auth``): none unless configured; an HTTP API refuses to start without."""
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     topics: TopicSettings = Field(default_factory=TopicSettings)
@@ -55,16 +58,6 @@ class OrchardSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
     run_migrations_on_start: bool = True
-
-    @field_validator("api_keys")
-    @classmethod
-    def _api_keys_not_empty_strings(cls, keys: dict[str, list[str]]) -> dict[str, list[str]]:
-        for key, scopes in keys.items():
-            if not key.strip():
-                raise ValueError("API keys must be non-empty strings")
-            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-                raise ValueError(f"scopes of an API key must be a list of strings, got {scopes!r}")
-        return keys
 
     @property
     def database_dsn(self) -> str:
