@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import ApiKeys
+from shared.tls import DatabaseTls, KafkaSecurity
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://orchard@127.0.0.1:5433/orchard"
 
@@ -48,6 +49,10 @@ class OrchardSettings(BaseSettings):
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     topics: TopicSettings = Field(default_factory=TopicSettings)
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    """TLS and SASL towards Kafka (``ORCHARD_KAFKA_SECURITY_PROTOCOL`` ...; see ``shared.tls``)."""
+    database_tls: DatabaseTls = Field(default_factory=DatabaseTls)
+    """TLS towards PostgreSQL (``ORCHARD_DATABASE_SSL_MODE`` ...; see ``shared.tls``)."""
 
     consumer_max_records: int = Field(default=1000, ge=1, le=100_000)
     consumer_max_wait_ms: int = Field(default=200, ge=1)
