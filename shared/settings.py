@@ -38,7 +38,8 @@ class TopicSettings(BaseSettings):
 class OrchardSettings(BaseSettings):
     """Settings every service shares; services subclass this to add their own."""
 
-    model_config = SettingsConfigDict(env_prefix="ORCHARD_", frozen=True, extra="ignore")
+    # A refused value is not echoed: it may be a secret (an API key, a database password).
+    model_config = SettingsConfigDict(env_prefix="ORCHARD_", frozen=True, extra="ignore", hide_input_in_errors=True)
 
     service_name: str = "orchard"
     kafka_bootstrap: str = "127.0.0.1:9092"

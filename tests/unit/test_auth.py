@@ -123,3 +123,10 @@ def test_a_json_body_with_a_nul_or_a_lone_surrogate_is_refused(body: bytes) -> N
                                   b"{not json \\u0000"])
 def test_an_escaped_backslash_a_surrogate_pair_hangul_or_non_json_pass_through(body: bytes) -> None:
     check_json_text(body)
+
+
+def test_a_refused_configuration_does_not_echo_the_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHARD_API_KEYS", f'{{"{SECRET}": ["admin"]}}')
+    with pytest.raises(ValueError, match="unknown scopes") as refused:
+        OrchardSettings()
+    assert SECRET not in str(refused.value)

@@ -23,6 +23,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -36,7 +38,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 SHORT_EXAMPLES = 12
 LONG_EXAMPLES = 300
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-          response_schema_conformance]
+          response_schema_conformance, negative_data_rejection, ignored_auth]
 KEYS = {"ingest": INGEST_WRITER, "health": WRITER, "renewals": WRITER, "expansion": WRITER}
 
 
