@@ -4,7 +4,9 @@
    the scope learns nothing about what the endpoint accepts, and cannot make it read anything.
 2. Refuse text that PostgreSQL cannot store: the NUL character (U+0000) and lone surrogates, in the
    path, the query and JSON bodies (422 with where it was). Left alone they reach asyncpg and fail
-   the request with a 500.
+   the request with a 500. Refuse query parameters the route does not declare, or a single-valued
+   one given twice (422): a misspelt filter must not silently return everything, just as a body
+   with an unknown field is refused.
 3. Read the body within the route's size limit (413 from Content-Length before reading, or as soon
    as a chunked body goes over), then let FastAPI parse and validate it.
 
@@ -20,7 +22,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from fastapi import Request, Response
 from fastapi import params as fastapi_params
@@ -82,6 +84,21 @@ def check_url_text(request: Request) -> None:
             raise _refuse(f"query.{ascii(name)[1:-1]}", why)
 
 
+def check_query_names(request: Request, *, known: frozenset[str], repeatable: frozenset[str]) -> None:
+    """422 for a query parameter the route does not declare, or a single-valued one given twice."""
+    seen: set[str] = set()
+    for name, _ in request.query_params.multi_items():
+        loc = f"query.{ascii(name)[1:-1]}"
+        if name not in known:
+            message = f"unknown query parameter; this endpoint takes {', '.join(sorted(known)) or 'none'}"
+            raise ApiError(422, "the request is not valid",
+                           details=[{"loc": loc, "msg": message, "type": "unknown_parameter"}])
+        if name in seen and name not in repeatable:
+            raise ApiError(422, "the request is not valid",
+                           details=[{"loc": loc, "msg": "given more than once", "type": "repeated_parameter"}])
+        seen.add(name)
+
+
 def check_json_text(body: bytes) -> None:
     """422 for a JSON body holding a string that ``bad_text`` refuses. JSON forbids raw control
     characters, so a NUL arrives as a ``\\u`` escape; a surrogate arrives escaped or as the bytes
@@ -138,6 +155,11 @@ def _with_body(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
+def _takes_many(annotation: Any) -> bool:
+    """A list (or set, tuple) parameter, optional or not: ``?tag=a&tag=b`` is how it is given."""
+    return any(get_origin(a) in (list, set, tuple) for a in (annotation, *get_args(annotation)))
+
+
 def _scope_of(endpoint: Callable[..., Any]) -> str | None:
     for parameter in inspect.signature(endpoint).parameters.values():
         default = parameter.default
@@ -173,11 +195,15 @@ class ApiRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         scope, limit, parses_json = self.required_scope, self.body_limit, self.body_field is not None
+        query = self.dependant.query_params
+        known = frozenset(f.alias for f in query)
+        repeatable = frozenset(f.alias for f in query if _takes_many(f.field_info.annotation))
 
         async def guarded(request: Request) -> Response:
             if scope is not None:
                 authenticate(request, scope)
             check_url_text(request)
+            check_query_names(request, known=known, repeatable=repeatable)
             if limit is not None:
                 body = await read_body(request, max_bytes=limit)
                 if parses_json:

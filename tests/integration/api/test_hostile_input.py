@@ -214,3 +214,18 @@ async def test_scorecard_preview_and_publishing_need_write_and_run_a_bounded_num
     spec = apis.openapi("health")["paths"]
     assert "429" in spec["/v1/scorecards/{segment}/preview"]["post"]["responses"]
     assert "429" in spec["/v1/scorecards/{segment}"]["put"]["responses"]
+
+
+@pytest.mark.parametrize(("service", "path"), [("health", "/v1/alerts"), ("renewals", "/v1/renewals"),
+                                               ("expansion", "/v1/opportunities")])
+async def test_an_unknown_or_repeated_query_parameter_is_refused_not_ignored(
+    clients: dict[str, Any], service: str, path: str
+) -> None:
+    """Found by fuzzing: `?stagee=won` (a typo) answered 200 with every item, as if unfiltered."""
+    http = clients[service]
+    assert (await http.get(path, params={"limit": 5}, headers=KEYS[service])).status_code == 200
+    typo = await http.get(path, params={"limit": 5, "stagee": "won"}, headers=KEYS[service])
+    detail = typo.json()["error"]["details"][0]
+    assert (typo.status_code, detail["loc"], detail["type"]) == (422, "query.stagee", "unknown_parameter")
+    twice = await http.get(f"{path}?limit=5&limit=7", headers=KEYS[service])
+    assert (twice.status_code, twice.json()["error"]["details"][0]["type"]) == (422, "repeated_parameter")
