@@ -203,7 +203,8 @@ class ApiRoute(APIRoute):
             if scope is not None:
                 authenticate(request, scope)
             check_url_text(request)
-            check_query_names(request, known=known, repeatable=repeatable)
+            if scope is not None:  # the API's endpoints; /healthz and the like stay lenient for probes
+                check_query_names(request, known=known, repeatable=repeatable)
             if limit is not None:
                 body = await read_body(request, max_bytes=limit)
                 if parses_json:
