@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint test test-unit run demo migrate replay bench bench-plumbing bench-ingest bench-health clean
+.PHONY: help install up down status lint schemas test test-unit run demo migrate replay bench bench-plumbing bench-ingest bench-health clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -30,6 +30,9 @@ status:
 lint: install ## ruff and mypy over shared/ and services/
 	$(BIN)/ruff check shared services tests bench deploy
 	$(BIN)/mypy shared services deploy/local/sample.py deploy/local/demo.py
+
+schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
+	$(BIN)/python -m shared.events.docs
 
 test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit + integration tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from shared.app import api_router
 from shared.auth import require_scope
 from shared.consumer import is_infrastructure_error
 from shared.errors import ApiError, ErrorBody, error_responses
+from shared.events import INPUT_EXAMPLES, embeddable_input_event_schema
 from shared.settings import TopicSettings
 
 
@@ -35,30 +36,37 @@ class IngestReply(BaseModel):
     rejected: list[RejectedEvent]
 
 
-_EXAMPLE_EVENT = {
-    "event_id": "evt-7f3a",
-    "type": "usage.recorded",
-    "schema_version": 1,
-    "account_id": "acct-42",
-    "occurred_at": "2026-11-20T09:30:00Z",
-    "source": "telemetry",
-    "data": {"feature": "reports.export", "quantity": 3},
-}
-_REQUEST_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "description": 'One event envelope (see the contract), or {"events": [...]} with at most 1,000; 1 MiB at most.',
-        "content": {
-            "application/json": {
-                "schema": {"type": "object"},
-                "examples": {
-                    "one event": {"value": _EXAMPLE_EVENT},
-                    "a batch": {"value": {"events": [_EXAMPLE_EVENT]}},
-                },
-            }
-        },
+def request_body(*, max_events: int, max_body_bytes: int) -> dict[str, Any]:
+    """The OpenAPI request body of ``POST /v1/events``: the contract's envelope (generated from the
+    event models), alone or in a batch. Documentation only: the handler reads the raw body itself so
+    that each event is judged on its own and a bad one is listed in ``rejected``, not a 422."""
+    event = embeddable_input_event_schema()
+    batch = {
+        "title": "Batch",
+        "type": "object",
+        "properties": {"events": {"type": "array", "maxItems": max_events, "items": event}},
+        "required": ["events"],
+        "additionalProperties": False,
     }
-}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f'One event envelope (see the contract), or {{"events": [...]}} with at most '
+            f"{max_events:,}; {max_body_bytes:,} bytes at most. JSON Schemas: docs/schemas/ in the repository.",
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [event, batch]},
+                    "examples": {
+                        "one event": {"value": INPUT_EXAMPLES["usage.recorded"]},
+                        "account.updated": {"value": INPUT_EXAMPLES["account.updated"]},
+                        "a batch": {"value": {"events": list(INPUT_EXAMPLES.values())}},
+                    },
+                }
+            },
+        }
+    }
+
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     **error_responses(400, 413, 503),
     400: {"model": ErrorBody, "description": "The body is not JSON, or not an event or a batch"},
@@ -76,7 +84,7 @@ def build_router(
         status_code=202,
         response_model=IngestReply,
         responses=_ERRORS,
-        openapi_extra=_REQUEST_BODY,
+        openapi_extra=request_body(max_events=limits.max_events_per_request, max_body_bytes=limits.max_body_bytes),
         # Read (and refused when over) by the route's guard before this function runs.
         max_body_size=limits.max_body_bytes,
         summary="Ingest one event or a batch",

@@ -15,6 +15,7 @@ from shared.events.envelope import (
     parse_event,
     topic_kind,
 )
+from shared.events.examples import INPUT_EXAMPLES, OUTPUT_EXAMPLES
 from shared.events.outputs import (
     CHURN_RISK_KINDS,
     ORCHARD_NAMESPACE,
@@ -22,6 +23,7 @@ from shared.events.outputs import (
     AlertReason,
     AlertSeverity,
     ChurnRiskAlert,
+    DeadLetter,
     Grade,
     HealthChanged,
     OutputEvent,
@@ -30,7 +32,10 @@ from shared.events.outputs import (
     output_event_to_json,
 )
 from shared.events.payloads import (
+    ACCOUNT_FIELDS,
     DATA_MODEL_BY_TYPE,
+    AccountField,
+    AccountUpdated,
     ContactChanged,
     ContractCancelled,
     ContractTerms,
@@ -42,21 +47,28 @@ from shared.events.payloads import (
     TicketOpened,
     UsageRecorded,
 )
+from shared.events.schemas import embeddable_input_event_schema, input_event_schema, output_event_schema
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "CHURN_RISK_KINDS",
     "DATA_MODEL_BY_TYPE",
     "DEFAULT_MAX_BYTES",
     "EVENT_TYPES",
+    "INPUT_EXAMPLES",
     "ORCHARD_NAMESPACE",
+    "OUTPUT_EXAMPLES",
     "SUPPORTED_SCHEMA_VERSIONS",
     "UPSELL_KINDS",
+    "AccountField",
+    "AccountUpdated",
     "AlertReason",
     "AlertSeverity",
     "ChurnRiskAlert",
     "ContactChanged",
     "ContractCancelled",
     "ContractTerms",
+    "DeadLetter",
     "Envelope",
     "EventData",
     "EventType",
@@ -73,8 +85,11 @@ __all__ = [
     "UpsellTriggered",
     "UsageRecorded",
     "deterministic_event_id",
+    "embeddable_input_event_schema",
     "envelope_to_json",
     "field_errors_from",
+    "input_event_schema",
+    "output_event_schema",
     "output_event_to_json",
     "parse_event",
     "topic_kind",

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from shared.events._errors import preview
@@ -21,7 +21,10 @@ TIMESTAMP_EXAMPLE = "2026-11-20T09:30:00Z"
 # megabytes into every table and log line, not to second-guess producers.
 ID_MAX = 128
 NAME_MAX = 256
+# The contract's limit for the display names of accounts, their owners and contacts.
+DISPLAY_NAME_MAX = 200
 SEGMENT_MAX = 64
+TIER_MAX = 64
 TEXT_MAX = 10_000
 SUMMARY_MAX = 2_000
 # Fits a PostgreSQL `integer`; larger seat counts are a producer bug, not a customer.
@@ -29,6 +32,23 @@ SEATS_MAX = 2_147_483_647
 # Sanity bounds for money: beyond them a value is a unit mistake and would poison sums downstream.
 MONEY_MAX = Decimal(10) ** 15
 MONEY_PLACES = 6
+
+
+# JSON Schema for the published schemas (docs/schemas, shared/events/schemas.py). `pattern` is used
+# rather than `format` alone because most validators treat `format` as an annotation only.
+RFC3339_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+ISO_DATE_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_TIMESTAMP_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "pattern": RFC3339_PATTERN,
+    "description": f"RFC 3339 timestamp with a UTC offset, e.g. {TIMESTAMP_EXAMPLE}",
+}
+_DATE_SCHEMA = {"type": "string", "format": "date", "pattern": ISO_DATE_PATTERN, "description": "YYYY-MM-DD"}
+_CURRENCY_SCHEMA = {"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217 code, e.g. USD"}
 
 
 def _strip(value: object) -> object:
@@ -152,15 +172,19 @@ Identifier = Annotated[str, Field(min_length=1, max_length=ID_MAX)]
 Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 OptionalId = Annotated[Annotated[str, Field(max_length=ID_MAX)] | None, AfterValidator(_empty_to_none)]
 OptionalName = Annotated[Annotated[str, Field(max_length=NAME_MAX)] | None, AfterValidator(_empty_to_none)]
+OptionalDisplayName = Annotated[
+    Annotated[str, Field(max_length=DISPLAY_NAME_MAX)] | None, AfterValidator(_empty_to_none)
+]
+Tier = Annotated[Annotated[str, Field(max_length=TIER_MAX)] | None, AfterValidator(_empty_to_none)]
 OptionalText = Annotated[Annotated[str, Field(max_length=TEXT_MAX)] | None, AfterValidator(_empty_to_none)]
 Summary = Annotated[Annotated[str, Field(max_length=SUMMARY_MAX)] | None, AfterValidator(_empty_to_none)]
 Segment = Annotated[Annotated[str, Field(max_length=SEGMENT_MAX)] | None, AfterValidator(_lower_or_none)]
 Products = Annotated[tuple[Name, ...], AfterValidator(_unique_in_order)]
-Currency = Annotated[str, AfterValidator(_normalise_currency)]
+Currency = Annotated[str, AfterValidator(_normalise_currency), WithJsonSchema(_CURRENCY_SCHEMA)]
 
 # --- time ---
-Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp)]
-IsoDate = Annotated[date, BeforeValidator(parse_iso_date)]
+Timestamp = Annotated[datetime, BeforeValidator(parse_timestamp), WithJsonSchema(_TIMESTAMP_SCHEMA)]
+IsoDate = Annotated[date, BeforeValidator(parse_iso_date), WithJsonSchema(_DATE_SCHEMA)]
 
 # --- numbers: JSON numbers only (strict: no "3", no true), finite ---
 NonNegativeNumber = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
@@ -171,7 +195,18 @@ Money = Annotated[
     Decimal,
     Field(ge=0, le=MONEY_MAX, decimal_places=MONEY_PLACES, allow_inf_nan=False),
     AfterValidator(_normalise_money),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": int(MONEY_MAX)},
+                {"type": "string", "pattern": rf"^[0-9]+(\.[0-9]{{1,{MONEY_PLACES}}})?$"},
+            ],
+            "description": f"a non-negative amount: a JSON number or a decimal string, at most {MONEY_PLACES} places",
+        },
+        mode="validation",
+    ),
 ]
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 StrictBool = Annotated[bool, Field(strict=True)]
 StrictInt = Annotated[int, Field(strict=True)]
 

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     ValidationError,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
@@ -44,6 +45,8 @@ _TOPIC_KIND_BY_PREFIX: Final[dict[str, TopicKind]] = {
     "ticket": "interaction",
     "survey": "interaction",
     "contact": "interaction",
+    # CRM facts about the account travel with the interactions (contract, 2026-11-30).
+    "account": "interaction",
     "contract": "contract",
 }
 _SORTED_TYPES: Final = ", ".join(sorted(EVENT_TYPES))
@@ -99,7 +102,11 @@ class Envelope(BaseModel):
 
     event_id: Identifier
     type: Annotated[EventType, BeforeValidator(_known_event_type)]
-    schema_version: Annotated[StrictInt, AfterValidator(_supported_schema_version)]
+    schema_version: Annotated[
+        StrictInt,
+        AfterValidator(_supported_schema_version),
+        Field(json_schema_extra={"enum": sorted(SUPPORTED_SCHEMA_VERSIONS)}),
+    ]
     account_id: Identifier
     occurred_at: Timestamp
     source: OptionalId = None

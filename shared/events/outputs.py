@@ -15,7 +15,7 @@ from typing import Annotated, Final, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events._fields import ID_MAX, Identifier, IsoDate, Name, Timestamp
+from shared.events._fields import ID_MAX, Identifier, IsoDate, Name, Probability, Timestamp
 
 # Fixed for ever: changing it changes every derived event id and defeats de-duplication.
 ORCHARD_NAMESPACE: Final = uuid.UUID("0065dad5-9b6d-4a6c-8c15-443403957969")
@@ -30,11 +30,16 @@ CHURN_RISK_KINDS: Final = (
     "usage_decline",
     "negative_feedback",
     "renewal_at_risk",
+    "revenue_health_divergence",
 )
 UPSELL_KINDS: Final = ("seat_limit", "plan_limit", "premium_feature_use", "high_satisfaction", "whitespace")
 
 Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Kind = Annotated[str, Field(min_length=1, max_length=64)]
+_KIND_NOTE = "an open set: readers must accept kinds they do not know; the examples are the contract's"
+ChurnRiskKind = Annotated[
+    str, Field(min_length=1, max_length=64, examples=list(CHURN_RISK_KINDS), description=_KIND_NOTE)
+]
+UpsellKind = Annotated[str, Field(min_length=1, max_length=64, examples=list(UPSELL_KINDS), description=_KIND_NOTE)]
 EventIds = tuple[Annotated[str, Field(min_length=1, max_length=ID_MAX)], ...]
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
@@ -86,7 +91,7 @@ class HealthChanged(OutputEvent):
 
 class ChurnRiskAlert(OutputEvent):
     type: Literal["churn_risk.raised", "churn_risk.resolved"] = "churn_risk.raised"
-    kind: Kind
+    kind: ChurnRiskKind
     severity: AlertSeverity
     score: Score
     previous_score: Score | None = None
@@ -95,18 +100,42 @@ class ChurnRiskAlert(OutputEvent):
     renewal_date: IsoDate | None = None
     days_to_renewal: int | None = None
     arr_at_risk: Amount | None = None
+    churn_probability: Probability | None = Field(default=None, description="from calibration")
+    kind_precision: Probability | None = Field(
+        default=None,
+        description="the share of this kind's past alerts that were followed by churn or contraction (backtest)",
+    )
 
 
 class UpsellTriggered(OutputEvent):
     type: Literal["upsell.triggered"] = "upsell.triggered"
-    kind: Kind
+    kind: UpsellKind
     product: Name
     reason: Annotated[str, Field(min_length=1, max_length=2_000)]
     evidence_event_ids: EventIds = ()
     estimated_arr_uplift: Amount
-    confidence: float = Field(ge=0, le=1, allow_inf_nan=False)
+    confidence: Probability
 
 
 def output_event_to_json(event: OutputEvent) -> bytes:
     """The message value for an output topic: sorted keys, UTC 'Z' timestamps, money as strings."""
     return orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+
+
+class DeadLetter(_Output):
+    """A record of `orchard.events.dlq.v1`: a record some service could not process, with the reason
+    and everything needed to replay it. Written by ``shared.dlq.dead_letter``; described here so the
+    DLQ is documented (and checked) like the other topics."""
+
+    event_id: Annotated[str, Field(min_length=1, description="dlq:<service>:<topic>:<partition>:<offset>")]
+    service: Annotated[str, Field(min_length=1)]
+    error: str
+    error_kind: Annotated[str, Field(min_length=1, examples=["validation", "handler", "rejected"])]
+    source_topic: Annotated[str, Field(min_length=1)]
+    partition: int | None
+    offset: int | None
+    key: str | None = Field(description="the original record's key (the account_id), if it had one")
+    original: str | None = Field(description="the original bytes as text; null if not UTF-8 or over 64 KiB")
+    original_base64: str = Field(description="the original bytes, always")
+    original_size: Annotated[int, Field(ge=0)]
+    failed_at: Timestamp

@@ -5,14 +5,27 @@ Orchard (a tolerant reader), and only the fields below reach the canonical topic
 contract names is validated strictly; numbers must be JSON numbers (``arr`` may also be a decimal
 string, as the contract says), booleans never pass for numbers, strings are trimmed and optional
 strings that are empty after trimming become null.
+
+Where a rule ties fields together (a survey's scale, ``new_role`` with ``role_changed``, at least one
+field of ``account.updated``), the model also says it in ``json_schema_extra`` so that the published
+JSON Schemas (``shared.events.schemas``) check it too.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Final, Literal
+from typing import Any, Final, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from shared.events._fields import (
@@ -26,6 +39,7 @@ from shared.events._fields import (
     Money,
     Name,
     NonNegativeNumber,
+    OptionalDisplayName,
     OptionalId,
     OptionalName,
     OptionalText,
@@ -38,6 +52,7 @@ from shared.events._fields import (
     Summary,
     SurveyKind,
     TicketSeverity,
+    Tier,
 )
 
 EventType = Literal[
@@ -47,6 +62,7 @@ EventType = Literal[
     "ticket.closed",
     "survey.answered",
     "contact.changed",
+    "account.updated",
     "contract.signed",
     "contract.renewed",
     "contract.amended",
@@ -88,6 +104,18 @@ _SURVEY_SCALES: Final = {"nps": (0, 10), "csat": (1, 5)}
 
 
 class SurveyAnswered(_Payload):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {
+                    "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                    "then": {"properties": {"score": {"type": "integer", "minimum": low, "maximum": high}}},
+                }
+                for kind, (low, high) in _SURVEY_SCALES.items()
+            ]
+        }
+    )
+
     kind: SurveyKind
     score: StrictInt
     contact_id: OptionalId = None
@@ -110,11 +138,20 @@ class SurveyAnswered(_Payload):
 
 
 class ContactChanged(_Payload):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"change": {"const": "role_changed"}}, "required": ["change"]},
+            "then": {"required": ["new_role"], "properties": {"new_role": {"type": "string"}}},
+            "else": {"properties": {"new_role": {"type": "null"}}},
+        }
+    )
+
     contact_id: Identifier
     role: ContactRole
     change: ContactChange
     # Validated even when absent: it is required exactly when change == "role_changed".
     new_role: ContactRole | None = Field(default=None, validate_default=True)
+    name: OptionalDisplayName = None
 
     @field_validator("new_role")
     @classmethod
@@ -129,6 +166,64 @@ class ContactChanged(_Payload):
                 {"change": change},
             )
         return new_role
+
+
+AccountField = Literal["name", "owner", "segment", "crm_id", "tier"]
+ACCOUNT_FIELDS: Final[tuple[AccountField, ...]] = get_args(AccountField)
+
+
+def _account_update_schema(schema: dict[str, Any]) -> None:
+    # No field has a default here: an absent field is "unchanged", which JSON Schema cannot say.
+    for field in schema["properties"].values():
+        field.pop("default", None)
+    schema["anyOf"] = [{"required": [field]} for field in ACCOUNT_FIELDS]
+
+
+class AccountUpdated(_Payload):
+    """CRM facts about the account. Send only what changed: a field that is absent keeps the
+    account's last value; a field that is null (or blank) clears it; at least one field is needed."""
+
+    # Consumers read an event through ``changes()``: an attribute that is None may be "not sent" or
+    # "cleared". The event serialises only the fields it was given, so it reaches the canonical
+    # topics (and the next reader's ``changes()``) as it was sent.
+    model_config = ConfigDict(json_schema_extra=_account_update_schema)
+
+    name: OptionalDisplayName = None
+    owner: OptionalDisplayName = Field(default=None, description="the account manager: an email address or a name")
+    segment: Segment = None
+    crm_id: OptionalId = None
+    tier: Tier = None
+
+    @model_validator(mode="after")
+    def _sets_or_clears_a_field(self) -> Self:
+        # Unknown keys are ignored, so {"nmae": "Acme"} lands here too rather than doing nothing.
+        if not self.model_fields_set:
+            raise PydanticCustomError(
+                "no_account_fields",
+                "account.updated must set or clear (with null) at least one of: {fields}",
+                {"fields": ", ".join(ACCOUNT_FIELDS)},
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _only_the_fields_carried(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Defaults written out as null would turn "keep" into "clear" for the next reader.
+        dumped: dict[str, Any] = handler(self)
+        return {key: value for key, value in dumped.items() if key in self.model_fields_set}
+
+    def changes(self) -> dict[AccountField, str | None]:
+        """The fields this event sets (to their new value) or clears (to None), in contract order;
+        fields it leaves unchanged are not in it."""
+        return {field: getattr(self, field) for field in ACCOUNT_FIELDS if field in self.model_fields_set}
+
+    # pydantic compares attribute values only, so "owner absent" would equal "owner cleared".
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AccountUpdated):
+            return self.changes() == other.changes()
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.changes().items()))
 
 
 def _end_after_start(end_date: date | None, info: ValidationInfo) -> None:
@@ -199,6 +294,7 @@ EventData = (
     | TicketClosed
     | SurveyAnswered
     | ContactChanged
+    | AccountUpdated
     | ContractTerms
     | ContractCancelled
 )
@@ -210,6 +306,7 @@ DATA_MODEL_BY_TYPE: Final[dict[str, type[EventData]]] = {
     "ticket.closed": TicketClosed,
     "survey.answered": SurveyAnswered,
     "contact.changed": ContactChanged,
+    "account.updated": AccountUpdated,
     "contract.signed": ContractTerms,
     "contract.renewed": ContractTerms,
     "contract.amended": ContractTerms,

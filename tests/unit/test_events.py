@@ -15,8 +15,10 @@ import pytest
 from pydantic import ValidationError
 
 from shared.events import (
+    CHURN_RISK_KINDS,
     DATA_MODEL_BY_TYPE,
     EVENT_TYPES,
+    AccountUpdated,
     AlertReason,
     ChurnRiskAlert,
     ContactChanged,
@@ -56,7 +58,8 @@ GOOD_DATA: dict[str, dict[str, Any]] = {
     "ticket.opened": {"ticket_id": "T-1", "severity": "high", "subject": "Export fails"},
     "ticket.closed": {"ticket_id": "T-1", "resolution": "fixed in 4.2"},
     "survey.answered": {"kind": "nps", "score": 9, "contact_id": "ct-1", "comment": "great"},
-    "contact.changed": {"contact_id": "ct-1", "role": "champion", "change": "left"},
+    "contact.changed": {"contact_id": "ct-1", "role": "champion", "change": "left", "name": "Dana Reyes"},
+    "account.updated": {"name": "Acme GmbH", "owner": "sam@example.com", "segment": "mid_market", "tier": None},
     **{
         event_type: {
             "contract_id": "C-1",
@@ -81,6 +84,7 @@ EXPECTED_MODEL = {
     "ticket.closed": TicketClosed,
     "survey.answered": SurveyAnswered,
     "contact.changed": ContactChanged,
+    "account.updated": AccountUpdated,
     "contract.signed": ContractTerms,
     "contract.renewed": ContractTerms,
     "contract.amended": ContractTerms,
@@ -126,7 +130,7 @@ def assert_single_error(error: EventValidationError, loc: str, type_: str) -> No
 
 
 def test_event_types_are_the_contract_table() -> None:
-    assert len(EVENT_TYPES) == 10
+    assert len(EVENT_TYPES) == 11
     assert EVENT_TYPES == set(GOOD_DATA) == set(DATA_MODEL_BY_TYPE)
 
 
@@ -239,7 +243,20 @@ def test_survey_score_scale_bounds_are_inclusive(kind: str, score: int) -> None:
 def test_contact_role_changed_with_new_role() -> None:
     raw = with_data("contact.changed", role="user", change="role_changed", new_role="champion")
     data = parse_event(raw).data
-    assert data == ContactChanged(contact_id="ct-1", role="user", change="role_changed", new_role="champion")
+    assert data == ContactChanged(
+        contact_id="ct-1", role="user", change="role_changed", new_role="champion", name="Dana Reyes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(MISSING, None), (None, None), ("  ", None), (" Dana Reyes ", "Dana Reyes"), ("n" * 200, "n" * 200)],
+    ids=["absent", "null", "blank", "trimmed", "longest"],
+)
+def test_contact_name_is_optional_and_at_most_200_characters(name: Any, expected: str | None) -> None:
+    data = parse_event(with_data("contact.changed", name=name)).data
+    assert isinstance(data, ContactChanged)
+    assert data.name == expected
 
 
 def test_contact_joined_with_null_new_role() -> None:
@@ -405,6 +422,19 @@ BAD_DATA = [
         "new_role_not_allowed",
         id="contact-new-role-unexpected",
     ),
+    pytest.param("contact.changed", {"name": "n" * 201}, "data.name", "string_too_long", id="contact-name-long"),
+    pytest.param("contact.changed", {"name": 7}, "data.name", "string_type", id="contact-name-number"),
+    # account.updated
+    pytest.param("account.updated", {"name": "n" * 201}, "data.name", "string_too_long", id="account-name-long"),
+    pytest.param("account.updated", {"name": 42}, "data.name", "string_type", id="account-name-number"),
+    pytest.param("account.updated", {"owner": "o" * 201}, "data.owner", "string_too_long", id="account-owner-long"),
+    pytest.param("account.updated", {"owner": ["a", "b"]}, "data.owner", "string_type", id="account-owner-list"),
+    pytest.param("account.updated", {"segment": "s" * 65}, "data.segment", "string_too_long", id="account-segment"),
+    pytest.param("account.updated", {"segment": 3}, "data.segment", "string_type", id="account-segment-number"),
+    pytest.param("account.updated", {"crm_id": "c" * 129}, "data.crm_id", "string_too_long", id="account-crm-id"),
+    pytest.param("account.updated", {"crm_id": 1234}, "data.crm_id", "string_type", id="account-crm-id-number"),
+    pytest.param("account.updated", {"tier": "t" * 65}, "data.tier", "string_too_long", id="account-tier-long"),
+    pytest.param("account.updated", {"tier": True}, "data.tier", "string_type", id="account-tier-bool"),
     # contract.cancelled
     pytest.param("contract.cancelled", {"contract_id": MISSING}, "data.contract_id", "missing", id="cancel-id"),
     pytest.param("contract.cancelled", {"end_date": MISSING}, "data.end_date", "missing", id="cancel-end-missing"),
@@ -421,6 +451,19 @@ BAD_DATA = [
     pytest.param("contract.cancelled", {"currency": "dollars"}, "data.currency", "invalid_currency", id="cancel-cur"),
     pytest.param("contract.cancelled", {"reason": "r" * 10_001}, "data.reason", "string_too_long", id="cancel-reason"),
 ]
+
+
+NO_ACCOUNT_FIELDS = [
+    pytest.param({}, id="empty"),
+    pytest.param({"nmae": "Acme", "region": "emea"}, id="only-unknown-keys"),
+]
+
+
+@pytest.mark.parametrize("data", NO_ACCOUNT_FIELDS)
+def test_account_updated_needs_a_field_to_set_or_clear(data: dict[str, Any]) -> None:
+    error = rejection(orjson.dumps(make_event("account.updated", data)))
+    assert_single_error(error, "data", "no_account_fields")
+    assert "name, owner, segment, crm_id, tier" in error.errors[0]["msg"]
 
 
 @pytest.mark.parametrize(("event_type", "changes", "loc", "error_type"), BAD_DATA)
@@ -798,6 +841,7 @@ TOPIC_KINDS = {
     "ticket.closed": "interaction",
     "survey.answered": "interaction",
     "contact.changed": "interaction",
+    "account.updated": "interaction",
     "contract.signed": "contract",
     "contract.renewed": "contract",
     "contract.amended": "contract",
@@ -961,6 +1005,22 @@ def test_churn_risk_alert_serialises_with_contract_fields() -> None:
     assert (body["renewal_date"], body["arr_at_risk"]) == ("2027-01-01", "120000.50")
 
 
+def test_churn_risk_alert_carries_calibration_where_known() -> None:
+    body = orjson.loads(output_event_to_json(churn_alert(churn_probability=0.34, kind_precision=0.61)))
+    assert (body["churn_probability"], body["kind_precision"]) == (0.34, 0.61)
+    unknown = orjson.loads(output_event_to_json(churn_alert()))
+    assert (unknown["churn_probability"], unknown["kind_precision"]) == (None, None)
+
+
+@pytest.mark.parametrize("kind", [*CHURN_RISK_KINDS, "silence_after_qbr"])
+def test_churn_risk_kinds_are_the_contracts_and_more(kind: str) -> None:
+    assert churn_alert(kind=kind).kind == kind
+
+
+def test_contract_churn_risk_kinds_include_the_later_additions() -> None:
+    assert {"renewal_at_risk", "revenue_health_divergence"} <= set(CHURN_RISK_KINDS)
+
+
 def test_churn_risk_resolved_is_the_same_shape() -> None:
     assert churn_alert(type="churn_risk.resolved").type == "churn_risk.resolved"
 
@@ -1006,6 +1066,11 @@ def test_output_timestamps_are_normalised_to_utc() -> None:
         (health_changed, {"type": "health.updated"}, ("type",)),
         (churn_alert, {"severity": "severe"}, ("severity",)),
         (churn_alert, {"arr_at_risk": Decimal("-1")}, ("arr_at_risk",)),
+        (churn_alert, {"churn_probability": 1.01}, ("churn_probability",)),
+        (churn_alert, {"churn_probability": -0.1}, ("churn_probability",)),
+        (churn_alert, {"kind_precision": 2}, ("kind_precision",)),
+        (churn_alert, {"kind_precision": float("nan")}, ("kind_precision",)),
+        (churn_alert, {"kind": ""}, ("kind",)),
         (upsell, {"confidence": 1.5}, ("confidence",)),
         (upsell, {"estimated_arr_uplift": -10}, ("estimated_arr_uplift",)),
     ],
@@ -1017,6 +1082,11 @@ def test_output_timestamps_are_normalised_to_utc() -> None:
         "health-type",
         "churn-severity",
         "churn-negative-arr",
+        "churn-probability-over-1",
+        "churn-probability-negative",
+        "churn-kind-precision-over-1",
+        "churn-kind-precision-nan",
+        "churn-kind-empty",
         "upsell-confidence",
         "upsell-negative-uplift",
     ],
