@@ -95,7 +95,9 @@ async def run_health(bootstrap: str, dsn: str, events: list[dict[str, Any]], *, 
     topics = TopicSettings(**{name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
     await produce_feed(bootstrap, topics, events)
     settings = HealthSettings(service_name=f"bench-health-{unique}", kafka_bootstrap=bootstrap, database_url=dsn,
-                              health_schema=schema, topics=topics)
+                              health_schema=schema, topics=topics,
+                              # No HTTP call is made: a key whose secret nobody holds.
+                              api_keys={"bench": {"sha256": "0" * 64, "scopes": ["read"]}})
     service = build_service(settings)
     await service.runtime.start()
     engine = create_engine(dsn, pool_size=1)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from enum import Enum
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
+from shared.auth import ApiKeys, require_keys
 from shared.errors import install_error_handlers
+from shared.guards import ApiRoute
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -38,18 +42,27 @@ class _Metrics(BaseHTTPMiddleware):
         return response
 
 
+def api_router(*, prefix: str, tags: list[str | Enum]) -> APIRouter:
+    """A router for a service's endpoints: its routes authenticate, check text and limit bodies first
+    (``shared.guards.ApiRoute``)."""
+    return APIRouter(prefix=prefix, tags=tags, route_class=ApiRoute)
+
+
 def create_app(
     *,
     service: str,
     title: str,
     description: str,
-    api_keys: Mapping[str, list[str]],
+    api_keys: ApiKeys,
     routers: Sequence[APIRouter] = (),
     readiness: Mapping[str, ReadinessCheck] | None = None,
     version: str = "1.0.0",
 ) -> FastAPI:
+    """The service's app. Refuses (``ApiKeysMissing``) to exist without a configured API key, and
+    (TypeError) to serve a route that skips the guards of ``api_router``."""
     app = FastAPI(title=title, description=description, version=version)
-    app.state.api_keys = dict(api_keys)
+    app.router.route_class = ApiRoute
+    app.state.api_keys = require_keys(api_keys)
     app.state.readiness = dict(readiness or {})
     install_error_handlers(app)
     app.add_middleware(_Metrics, service=service)
@@ -69,5 +82,8 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     for router in routers:
+        unguarded = [r.path for r in router.routes if isinstance(r, APIRoute) and not isinstance(r, ApiRoute)]
+        if unguarded:
+            raise TypeError(f"routes {unguarded} are not guarded: build their router with shared.app.api_router")
         app.include_router(router)
     return app

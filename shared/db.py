@@ -12,13 +12,18 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from ssl import SSLContext
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def create_engine(dsn: str, *, pool_size: int = 10, application_name: str = "orchard") -> AsyncEngine:
+def create_engine(
+    dsn: str, *, pool_size: int = 10, application_name: str = "orchard", ssl: SSLContext | str | None = None
+) -> AsyncEngine:
+    """`ssl`: asyncpg's TLS mode or context (``DatabaseTls.connect_ssl()``); None keeps asyncpg's default."""
+    tls = {} if ssl is None else {"ssl": ssl}
     return create_async_engine(
         dsn,
         pool_size=pool_size,
@@ -27,7 +32,7 @@ def create_engine(dsn: str, *, pool_size: int = 10, application_name: str = "orc
         # JSONB columns carry per-account state on the hot path: orjson is several times faster.
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": {"application_name": application_name}},
+        connect_args={"server_settings": {"application_name": application_name}, **tls},
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _CODES = {
@@ -29,17 +29,50 @@ _CODES = {
 }
 
 
+_DESCRIPTIONS = {
+    400: "The request is unusable as a whole (e.g. an invalid cursor, a body that is not UTF-8)",
+    401: "Missing or unknown API key",
+    403: "The API key lacks the scope this endpoint needs",
+    404: "Nothing with this id",
+    413: "The body is over this endpoint's size limit",
+    422: "A parameter or a body field is not valid (each one listed in details, with its location)",
+    429: "Too many of these requests at once: retry after Retry-After seconds",
+    503: "A dependency (database, Kafka) is unavailable: retry",
+}
+
+
+class ErrorInfo(BaseModel):
+    status: int
+    code: str = Field(description="bad_request, unauthorized, forbidden, not_found, validation_error, ...")
+    message: str
+    details: list[dict[str, Any]] = Field(description="Per field: loc, msg and type, where there are fields.")
+
+
+class ErrorBody(BaseModel):
+    """The one error body of every service."""
+
+    error: ErrorInfo
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses, all with the standard error body."""
+    return {status: {"model": ErrorBody, "description": _DESCRIPTIONS.get(status, _CODES.get(status, "error"))}
+            for status in statuses}
+
+
 class ApiError(Exception):
     """Raise from a route to answer with the standard error body."""
 
     def __init__(
-        self, status: int, message: str, *, code: str | None = None, details: list[Any] | None = None
+        self, status: int, message: str, *, code: str | None = None, details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or _CODES.get(status, "error")
         self.message = message
         self.details = details or []
+        self.headers = headers
 
 
 def error_response(
@@ -54,7 +87,7 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else exc.headers
         return error_response(exc.status, exc.message, code=exc.code, details=exc.details, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -31,11 +32,14 @@ DEAD_LETTER_RECORDS = {"max.message.bytes": str(4 * MIB)}
 
 
 def make_producer(
-    bootstrap: str, *, client_id: str, linger_ms: int = 5, transactional_id: str | None = None
+    bootstrap: str, *, client_id: str, linger_ms: int = 5, transactional_id: str | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> AIOKafkaProducer:
+    """`security`: ``KafkaSecurity.client_options()`` (TLS, SASL), for every client alike."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
+        **(security or {}),
         # Set for the outbox relay: its batches are Kafka transactions, a new leader fences an old one.
         transactional_id=transactional_id,
         # acks=all: a send completes only when every in-sync replica has the record.
@@ -50,12 +54,14 @@ def make_producer(
 
 
 def make_consumer(
-    bootstrap: str, *, group_id: str, client_id: str, max_records: int = 1000
+    bootstrap: str, *, group_id: str, client_id: str, max_records: int = 1000,
+    security: Mapping[str, Any] | None = None,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group_id,
         client_id=client_id,
+        **(security or {}),
         # Manual commits only: offsets move after the batch's DB transaction is durable.
         enable_auto_commit=False,
         # A new group starts at the beginning: nothing already on the topic is skipped.
@@ -72,6 +78,10 @@ def make_consumer(
         session_timeout_ms=30_000,
         heartbeat_interval_ms=3_000,
     )
+
+
+def make_admin(bootstrap: str, *, client_id: str, security: Mapping[str, Any] | None = None) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **(security or {}))
 
 
 def topic_configs(topics: TopicSettings) -> dict[str, dict[str, str]]:
@@ -95,9 +105,10 @@ async def ensure_topics(
     partitions: int,
     replication: int = 1,
     configs: Mapping[str, Mapping[str, str]] | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orchard-admin")
+    admin = make_admin(bootstrap, client_id="orchard-admin", security=security)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

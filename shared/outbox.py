@@ -36,18 +36,18 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared.kafka import make_producer
+from shared.kafka import make_admin, make_producer
 from shared.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ class OutboxRelay:
         table: sa.Table,
         bootstrap: str,
         progress_topic: str,
+        kafka_security: Mapping[str, Any] | None = None,
         batch_size: int = 1000,
         idle_poll_s: float = 0.2,
         leader_poll_s: float = 1.0,
@@ -124,6 +125,7 @@ class OutboxRelay:
         self._engine = engine
         self._table = table
         self._bootstrap = bootstrap
+        self._kafka_security = kafka_security
         self._progress = TopicPartition(progress_topic, 0)
         self._batch_size = batch_size
         self._idle_poll_s = idle_poll_s
@@ -174,7 +176,8 @@ class OutboxRelay:
 
     async def _lead(self, leadership: AsyncConnection) -> None:
         producer = make_producer(
-            self._bootstrap, client_id=f"orchard-{self._service}-relay", transactional_id=self._group
+            self._bootstrap, client_id=f"orchard-{self._service}-relay", transactional_id=self._group,
+            security=self._kafka_security,
         )
         await producer.start()  # init_transactions: fences an earlier leader and aborts its open batch
         try:
@@ -196,7 +199,7 @@ class OutboxRelay:
 
     async def _committed_batch(self) -> int:
         """The number of the last batch whose Kafka transaction committed (0 if none)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"orchard-{self._service}-relay")
+        admin = make_admin(self._bootstrap, client_id=f"orchard-{self._service}-relay", security=self._kafka_security)
         await admin.start()
         try:
             offsets = await admin.list_consumer_group_offsets(self._group, partitions=[self._progress])

@@ -12,6 +12,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from shared.errors import ApiError
+from shared.guards import find_bad_text
 
 T = TypeVar("T")
 
@@ -36,7 +37,8 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
         position = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise ApiError(400, "invalid cursor", details=[{"loc": "cursor", "msg": str(exc)}]) from exc
-    if not isinstance(position, dict):
+    # A cursor's strings go into queries: text PostgreSQL cannot hold is refused here, as in the URL.
+    if not isinstance(position, dict) or find_bad_text(position) is not None:
         raise ApiError(400, "invalid cursor")
     return position
 

@@ -27,18 +27,19 @@ import argparse
 import asyncio
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, plumbing_tables
+from shared.kafka import make_admin
 from shared.settings import OrchardSettings
 
 
@@ -87,13 +88,15 @@ async def plan_replay(
     tables: Sequence[sa.Table],
     topics: Sequence[str] = (),
     from_time: datetime | None = None,
+    security: Mapping[str, Any] | None = None,
 ) -> ReplayPlan:
-    """Where each partition goes: the topics given, else every topic the group has offsets on."""
-    committed = await _committed(bootstrap, group)
+    """Where each partition goes: the topics given, else every topic the group has offsets on.
+    `security`: ``KafkaSecurity.client_options()``."""
+    committed = await _committed(bootstrap, group, security)
     wanted = list(topics) or sorted({tp.topic for tp in committed})
     if not wanted:
         raise ReplayRefused(f"consumer group {group} has no committed offsets: nothing to replay")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **(security or {}))
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in wanted for p in sorted(await _partitions(consumer, t))]
@@ -109,18 +112,20 @@ async def plan_replay(
     return ReplayPlan(group=group, targets=targets, committed=known, tables=list(tables))
 
 
-async def execute_replay(plan: ReplayPlan, *, bootstrap: str, engine: AsyncEngine) -> None:
+async def execute_replay(
+    plan: ReplayPlan, *, bootstrap: str, engine: AsyncEngine, security: Mapping[str, Any] | None = None
+) -> None:
     async with engine.begin() as conn:
         # Wait a little for a straggling transaction, not forever for a running service.
         await conn.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
         names = ", ".join(f'"{t.schema}"."{t.name}"' for t in plan.tables)
         await conn.execute(sa.text(f"TRUNCATE {names}"))
-        await _refuse_if_active(bootstrap, plan.group)
-        await commit_group_offsets(bootstrap, plan.group, plan.targets)
+        await _refuse_if_active(bootstrap, plan.group, security)
+        await commit_group_offsets(bootstrap, plan.group, plan.targets, security=security)
 
 
-async def _committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orchard-replay")
+async def _committed(bootstrap: str, group: str, security: Mapping[str, Any] | None) -> dict[TopicPartition, int]:
+    admin = make_admin(bootstrap, client_id="orchard-replay", security=security)
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
@@ -139,8 +144,8 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return set(partitions)
 
 
-async def _refuse_if_active(bootstrap: str, group: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orchard-replay")
+async def _refuse_if_active(bootstrap: str, group: str, security: Mapping[str, Any] | None) -> None:
+    admin = make_admin(bootstrap, client_id="orchard-replay", security=security)
     await admin.start()
     try:
         responses = await admin.describe_consumer_groups([group])
@@ -155,11 +160,14 @@ async def _refuse_if_active(bootstrap: str, group: str) -> None:
                 )
 
 
-async def commit_group_offsets(bootstrap: str, group: str, targets: dict[TopicPartition, int]) -> None:
+async def commit_group_offsets(
+    bootstrap: str, group: str, targets: dict[TopicPartition, int], *, security: Mapping[str, Any] | None = None
+) -> None:
     """Set a consumer group's offsets from outside the group: refused by the broker while it has members."""
     # A consumer that is assigned partitions (not subscribed) commits outside any generation;
     # the broker accepts that only while the group has no members.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                **(security or {}))
     await consumer.start()
     try:
         consumer.assign(list(targets))
@@ -200,14 +208,17 @@ async def run(argv: Sequence[str] | None = None) -> int:
         tables=tables,
         topics=args.topic,
         from_time=args.from_time,
+        security=settings.kafka_security.client_options(),
     )
     print(plan.describe())
     if not args.yes:
         print("dry run: nothing changed (add --yes to replay)")
         return 0
-    engine = create_engine(settings.database_dsn, pool_size=1, application_name="orchard-replay")
+    engine = create_engine(settings.database_dsn, pool_size=1, application_name="orchard-replay",
+                           ssl=settings.database_tls.connect_ssl())
     try:
-        await execute_replay(plan, bootstrap=settings.kafka_bootstrap, engine=engine)
+        await execute_replay(plan, bootstrap=settings.kafka_bootstrap, engine=engine,
+                             security=settings.kafka_security.client_options())
     finally:
         await engine.dispose()
     print(f"replayed: start {args.service} again; it re-derives its state from the topics")

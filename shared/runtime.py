@@ -37,11 +37,13 @@ class Runtime:
         self.tables = tables
         self.versions_dir = versions_dir
         self.engine: AsyncEngine = create_engine(
-            settings.database_dsn, pool_size=settings.db_pool_size, application_name=settings.service_name
+            settings.database_dsn, pool_size=settings.db_pool_size, application_name=settings.service_name,
+            ssl=settings.database_tls.connect_ssl(),
         )
+        self.kafka_security = settings.kafka_security.client_options()
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
         self.producer: AIOKafkaProducer = make_producer(
-            settings.kafka_bootstrap, client_id=f"orchard-{settings.service_name}"
+            settings.kafka_bootstrap, client_id=f"orchard-{settings.service_name}", security=self.kafka_security
         )
         self.relay = OutboxRelay(
             service=settings.service_name,
@@ -49,6 +51,7 @@ class Runtime:
             table=tables.outbox,
             bootstrap=settings.kafka_bootstrap,
             progress_topic=settings.topics.outbox_progress,
+            kafka_security=self.kafka_security,
             batch_size=settings.outbox_batch_size,
             idle_poll_s=settings.outbox_idle_poll_s,
         )
@@ -72,6 +75,7 @@ class Runtime:
             partitions=self.settings.topic_partitions,
             replication=self.settings.topic_replication,
             configs=topic_configs(topics),
+            security=self.kafka_security,
         )
         await self.producer.start()
 
@@ -86,6 +90,7 @@ class Runtime:
                 group_id=f"orchard-{settings.service_name}",
                 client_id=f"orchard-{settings.service_name}",
                 max_records=settings.consumer_max_records,
+                security=self.kafka_security,
             ),
             topics=topics,
             sessions=self.sessions,

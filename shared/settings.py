@@ -8,8 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.auth import ApiKeys
+from shared.tls import DatabaseTls, KafkaSecurity
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://orchard@127.0.0.1:5433/orchard"
 
@@ -38,16 +41,22 @@ class TopicSettings(BaseSettings):
 class OrchardSettings(BaseSettings):
     """Settings every service shares; services subclass this to add their own."""
 
-    model_config = SettingsConfigDict(env_prefix="ORCHARD_", frozen=True, extra="ignore")
+    # A refused value is not echoed: it may be a secret (an API key, a database password).
+    model_config = SettingsConfigDict(env_prefix="ORCHARD_", frozen=True, extra="ignore", hide_input_in_errors=True)
 
     service_name: str = "orchard"
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     db_pool_size: int = Field(default=10, ge=1)
-    api_keys: dict[str, list[str]] = Field(default_factory=lambda: {"dev-key": ["ingest:write", "read", "write"]})
+    api_keys: ApiKeys = Field(default_factory=ApiKeys)
+    """``ORCHARD_API_KEYS`` (see ``shared.auth``): none unless configured; an HTTP API refuses to start without."""
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication: int = Field(default=1, ge=1)
     topics: TopicSettings = Field(default_factory=TopicSettings)
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    """TLS and SASL towards Kafka (``ORCHARD_KAFKA_SECURITY_PROTOCOL`` ...; see ``shared.tls``)."""
+    database_tls: DatabaseTls = Field(default_factory=DatabaseTls)
+    """TLS towards PostgreSQL (``ORCHARD_DATABASE_SSL_MODE`` ...; see ``shared.tls``)."""
 
     consumer_max_records: int = Field(default=1000, ge=1, le=100_000)
     consumer_max_wait_ms: int = Field(default=200, ge=1)
@@ -72,16 +81,6 @@ class OrchardSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
     run_migrations_on_start: bool = True
-
-    @field_validator("api_keys")
-    @classmethod
-    def _api_keys_not_empty_strings(cls, keys: dict[str, list[str]]) -> dict[str, list[str]]:
-        for key, scopes in keys.items():
-            if not key.strip():
-                raise ValueError("API keys must be non-empty strings")
-            if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-                raise ValueError(f"scopes of an API key must be a list of strings, got {scopes!r}")
-        return keys
 
     @model_validator(mode="after")
     def _downstream_remembers_longer_than_ingest(self) -> Self:

@@ -11,14 +11,25 @@ from typing import Any, Protocol
 import httpx
 from fastapi import FastAPI
 
+from shared.auth import secret_digest
 from shared.consumer import ConsumerRunner
 from shared.runtime import Runtime
 from shared.settings import TopicSettings
 
-READER = {"Authorization": "Bearer reader-key"}
-WRITER = {"Authorization": "Bearer writer-key"}
-INGEST_WRITER = {"Authorization": "Bearer ingest-key"}
-API_KEYS = {"reader-key": ["read"], "writer-key": ["read", "write"], "ingest-key": ["ingest:write"]}
+SECRETS = {"reader": "reader-key", "writer": "writer-key", "ingest": "ingest-key"}
+"""Each test key's name (its audit identity) and secret (what a caller sends)."""
+SCOPES = {"reader": ["read"], "writer": ["read", "write"], "ingest": ["ingest:write"]}
+API_KEYS = {name: {"sha256": secret_digest(secret), "scopes": SCOPES[name]} for name, secret in SECRETS.items()}
+"""The services' ``api_keys`` in the preferred form: named, with only the digest of each secret."""
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {SECRETS[name]}"}
+
+
+READER = bearer("reader")
+WRITER = bearer("writer")
+INGEST_WRITER = bearer("ingest")
 
 
 def topics_for(unique: str) -> TopicSettings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -29,6 +30,10 @@ from deploy.local.sample import generate_sample, sample_accounts
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_KEY = "dev-key"
+"""The one key ``make run`` configures (and prints): every scope, for local exploration only. No
+service has a key unless one is configured like this."""
+DEV_KEYS = {"dev": {"sha256": hashlib.sha256(DEV_KEY.encode()).hexdigest(),
+                    "scopes": ["ingest:write", "read", "write"]}}
 LOGS = REPO / ".data" / "logs"
 
 
@@ -203,7 +208,9 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
 async def demo(*, once: bool, json_path: Path | None) -> None:
     # The launcher's Kafka and PostgreSQL, unless the environment names others.
     env = {"ORCHARD_LOG_LEVEL": "INFO", **infra_env(), **os.environ}
-    env.setdefault("ORCHARD_API_KEYS", f'{{"{DEV_KEY}": ["ingest:write", "read", "write"]}}')
+    # The dev key in the preferred form (named "dev", its secret stored as a digest): the demo feeds
+    # and reads with it, so it replaces whatever keys the environment names.
+    env["ORCHARD_API_KEYS"] = json.dumps(DEV_KEYS)
     # The demo wants silence to show within seconds, not the production hour.
     env.setdefault("ORCHARD_HEALTH_RESCORE_INTERVAL_S", "10")
     # ... and today's midnight evaluated at once (production waits a grace period for late events).
@@ -236,7 +243,8 @@ async def demo(*, once: bool, json_path: Path | None) -> None:
                 report = json.dumps({"feed": totals, **shown}, indent=2, default=str)
                 await asyncio.to_thread(json_path.write_text, report)
         docs = ", ".join(f"{s.url}/docs" for s in SERVICES)
-        print(f"\nAPI docs: {docs} (API key: {DEV_KEY}); logs in {LOGS}")
+        print(f"\nAPI docs: {docs} (API key for this local run only: Authorization: Bearer {DEV_KEY}); "
+              f"logs in {LOGS}")
         if not once:
             print("Services keep running; Ctrl+C stops them.")
             stop = asyncio.Event()

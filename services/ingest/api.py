@@ -10,9 +10,10 @@ from pydantic import BaseModel
 from services.ingest.domain import Limits, RequestRejected, check_batch, request_events
 from services.ingest.metrics import DUPLICATES, REJECTED, REQUESTS_REFUSED
 from services.ingest.routing import Clock, HttpIngest, ProduceFailed, utc_now
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.consumer import is_infrastructure_error
-from shared.errors import ApiError
+from shared.errors import ApiError, ErrorBody, error_responses
 from shared.events import INPUT_EXAMPLES, embeddable_input_event_schema
 from shared.settings import TopicSettings
 
@@ -33,10 +34,6 @@ class IngestReply(BaseModel):
     accepted: int
     duplicates: int
     rejected: list[RejectedEvent]
-
-
-class ErrorBody(BaseModel):
-    error: dict[str, Any]
 
 
 def request_body(*, max_events: int, max_body_bytes: int) -> dict[str, Any]:
@@ -71,21 +68,16 @@ def request_body(*, max_events: int, max_body_bytes: int) -> dict[str, Any]:
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in {
-        400: "The body is not JSON, or not an event or a batch",
-        401: "Missing or unknown API key",
-        403: "The API key lacks the ingest:write scope",
-        413: "The body is over 1 MiB, or the batch over 1,000 events",
-        503: "Kafka or the database is unavailable: nothing was accepted, retry",
-    }.items()
+    **error_responses(400, 413, 503),
+    400: {"model": ErrorBody, "description": "The body is not JSON, or not an event or a batch"},
+    413: {"model": ErrorBody, "description": "The body is over 1 MiB, or the batch over 1,000 events"},
 }
 
 
 def build_router(
     *, ingest: HttpIngest, limits: Limits, topics: TopicSettings, clock: Clock = utc_now
 ) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["ingest"])
+    router = api_router(prefix="/v1", tags=["ingest"])
 
     @router.post(
         "/events",
@@ -93,6 +85,8 @@ def build_router(
         response_model=IngestReply,
         responses=_ERRORS,
         openapi_extra=request_body(max_events=limits.max_events_per_request, max_body_bytes=limits.max_body_bytes),
+        # Read (and refused when over) by the route's guard before this function runs.
+        max_body_size=limits.max_body_bytes,
         summary="Ingest one event or a batch",
         description="Each event is judged on its own: valid ones are durably on Kafka (acks=all) before the "
         "reply; invalid ones are listed in `rejected` with field-level errors; `duplicates` counts "
@@ -100,7 +94,7 @@ def build_router(
     )
     async def post_events(request: Request, _key: str = Depends(require_scope("ingest:write"))) -> IngestReply:
         try:
-            body = await _read_body(request, max_bytes=limits.max_body_bytes)
+            body = await request.body()
             events = request_events(body, max_events=limits.max_events_per_request)
         except RequestRejected as exc:
             REQUESTS_REFUSED.labels(exc.error_type).inc()
@@ -131,29 +125,3 @@ def build_router(
         )
 
     return router
-
-
-async def _read_body(request: Request, *, max_bytes: int) -> bytes:
-    """The body, refused as soon as it is known to be too large: from Content-Length before reading
-    anything, else while reading (a chunked body has no Content-Length)."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise RequestRejected(400, "Content-Length is not a number", error_type="bad_content_length")
-        if int(declared) > max_bytes:
-            raise _too_large(f"{declared} bytes", max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(f"over {max_bytes} bytes", max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: str, max_bytes: int) -> RequestRejected:
-    return RequestRejected(
-        413, f"the body is {size}; at most {max_bytes} bytes are allowed (split the batch)",
-        error_type="body_too_large",
-    )

@@ -24,7 +24,8 @@ async def migrate(service: str, schema: str) -> None:
     versions = SERVICES / service / "migrations"
     if not versions.is_dir():
         raise SystemExit(f"no migrations for a service called {service!r} ({versions})")
-    engine = create_engine(OrchardSettings().database_dsn, pool_size=1)
+    settings = OrchardSettings()
+    engine = create_engine(settings.database_dsn, pool_size=1, ssl=settings.database_tls.connect_ssl())
     try:
         await upgrade_to_head(engine, schema=schema, versions_dir=versions)
     finally:

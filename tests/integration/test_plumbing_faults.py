@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.app import create_app
+from shared.auth import ApiKeys
 from shared.runtime import Runtime
 from tests.infra import Infra
 from tests.integration.plumbing_harness import (
@@ -27,6 +28,7 @@ from tests.integration.plumbing_harness import (
 from tests.integration.plumbing_service import VERSIONS, build
 from tests.kafka_utils import produce, read_all, wait_for
 from tests.proxy import CuttableProxy
+from tests.services import API_KEYS
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -115,7 +117,8 @@ async def test_readyz_reports_the_database_going_away_and_coming_back(infra: Inf
     service = build(plumbing.schema, plumbing.out_topic)
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
     await runtime.start()
-    app = create_app(service="t", title="t", description="t", api_keys={}, readiness=runtime.readiness_checks())
+    app = create_app(service="t", title="t", description="t", api_keys=ApiKeys.parse(API_KEYS),
+                     readiness=runtime.readiness_checks())
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             ready = await http.get("/readyz")

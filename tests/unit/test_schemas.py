@@ -37,6 +37,7 @@ from shared.events.asyncapi import CHANNELS, RECEIVES, asyncapi_document
 from shared.events.docs import ASYNCAPI_FILE, SCHEMAS_DIR, rendered_documents, stale_documents, write_documents
 from shared.events.schemas import INPUT_EVENT_FILE, INPUT_TYPES, OUTPUT_MODELS, input_schema_file, output_schema_file
 from shared.settings import TopicSettings
+from tests.services import API_KEYS
 from tests.unit import test_events
 from tests.unit.ingest import factories
 
@@ -200,6 +201,8 @@ async def test_receive_operations_are_how_the_services_are_wired(monkeypatch: py
     from services.renewals.service import build_service as build_renewals
     from services.renewals.settings import RenewalsSettings
 
+    # Every service with an HTTP API refuses to be built without API keys (shared.auth).
+    monkeypatch.setenv("ORCHARD_API_KEYS", orjson.dumps(API_KEYS).decode())
     # No clients: building a service only wires it, and the spy records what each one subscribes to.
     monkeypatch.setattr(shared.runtime, "make_consumer", lambda *args, **kwargs: None)
     monkeypatch.setattr(shared.runtime, "make_producer", lambda *args, **kwargs: None)

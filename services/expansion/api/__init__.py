@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.expansion.api import opportunities, whitespace
 from services.expansion.api.context import ExpansionContext
 from shared.app import create_app
+from shared.auth import ApiKeys
 
 __all__ = ["ExpansionContext", "create_expansion_app"]
 
@@ -24,7 +25,7 @@ product catalogue. Every `/v1` endpoint needs `Authorization: Bearer <API key>` 
 def create_expansion_app(
     context: ExpansionContext,
     *,
-    api_keys: Mapping[str, list[str]],
+    api_keys: ApiKeys,
     readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> FastAPI:
     app = create_app(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from services.expansion import queries
 from services.expansion.api.context import ExpansionContext, context
 from services.expansion.api.models import Opportunity, OpportunityPatch, Stage
 from services.expansion.domain import can_move
 from services.expansion.queries import OpportunityFilters, Record
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError, patch_changes
@@ -23,7 +24,7 @@ from shared.pagination import (
     time_key_position,
 )
 
-router = APIRouter(prefix="/v1", tags=["opportunities"])
+router = api_router(prefix="/v1", tags=["opportunities"])
 
 
 def opportunity_model(row: Record) -> Opportunity:

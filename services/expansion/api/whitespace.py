@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from services.expansion import queries
 from services.expansion.api.context import ExpansionContext, context
 from services.expansion.api.models import Whitespace, WhitespaceProduct
 from services.expansion.domain import snapshot, whitespace
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.errors import ApiError
 
-router = APIRouter(prefix="/v1", tags=["whitespace"])
+router = api_router(prefix="/v1", tags=["whitespace"])
 
 
 @router.get("/accounts/{account_id}/whitespace", response_model=Whitespace,

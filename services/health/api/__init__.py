@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.health.api import accounts, alerts, overrides, scorecards
 from services.health.api.context import HealthContext
 from shared.app import create_app
+from shared.auth import ApiKeys
 
 __all__ = ["HealthContext", "create_health_app"]
 
@@ -23,7 +24,7 @@ max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on th
 def create_health_app(
     context: HealthContext,
     *,
-    api_keys: Mapping[str, list[str]],
+    api_keys: ApiKeys,
     readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> FastAPI:
     app = create_app(

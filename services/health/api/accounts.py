@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,6 +38,7 @@ from services.health.domain import (
 from services.health.domain import Override as DomainOverride
 from services.health.queries import Record
 from services.health.store import HealthTables, load_scorecards
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.errors import ApiError
 from shared.pagination import (
@@ -50,7 +51,7 @@ from shared.pagination import (
     time_key_position,
 )
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = api_router(prefix="/v1/accounts", tags=["accounts"])
 
 AccountId = Path(min_length=1, max_length=128)
 

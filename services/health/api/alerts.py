@@ -6,12 +6,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from services.health import queries
 from services.health.api.context import HealthContext, context
 from services.health.api.models import AckIn, Alert, Reason
 from services.health.queries import Record
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError
@@ -24,7 +25,7 @@ from shared.pagination import (
     time_key_position,
 )
 
-router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+router = api_router(prefix="/v1/alerts", tags=["alerts"])
 
 
 def alert_model(row: Record) -> Alert:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from fastapi import Request
@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.health.scheduler import Rescorer
 from services.health.store import HealthTables
+from shared.guards import ConcurrencyLimit
+
+EXPENSIVE_AT_ONCE = 2
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,9 @@ class HealthContext:
     rescorer: Rescorer
     clock: Callable[[], datetime]
     """"Now", for override expiry and days to renewal."""
+    expensive: ConcurrencyLimit = field(
+        default_factory=lambda: ConcurrencyLimit(EXPENSIVE_AT_ONCE, what="scorecard previews or rescores"))
+    """Previews and scorecard publishing score a whole segment: a few at once per process, never a pile."""
 
 
 def context(request: Request) -> HealthContext:

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from services.health import queries
 from services.health.api.accounts import AccountId, override_model
 from services.health.api.context import HealthContext, context
 from services.health.api.models import Override, OverrideIn
 from services.health.domain import Override as DomainOverride
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError
 
-router = APIRouter(prefix="/v1/accounts", tags=["overrides"])
+router = api_router(prefix="/v1/accounts", tags=["overrides"])
 
 OverrideKind = Literal["grade", "sentiment"]
 

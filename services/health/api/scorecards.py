@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import Depends, Path
 
 from services.health import scorecards
 from services.health.api.context import HealthContext, context
@@ -15,10 +15,11 @@ from services.health.api.models import (
     ScorecardPublished,
 )
 from services.health.domain import ScorecardInvalid, scorecard_to_json
+from shared.app import api_router
 from shared.auth import require_scope
-from shared.errors import ApiError
+from shared.errors import ApiError, error_responses
 
-router = APIRouter(prefix="/v1/scorecards", tags=["scorecards"])
+router = api_router(prefix="/v1/scorecards", tags=["scorecards"])
 
 Segment = Path(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="`enterprise`, `mid_market`, `smb`, `default`, "
                                                              "or another segment named by contracts.")
@@ -59,7 +60,7 @@ async def scorecard_versions(
     return ScorecardList(items=[_model(s) for s in versions])
 
 
-@router.put("/{segment}", response_model=ScorecardPublished,
+@router.put("/{segment}", response_model=ScorecardPublished, responses=error_responses(429),
             summary="Publish a new version of a segment's scorecard and rescore its accounts")
 async def put_scorecard(
     body: ScorecardIn,
@@ -71,25 +72,28 @@ async def put_scorecard(
     when, then the accounts it affects are rescored before the reply, each at the time of its
     current score, so their history shows the change as `cause: scorecard` with the new version."""
     try:
-        stored, report = await scorecards.publish(ctx.sessions, ctx.tables, ctx.rescorer, segment=segment,
-                                                  raw=body.model_dump(exclude_unset=True), created_by=who)
+        async with ctx.expensive.slot():
+            stored, report = await scorecards.publish(ctx.sessions, ctx.tables, ctx.rescorer, segment=segment,
+                                                      raw=body.model_dump(exclude_unset=True), created_by=who)
     except ScorecardInvalid as exc:
         raise _invalid(exc) from exc
     return ScorecardPublished(scorecard=_model(stored), rescored_accounts=report.accounts,
                               changed_scores=report.changed, alerts=report.alerts)
 
 
-@router.post("/{segment}/preview", response_model=ScorecardPreview,
+@router.post("/{segment}/preview", response_model=ScorecardPreview, responses=error_responses(429),
              summary="Dry run: the grades a candidate scorecard would give, storing nothing")
 async def preview_scorecard(
     body: ScorecardIn,
     segment: str = Segment,
-    _: str = Depends(require_scope("read")),
+    _: str = Depends(require_scope("write")),
     ctx: HealthContext = Depends(context),
 ) -> ScorecardPreview:
+    """Needs the write scope: it scores every account of the segment, as publishing does."""
     try:
-        result = await scorecards.preview(ctx.sessions, ctx.tables, segment=segment,
-                                          raw=body.model_dump(exclude_unset=True))
+        async with ctx.expensive.slot():
+            result = await scorecards.preview(ctx.sessions, ctx.tables, segment=segment,
+                                              raw=body.model_dump(exclude_unset=True))
     except ScorecardInvalid as exc:
         raise _invalid(exc) from exc
     return ScorecardPreview(

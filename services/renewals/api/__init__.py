@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.renewals.api import renewals, reports
 from services.renewals.api.context import RenewalsContext
 from shared.app import create_app
+from shared.auth import ApiKeys
 
 __all__ = ["RenewalsContext", "create_renewals_app"]
 
@@ -25,7 +26,7 @@ the last page).
 def create_renewals_app(
     context: RenewalsContext,
     *,
-    api_keys: Mapping[str, list[str]],
+    api_keys: ApiKeys,
     readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> FastAPI:
     app = create_app(

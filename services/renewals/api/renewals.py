@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from services.renewals import queries
 from services.renewals.api.context import RenewalsContext, context
 from services.renewals.api.models import AccountRenewals, Renewal, RenewalPatch, RiskBand, Stage
 from services.renewals.domain import can_move, shown_stage, window_opens_on
 from services.renewals.queries import Record, RenewalFilters
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError, patch_changes
 from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
 
-router = APIRouter(prefix="/v1", tags=["renewals"])
+router = api_router(prefix="/v1", tags=["renewals"])
 
 
 def renewal_model(row: Record, *, today: date, window_days: int) -> Renewal:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from services.renewals import domain, queries
 from services.renewals.api.context import RenewalsContext, context
@@ -14,10 +14,11 @@ from services.renewals.api.models import (
     Retention,
 )
 from services.renewals.domain.forecast import Bucket
+from shared.app import api_router
 from shared.auth import require_scope
 from shared.errors import ApiError
 
-router = APIRouter(prefix="/v1", tags=["reports"])
+router = api_router(prefix="/v1", tags=["reports"])
 
 PeriodParam = Query(..., max_length=16, description="A quarter (2027-Q1), a month (2027-01) or a year (2027).")
 

@@ -62,6 +62,7 @@ def settings_env(settings: HealthSettings) -> dict[str, str]:
         "ORCHARD_CONSUMER_MAX_RECORDS": str(settings.consumer_max_records),
         "ORCHARD_CONSUMER_MAX_WAIT_MS": str(settings.consumer_max_wait_ms),
         "ORCHARD_OUTBOX_IDLE_POLL_S": str(settings.outbox_idle_poll_s),
+        "ORCHARD_API_KEYS": orjson.dumps(API_KEYS).decode(),
     }
     for name in TopicSettings.model_fields:
         env[f"ORCHARD_TOPIC_{name.upper()}"] = getattr(settings.topics, name)

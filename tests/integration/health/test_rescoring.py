@@ -72,7 +72,8 @@ async def test_a_scorecard_change_rescores_its_accounts_and_the_history_records_
     await health.apply(healthy("ent", segment="enterprise").events + healthy("small", segment="smb").events)
     before = {r.account_id: r for r in await health.rows("SELECT account_id, score, as_of FROM {s}.accounts")}
 
-    preview = await health.http.post("/v1/scorecards/enterprise/preview", json=ENTERPRISE_USAGE_ONLY)
+    preview = await health.http.post("/v1/scorecards/enterprise/preview", json=ENTERPRISE_USAGE_ONLY,
+                                     headers=WRITER)
     assert preview.status_code == 200, preview.text
     assert preview.json()["accounts"] == 1
 
@@ -80,7 +81,7 @@ async def test_a_scorecard_change_rescores_its_accounts_and_the_history_records_
     assert reply.status_code == 200, reply.text
     published = reply.json()
     assert published["scorecard"]["version"] == BUILT_IN_VERSION + 1
-    assert published["scorecard"]["created_by"].startswith("key:")
+    assert published["scorecard"]["created_by"] == "writer"
     assert published["rescored_accounts"] == 1
 
     after = {r.account_id: r for r in await health.rows(
@@ -124,7 +125,7 @@ async def test_scorecards_are_validated_and_a_preview_stores_nothing(health: Hea
     # Only support counts, the account has no tickets, and missing data scores zero: red for everyone.
     all_red = {"weights": {"support": 1}, "missing_data": "zero",
                "thresholds": {"green_enter": 70, "green_exit": 65, "red_enter": 40, "red_exit": 45}}
-    preview = (await health.http.post("/v1/scorecards/enterprise/preview", json=all_red)).json()
+    preview = (await health.http.post("/v1/scorecards/enterprise/preview", json=all_red, headers=WRITER)).json()
     assert preview["accounts"] == 1 and preview["grade_changes"] == 1
     assert preview["changes"][0]["account_id"] == "ent2" and preview["changes"][0]["candidate_grade"] == "red"
     versions = (await health.http.get("/v1/scorecards/enterprise/versions")).json()["items"]

@@ -17,10 +17,9 @@ from services.ingest.settings import IngestSettings
 from shared.settings import TopicSettings
 from tests.infra import Infra
 from tests.kafka_utils import read_all, wait_for
-from tests.services import started, topics_for
+from tests.services import API_KEYS, INGEST_WRITER, started, topics_for
 
-WRITER = {"Authorization": "Bearer writer-key"}
-API_KEYS = {"writer-key": ["ingest:write"], "reader-key": ["read", "write"]}
+WRITER = INGEST_WRITER
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> IngestSettings:
