@@ -37,11 +37,14 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
         },
     }
     summary_file = tmp_path / "summary.json"
+    report = tmp_path / "report.html"
     done = subprocess.run(
-        [sys.executable, "-m", "deploy.local.demo", "--once", "--json", str(summary_file)],
+        [sys.executable, "-m", "deploy.local.demo", "--once", "--json", str(summary_file), "--report", str(report)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=420,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"Report: {report}" in done.stdout and "report:" not in done.stdout, "written whole, path printed"
+    assert "At-risk accounts" in report.read_text()
     summary = json.loads(summary_file.read_text())
     assert summary["feed"]["rejected"] == 0 and summary["feed"]["accepted"] > 50_000
     grades = {a["account_id"]: a["grade"] for a in summary["accounts"]}
