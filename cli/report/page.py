@@ -26,7 +26,7 @@ table{border-collapse:collapse;width:100%;margin-top:8px}th,td{text-align:left;p
 .g-green{color:#2e9d5b;font-weight:600}.g-yellow{color:#b38f00;font-weight:600}.g-red{color:#d64545;font-weight:600}
 .r-critical,.r-high{color:#d64545;font-weight:600}.r-medium{color:#b38f00}.r-low{color:#2e9d5b}
 .note{color:#5a6478}.problem{background:#fff4e5;border-left:4px solid #e0a000;padding:8px 12px;margin:6px 0}
-ul.reasons{margin:0;padding-left:16px}.spark{width:160px;height:36px}
+ul.reasons{margin:0;padding-left:16px}.spark{width:160px;height:36px}td:first-child{white-space:nowrap}
 """
 
 SCRIPT = """
