@@ -9,14 +9,11 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.rejection import EVENT_FAULTS
 
 log = logging.getLogger(__name__)
 
 State = TypeVar("State")
-
-# What a fold can raise on an event it cannot apply (say, an amendment of a contract never signed):
-# a problem of that one event's data, which goes to the DLQ with its reason.
-DATA_ERRORS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, ArithmeticError)
 
 
 def by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent]]:
@@ -35,18 +32,19 @@ def fold_events(
     apply: Callable[[State, Sequence[ConsumedEvent]], State],
 ) -> tuple[State, list[ConsumedEvent]]:
     """Apply one account's new events in event-time order; returns the new state and the events that
-    applied. One fold for the lot; only if it fails, event by event, dead-lettering just the events
-    that cannot be applied and keeping the rest."""
+    applied. One fold for the lot; only if it rejects an event (``EventRejected``: the event's data
+    is at fault), event by event, dead-lettering just the events rejected and keeping the rest.
+    Any other exception is a bug: it propagates and stops the batch (``shared.rejection``)."""
     ordered = sorted(events, key=lambda e: (e.envelope.occurred_at, e.envelope.event_id))
     try:
         return apply(state, ordered), ordered
-    except DATA_ERRORS:
+    except EVENT_FAULTS:
         pass
     applied: list[ConsumedEvent] = []
     for event in ordered:
         try:
             state = apply(state, [event])
-        except DATA_ERRORS as exc:
+        except EVENT_FAULTS as exc:
             log.warning("event cannot be applied to the account's state",
                         extra={"event_id": event.envelope.event_id, "error": repr(exc)})
             ctx.reject(event, f"{ctx.service} cannot apply {event.envelope.type}: {exc}")

@@ -10,16 +10,18 @@ For each batch (see DESIGN.md, "The consumer loop"):
 4. Commit, then commit the offsets of exactly the records of the batch, for the partitions still
    owned. A crash between the two replays the batch, and step 3 makes the replay a no-op.
 
-A handler exception caused by the data (not the infrastructure) is isolated by splitting the
-batch until the one bad event is found; that event is dead-lettered and the rest applied. An
-infrastructure error (database or broker unreachable) rolls back, rewinds the partitions and
-retries with backoff, with ``ready`` false meanwhile: the events are not the problem, so they are
-never dead-lettered for it.
+Only the data's fault is dead-lettered (``shared.rejection``): a record that cannot be parsed, and
+an event a handler rejects (``ctx.reject``, or raising ``EventRejected``: the work is then split,
+with savepoints, until the rejected event is alone), unless the breaker finds too many. Anything
+else (a bug, the breaker, an outage) rolls back, rewinds, turns ``healthy`` false (``/readyz``) and
+retries with a bounded backoff until it passes; offsets never move past it. A bug is logged with
+its stack and counted in ``orchard_handler_errors_total``: fix it, redeploy, and the batch applies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -35,11 +37,12 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import PlumbingTables, record_processed, unit_of_work
+from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
 from shared.dlq import dead_letter
 from shared.events import Envelope, EventValidationError, parse_event
-from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED
+from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED, HANDLER_ERRORS
 from shared.outbox import Outbox, OutgoingMessage, write_outbox
+from shared.rejection import EVENT_FAULTS, RejectionBreaker
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +91,8 @@ class BatchContext:
     rejected: list[tuple[ConsumedEvent, str]] = field(default_factory=list)
 
     def reject(self, event: ConsumedEvent, reason: str) -> None:
-        """The event is well-formed but cannot be applied (a data problem): dead-letter it."""
+        """The event is well-formed but cannot be applied (a data problem): dead-letter it.
+        (Raising ``EventRejected`` does the same for a handler that cannot carry on past it.)"""
         self.rejected.append((event, reason))
 
 
@@ -100,14 +104,34 @@ Parser = Callable[[bytes], Envelope]
 
 
 @dataclass(frozen=True, slots=True)
-class _Poison:
-    record: ConsumerRecord[bytes, bytes]
+class _DeadLetter:
+    """A record on its way to the DLQ: it could not be parsed, or its event was rejected."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes
     error: str
     error_kind: str
 
+    @classmethod
+    def of_record(cls, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> _DeadLetter:
+        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", error, kind)
+
+    @classmethod
+    def of_event(cls, event: ConsumedEvent, error: str) -> _DeadLetter:
+        key = event.envelope.account_id.encode()
+        return cls(event.topic, event.partition, event.offset, key, event.raw, error, "rejected")
+
     @property
     def marker(self) -> str:
-        return f"dlq:{self.record.topic}:{self.record.partition}:{self.record.offset}"
+        return _marker(self.topic, self.partition, self.offset)
+
+
+def _marker(topic: str, partition: int, offset: int) -> str:
+    """Recorded in processed_events with a dead letter, so a replayed batch sends it once."""
+    return f"dlq:{topic}:{partition}:{offset}"
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -141,6 +165,7 @@ class ConsumerRunner:
         max_records: int = 1000,
         max_wait_ms: int = 200,
         retry_backoff_max_s: float = 30.0,
+        breaker: RejectionBreaker | None = None,
         on_committed: Callable[[], None] | None = None,
     ) -> None:
         self._service = service
@@ -154,6 +179,7 @@ class ConsumerRunner:
         self._max_records = max_records
         self._max_wait_ms = max_wait_ms
         self._retry_backoff_max_s = retry_backoff_max_s
+        self._breaker = breaker or RejectionBreaker()
         self._on_committed = on_committed
         self._batch_lock = asyncio.Lock()
         self._generation = 0
@@ -204,17 +230,12 @@ class ConsumerRunner:
                     self.caught_up = not await self._behind()
                     backoff = 0.2
                 except Exception as exc:
-                    if not is_infrastructure_error(exc):
-                        raise
                     self.healthy = False
-                    BATCH_RETRIES.labels(self._service).inc()
-                    log.warning(
-                        "batch failed on infrastructure; rewinding and retrying",
-                        extra={"error": repr(exc), "backoff_s": backoff},
-                    )
+                    self._report_failure(exc, batches, backoff)
                     self._rewind(batches)
             if not self.healthy:
-                await asyncio.sleep(backoff)
+                with contextlib.suppress(TimeoutError):  # a stop does not wait out the backoff
+                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
                 backoff = min(backoff * 2, self._retry_backoff_max_s)
 
     async def _fill(
@@ -244,6 +265,19 @@ class ConsumerRunner:
             waiting += max(0, highwater - await self._consumer.position(tp))
         return waiting > self._max_records
 
+    def _report_failure(
+        self, exc: Exception, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], backoff: float
+    ) -> None:
+        where = {str(tp): records[0].offset for tp, records in batches.items() if records}
+        if is_infrastructure_error(exc):
+            BATCH_RETRIES.labels(self._service).inc()
+            log.warning("batch failed on infrastructure; rewinding and retrying",
+                        extra={"error": repr(exc), "backoff_s": backoff, "from_offsets": where})
+            return
+        HANDLER_ERRORS.labels(self._service, type(exc).__name__).inc()
+        log.error("batch failed on an error that is not the data's fault; partitions stopped, retrying",
+                  exc_info=exc, extra={"error": repr(exc), "backoff_s": backoff, "from_offsets": where})
+
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         owned = self._consumer.assignment()
         for tp, records in batches.items():
@@ -256,42 +290,26 @@ class ConsumerRunner:
             return
         started = time.perf_counter()
         events: list[ConsumedEvent] = []
-        poison: list[_Poison] = []
+        poison: list[_DeadLetter] = []
         for record in records:
             raw = record.value or b""
             try:
                 envelope = self._parse(raw)
             except EventValidationError as exc:
-                poison.append(_Poison(record, str(exc), "validation"))
+                poison.append(_DeadLetter.of_record(record, str(exc), "validation"))
                 continue
             events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
 
-        written = await self._apply(events, poison)
+        written = await self._transaction(events, poison, batch=len(records))
         BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - started)
         await self._commit_offsets(records)
         if written and self._on_committed is not None:
             self._on_committed()
 
-    async def _apply(self, events: list[ConsumedEvent], poison: list[_Poison]) -> int:
-        """One transaction for the batch; on a data error in the handler, split and retry."""
-        try:
-            return await self._transaction(events, poison)
-        except Exception as exc:
-            if is_infrastructure_error(exc):
-                raise
-            if len(events) <= 1:
-                if not events:
-                    raise
-                log.warning("handler failed on an event; dead-lettering it", extra={"error": repr(exc)})
-                bad = events[0]
-                return await self._transaction(
-                    [], [*poison, _Poison(_as_record(bad), f"handler error: {exc!r}", "handler")]
-                )
-            middle = len(events) // 2
-            return await self._apply(events[:middle], poison) + await self._apply(events[middle:], [])
-
-    async def _transaction(self, events: list[ConsumedEvent], poison: list[_Poison]) -> int:
+    async def _transaction(self, events: list[ConsumedEvent], poison: list[_DeadLetter], *, batch: int) -> int:
+        """The batch in one transaction: ids recorded, new events handled, outbox written."""
         outbox = Outbox()
+        rejected: list[tuple[ConsumedEvent, str]] = []
         async with unit_of_work(self._sessions) as session:
             keys = [e.envelope.event_id for e in events] + [p.marker for p in poison]
             new_ids = await record_processed(session, self._tables.processed_events, keys)
@@ -303,43 +321,74 @@ class ConsumerRunner:
                     fresh.append(event)
                 else:
                     outcomes[event.topic, "duplicate"] += 1
-            ctx = BatchContext(session=session, outbox=outbox, service=self._service, dlq_topic=self._dlq_topic)
             if fresh:
-                await self._handler(ctx, fresh)
-            for event, reason in ctx.rejected:
-                outbox.emit_raw(self._dead_letter(_as_record(event), reason, "rejected"))
-            written_markers = {p.marker for p in poison if p.marker in new_ids}
-            for p in poison:
-                if p.marker in written_markers:
-                    outbox.emit_raw(self._dead_letter(p.record, p.error, p.error_kind))
+                await self._handle(session, outbox, fresh, rejected)
+            dead = [p for p in poison if p.marker in new_ids]  # the others were dead-lettered before
+            self._breaker.check(dead_letters=len(dead) + len(rejected), batch=batch)
+            if rejected:
+                dead += await self._unrecord(session, rejected)
+            for letter in dead:
+                outbox.emit_raw(self._dead_letter(letter))
             await write_outbox(session, self._tables.outbox, outbox.messages)
+        refused = {_marker(e.topic, e.partition, e.offset) for e, _ in rejected}
+        sent = {letter.marker for letter in dead}
         for event in fresh:
-            outcomes[event.topic, "applied"] += 1
-        for event, _ in ctx.rejected:
-            outcomes[event.topic, "applied"] -= 1
-            outcomes[event.topic, "dlq"] += 1
-        dead_letters: Counter[str] = Counter(p.error_kind for p in poison if p.marker in written_markers)
-        dead_letters["rejected"] += len(ctx.rejected)
-        for p in poison:
-            outcomes[p.record.topic, "dlq"] += 1
+            marker = _marker(event.topic, event.partition, event.offset)
+            # A rejection dead-lettered before is a replay's repeat.
+            outcomes[event.topic, "applied" if marker not in refused else "dlq" if marker in sent else "duplicate"] += 1
+        for letter in dead:
+            outcomes[letter.topic, "dlq"] += letter.error_kind != "rejected"
+            DLQ_WRITTEN.labels(self._service, letter.error_kind).inc()
         for (topic, outcome), count in outcomes.items():
-            EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
-        for kind, count in dead_letters.items():
             if count:
-                DLQ_WRITTEN.labels(self._service, kind).inc(count)
+                EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
         return len(outbox.messages)
 
-    def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> OutgoingMessage:
+    async def _unrecord(self, session: AsyncSession, rejected: list[tuple[ConsumedEvent, str]]) -> list[_DeadLetter]:
+        """A rejected event was not processed: forget its id, so that a corrected copy sent again is
+        applied, and record its dead letter's marker instead; returns the dead letters not sent
+        before (a replayed batch rejects the event again, but dead-letters it once)."""
+        table = self._tables.processed_events
+        await forget_processed(session, table, [event.envelope.event_id for event, _ in rejected])
+        letters = [_DeadLetter.of_event(event, reason) for event, reason in rejected]
+        new = await record_processed(session, table, [letter.marker for letter in letters])
+        return [letter for letter in letters if letter.marker in new]
+
+    async def _handle(
+        self, session: AsyncSession, outbox: Outbox, events: list[ConsumedEvent],
+        rejected: list[tuple[ConsumedEvent, str]],
+    ) -> None:
+        """Apply the handler in a savepoint; if it rejects an event by raising, undo its work and
+        split the events until the rejected one is alone, then dead-letter just that one. Any
+        other exception propagates: the whole batch rolls back and stops."""
+        ctx = BatchContext(session=session, outbox=Outbox(), service=self._service, dlq_topic=self._dlq_topic)
+        try:
+            async with session.begin_nested():
+                await self._handler(ctx, events)
+        except EVENT_FAULTS as exc:
+            if len(events) == 1:
+                log.warning("handler rejected an event; dead-lettering it",
+                            extra={"event_id": events[0].envelope.event_id, "error": repr(exc)})
+                rejected.append((events[0], f"{self._service} rejected {events[0].envelope.type}: {exc}"))
+                return
+            middle = len(events) // 2
+            await self._handle(session, outbox, events[:middle], rejected)
+            await self._handle(session, outbox, events[middle:], rejected)
+            return
+        outbox.messages.extend(ctx.outbox.messages)
+        rejected.extend(ctx.rejected)
+
+    def _dead_letter(self, letter: _DeadLetter) -> OutgoingMessage:
         return dead_letter(
             service=self._service,
             dlq_topic=self._dlq_topic,
-            raw=record.value or b"",
-            key=record.key,
-            error=error,
-            error_kind=kind,
-            source_topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
+            raw=letter.raw,
+            key=letter.key,
+            error=letter.error,
+            error_kind=letter.error_kind,
+            source_topic=letter.topic,
+            partition=letter.partition,
+            offset=letter.offset,
             failed_at=datetime.now(UTC),
         )
 
@@ -353,18 +402,3 @@ class ConsumerRunner:
         if offsets:
             await self._consumer.commit(offsets)
 
-
-def _as_record(event: ConsumedEvent) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=event.topic,
-        partition=event.partition,
-        offset=event.offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=event.envelope.account_id.encode(),
-        value=event.raw,
-        checksum=None,
-        serialized_key_size=-1,
-        serialized_value_size=len(event.raw),
-        headers=(),
-    )

@@ -64,8 +64,13 @@ class PlumbingTables:
     outbox: sa.Table
 
 
-def plumbing_tables(metadata: sa.MetaData) -> PlumbingTables:
-    """Declare ``processed_events`` and ``outbox`` in a service's metadata (its schema)."""
+def plumbing_tables(metadata: sa.MetaData, *, outbox_batch: bool = True) -> PlumbingTables:
+    """Declare ``processed_events`` and ``outbox`` in a service's metadata (its schema).
+
+    ``outbox.batch`` is the relay's claim: the number of the Kafka transaction a row was taken into
+    (null until then; see ``shared.outbox``). Services' first migrations create the tables as first
+    released (``outbox_batch=False``) and a later one adds the column (``shared.migrations``).
+    """
     if metadata.schema is None:
         raise ValueError("a service's MetaData must name its schema")
     processed = sa.Table(
@@ -83,8 +88,13 @@ def plumbing_tables(metadata: sa.MetaData) -> PlumbingTables:
         sa.Column("event_id", sa.Text, nullable=False),
         sa.Column("value", sa.LargeBinary, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        *([outbox_batch_column()] if outbox_batch else []),
     )
     return PlumbingTables(schema=metadata.schema, processed_events=processed, outbox=outbox)
+
+
+def outbox_batch_column() -> sa.Column[int]:
+    return sa.Column("batch", sa.BigInteger, nullable=True)
 
 
 async def record_processed(session: AsyncSession, table: sa.Table, event_ids: Sequence[str]) -> set[str]:
@@ -101,6 +111,15 @@ async def record_processed(session: AsyncSession, table: sa.Table, event_ids: Se
     )
     result = await session.execute(stmt, {"ids": list(event_ids)})
     return {row[0] for row in result}
+
+
+async def forget_processed(session: AsyncSession, table: sa.Table, event_ids: Sequence[str]) -> None:
+    """Delete event ids recorded earlier in the same transaction (one statement)."""
+    if event_ids:
+        await session.execute(
+            sa.text(f'DELETE FROM "{table.schema}"."{table.name}" WHERE event_id = ANY(CAST(:ids AS text[]))'),
+            {"ids": list(event_ids)},
+        )
 
 
 async def ping(engine: AsyncEngine) -> bool:

@@ -20,6 +20,12 @@ BATCH_RETRIES = Counter(
     "Batches retried after an infrastructure error (database or Kafka unavailable).",
     ["service"],
 )
+HANDLER_ERRORS = Counter(
+    "orchard_handler_errors_total",
+    "Batches that failed on an error that is neither the data's fault nor an outage (a bug, or the "
+    "dead-letter breaker tripping), by exception type: the partitions stop and retry until fixed. Alert on it.",
+    ["service", "error"],
+)
 OUTBOX_PUBLISHED = Counter(
     "orchard_outbox_published_total", "Outbox rows published to Kafka.", ["service", "topic"]
 )

@@ -4,20 +4,30 @@ Handlers never talk to Kafka. They add ``OutgoingMessage``s to the batch's ``Out
 writes them into the service's ``outbox`` table in the same transaction as the state change, and
 the ``OutboxRelay`` publishes them and then deletes them.
 
-Exactly once on the topic, even when a relay dies between publishing and deleting:
+An outbox id is taken when a row is inserted, but transactions commit in another order: a row with
+id 100 may become visible after rows 101-105 were read and sent. So the relay never acts on "every
+id up to N". It acts on the exact rows it took, and it takes them in a way a new leader can
+reconstruct exactly:
 
 - One relay per schema is the leader: it holds a session-level advisory lock on its own
-  connection. Others wait and take over when the leader's connection goes away.
-- The leader publishes with a transactional producer (one ``transactional.id`` per schema, so a
-  new leader fences an old one that is still running). Each batch of rows, in id order, goes out
-  in one Kafka transaction together with the batch's last outbox id, committed as the "offset" of
-  a bookkeeping consumer group on an internal progress topic.
-- Only then are the rows deleted. A new leader first reads that committed id and deletes the rows
-  up to it without sending them again; a batch whose Kafka transaction did not commit is aborted
-  (consumers read with ``read_committed`` never see it) and sent again.
+  connection, and does all its work on the outbox on that connection, so a leader that lost the
+  lock (its connection is gone) can no longer touch the rows. Others wait and take over.
+- A batch is claimed before it is sent: the leader stamps the oldest unclaimed rows (up to the
+  batch size, in id order) with the next batch number and commits. A row still in flight is not
+  visible, so it is not claimed; it is claimed by a later batch once it commits.
+- The leader publishes the claimed rows with a transactional producer (one ``transactional.id``
+  per schema, so a new leader fences an old one that is still running), in one Kafka transaction
+  together with the batch number, committed as the "offset" of a bookkeeping consumer group on an
+  internal progress topic. Then it deletes exactly the rows of that batch.
+- A new leader first settles what the last one left: rows of batches up to the committed number
+  were published, so they are deleted; rows claimed by a batch whose Kafka transaction did not
+  commit (aborted by the fencing, never seen by ``read_committed`` consumers) are released and
+  sent again.
 
-Rows go out in id order, so the events of one account reach their partition in the order they
-were recorded.
+The events of one account are written by transactions serialised by the account's row lock, so
+within an account id order is commit order: when a row is claimed, every earlier row of its
+account is visible and claimed no later. Rows go out in id order within a batch, so each account's
+events reach their partition in the order they were recorded.
 """
 
 from __future__ import annotations
@@ -41,6 +51,8 @@ from shared.kafka import make_producer
 from shared.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+_Claimed = sa.Row[tuple[int, str, str, str, bytes]]  # id, topic, key, event_id, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,22 +179,23 @@ class OutboxRelay:
         await producer.start()  # init_transactions: fences an earlier leader and aborts its open batch
         try:
             self.is_leader = True
-            await self._forget(await self._published_up_to())
+            batch = await self._settle(leadership, await self._committed_batch())
             while not self._stopping.is_set():
-                await leadership.scalar(sa.text("SELECT 1"))  # fails if the lock's connection is gone
-                await leadership.commit()
-                published = await self._publish_batch(producer)
+                published = await self._publish_batch(leadership, producer, batch + 1)
+                if published:
+                    batch += 1
                 if published < self._batch_size:
                     self._wakeup.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_poll_s)
             # A graceful stop leaves nothing behind that it could have sent.
-            while await self._publish_batch(producer) > 0:
-                pass
+            while await self._publish_batch(leadership, producer, batch + 1) > 0:
+                batch += 1
         finally:
             await producer.stop()
 
-    async def _published_up_to(self) -> int:
+    async def _committed_batch(self) -> int:
+        """The number of the last batch whose Kafka transaction committed (0 if none)."""
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, client_id=f"orchard-{self._service}-relay")
         await admin.start()
         try:
@@ -190,29 +203,48 @@ class OutboxRelay:
         finally:
             await admin.close()
         committed = offsets.get(self._progress)
+        # A group last committed by the relay of before batches holds an outbox id: read as a batch
+        # number it settles nothing (no row is claimed yet) and numbering simply continues from it.
         return committed.offset - 1 if committed is not None and committed.offset > 0 else 0
 
-    async def _forget(self, up_to_id: int) -> None:
-        """Delete rows already published (by us, or by a leader that died before deleting them)."""
-        if up_to_id <= 0:
-            return
-        async with self._engine.begin() as conn:
-            await conn.execute(sa.delete(self._table).where(self._table.c.id <= up_to_id))
-
-    async def _publish_batch(self, producer: AIOKafkaProducer) -> int:
+    async def _settle(self, leadership: AsyncConnection, committed: int) -> int:
+        """Delete the rows of batches that were published (by a leader that died before deleting
+        them) and release the rows of batches that were not; returns the last batch number."""
         table = self._table
-        async with self._engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(table.c.id, table.c.topic, table.c.key, table.c.event_id, table.c.value)
-                    .order_by(table.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+        await leadership.execute(sa.delete(table).where(table.c.batch <= committed))
+        await leadership.execute(sa.update(table).where(table.c.batch > committed).values(batch=None))
+        await leadership.commit()
+        return committed
+
+    async def _publish_batch(self, leadership: AsyncConnection, producer: AIOKafkaProducer, batch: int) -> int:
+        rows = await self._claim(leadership, batch)
         OUTBOX_LAG.labels(self._service).set(len(rows))
         if not rows:
             return 0
-        last_id = rows[-1].id
+        await self._send(producer, rows, batch)
+        await self._forget(leadership, batch)
+        for topic, count in Counter(row.topic for row in rows).items():
+            OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)
+        return len(rows)
+
+    async def _claim(self, leadership: AsyncConnection, batch: int) -> list[_Claimed]:
+        """Stamp the oldest unclaimed rows with the batch number, committed before anything is sent;
+        returns them in id order. Fails if the leadership connection (and so the lock) is gone."""
+        table = self._table
+        oldest = sa.select(table.c.id).where(table.c.batch.is_(None)).order_by(table.c.id).limit(self._batch_size)
+        claimed = (
+            await leadership.execute(
+                sa.update(table)
+                .where(table.c.id.in_(oldest.scalar_subquery()))
+                .values(batch=batch)
+                .returning(table.c.id, table.c.topic, table.c.key, table.c.event_id, table.c.value)
+            )
+        ).all()
+        await leadership.commit()
+        return sorted(claimed, key=lambda row: row.id)
+
+    async def _send(self, producer: AIOKafkaProducer, rows: Sequence[_Claimed], batch: int) -> None:
+        """One Kafka transaction: the rows in order, and the batch number as the bookkeeping offset."""
         async with producer.transaction():
             pending = [
                 await producer.send(
@@ -221,9 +253,11 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*pending)
-            position = {self._progress: OffsetAndMetadata(last_id + 1, "")}
+            position = {self._progress: OffsetAndMetadata(batch + 1, "")}
             await producer.send_offsets_to_transaction(position, self._group)
-        await self._forget(last_id)
-        for topic, count in Counter(row.topic for row in rows).items():
-            OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)
-        return len(rows)
+
+    async def _forget(self, leadership: AsyncConnection, batch: int) -> None:
+        """Delete exactly the rows the committed Kafka transaction carried."""
+        table = self._table
+        await leadership.execute(sa.delete(table).where(table.c.batch == batch))
+        await leadership.commit()

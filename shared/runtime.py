@@ -1,5 +1,6 @@
 """What every service process is made of, wired once: engine, migrations, topics, producer,
-consumer runners, the outbox relay, the HTTP server, and a graceful stop on SIGTERM/SIGINT."""
+consumer runners, the outbox relay, the processed-events pruner, the HTTP server, and a graceful
+stop on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from shared.events import parse_event
 from shared.kafka import ensure_topics, make_consumer, make_producer, topic_configs
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
+from shared.rejection import RejectionBreaker
+from shared.retention import ProcessedEventsPruner
 from shared.settings import OrchardSettings
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,13 @@ class Runtime:
             progress_topic=settings.topics.outbox_progress,
             batch_size=settings.outbox_batch_size,
             idle_poll_s=settings.outbox_idle_poll_s,
+        )
+        self.pruner = ProcessedEventsPruner(
+            sessions=self.sessions,
+            processed_events=tables.processed_events,
+            retention=settings.processed_events_retention,
+            interval_s=settings.prune_interval_s,
+            batch_size=settings.prune_batch_size,
         )
         self.runners: list[ConsumerRunner] = []
 
@@ -86,6 +96,9 @@ class Runtime:
             max_records=settings.consumer_max_records,
             max_wait_ms=settings.consumer_max_wait_ms,
             retry_backoff_max_s=settings.consumer_retry_backoff_max_s,
+            breaker=RejectionBreaker(
+                max_share=settings.consumer_dlq_breaker_share, min_batch=settings.consumer_dlq_breaker_min_batch
+            ),
             on_committed=self.relay.notify,
         )
         self.runners.append(runner)
@@ -129,7 +142,8 @@ async def serve(
     port: int,
     background: Sequence[Callable[[], Coroutine[object, object, None]]] = (),
 ) -> None:
-    """Run the HTTP API, the consumers, the relay and any background loops until SIGTERM/SIGINT.
+    """Run the HTTP API, the consumers, the relay, the pruner and any other background loops until
+    SIGTERM/SIGINT.
 
     Stop order: stop taking HTTP requests and records; let each runner finish and commit its
     batch; let the relay drain the outbox; close the producer and the engine.
@@ -146,7 +160,8 @@ async def serve(
     tasks = [asyncio.create_task(server.serve(), name="http")]
     tasks += [asyncio.create_task(r.run(), name=f"consumer-{i}") for i, r in enumerate(runtime.runners)]
     relay_task = asyncio.create_task(runtime.relay.run(), name="outbox-relay")
-    tasks += [asyncio.create_task(job(), name=f"background-{i}") for i, job in enumerate(background)]
+    jobs = [runtime.pruner.run, *background]
+    tasks += [asyncio.create_task(job(), name=f"background-{i}") for i, job in enumerate(jobs)]
     log.info("service started", extra={"port": port})
 
     watch = asyncio.create_task(stopping.wait())

@@ -5,7 +5,10 @@ Every variable is ``ORCHARD_*`` (see CONTRACT.md, "Running"). Nothing here is re
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from datetime import timedelta
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://orchard@127.0.0.1:5433/orchard"
@@ -49,8 +52,22 @@ class OrchardSettings(BaseSettings):
     consumer_max_records: int = Field(default=1000, ge=1, le=100_000)
     consumer_max_wait_ms: int = Field(default=200, ge=1)
     consumer_retry_backoff_max_s: float = Field(default=30.0, gt=0)
+    # The dead-letter breaker (shared.rejection): a batch of at least min_batch records of which more
+    # than this share would be dead-lettered stops the consumer instead (1.0: never).
+    consumer_dlq_breaker_share: float = Field(default=0.5, gt=0, le=1)
+    consumer_dlq_breaker_min_batch: int = Field(default=20, ge=1)
     outbox_batch_size: int = Field(default=1000, ge=1)
     outbox_idle_poll_s: float = Field(default=0.2, gt=0)
+
+    # How long event ids are remembered in processed_events (shared.retention). Ingest forgets the ids
+    # it accepted after ingest_dedupe_retention_days: a producer's re-send after that is new again.
+    # Downstream services must remember longer: ingest's window plus a margin at least as long as a
+    # downstream consumer may be down or behind (services/ingest/README.md says why; checked below).
+    ingest_dedupe_retention_days: float = Field(default=30.0, gt=0)
+    processed_events_retention_days: float = Field(default=37.0, gt=0)
+    processed_events_margin_days: float = Field(default=7.0, ge=1)
+    prune_interval_s: float = Field(default=600.0, gt=0)
+    prune_batch_size: int = Field(default=10_000, ge=1)
 
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
@@ -65,6 +82,23 @@ class OrchardSettings(BaseSettings):
             if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                 raise ValueError(f"scopes of an API key must be a list of strings, got {scopes!r}")
         return keys
+
+    @model_validator(mode="after")
+    def _downstream_remembers_longer_than_ingest(self) -> Self:
+        needed = self.ingest_dedupe_retention_days + self.processed_events_margin_days
+        if self.processed_events_retention_days < needed:
+            raise ValueError(
+                f"processed_events_retention_days ({self.processed_events_retention_days:g}) must be at least "
+                f"ingest_dedupe_retention_days ({self.ingest_dedupe_retention_days:g}) plus "
+                f"processed_events_margin_days ({self.processed_events_margin_days:g}) = {needed:g}: "
+                "a downstream service that forgot an id ingest still de-duplicates could apply a redelivery twice"
+            )
+        return self
+
+    @property
+    def processed_events_retention(self) -> timedelta:
+        """How long this service remembers processed event ids (ingest overrides it)."""
+        return timedelta(days=self.processed_events_retention_days)
 
     @property
     def database_dsn(self) -> str:

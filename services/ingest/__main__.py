@@ -1,4 +1,5 @@
-"""``python -m services.ingest``: the ingest service (HTTP API, raw-topic consumer, dedupe pruner)."""
+"""``python -m services.ingest``: the ingest service (HTTP API, raw-topic consumer; the runtime prunes
+its dedupe record, ``processed_events``, past ``ORCHARD_INGEST_DEDUPE_RETENTION_DAYS``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from fastapi import FastAPI
 
 from services.ingest.api import build_router
 from services.ingest.domain import Limits
-from services.ingest.retention import DedupePruner
 from services.ingest.routing import Clock, HttpIngest, raw_batch_handler, raw_parser, utc_now
 from services.ingest.settings import IngestSettings
 from services.ingest.store import ingest_tables
@@ -32,7 +32,6 @@ class IngestService:
     runtime: Runtime
     app: FastAPI
     runner: ConsumerRunner
-    pruner: DedupePruner
 
 
 def limits_from(settings: IngestSettings) -> Limits:
@@ -68,20 +67,12 @@ def build(settings: IngestSettings, *, clock: Clock = utc_now) -> IngestService:
         routers=[build_router(ingest=http, limits=limits, topics=settings.topics, clock=clock)],
         readiness=runtime.readiness_checks(),
     )
-    pruner = DedupePruner(
-        sessions=runtime.sessions,
-        processed_events=tables.processed_events,
-        retention=settings.dedupe_retention,
-        interval_s=settings.ingest_prune_interval_s,
-        batch_size=settings.ingest_prune_batch_size,
-        clock=clock,
-    )
-    return IngestService(runtime=runtime, app=app, runner=runner, pruner=pruner)
+    return IngestService(runtime=runtime, app=app, runner=runner)
 
 
 async def run(settings: IngestSettings) -> None:
     service = build(settings)
-    await serve(service.runtime, service.app, port=settings.ingest_port, background=[service.pruner.run])
+    await serve(service.runtime, service.app, port=settings.ingest_port)
 
 
 def main() -> None:

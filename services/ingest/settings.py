@@ -1,4 +1,6 @@
-"""Ingest's settings: the shared ones plus the request limits, the skew rule and the dedupe window.
+"""Ingest's settings: the shared ones plus the request limits and the skew rule; its dedupe window
+is the shared ``ingest_dedupe_retention_days``, since downstream services' windows are checked
+against it.
 
 Ingest's own variables are ``ORCHARD_INGEST_*`` (the field names carry the ``ingest_`` prefix, so
 the shared ``ORCHARD_`` prefix maps them one to one, e.g. ``ORCHARD_INGEST_PORT``).
@@ -29,15 +31,12 @@ class IngestSettings(OrchardSettings):
     # A reply waits for Kafka's acks at most this long; then the request fails with 503.
     ingest_produce_timeout_s: float = Field(default=10.0, gt=0)
 
-    # Ids accepted longer ago than this are forgotten (pruned); a re-send after that is new again.
-    ingest_dedupe_retention_days: float = Field(default=30.0, gt=0)
-    ingest_prune_interval_s: float = Field(default=600.0, gt=0)
-    ingest_prune_batch_size: int = Field(default=10_000, ge=1)
-
     @property
     def max_future_skew(self) -> timedelta:
         return timedelta(seconds=self.ingest_max_future_skew_s)
 
     @property
-    def dedupe_retention(self) -> timedelta:
+    def processed_events_retention(self) -> timedelta:
+        """Ingest's processed_events is its dedupe record: ids accepted longer ago than the dedupe
+        window (``ORCHARD_INGEST_DEDUPE_RETENTION_DAYS``, a shared setting) are forgotten."""
         return timedelta(days=self.ingest_dedupe_retention_days)

@@ -43,14 +43,61 @@ async def upgrade_to_head(engine: AsyncEngine, *, schema: str, versions_dir: Pat
 
 
 def create_plumbing_tables(schema: str) -> None:
-    """Used by each service's first migration: the shared tables, declared once in ``shared.db``."""
+    """Used by each service's first migration: the shared tables, declared once in ``shared.db``, as
+    they were first released (later columns come with the service's later migrations)."""
     from alembic import op
 
     from shared.db import plumbing_tables
 
-    tables = plumbing_tables(sa.MetaData(schema=schema))
+    tables = plumbing_tables(sa.MetaData(schema=schema), outbox_batch=False)
     for table in (tables.processed_events, tables.outbox):
         table.create(bind=op.get_bind())
+
+
+def add_outbox_batch(schema: str) -> None:
+    """Each service's second migration: the relay's claim column (``shared.outbox``), and a small
+    index over the claimed rows only (a handful at a time) for settling and deleting batches."""
+    from alembic import op
+
+    from shared.db import outbox_batch_column
+
+    op.add_column("outbox", outbox_batch_column(), schema=schema)
+    op.create_index("outbox_batch", "outbox", ["batch"], schema=schema, postgresql_where=sa.text("batch IS NOT NULL"))
+
+
+def drop_outbox_batch(schema: str) -> None:
+    from alembic import op
+
+    op.drop_index("outbox_batch", "outbox", schema=schema)
+    op.drop_column("outbox", "batch", schema=schema)
+
+
+def index_processed_at(schema: str) -> None:
+    """What pruning ``processed_events`` needs (``shared.retention``) on a table that may be large.
+
+    - An index on ``processed_at`` finds the ids older than the window without scanning the table;
+      rows arrive in time order, so it grows at its right edge only (cheap).
+    - Autovacuum at 1% dead rows instead of 20%: pruning deletes steadily, and at 300 M rows the
+      default would let 60 M dead rows pile up (bloat, slower index scans) before a vacuum.
+    """
+    from alembic import op
+
+    op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema)
+    op.execute(
+        f'ALTER TABLE "{schema}".processed_events SET ('
+        "autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.01, "
+        "autovacuum_analyze_scale_factor = 0.01)"
+    )
+
+
+def drop_processed_at_index(schema: str) -> None:
+    from alembic import op
+
+    op.drop_index("ix_processed_events_processed_at", "processed_events", schema=schema)
+    op.execute(
+        f'ALTER TABLE "{schema}".processed_events RESET ('
+        "autovacuum_vacuum_scale_factor, autovacuum_vacuum_insert_scale_factor, autovacuum_analyze_scale_factor)"
+    )
 
 
 def create_account_state_table(schema: str, name: str = "accounts") -> None:

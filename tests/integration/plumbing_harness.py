@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared.consumer import BatchHandler, ConsumerRunner
+from shared.runtime import Runtime
 from shared.settings import OrchardSettings, TopicSettings
 from tests.infra import REPO, Infra
+from tests.integration.plumbing_service import VERSIONS, build
 from tests.kafka_utils import envelope
 
 
@@ -42,29 +48,35 @@ def settings_for(infra: Infra, plumbing: Setup, **overrides: Any) -> OrchardSett
     )
 
 
-def worker_env(infra: Infra, plumbing: Setup, **extra: str) -> dict[str, str]:
+def worker_env_base(infra: Infra, **extra: str) -> dict[str, str]:
+    """The environment of a worker process: ours, pointed at the tests' broker and database."""
     return {
         **os.environ,
         "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "ORCHARD_DATABASE_URL": infra.database_url,
-        "ORCHARD_TOPIC_DLQ": plumbing.dlq_topic,
-        "ORCHARD_CONSUMER_MAX_RECORDS": "100",
-        "PLUMBING_SCHEMA": plumbing.schema,
-        "PLUMBING_IN_TOPIC": plumbing.in_topic,
-        "PLUMBING_OUT_TOPIC": plumbing.out_topic,
-        "PLUMBING_SERVICE": plumbing.service,
         **extra,
     }
 
 
-def start_worker(infra: Infra, plumbing: Setup, **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.plumbing_service"],
-        cwd=REPO,
-        env=worker_env(infra, plumbing, **extra),
-        stdout=subprocess.PIPE,
-        text=True,
+def worker_env(infra: Infra, plumbing: Setup, **extra: str) -> dict[str, str]:
+    return worker_env_base(
+        infra,
+        ORCHARD_TOPIC_DLQ=plumbing.dlq_topic,
+        ORCHARD_CONSUMER_MAX_RECORDS="100",
+        PLUMBING_SCHEMA=plumbing.schema,
+        PLUMBING_IN_TOPIC=plumbing.in_topic,
+        PLUMBING_OUT_TOPIC=plumbing.out_topic,
+        PLUMBING_SERVICE=plumbing.service,
+        **extra,
     )
+
+
+def start_worker(infra: Infra, plumbing: Setup, **extra: str) -> subprocess.Popen[str]:
+    return start_process("tests.integration.plumbing_service", worker_env(infra, plumbing, **extra))
+
+
+def start_process(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", module], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
 
 
 async def counts(engine: AsyncEngine, schema: str) -> dict[str, int]:
@@ -95,3 +107,23 @@ async def total_is(engine: AsyncEngine, schema: str, n: int) -> bool:
 
 async def total_above(engine: AsyncEngine, schema: str, n: int) -> bool:
     return await total(engine, schema) > n
+
+
+@asynccontextmanager
+async def deployed(
+    infra: Infra, plumbing: Setup, handler: BatchHandler, **settings_overrides: Any
+) -> AsyncIterator[tuple[Runtime, ConsumerRunner]]:
+    """One instance of the counting service (``plumbing_service``) with this handler, in-process: its
+    consumer and relay run until the block ends."""
+    settings = settings_for(infra, plumbing, **{"consumer_retry_backoff_max_s": 0.4, **settings_overrides})
+    runtime = Runtime(settings, tables=build(plumbing.schema, plumbing.out_topic).tables, versions_dir=VERSIONS)
+    await runtime.start()
+    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=handler)
+    tasks = [asyncio.create_task(runner.run()), asyncio.create_task(runtime.relay.run())]
+    try:
+        yield runtime, runner
+    finally:
+        runner.stop()
+        runtime.relay.stop()
+        await asyncio.gather(*tasks)
+        await runtime.close()

@@ -1,8 +1,8 @@
 """A minimal service on the shared plumbing, for the plumbing's integration tests and benchmark.
 
 It counts events per account (one set-based upsert per batch) and emits one output event per
-input event through the outbox. ``feature == "explode"`` makes the handler raise, to exercise
-the runner's isolation of a poison event. Run as a process by the crash tests:
+input event through the outbox. ``feature == "explode"`` makes the handler reject the batch
+(``EventRejected``), to exercise the runner's isolation of a poison event. Run as a process by the crash tests:
 ``python -m tests.integration.plumbing_service`` with PLUMBING_* variables.
 """
 
@@ -19,11 +19,13 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
 from shared.db import PlumbingTables, plumbing_tables
 from shared.logs import configure_logging
 from shared.outbox import OutboxRelay
+from shared.rejection import EventRejected
 from shared.runtime import Runtime
 from shared.settings import OrchardSettings
 
@@ -55,7 +57,7 @@ def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
 
     async def handle(ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
         if any(getattr(e.envelope.data, "feature", None) == "explode" for e in events):
-            raise ValueError("this event cannot be applied")
+            raise EventRejected("this event cannot be applied")
         per_account = Counter(e.envelope.account_id for e in events)
         stmt = insert(counts).values([{"account_id": a, "events": n} for a, n in per_account.items()])
         upsert = stmt.on_conflict_do_update(
@@ -85,13 +87,8 @@ class CrashingRunner(ConsumerRunner):
 class CrashingRelay(OutboxRelay):
     """Dies by SIGKILL after its first Kafka transaction commits and before it deletes those rows."""
 
-    forgets = 0
-
-    async def _forget(self, up_to_id: int) -> None:
-        self.forgets += 1
-        if self.forgets >= 2:  # the first call is the start-up clean-up, before anything is sent
-            os.kill(os.getpid(), signal.SIGKILL)
-        await super()._forget(up_to_id)
+    async def _forget(self, leadership: AsyncConnection, batch: int) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main() -> None:

@@ -23,6 +23,7 @@ from tests.infra import Infra
 from tests.integration.plumbing_harness import (
     Setup,
     counts,
+    deployed,
     make_events,
     settings_for,
     start_worker,
@@ -168,14 +169,14 @@ async def test_poison_messages_go_to_the_dlq_with_their_reason_and_the_rest_is_a
     assert dead[0]["error_kind"] == "validation" and "json" in dead[0]["error"].lower()
     assert dead[0]["original"] == "{not json"
     assert dead[1]["error_kind"] == "validation" and "usage.invented" in dead[1]["error"]
-    assert dead[2]["error_kind"] == "handler" and "cannot be applied" in dead[2]["error"]
+    assert dead[2]["error_kind"] == "rejected" and "cannot be applied" in dead[2]["error"]
     assert orjson.loads(dead[2]["original"])["event_id"] == "explodes"
     assert await counts(engine, plumbing.schema) == {"a1": 2}
     dlq_metric = {
         kind: REGISTRY.get_sample_value("orchard_dlq_total", {"service": plumbing.service, "reason": kind})
-        for kind in ("validation", "handler")
+        for kind in ("validation", "rejected")
     }
-    assert dlq_metric == {"validation": 2.0, "handler": 1.0}
+    assert dlq_metric == {"validation": 2.0, "rejected": 1.0}
     committed = await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic)
     assert sum(committed.values()) == len(messages), "poison does not stop the offsets from moving on"
 
@@ -207,3 +208,24 @@ async def test_the_runner_says_when_it_has_caught_up_with_its_partitions(
         await task
         await runtime.close()
     assert len(seen_during_backlog) >= 3 and not any(seen_during_backlog[:3]), "batches of 100 out of 1000"
+
+
+async def test_a_rejected_event_is_not_remembered_so_its_corrected_copy_is_applied(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    async with deployed(infra, plumbing, build(plumbing.schema, plumbing.out_topic).handle):
+        await produce(infra.kafka_bootstrap, plumbing.in_topic, [
+            ("a1", envelope(event_id="fixable", account_id="a1", data={"feature": "explode"})),
+            ("a1", envelope(event_id="fine", account_id="a1")),
+        ])
+
+        async def dead_lettered() -> bool:
+            return len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) == 1
+
+        await wait_for(dead_lettered, timeout=60, what="the rejected event dead-lettered")
+        await wait_for(lambda: total_is(engine, plumbing.schema, 1), timeout=30, what="the other one applied")
+
+        # Someone corrects the data at the source and sends the event again, same id.
+        await produce(infra.kafka_bootstrap, plumbing.in_topic, [("a1", envelope(event_id="fixable", account_id="a1"))])
+        await wait_for(lambda: total_is(engine, plumbing.schema, 2), timeout=30, what="the corrected copy applied")
+    assert len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) == 1

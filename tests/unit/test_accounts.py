@@ -1,4 +1,5 @@
-"""Folding one account's events: event-time order, and one bad event dead-lettered, not the batch."""
+"""Folding one account's events: event-time order, one rejected event dead-lettered (not the batch),
+and a bug never mistaken for bad data."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from shared.accounts import by_account, fold_events
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.events import parse_event
 from shared.outbox import Outbox
+from shared.rejection import EventRejected
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +37,9 @@ def features(state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[s
     for event in events:
         feature = event.envelope.data.feature  # type: ignore[union-attr]
         if feature == "poison":
-            raise ValueError("cannot apply this one")
+            raise EventRejected("cannot apply this one")
+        if feature == "bug":
+            raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
         state = (*state, feature)
     return state
 
@@ -63,6 +67,19 @@ def test_one_bad_event_is_rejected_and_the_others_applied() -> None:
     assert [(e.envelope.event_id, reason) for e, reason in context.rejected] == [
         ("p", "svc cannot apply usage.recorded: cannot apply this one")
     ]
+
+
+@pytest.mark.parametrize("error", [ValueError, KeyError, TypeError, ArithmeticError])
+def test_an_error_that_is_not_a_rejection_propagates_and_rejects_nothing(error: type[Exception]) -> None:
+    def buggy(state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[str, ...]:
+        if any(e.envelope.event_id == "b" for e in events):
+            raise error("a bug, not the event's fault")
+        return features(state, events)
+
+    context = ctx()
+    with pytest.raises(error):
+        fold_events((), [consumed("a", "a1", 1), consumed("b", "a1", 2)], context, apply=buggy)
+    assert context.rejected == []
 
 
 def test_a_batch_is_grouped_by_account_in_a_fixed_order() -> None:

@@ -34,6 +34,7 @@ from services.health.domain.signals import (
     SurveyAnswer,
     TicketState,
 )
+from shared.rejection import EventRejected
 
 MAX_INTERACTIONS = 400
 MAX_NEGATIVE_FEEDBACK = 50
@@ -347,7 +348,7 @@ def _term_from(data: Mapping[str, Any], stamp: Stamp, fallback: ContractTerm | N
             return getattr(fallback, name)
         if default is not None:
             return default
-        raise ValueError(f"contract event {stamp.event_id}: missing {name}")
+        raise EventRejected(f"contract event {stamp.event_id}: missing {name}")
 
     return ContractTerm(
         start_date=_as_date(pick("start_date")),

@@ -1,16 +1,11 @@
-"""Ingest's schema: the shared plumbing tables, tuned for a processed_events of hundreds of millions.
-
-- An index on ``processed_at`` lets the pruner find the ids older than the dedupe window without
-  scanning the table; rows arrive in time order, so it grows at its right edge only (cheap).
-- Autovacuum at 1% dead rows instead of 20%: pruning deletes steadily, and at 300 M rows the
-  default would let 60 M dead rows pile up (bloat, slower index scans) before a vacuum.
-"""
+"""Ingest's schema: the shared plumbing tables, with ``processed_events`` tuned for hundreds of
+millions of ids and steady pruning (``shared.migrations.index_processed_at`` says how and why)."""
 
 from __future__ import annotations
 
 from alembic import op
 
-from shared.migrations import create_plumbing_tables
+from shared.migrations import create_plumbing_tables, index_processed_at
 
 revision = "0001"
 down_revision = None
@@ -20,12 +15,7 @@ depends_on = None
 
 def upgrade(schema: str) -> None:
     create_plumbing_tables(schema)
-    op.create_index("ix_processed_events_processed_at", "processed_events", ["processed_at"], schema=schema)
-    op.execute(
-        f'ALTER TABLE "{schema}".processed_events SET ('
-        "autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_insert_scale_factor = 0.01, "
-        "autovacuum_analyze_scale_factor = 0.01)"
-    )
+    index_processed_at(schema)
 
 
 def downgrade(schema: str) -> None:

@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from shared.rejection import EventRejected
+
 ContractStatus = Literal["active", "cancelled"]
 
 
@@ -103,7 +105,7 @@ def _apply(contract: Contract, event: ContractEvent) -> Contract:
     if kind in ("contract.signed", "contract.renewed"):
         return replace(contract, terms=(*contract.terms, _new_term(event.data)), status="active",
                        cancelled_on=None, cancel_reason=None)
-    raise ValueError(f"not a contract event: {kind}")
+    raise EventRejected(f"not a contract event: {kind}")
 
 
 def _new_term(data: Mapping[str, Any]) -> Term:

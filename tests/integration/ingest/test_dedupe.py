@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import orjson
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.ingest.retention import DedupePruner
+from shared.retention import ProcessedEventsPruner
 from tests.integration.ingest.harness import Ingest, event_ids
 from tests.kafka_utils import read_all, wait_for
 from tests.unit.ingest.factories import make_event
@@ -66,13 +66,13 @@ async def test_ids_older_than_the_window_are_pruned_in_batches_and_accepted_agai
             {"id": old["event_id"]},
         )
 
-    pruner = DedupePruner(
+    assert ingest.service.runtime.pruner.retention == timedelta(days=30), "ingest keeps its dedupe window"
+    pruner = ProcessedEventsPruner(
         sessions=ingest.service.runtime.sessions,
         processed_events=ingest.service.runtime.tables.processed_events,
         retention=timedelta(days=30),
         interval_s=3600,
         batch_size=10,
-        clock=lambda: datetime.now(UTC),
     )
     assert await pruner.prune_once() == 26
     async with engine.connect() as conn:
