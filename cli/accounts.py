@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cli.api import Api
 from cli.errors import CliError
-from cli.output import graded, money, note, out, score, severity, text
+from cli.output import graded, money, note, out, print_table, score, severity, text
 
 TIMELINE_ROUTE = "/v1/accounts/{account_id}/timeline"
 
@@ -73,7 +73,7 @@ def print_picture(picture: dict[str, Any]) -> None:
         header += f"\n[red]grade forced by {text(h['forced_by'])}[/]: {text(h.get('forced_detail'))}"
     out.print(Panel(header, title=f"account {text(picture['account_id'])}", title_align="left", expand=False))
     _components(h)
-    _reasons("Why the score is what it is", h.get("reasons") or [])
+    _reasons(h.get("reasons") or [])
     _alerts(h.get("open_alerts") or [])
     _timeline(picture.get("timeline"))
     _renewals(picture["renewals"])
@@ -82,75 +82,46 @@ def print_picture(picture: dict[str, Any]) -> None:
         note(line)
 
 
+def _first_detail(reasons: list[dict[str, Any]] | None) -> str:
+    return text(reasons[0].get("detail")) if reasons else ""
+
+
 def _components(h: dict[str, Any]) -> None:
-    table = Table(title="Components", title_justify="left")
-    for column in ("component", "score", "weight", "note"):
-        table.add_column(column)
-    for name, c in (h.get("components") or {}).items():
-        table.add_row(text(name), score(c.get("score")), f"{c.get('effective_weight', 0):.0%}", text(c.get("missing")))
-    out.print(table)
+    print_table("Components", ("component", "score", "weight", "note"), [
+        (text(name), score(c.get("score")), f"{c.get('effective_weight', 0):.0%}", text(c.get("missing")))
+        for name, c in (h.get("components") or {}).items()])
 
 
-def _reasons(title: str, reasons: list[dict[str, Any]]) -> None:
-    if not reasons:
-        return
-    table = Table(title=title, title_justify="left")
-    for column in ("component", "points", "why"):
-        table.add_column(column, overflow="fold")
-    for r in reasons:
-        table.add_row(text(r.get("component")), f"{r.get('delta', 0):+.1f}", text(r.get("detail")))
-    out.print(table)
+def _reasons(reasons: list[dict[str, Any]]) -> None:
+    print_table("Why the score is what it is", ("component", "points", "why"), [
+        (text(r.get("component")), f"{r.get('delta', 0):+.1f}", text(r.get("detail"))) for r in reasons])
 
 
 def _alerts(alerts: list[dict[str, Any]]) -> None:
-    if not alerts:
-        out.print("No open churn-risk alert.")
-        return
-    table = Table(title="Open churn-risk alerts", title_justify="left")
-    for column in ("kind", "severity", "raised", "why"):
-        table.add_column(column, overflow="fold")
-    for a in alerts:
-        reasons = a.get("reasons") or []
-        table.add_row(text(a["kind"]), severity(a.get("severity")), text(str(a.get("raised_at", ""))[:16]),
-                      text(reasons[0]["detail"] if reasons else ""))
-    out.print(table)
+    print_table("Open churn-risk alerts", ("kind", "severity", "raised", "why"), [
+        (text(a["kind"]), severity(a.get("severity")), text(str(a.get("raised_at", ""))[:16]),
+         _first_detail(a.get("reasons"))) for a in alerts], empty="No open churn-risk alert.")
 
 
 def _timeline(entries: list[dict[str, Any]] | None) -> None:
-    if not entries:
-        return
-    table = Table(title="Timeline (newest first)", title_justify="left")
-    for column in ("when", "what"):
-        table.add_column(column, overflow="fold")
-    for entry in entries[:50]:
+    # The timeline's shape is health's to define: show when and what, whichever names it uses.
+    rows = []
+    for entry in (entries or [])[:50]:
         when = entry.get("at") or entry.get("as_of") or entry.get("occurred_at")
         what = entry.get("summary") or entry.get("detail") or entry.get("type") or entry.get("kind")
-        table.add_row(text(str(when or "")[:16]), text(what))
-    out.print(table)
+        rows.append((text(str(when or "")[:16]), text(what)))
+    print_table("Timeline (newest first)", ("when", "what"), rows)
 
 
 def _renewals(renewals: list[dict[str, Any]]) -> None:
-    if not renewals:
-        out.print("No pending renewal.")
-        return
-    table = Table(title="Renewals", title_justify="left")
-    for column in ("date", "days", "ARR", "risk", "stage", "why"):
-        table.add_column(column, overflow="fold")
-    for r in renewals:
-        reasons = r.get("risk_reasons") or []
-        table.add_row(text(r["renewal_date"]), text(r.get("days_to_renewal")), money(r.get("arr"), r.get("currency")),
-                      severity(r.get("risk")), text(r.get("stage")), text(reasons[0]["detail"] if reasons else ""))
-    out.print(table)
+    print_table("Renewals", ("date", "days", "ARR", "risk", "stage", "why"), [
+        (text(r["renewal_date"]), text(r.get("days_to_renewal")), money(r.get("arr"), r.get("currency")),
+         severity(r.get("risk")), text(r.get("stage")), _first_detail(r.get("risk_reasons"))) for r in renewals],
+        empty="No pending renewal.")
 
 
 def _opportunities(opportunities: list[dict[str, Any]]) -> None:
-    if not opportunities:
-        out.print("No expansion opportunity.")
-        return
-    table = Table(title="Expansion opportunities", title_justify="left")
-    for column in ("kind", "product", "stage", "uplift/yr", "confidence", "why"):
-        table.add_column(column, overflow="fold")
-    for o in opportunities:
-        table.add_row(text(o["kind"]), text(o.get("product")), text(o.get("stage")),
-                      money(o.get("estimated_arr_uplift")), f"{o.get('confidence', 0):.2f}", text(o.get("reason")))
-    out.print(table)
+    print_table("Expansion opportunities", ("kind", "product", "stage", "uplift/yr", "confidence", "why"), [
+        (text(o["kind"]), text(o.get("product")), text(o.get("stage")), money(o.get("estimated_arr_uplift")),
+         f"{o.get('confidence', 0):.2f}", text(o.get("reason"))) for o in opportunities],
+        empty="No expansion opportunity.")

@@ -16,13 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
-from rich.table import Table
 
 from cli.api import Api
 from cli.config import Config
 from cli.errors import EXIT_USAGE, CliError
 from cli.events_file import Line
-from cli.output import err, out, text
+from cli.output import err, out, print_table, text
 from cli.send import SendSummary, send_lines
 from cli.topics import snapshot
 from shared.kafka import make_producer
@@ -112,17 +111,12 @@ async def dead_letters(config: Config, filters: Filters, *, limit: int | None) -
 
 
 def print_letters(letters: list[dict[str, Any]]) -> None:
-    if not letters:
-        out.print("No dead letter matches.")
-        return
-    table = Table(title=f"{len(letters)} dead letters", title_justify="left")
-    for column in ("failed at", "service", "kind", "source", "account", "event_id", "error"):
-        table.add_column(column, overflow="fold")
-    for d in letters:
-        source = f"{d.get('source_topic')}:{d.get('partition')}@{d.get('offset')}"
-        table.add_row(text(str(d.get("failed_at", ""))[:19]), text(d.get("service")), text(d.get("error_kind")),
-                      text(source), text(d.get("key")), text(d.get("original_event_id")), text(d.get("error")))
-    out.print(table)
+    print_table(f"{len(letters)} dead letters", ("failed at", "service", "kind", "source", "account", "event_id",
+                                                  "error"),
+                [(text(str(d.get("failed_at", ""))[:19]), text(d.get("service")), text(d.get("error_kind")),
+                  text(f"{d.get('source_topic')}:{d.get('partition')}@{d.get('offset')}"), text(d.get("key")),
+                  text(d.get("original_event_id")), text(d.get("error"))) for d in letters],
+                empty="No dead letter matches.")
 
 
 async def replay(config: Config, api: Api, letters: list[dict[str, Any]], *, target: Target,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -28,6 +30,23 @@ def print_json_line(value: Any) -> None:
     """One JSON value per line, for streams (``alerts tail --json``)."""
     sys.stdout.write(json.dumps(value, default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], *,
+                empty: str | None = None) -> None:
+    """A titled table of Rich-markup cells (escaped by the caller); `empty` is said when there is no
+    row (nothing at all when it is None)."""
+    rows = list(rows)
+    if not rows:
+        if empty is not None:
+            out.print(empty)
+        return
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 def note(text: str) -> None:
