@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.stack import free_port
 from tests.infra import REPO, Infra
 
 pytestmark = pytest.mark.e2e
@@ -23,10 +24,8 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
         **os.environ,
         "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "ORCHARD_DATABASE_URL": infra.database_url,
-        "ORCHARD_INGEST_PORT": "18601",
-        "ORCHARD_HEALTH_PORT": "18602",
-        "ORCHARD_EXPANSION_PORT": "18604",
-        "ORCHARD_RENEWALS_PORT": "18603",
+        # Free ports, not fixed ones: another run of this test on the machine must not answer for ours.
+        **{f"ORCHARD_{service}_PORT": str(free_port()) for service in ("INGEST", "HEALTH", "RENEWALS", "EXPANSION")},
         "ORCHARD_RENEWALS_SCHEMA": f"e2e_renewals_{unique}",
         "ORCHARD_EXPANSION_SCHEMA": f"e2e_expansion_{unique}",
         "ORCHARD_INGEST_SCHEMA": f"e2e_ingest_{unique}",
