@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas test test-unit run demo migrate replay bench bench-plumbing bench-ingest bench-health bench-signal clean
+.PHONY: help install up down status lint schemas test test-unit run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -16,6 +16,8 @@ $(STAMP):
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.lock
+	# The project itself (editable, its pins are above): puts the `orchard` console script in $(BIN).
+	$(BIN)/pip install -q --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 up: ## Start local Kafka (KRaft) and PostgreSQL, fetching what they need; reuses a running one
@@ -27,9 +29,9 @@ down: ## Stop local Kafka and PostgreSQL (data is kept)
 status:
 	$(INFRA) status
 
-lint: install ## ruff and mypy over shared/ and services/
-	$(BIN)/ruff check shared services tests bench deploy
-	$(BIN)/mypy shared services deploy/local/sample.py deploy/local/demo.py bench/signal_quality.py bench/datasets
+lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks' data sets
+	$(BIN)/ruff check shared services cli tests bench deploy
+	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py bench/signal_quality.py bench/datasets
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
 	$(BIN)/python -m shared.events.docs
@@ -44,6 +46,9 @@ run: install up ## The whole system on local defaults, fed with a realistic samp
 	$(BIN)/python -m deploy.local.demo
 
 demo: run
+
+report: install ## The HTML report from the running services: make report [OUT=orchard-report.html] [BACKTEST=dir]
+	$(BIN)/orchard report --out $(or $(OUT),orchard-report.html) $(if $(BACKTEST),--backtest $(BACKTEST))
 
 migrate: install ## Apply a service's migrations without starting it: make migrate SERVICE=health
 	$(BIN)/python -m shared.migrations $(SERVICE)

@@ -84,6 +84,16 @@ def make_admin(bootstrap: str, *, client_id: str, security: Mapping[str, Any] | 
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **(security or {}))
 
 
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The topic's partitions, asking the broker when the client's metadata does not know the topic
+    yet; empty when the topic does not exist."""
+    partitions = consumer.partitions_for_topic(topic)
+    if partitions is None:
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+    return set(partitions or ())
+
+
 def topic_configs(topics: TopicSettings) -> dict[str, dict[str, str]]:
     """The configs a service gives the topics it creates (existing topics are left as they are)."""
     archive = {**ARCHIVE, **EVENT_RECORDS}

@@ -39,7 +39,7 @@ from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db import create_engine, plumbing_tables
-from shared.kafka import make_admin
+from shared.kafka import make_admin, partitions_of
 from shared.settings import OrchardSettings
 
 
@@ -135,13 +135,10 @@ async def _committed(bootstrap: str, group: str, security: Mapping[str, Any] | N
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    partitions = consumer.partitions_for_topic(topic)
-    if partitions is None:
-        await consumer._client.force_metadata_update()
-        partitions = consumer.partitions_for_topic(topic)
+    partitions = await partitions_of(consumer, topic)
     if not partitions:
         raise ReplayRefused(f"topic {topic} does not exist")
-    return set(partitions)
+    return partitions
 
 
 async def _refuse_if_active(bootstrap: str, group: str, security: Mapping[str, Any] | None) -> None:

@@ -4,7 +4,7 @@ Starts the services as local processes against the Kafka and PostgreSQL that ``m
 posts the sample (``deploy/local/sample.py``) to ingest over HTTP, waits until health has scored
 every account, then prints each account's health with its reasons, the churn-risk alerts raised,
 the renewals due with their risk and the quarter's forecast, and the upsell and cross-sell triggers
-expansion found.
+expansion found, and writes the HTML report (``orchard report``) and prints where.
 The services keep running for exploration until Ctrl+C (``--once``: stop after the summary).
 """
 
@@ -26,7 +26,11 @@ from typing import Any
 
 import httpx
 
+from cli.api import connect
+from cli.config import Config
+from cli.report import collect_report_data, write_report
 from deploy.local.sample import generate_sample, sample_accounts
+from shared.settings import TopicSettings
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_KEY = "dev-key"
@@ -35,6 +39,7 @@ service has a key unless one is configured like this."""
 DEV_KEYS = {"dev": {"sha256": hashlib.sha256(DEV_KEY.encode()).hexdigest(),
                     "scopes": ["ingest:write", "read", "write"]}}
 LOGS = REPO / ".data" / "logs"
+REPORT = REPO / ".data" / "orchard-report.html"
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,18 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
     }
 
 
-async def demo(*, once: bool, json_path: Path | None) -> None:
+async def report(env: dict[str, str], path: Path) -> Path:
+    """The same report as ``orchard report``, from the services just fed."""
+    config = Config(urls={s.name: s.url for s in SERVICES}, api_key=DEV_KEY,
+                    kafka_bootstrap=env["ORCHARD_KAFKA_BOOTSTRAP"], topics=TopicSettings())
+    async with connect(config) as api:
+        data = await collect_report_data(api, now=datetime.now(UTC))
+    for section, problem in data.problems.items():
+        print(f"report: {section} is missing: {problem}")
+    return await asyncio.to_thread(write_report, path, data)
+
+
+async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None:
     # The launcher's Kafka and PostgreSQL, unless the environment names others.
     env = {"ORCHARD_LOG_LEVEL": "INFO", **infra_env(), **os.environ}
     # The dev key in the preferred form (named "dev", its secret stored as a digest): the demo feeds
@@ -240,11 +256,14 @@ async def demo(*, once: bool, json_path: Path | None) -> None:
             accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
             shown = await summary(client, accounts)
             if json_path is not None:
-                report = json.dumps({"feed": totals, **shown}, indent=2, default=str)
-                await asyncio.to_thread(json_path.write_text, report)
+                figures = json.dumps({"feed": totals, **shown}, indent=2, default=str)
+                await asyncio.to_thread(json_path.write_text, figures)
+            written = await report(env, report_path)
         docs = ", ".join(f"{s.url}/docs" for s in SERVICES)
         print(f"\nAPI docs: {docs} (API key for this local run only: Authorization: Bearer {DEV_KEY}); "
               f"logs in {LOGS}")
+        print(f"The CLI: `.venv/bin/orchard --help` (export ORCHARD_API_KEY={DEV_KEY})")
+        print(f"Report: {written} (one HTML file: open it in any browser)")
         if not once:
             print("Services keep running; Ctrl+C stops them.")
             stop = asyncio.Event()
@@ -268,8 +287,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--once", action="store_true", help="stop the services after the summary")
     parser.add_argument("--json", type=Path, help="also write the summary (accounts, alerts) to this file")
+    parser.add_argument("--report", type=Path, default=REPORT, help=f"the HTML report's path (default {REPORT})")
     args = parser.parse_args()
-    asyncio.run(demo(once=args.once, json_path=args.json))
+    asyncio.run(demo(once=args.once, json_path=args.json, report_path=args.report))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.stack import free_port
 from tests.infra import REPO, Infra
 
 pytestmark = pytest.mark.e2e
@@ -23,10 +24,8 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
         **os.environ,
         "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
         "ORCHARD_DATABASE_URL": infra.database_url,
-        "ORCHARD_INGEST_PORT": "18601",
-        "ORCHARD_HEALTH_PORT": "18602",
-        "ORCHARD_EXPANSION_PORT": "18604",
-        "ORCHARD_RENEWALS_PORT": "18603",
+        # Free ports, not fixed ones: another run of this test on the machine must not answer for ours.
+        **{f"ORCHARD_{service}_PORT": str(free_port()) for service in ("INGEST", "HEALTH", "RENEWALS", "EXPANSION")},
         "ORCHARD_RENEWALS_SCHEMA": f"e2e_renewals_{unique}",
         "ORCHARD_EXPANSION_SCHEMA": f"e2e_expansion_{unique}",
         "ORCHARD_INGEST_SCHEMA": f"e2e_ingest_{unique}",
@@ -37,11 +36,14 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
         },
     }
     summary_file = tmp_path / "summary.json"
+    report = tmp_path / "report.html"
     done = subprocess.run(
-        [sys.executable, "-m", "deploy.local.demo", "--once", "--json", str(summary_file)],
+        [sys.executable, "-m", "deploy.local.demo", "--once", "--json", str(summary_file), "--report", str(report)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=420,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"Report: {report}" in done.stdout and "report:" not in done.stdout, "written whole, path printed"
+    assert "At-risk accounts" in report.read_text()
     summary = json.loads(summary_file.read_text())
     assert summary["feed"]["rejected"] == 0 and summary["feed"]["accepted"] > 50_000
     grades = {a["account_id"]: a["grade"] for a in summary["accounts"]}
