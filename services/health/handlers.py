@@ -35,7 +35,7 @@ class HealthHandler:
             consumed = {e.envelope.event_id: e for e in account_events}
             for rejected in moved.rejected:
                 ctx.reject(consumed[rejected.event.event_id], f"{ctx.service}: {rejected.reason}")
-            if moved.evaluations:
+            if moved.evaluations or moved.folded:
                 advances.append(moved)
         await self.pipeline.write(ctx.session, ctx.outbox, advances)
 

@@ -53,7 +53,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         caught_up=lambda: runner.caught_up,
     )
     app = create_health_app(
-        HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, clock=utc_now),
+        HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
     )

@@ -300,27 +300,37 @@ WHERE t.account_id = u.a
 """
 
 
+_UPDATE_SIGNALS = """
+UPDATE {table} AS t SET signals = sig::jsonb, last_event_at = le, norm_sample = ns::jsonb, scored_at = now()
+FROM unnest(CAST(:account_id AS text[]), CAST(:signals AS text[]), CAST(:last_event_at AS timestamptz[]),
+            CAST(:norm_sample AS text[])) AS u(a, sig, le, ns)
+WHERE t.account_id = u.a
+"""
+
+
 async def save_advances(session: AsyncSession, tables: HealthTables, advances: Sequence[Advance]) -> None:
-    """Write what the accounts' points produced: one upsert of accounts (their state after the last
-    point; an update that leaves the signals alone when no event moved them: they are the largest
-    column), one insert of history (every point that changed the score, in order), one upsert of
-    alerts."""
-    advances = [a for a in advances if a.evaluations]
-    if not advances:
-        return
-    with_events = [a for a in advances if a.signals_changed]
-    without = [a for a in advances if not a.signals_changed]
+    """Write what the accounts' points produced: one upsert of the accounts that have new points (their
+    state after the last one; an update that leaves the signals alone when no event moved them: they are
+    the largest column), one update of those whose events made no point, one insert of history (every
+    point that changed the score, in order), one upsert of alerts."""
+    scored = [a for a in advances if a.evaluations]
+    with_events = [a for a in scored if a.signals_changed]
+    without = [a for a in scored if not a.signals_changed]
+    folded_only = [a for a in advances if not a.evaluations and a.signals_changed]
     if with_events:
         await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
-                              _columns(_account_row(a.evaluations[-1]) for a in with_events))
+                              _columns(_account_row(a) for a in with_events))
     if without:
         await session.execute(sa.text(_UPDATE_SCORES.format(table=_q(tables, "accounts"))),
-                              _columns(_account_row(a.evaluations[-1], with_signals=False) for a in without))
-    changed = [e for a in advances for e in a.evaluations if e.changed]
+                              _columns(_account_row(a, with_signals=False) for a in without))
+    if folded_only:
+        await session.execute(sa.text(_UPDATE_SIGNALS.format(table=_q(tables, "accounts"))),
+                              _columns(_signals_row(a.account) for a in folded_only))
+    changed = [e for a in scored for e in a.evaluations if e.changed]
     if changed:
         await session.execute(sa.text(_INSERT_HISTORY.format(table=_q(tables, "score_history"))),
                               _columns(_history_row(e) for e in changed))
-    alert_rows = _alert_rows(advances)
+    alert_rows = _alert_rows(scored)
     if alert_rows:
         await session.execute(sa.text(_UPSERT_ALERTS.format(table=_q(tables, "alerts"))), _columns(alert_rows))
 
@@ -333,18 +343,27 @@ def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
     return columns
 
 
-def _account_row(e: Evaluation, *, with_signals: bool = True) -> dict[str, Any]:
-    s, c = e.score, e.contract
-    signals = {"signals": _json(signals_to_json(e.signals))} if with_signals else {}
+def _account_row(a: Advance, *, with_signals: bool = True) -> dict[str, Any]:
+    """The account after its last point (events folded after it without a point of their own included)."""
+    account, last = a.account, a.evaluations[-1]
+    s, c = last.score, last.contract
+    signals = {"signals": _json(signals_to_json(account.signals))} if with_signals else {}
     return {
-        "account_id": e.account_id, "segment": c.segment, **signals,
+        "account_id": account.account_id, "segment": c.segment, **signals,
         "health": _json(health_score_to_json(s)), "score": s.total, "grade": s.grade,
         "scorecard_segment": s.segment, "scorecard_version": s.scorecard_version, "as_of": s.as_of,
-        "arr": c.arr, "currency": c.currency, "renewal_date": c.renewal_date, "last_event_at": e.last_event_at,
-        "alert_state": _json(alert_state_to_json(e.alert_state)),
-        "recent_scores": _json(recent_scores_to_json(e.recent_scores)),
-        "norm_sample": _json(norm_sample(e.signals, day_number(s.as_of))),
+        "arr": c.arr, "currency": c.currency, "renewal_date": c.renewal_date, "last_event_at": account.last_event_at,
+        "alert_state": _json(alert_state_to_json(account.alert_state)),
+        "recent_scores": _json(recent_scores_to_json(account.recent_scores)),
+        "norm_sample": _json(norm_sample(account.signals, day_number(s.as_of))),
     }
+
+
+def _signals_row(account: StoredAccount) -> dict[str, Any]:
+    assert account.score is not None
+    return {"account_id": account.account_id, "signals": _json(signals_to_json(account.signals)),
+            "last_event_at": account.last_event_at,
+            "norm_sample": _json(norm_sample(account.signals, day_number(account.score.as_of)))}
 
 
 def _history_row(e: Evaluation) -> dict[str, Any]:

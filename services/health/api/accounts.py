@@ -29,6 +29,7 @@ from services.health.api.models import (
 from services.health.domain import (
     HealthScore,
     apply_overrides,
+    health_now,
     health_score_from_json,
     scorecard_for,
     top_reasons,
@@ -37,7 +38,7 @@ from services.health.domain import (
 )
 from services.health.domain import Override as DomainOverride
 from services.health.queries import Record
-from services.health.store import HealthTables, load_scorecards
+from services.health.store import HealthTables, load_accounts, load_scorecards
 from shared.app import api_router
 from shared.auth import require_scope
 from shared.errors import ApiError
@@ -65,8 +66,15 @@ async def account_health(
         row = await queries.account(session, ctx.tables, account_id)
         if row is None or row.health is None:
             raise ApiError(404, f"no account {account_id}")
-        score = health_score_from_json(row.health)
+        # As of now: the midnights since the account's latest point, evaluated for this read (the
+        # scheduler stores the same results once each midnight's grace has passed).
+        stored = (await load_accounts(session, ctx.tables, [account_id]))[account_id]
+        current = health_now(stored, scorecards=await load_scorecards(session, ctx.tables),
+                             norms=await ctx.pipeline.norms(session), now=now)
+        score = current.score or health_score_from_json(row.health)
         points = await queries.score_points(session, ctx.tables, account_id, as_of=score.as_of)
+        if not points or points[-1][0] < score.as_of:
+            points.append((score.as_of, score.total))  # the read's own point, not stored yet
         last = await queries.latest_change(session, ctx.tables, account_id)
         override_rows = await queries.overrides_of(session, ctx.tables, [account_id])
         open_alerts = await queries.alerts(session, ctx.tables, limit=100, after=None,

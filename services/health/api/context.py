@@ -9,6 +9,7 @@ from datetime import datetime
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.health.pipeline import Pipeline
 from services.health.scheduler import Rescorer
 from services.health.store import HealthTables
 from shared.guards import ConcurrencyLimit
@@ -21,6 +22,8 @@ class HealthContext:
     sessions: async_sessionmaker[AsyncSession]
     tables: HealthTables
     rescorer: Rescorer
+    pipeline: Pipeline
+    """For reads at "now": the cached cohort norms (the store is read through its own session)."""
     clock: Callable[[], datetime]
     """"Now", for override expiry and days to renewal."""
     expensive: ConcurrencyLimit = field(

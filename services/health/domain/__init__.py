@@ -79,7 +79,7 @@ from services.health.domain.state import (
     recent_scores_from_json,
     recent_scores_to_json,
 )
-from services.health.domain.timeline import Advance, Rejected, advance, midnights, today_midnight
+from services.health.domain.timeline import Advance, Rejected, advance, health_now, midnights, today_midnight
 from services.health.domain.trend import trend
 from services.health.domain.usage import norm_sample, usage_measures
 
@@ -137,6 +137,7 @@ __all__ = [
     "evaluate_alerts",
     "explain_change",
     "grade_with_hysteresis",
+    "health_now",
     "health_score_from_json",
     "health_score_to_json",
     "keep_recent",

@@ -210,11 +210,14 @@ def _champion_left(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | 
 
 
 def _usage_decline(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | None:
-    """Active users down against the 30 days before (with user ids), else usage volume per feature."""
+    """Active users down against the 30 days before (with user ids), else usage volume per feature (by
+    more: volume is noisier), and only while usage is no longer healthy (on the books tried, declines
+    from a high level to a normal one were followed by churn no more often than chance)."""
     usage = ctx.current.components.get("usage")
     facts = usage.facts if usage is not None else {}
-    recent, prior = facts.get("active_users_recent"), facts.get("active_users_prior")
-    if not isinstance(recent, int) or not isinstance(prior, int) or facts.get("active_users_decline_pct") is None:
+    recent, prior = facts.get("daily_active_users_recent"), facts.get("daily_active_users_prior")
+    if not isinstance(recent, int | float) or not isinstance(prior, int | float) \
+            or facts.get("active_users_decline_pct") is None:
         volume = facts.get("usage_decline_pct")
         if not isinstance(volume, int | float):
             return None
@@ -227,9 +230,12 @@ def _usage_decline(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | 
         if not isinstance(measured, int | float):
             return None
         baseline, decline = float(prior), float(measured)
-    if decline < ctx.rules.usage_decline_pct:
+    threshold = ctx.rules.usage_decline_pct if baseline else ctx.rules.usage_decline_volume_pct
+    if decline < threshold:
         return None
-    base = "high" if decline >= ctx.rules.usage_decline_pct + ctx.rules.usage_decline_step else "medium"
+    if usage is None or usage.score is None or usage.score >= ctx.rules.usage_decline_max_usage_score:
+        return None  # usage fell from a high level to a healthy one: news, not a churn risk
+    base = "high" if decline >= threshold + ctx.rules.usage_decline_step else "medium"
     reasons = tuple(r for p in ("trend", "utilisation") if (r := part_reason(ctx.current, "usage", p)))
     return _Condition(ctx.severity(base), decline, baseline, ctx.detected_on, reasons,
                       ctx.rules.usage_decline_step)
@@ -259,9 +265,9 @@ def _recovered(kind: str, ctx: _Context, open_alert: OpenAlert, condition: _Cond
         return ctx.current.total >= open_alert.baseline - ctx.rules.score_drop_points / 2
     if kind == "usage_decline" and open_alert.baseline:
         usage = ctx.current.components.get("usage")
-        recent = usage.facts.get("active_users_recent") if usage else None
+        recent = usage.facts.get("daily_active_users_recent") if usage else None
         threshold = open_alert.baseline * (1 - ctx.rules.usage_decline_pct / 200)
-        return isinstance(recent, int) and recent >= threshold
+        return isinstance(recent, int | float) and recent >= threshold
     if kind == "negative_feedback":
         since = ctx.as_of - timedelta(days=ctx.rules.negative_feedback_days)
         return not any(since < n.stamp.at <= ctx.as_of for n in ctx.signals.negative_feedback)
@@ -399,8 +405,10 @@ def _cleared_detail(kind: str, ctx: _Context, open_alert: OpenAlert) -> str:
         return f"score recovered to {current.total:g} (it was {baseline or 0:g} before the drop)"
     if kind == "usage_decline":
         usage = current.components.get("usage")
-        recent = usage.facts.get("active_users_recent") if usage else None
-        return f"active users back to {recent} (they were {baseline or 0:g} before the decline)"
+        recent = usage.facts.get("daily_active_users_recent") if usage else None
+        if not baseline:
+            return "usage back within the decline threshold of the 30 days before"
+        return f"users active on an average day back to {recent} (they were {baseline:g} before the decline)"
     if kind == "negative_feedback":
         return f"no negative feedback in the last {ctx.rules.negative_feedback_days} days"
     return "every champion and executive sponsor who left has been replaced"

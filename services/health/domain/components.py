@@ -107,6 +107,7 @@ def score_sentiment(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
         "nps": nps.score if nps else None, "nps_age_days": nps_age,
         "csat": csat.score if csat else None, "csat_age_days": csat_age,
         "negative_feedback_90d": len(negatives),
+        "negative_feedback_30d": sum(1 for n in negatives if a - 29 <= n.stamp.day),
     }
     return component("sentiment", parts, facts)
 

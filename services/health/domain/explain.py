@@ -57,6 +57,23 @@ def _forced_reason(score: HealthScore, delta: float) -> Reason | None:
                   _evidence(list(c.parts)) if c else ())
 
 
+def _held_measures(score: HealthScore) -> list[Reason]:
+    """Critical measures that hold besides the one that set the grade: news an account manager must see
+    first (a champion gone unreplaced, a run of complaints), whatever their weight in the total."""
+    out = []
+    for rule_name in score.triggered:
+        if rule_name == score.forced_by:
+            continue
+        rule = CRITICAL_RULES[rule_name]
+        c = score.components.get(rule.component)
+        value = c.facts.get(rule.fact) if c else None
+        if c is None or not isinstance(value, int | float):
+            continue
+        out.append(Reason(rule.component, 0.0, rule.describes.format(value=f"{value:g}") + " (a critical measure)",
+                          _evidence(list(c.parts))))
+    return out
+
+
 def part_reason(score: HealthScore, component: str, part: str) -> Reason | None:
     """One part of the current score as a Reason; delta is what it costs the total."""
     c = score.components.get(component)
@@ -89,7 +106,8 @@ def top_reasons(score: HealthScore, limit: int = 5) -> list[Reason]:
                                         p.evidence_event_ids[:MAX_EVIDENCE]))
     chosen = sorted(shortfalls, key=lambda r: r.delta) + sorted(strengths, key=lambda r: -r.delta)
     forced = _forced_reason(score, 0.0)
-    return ([forced] if forced else []) + chosen[: limit - (1 if forced else 0)]
+    first = ([forced] if forced else []) + _held_measures(score)
+    return (first + chosen)[:max(limit, len(first))]
 
 
 def explain_change(previous: HealthScore | None, current: HealthScore) -> list[Reason]:

@@ -37,6 +37,8 @@ CRITICAL_RULES: Mapping[str, CriticalRule] = {
     "no_usage_days": CriticalRule("usage", "days_since_last_usage", "no product usage for {value} days"),
     "active_users_decline_pct": CriticalRule("usage", "active_users_decline_pct",
                                              "active users fell {value}% against the 30 days before"),
+    "negative_feedback_30d": CriticalRule("sentiment", "negative_feedback_30d",
+                                          "{value} negative feedback items in the last 30 days"),
 }
 
 
@@ -92,8 +94,13 @@ class AlertRules:
     score_drop_step: float = 10.0
     score_drop_sustain_days: int = 7
     usage_decline_pct: float = 30.0
+    """Active users down by this much against the 30 days before (when usage carries user ids)."""
+    usage_decline_volume_pct: float = 50.0
+    """Usage volume (per feature, and active days) down by this much, when there are no user ids."""
+    usage_decline_max_usage_score: float = 50.0
+    """...and only while the usage component is below this (a fall to a still healthy level is not a risk)."""
     usage_decline_step: float = 20.0
-    usage_decline_sustain_days: int = 7
+    usage_decline_sustain_days: int = 14
     champion_left_sustain_days: int = 7
     """A departure alerts once nobody has stepped in for a week (a replacement often follows at once)."""
     negative_feedback_count: int = 3
@@ -126,6 +133,10 @@ class Scorecard:
 
 _URGENT_7_RED = CriticalMeasure("support", "urgent_ticket_open_days", 7, "red")
 _COLLAPSE_RED = CriticalMeasure("usage", "active_users_decline_pct", 60, "red")
+# What raises an alert also keeps the grade from reading green: an account manager who sees an open
+# champion_left or negative_feedback alert on a green account cannot tell which of the two to believe.
+_CHAMPION_GONE_YELLOW = CriticalMeasure("relationship", "champion_left_unreplaced", 7, "yellow")
+_COMPLAINING_YELLOW = CriticalMeasure("sentiment", "negative_feedback_30d", 3, "yellow")
 
 DEFAULT_SCORECARDS: Mapping[str, Scorecard] = {
     # enterprise: relationships and engagement carry large accounts; a lost champion is critical
@@ -133,28 +144,27 @@ DEFAULT_SCORECARDS: Mapping[str, Scorecard] = {
         segment="enterprise",
         weights={"usage": 25, "engagement": 25, "sentiment": 15, "support": 10, "relationship": 25},
         targets=Targets(touches_per_30d=4, engaged_contacts=4, qbr_every_days=90),
-        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED,
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED, _CHAMPION_GONE_YELLOW, _COMPLAINING_YELLOW,
                            CriticalMeasure("relationship", "champion_left_unreplaced", 30, "red")),
     ),
     "mid_market": Scorecard(
         segment="mid_market",
         weights={"usage": 30, "engagement": 20, "sentiment": 20, "support": 15, "relationship": 15},
         targets=Targets(touches_per_30d=2, engaged_contacts=2, qbr_every_days=120),
-        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED,
-                           CriticalMeasure("relationship", "champion_left_unreplaced", 30, "yellow")),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED, _CHAMPION_GONE_YELLOW, _COMPLAINING_YELLOW),
     ),
     # smb: low-touch, so the product usage is most of what we can see
     "smb": Scorecard(
         segment="smb",
         weights={"usage": 45, "engagement": 10, "sentiment": 20, "support": 15, "relationship": 10},
         targets=Targets(touches_per_30d=1, engaged_contacts=1, qbr_every_days=None),
-        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED, _CHAMPION_GONE_YELLOW, _COMPLAINING_YELLOW),
     ),
     "default": Scorecard(
         segment="default",
         weights={"usage": 30, "engagement": 20, "sentiment": 20, "support": 15, "relationship": 15},
         targets=Targets(touches_per_30d=2, engaged_contacts=2, qbr_every_days=None),
-        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED),
+        critical_measures=(_URGENT_7_RED, _COLLAPSE_RED, _CHAMPION_GONE_YELLOW, _COMPLAINING_YELLOW),
     ),
 }
 
@@ -178,6 +188,8 @@ _ALERT_FIELDS: Mapping[tuple[str, str], tuple[str, bool, float, bool, float | No
     ("score_drop", "within_days"): ("score_drop_days", True, 1, False, 365),
     ("score_drop", "step"): ("score_drop_step", False, 0, True, 100),
     ("usage_decline", "pct"): ("usage_decline_pct", False, 0, True, 100),
+    ("usage_decline", "volume_pct"): ("usage_decline_volume_pct", False, 0, True, 100),
+    ("usage_decline", "max_usage_score"): ("usage_decline_max_usage_score", False, 0, True, 100),
     ("usage_decline", "step"): ("usage_decline_step", False, 0, True, 100),
     ("negative_feedback", "count"): ("negative_feedback_count", True, 1, False, None),
     ("negative_feedback", "within_days"): ("negative_feedback_days", True, 1, False, 365),

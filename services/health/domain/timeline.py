@@ -17,7 +17,7 @@ of one, and a crash, a redelivery or a replay gives them again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.health.domain.days import day_number, start_of_day
@@ -25,7 +25,7 @@ from services.health.domain.evaluation import Cause, Evaluation, evaluate
 from services.health.domain.fold import FOLD_REJECTIONS, SignalEvent, apply_events
 from services.health.domain.norms import NO_NORMS, NormsHistory
 from services.health.domain.scorecard import Scorecard
-from services.health.domain.signals import AccountSignals
+from services.health.domain.signals import HORIZON_DAYS, AccountSignals
 from services.health.domain.state import StoredAccount
 
 MAX_SILENT_DAYS_EVALUATED = 400
@@ -47,10 +47,12 @@ class Advance:
     """One per point, in order."""
     rejected: tuple[Rejected, ...] = ()
     """Events the fold could not apply (the event's data is at fault); nothing else changed for them."""
+    folded: int = 0
+    """Events folded into the signals (with a point of their own or not)."""
 
     @property
     def signals_changed(self) -> bool:
-        return any(e.cause == "event" for e in self.evaluations)
+        return self.folded > 0
 
 
 def midnights(after: datetime | None, until: datetime) -> list[datetime]:
@@ -85,6 +87,7 @@ def advance(
         evaluations.append(evaluation)
         account = evaluation.stored()
 
+    folded = 0
     for event in events:
         for midnight in midnights(account.last_point, event.occurred_at):
             point(midnight, "schedule", account.signals)
@@ -93,14 +96,43 @@ def advance(
         except FOLD_REJECTIONS as exc:
             rejected.append(Rejected(event, f"{event.event_type} cannot be applied: {exc}"))
             continue
+        folded += 1
+        if _scores_nothing(account, event):
+            latest = max(t for t in (account.last_event_at, event.occurred_at) if t is not None)
+            account = replace(account, signals=signals, last_event_at=latest)
+            continue
         point(event.occurred_at, "event", signals, event)
     if until is not None:
         for midnight in midnights(account.last_point, until):
             point(midnight, "schedule", account.signals)
-    return Advance(account, tuple(evaluations), tuple(rejected))
+    return Advance(account, tuple(evaluations), tuple(rejected), folded)
+
+
+def _scores_nothing(account: StoredAccount, event: SignalEvent) -> bool:
+    """Whether the event changes nothing the score reads today, so it is folded without a point of its
+    own: more usage on a day the account was already active, of a feature it already used. Usage is
+    measured on complete days, so today's counts first count at the next midnight (which is a point);
+    this is what keeps per-event evaluation affordable for telemetry, and it depends on the event
+    alone, so it is the same however events are batched."""
+    s, last = account.signals, account.last_point
+    if event.event_type != "usage.recorded" or last is None or s.first_usage_day is None:
+        return False
+    day = day_number(event.occurred_at)
+    if day != day_number(last) or not s.event_days.get(day):
+        return False
+    known = s.feature_last_used.get(str(event.data.get("feature") or "(none)"))
+    return known is not None and known.day >= day - (HORIZON_DAYS - 1)
 
 
 def today_midnight(now: datetime, *, grace: timedelta = timedelta(0)) -> datetime:
     """The latest midnight the scheduler may evaluate at: a midnight is evaluated only once `grace`
     has passed since it, so events up to `grace` late still land before it."""
     return start_of_day(day_number(now - grace))
+
+
+def health_now(
+    account: StoredAccount, *, scorecards: Mapping[str, Scorecard], norms: NormsHistory = NO_NORMS, now: datetime
+) -> StoredAccount:
+    """The account as a read at `now` sees it: every midnight since its latest point evaluated, as the
+    scheduler will store them. Nothing is written: a read never changes what the service emits."""
+    return advance(account, [], scorecards=scorecards, norms=norms, until=now).account

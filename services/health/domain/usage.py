@@ -36,6 +36,7 @@ from services.health.domain.measures import (
     pct,
     plural,
     ramp,
+    user_days,
 )
 from services.health.domain.norms import CohortNorms
 from services.health.domain.signals import ONBOARDING_DAYS, AccountSignals, onboarding_usage
@@ -51,10 +52,24 @@ seen is scored as not using it (rather than as missing data)."""
 RATIO_FLOOR, RATIO_CAP = 0.05, 3.0
 """Per-feature change is bounded, so one feature going from 1 to 0 or 1 to 50 cannot decide alone."""
 
-LEVEL_WEIGHT, TREND_WEIGHT, UTILISATION_WEIGHT, BREADTH_WEIGHT, RECENCY_WEIGHT = 0.55, 0.15, 0.1, 0.05, 0.15
+
+@dataclass(frozen=True, slots=True)
+class UsageWeights:
+    level: float
+    trend: float
+    utilisation: float
+    breadth: float
+    recency: float
+
+
+WITH_NORMS = UsageWeights(level=0.55, trend=0.15, utilisation=0.1, breadth=0.05, recency=0.15)
 """Set on the backtest (docs/signal-quality.md): the level against the cohort ranks churn best on every
 data set tried; the change against the account's own past adds to it on behaviour-driven data and is
 noise where behaviour is stable, so it weighs less."""
+WITHOUT_NORMS = UsageWeights(level=0.1, trend=0.4, utilisation=0.25, breadth=0.05, recency=0.2)
+"""Before there are cohort norms to compare with (a new installation, a cohort too small), the level
+can only be the share of days active, a weak signal: the account's change against its own past and
+its seat use carry the judgement."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +87,10 @@ class UsageMeasures:
     users: int | None
     """Distinct users in the recent window; None when the telemetry carries no user ids."""
     prior_users: int | None
+    daily_users: float | None
+    """Users active on an average day of the recent window: unlike distinct users, it sees a collapse
+    that happened inside the window (40 users a day, then 3, is still 40 distinct users)."""
+    prior_daily_users: float | None
     age_days: int
 
     @property
@@ -108,6 +127,9 @@ def usage_measures(s: AccountSignals, as_of_day: int) -> UsageMeasures:
         prior_qty=qty(a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if prior_known else {},
         users=active_users(s, recent_first, a - 1) if has_users else None,
         prior_users=active_users(s, a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if has_users and prior_known else None,
+        daily_users=user_days(s, recent_first, a - 1) / max(1, a - recent_first) if has_users else None,
+        prior_daily_users=(user_days(s, a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) / WINDOW_DAYS
+                           if has_users and prior_known else None),
         age_days=age,
     )
 
@@ -149,7 +171,7 @@ def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
             detail = (f"in its first {plural(m.days_counted, 'day')}, usage at the {_ordinal(level)} percentile of "
                       f"what established accounts used in their first {ONBOARDING_DAYS} days "
                       f"({_listed(placed, m.qty)})")
-            return Part("level", level_score(level), LEVEL_WEIGHT, detail,
+            return Part("level", level_score(level), WITH_NORMS.level, detail,
                         _evidence(s, [f for f, _ in placed])), level
     # The 30 days as they are, not pro-rated: an account that took weeks to start using the product is
     # behind, and the books tried say such accounts churn most.
@@ -160,7 +182,7 @@ def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
     level = sum(p for _, p in placed) / len(placed)
     detail = (f"usage at the {_ordinal(level)} percentile of similar accounts over the last "
               f"{plural(m.days_counted, 'day')}: {_listed(placed, m.qty)}")
-    return Part("level", level_score(level), LEVEL_WEIGHT, detail, _evidence(s, [f for f, _ in placed])), level
+    return Part("level", level_score(level), WITH_NORMS.level, detail, _evidence(s, [f for f, _ in placed])), level
 
 
 def _listed(placed: list[tuple[str, float]], qty: Mapping[str, float]) -> str:
@@ -212,73 +234,85 @@ def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
         if expected is None or expected.quantiles[len(expected.quantiles) // 2] <= 0 \
                 or m.age_days < EXPECT_USAGE_AFTER_DAYS:
             return missing_component("usage", "no product usage recorded yet", {"seats": seats})
-        silent = Part("recency", 0.0, RECENCY_WEIGHT,
+        silent = Part("recency", 0.0, WITH_NORMS.recency,
                       f"no product usage in the {m.age_days} days since the account was first seen, while "
                       f"most similar accounts use the product every month")
-        level = Part("level", 0.0, LEVEL_WEIGHT, "no product usage at all")
+        level = Part("level", 0.0, WITH_NORMS.level, "no product usage at all")
         return component("usage", [level, silent], {"days_since_last_usage": m.age_days, "seats": seats,
                                                     "usage_level_pct": 0, "active_days_30": 0})
 
     placed = _level(s, m, norms, cohort)
     level_pct: float | None = None
+    w = WITH_NORMS
     if placed is not None:
         level, share = placed
         level_pct = round(100 * share, 1)
     else:  # nothing to compare with: the share of days the account was active
+        w = WITHOUT_NORMS
         share = m.active_days / max(1, m.days_counted)
-        level = Part("level", ramp(share, 0.6, 0.1), LEVEL_WEIGHT,
+        level = Part("level", ramp(share, 0.6, 0.1), w.level,
                      f"active on {m.active_days} of the last {plural(m.days_counted, 'day')}",
                      _evidence(s, []))
 
     change = volume_change(m)
     users_decline: float | None = None
-    if m.users is not None and m.prior_users is not None and m.prior_users >= MIN_PRIOR_USERS_FOR_DECLINE:
-        users_decline = round(100 * (m.prior_users - m.users) / m.prior_users, 1)
+    daily_ratio: float | None = None
+    if m.daily_users is not None and m.prior_daily_users:
+        daily_ratio = m.daily_users / m.prior_daily_users
+        if (m.prior_users or 0) >= MIN_PRIOR_USERS_FOR_DECLINE:
+            users_decline = round(100 * (1 - daily_ratio), 1)
     of_seats = f" of {seats} seats" if seats else ""
-    if m.users is not None and m.prior_users:
-        moved = "fell" if m.users < m.prior_users else "rose"
-        trend_detail = (f"active users {moved} from {m.prior_users} to {m.users}{of_seats} over 30 days"
-                        if abs(m.users - m.prior_users) >= 0.05 * m.prior_users
-                        else f"active users steady at {m.users}{of_seats}")
+    if daily_ratio is not None and m.daily_users is not None and m.prior_daily_users is not None:
+        moved = "fell" if daily_ratio < 1 else "rose"
+        trend_detail = (f"users active on an average day {moved} from {m.prior_daily_users:.1f} to "
+                        f"{m.daily_users:.1f}{of_seats} against the 30 days before"
+                        if abs(daily_ratio - 1) >= 0.05 else f"users active on an average day steady at "
+                                                             f"{m.daily_users:.1f}{of_seats}")
     elif change is not None:
         trend_detail = (f"usage {'fell' if change < 1 else 'rose'} to {pct(change, 1)}% of the 30 days before "
                         f"(per feature, active on {m.active_days} days against {m.prior_active_days})"
                         if abs(change - 1) >= 0.05 else "usage steady against the 30 days before")
     else:
         trend_detail = "no 30 days before the last 30 to compare with yet"
-    trend_value = change if change is not None else None
-    if m.users is not None and m.prior_users:
-        user_ratio = m.users / m.prior_users
-        trend_value = user_ratio if change is None else math.sqrt(user_ratio * change)
-    trend = Part("trend", None if trend_value is None else ramp(trend_value, 1.0, 0.4), TREND_WEIGHT,
+    trend_value = change
+    if daily_ratio is not None:
+        trend_value = daily_ratio if change is None else math.sqrt(daily_ratio * change)
+    trend = Part("trend", None if trend_value is None else ramp(trend_value, 1.0, 0.4), w.trend,
                  trend_detail, _evidence(s, sorted(m.qty)[:2]))
 
     target = utilisation_target(ctx.tenure_days)
     if m.users is None:
-        utilisation = Part("utilisation", None, UTILISATION_WEIGHT, "usage carries no user ids: seat use unknown")
+        utilisation = Part("utilisation", None, w.utilisation, "usage carries no user ids: seat use unknown")
     elif not seats:
-        utilisation = Part("utilisation", None, UTILISATION_WEIGHT,
+        utilisation = Part("utilisation", None, w.utilisation,
                            "no contract in force, so seat utilisation is unknown")
     else:
         judged = "not judged in the first 60 days" if target is None else f"target {pct(target, 1)}%"
         used_share = None if target is None else round(min(1.0, m.users / seats / target) * 100, 1)
-        utilisation = Part("utilisation", used_share, UTILISATION_WEIGHT,
+        utilisation = Part("utilisation", used_share, w.utilisation,
                            f"{m.users}{of_seats} active in the last 30 days ({pct(m.users, seats)}%, {judged})",
                            _evidence(s, []))
 
     known = [f for f, st in s.feature_last_used.items() if a - 119 <= st.day <= a]
     used = sorted(m.qty)
-    breadth = Part("breadth", round(100 * min(1.0, len(used) / len(known)), 1) if known else None, BREADTH_WEIGHT,
+    breadth = Part("breadth", round(100 * min(1.0, len(used) / len(known)), 1) if known else None, w.breadth,
                    f"{len(used)} of {plural(len(known), 'feature')} used in the last 120 days were used in the "
                    f"last 30", _evidence(s, used[:3]))
 
     silent_days = max(0, a - s.last_usage.day)
-    recency = Part("recency", ramp(silent_days, 2, 30), RECENCY_WEIGHT, f"last product usage {days_ago(silent_days)}",
-                   (s.last_usage.event_id,))
+    # Silence is judged against the account's own rhythm: ten quiet days are alarming for an account
+    # active every day, and ordinary for one active twice a month.
+    usual = m.prior_active_days if m.prior_active_days else m.active_days
+    gap = WINDOW_DAYS / usual if usual else WINDOW_DAYS
+    bad = min(45.0, max(7.0, 8 * gap))
+    recency = Part("recency", ramp(silent_days, min(bad - 1, 2 * gap), bad), w.recency,
+                   f"last product usage {days_ago(silent_days)}", (s.last_usage.event_id,))
 
     facts: dict[str, Fact] = {
         "active_days_30": m.active_days, "active_days_prior_30": m.prior_active_days, "usage_events_30": m.events,
         "active_users_recent": m.users, "active_users_prior": m.prior_users, "seats": seats,
+        "daily_active_users_recent": None if m.daily_users is None else round(m.daily_users, 1),
+        "daily_active_users_prior": None if m.prior_daily_users is None else round(m.prior_daily_users, 1),
         "utilisation_pct": pct(m.users, seats) if seats and m.users is not None else None,
         "utilisation_target_pct": None if target is None else pct(target, 1),
         "tenure_days": ctx.tenure_days, "active_users_decline_pct": users_decline,

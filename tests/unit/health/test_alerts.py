@@ -210,15 +210,16 @@ def test_grade_red_is_critical_when_renewal_is_near() -> None:
 
 def test_usage_decline_raises_and_resolves_when_users_return() -> None:
     h = healthy_account(days=90, users=48)
-    h.active_users(91, 122, 19)
+    h.active_users(91, 122, 12)
     h.customer_success(91, 140)
     card = replace(ENTERPRISE, alerts=replace(ENTERPRISE.alerts, enabled=frozenset({"usage_decline"})))
     score = score_account(h.signals(121.9), card, as_of=at(121.9), previous_grade="green")
     raised = _evaluate(h.signals(121.9), score, 121.9, card=card)
     assert _kinds(raised) == [("usage_decline", "raised")]
     alert = raised.raised[0]
-    assert (alert.magnitude, alert.baseline, alert.severity) == (60.4, 48, "high")
-    assert "active users fell from 48 to 19 of 60 seats over 30 days" in [r.detail for r in alert.reasons]
+    assert (alert.magnitude, alert.baseline, alert.severity) == (74.4, 15.6, "high")
+    assert "users active on an average day fell from 15.6 to 4.0 of 60 seats against the 30 days before" in [
+        r.detail for r in alert.reasons]
     h.active_users(123, 160, 45)  # users come back
     back = score_account(h.signals(160), card, as_of=at(160), previous_grade="red")
     resolved = _evaluate(h.signals(160), back, 160, card=card, open_alerts=_open(alert))

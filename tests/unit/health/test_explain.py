@@ -17,7 +17,7 @@ ENTERPRISE = DEFAULT_SCORECARDS["enterprise"]
 def test_usage_collapse_is_explained_in_words_with_the_numbers() -> None:
     h = healthy_account(days=90, users=48)
     collapse = h.active_users
-    collapse(91, 125, 19)
+    collapse(91, 125, 12)
     h.customer_success(91, 125)
     before = score_account(h.signals(91), ENTERPRISE, as_of=at(91), previous_grade="green")
     after = score_account(h.signals(121.9), ENTERPRISE, as_of=at(121.9), previous_grade="green")
@@ -26,7 +26,7 @@ def test_usage_collapse_is_explained_in_words_with_the_numbers() -> None:
     assert "forces red" in reasons[0].detail
     usage = reasons[1]
     assert usage.component == "usage" and usage.delta < -10
-    assert "active users fell from 48 to 19 of 60 seats over 30 days" in usage.detail
+    assert "users active on an average day fell from 15.6 to 4.0 of 60 seats" in usage.detail
     assert usage.evidence_event_ids  # the usage events and the contract behind the seats
     deltas = [abs(r.delta) for r in reasons[1:]]
     assert deltas == sorted(deltas, reverse=True)

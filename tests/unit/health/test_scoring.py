@@ -42,7 +42,7 @@ def test_steady_healthy_account_stays_green_for_months() -> None:
 
 def test_usage_collapse_turns_the_account_red_within_the_windows() -> None:
     h = healthy_account(days=90, users=48)
-    h.active_users(91, 130, 19)  # 48 -> 19 of 60 seats, everything else unchanged
+    h.active_users(91, 130, 12)  # 48 -> 12 of 60 seats, everything else unchanged
     h.customer_success(91, 130)
     grades = {}
     grade = None
@@ -54,10 +54,11 @@ def test_usage_collapse_turns_the_account_red_within_the_windows() -> None:
     red = _score(h, 121.9)
     assert red.forced_by == "active_users_decline_pct"
     usage = red.components["usage"]
-    assert usage.facts["active_users_recent"] == 19 and usage.facts["active_users_prior"] == 48
+    assert usage.facts["active_users_recent"] == 12 and usage.facts["active_users_prior"] == 48
+    assert (usage.facts["daily_active_users_recent"], usage.facts["daily_active_users_prior"]) == (4.0, 15.6)
     assert usage.score is not None and usage.score < 50
     trend = next(p for p in usage.parts if p.name == "trend")
-    assert trend.detail == "active users fell from 48 to 19 of 60 seats over 30 days"
+    assert trend.detail == "users active on an average day fell from 15.6 to 4.0 of 60 seats against the 30 days before"
 
 
 def test_silent_account_decays_into_red_with_no_new_events() -> None:

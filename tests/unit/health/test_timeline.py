@@ -127,3 +127,36 @@ def test_no_two_alert_episodes_share_an_id_over_long_random_histories(seed: int)
     for d in decisions:
         if d.action != "raised":
             assert d.alert_id in {r.alert_id for r in raised}, "escalations and resolves belong to a raised episode"
+
+
+def test_the_collapsing_account_of_issue_8_is_red_when_read_today_with_the_reasons_in_words() -> None:
+    """50 seats, 40 users daily for 40 days, then 3, then none for 10 days; the champion left 10 days
+    ago with no replacement; an urgent ticket opened 7 days ago; the executive sponsor answered NPS 2
+    five days ago. Read today, five days after the last event."""
+    from services.health.domain import health_now, top_reasons
+
+    h = History("c-")
+    h.contract(0, seats=50, start=0, end=300, segment="mid_market")
+    h.contact(0, "champ", "champion", name="Dana")
+    h.contact(0, "sponsor", "exec_sponsor", name="Lee")
+    for day in range(0, 40):
+        for user in range(40):
+            h.usage(day + 0.3 + user / 1000, f"u{user}", ("reports", "api")[user % 2])
+    for day in range(40, 50):
+        for user in range(3):
+            h.usage(day + 0.3 + user / 1000, f"u{user}", "reports")
+    h.contact(50, "champ", "champion", change="left")
+    h.ticket(53, "t-1", "urgent")
+    h.survey(55, "nps", 2, contact_id="sponsor")
+    account, _ = _run("collapsing", h.events, 1000)
+    assert account.last_point is not None and account.last_point.date() == at(55).date()
+
+    today = health_now(account, scorecards=DEFAULT_SCORECARDS, now=at(60))
+    score = today.score
+    assert score is not None and score.as_of.date() == at(60).date(), "silence since the last event counts"
+    assert score.grade == "red", (score.total, score.forced_by)
+    words = " | ".join(r.detail for r in top_reasons(score, 5))
+    for expected in ("urgent ticket", "champion", "NPS 2", "users active on an average day fell"):
+        assert expected in words, (expected, words)
+    stored_view = account.score
+    assert stored_view is not None and stored_view.as_of < score.as_of, "the read did not wait for the scheduler"
