@@ -25,11 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from cli.api import connect
 from cli.config import Config
 from cli.report import collect_report_data, write_report
 from deploy.local.sample import generate_sample, sample_accounts
+from shared.kafka import partitions_of
 from shared.settings import TopicSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,8 +113,31 @@ async def scored_accounts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return items
 
 
+async def wait_consumed(env: dict[str, str], *, group: str, topics: list[str], within_s: float = 240) -> None:
+    """Until the service's consumer group has committed every record of its topics (no lag left)."""
+    bootstrap = env["ORCHARD_KAFKA_BOOTSTRAP"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orchard-demo")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, client_id="orchard-demo", enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(consumer, t)]
+            ends = await consumer.end_offsets(partitions) if partitions else {}
+            committed = await admin.list_consumer_group_offsets(group)
+            if ends and all((committed.get(tp).offset if committed.get(tp) else 0) >= end  # type: ignore[union-attr]
+                            for tp, end in ends.items()):
+                return
+            await asyncio.sleep(1.0)
+        raise SystemExit(f"{group} did not catch up within {within_s:.0f} s")
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 async def wait_scored(client: httpx.AsyncClient, expected: int, now: datetime) -> list[dict[str, Any]]:
-    """Until every account has been evaluated up to today: its events applied, then every midnight
+    """Until every account has been evaluated up to `now`'s day: its events applied, then every midnight
     since its last event evaluated by the scheduler, so that silence (no events lately) counts too."""
     today = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), tzinfo=UTC)
     deadline = time.monotonic() + 240
@@ -253,7 +279,11 @@ async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None
                     "dates from the first run. `python3 deploy/local/infra.py reset` starts from empty.)"
                 )
             print("waiting for health to apply them and re-evaluate every account at the present ...")
-            accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
+            inputs = TopicSettings()  # the ORCHARD_TOPIC_* names the services were started with
+            await wait_consumed(env, group="orchard-health", topics=[inputs.usage, inputs.interaction, inputs.contract])
+            # The scheduler evaluates silence up to the latest event the stream has shown, not past it.
+            latest = max(datetime.fromisoformat(e["occurred_at"]) for e in events)
+            accounts = await wait_scored(client, expected=len(sample_accounts()), now=min(now, latest))
             shown = await summary(client, accounts)
             if json_path is not None:
                 figures = json.dumps({"feed": totals, **shown}, indent=2, default=str)

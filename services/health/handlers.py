@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.health.domain import SignalEvent, StoredAccount, advance
 from services.health.pipeline import Pipeline
+from services.health.store import advance_watermarks
 from shared.accounts import by_account
 from shared.consumer import BatchContext, ConsumedEvent
 
@@ -38,6 +40,11 @@ class HealthHandler:
             if moved.evaluations or moved.folded:
                 advances.append(moved)
         await self.pipeline.write(ctx.session, ctx.outbox, advances)
+        latest: dict[int, datetime] = {}
+        for e in events:
+            at = e.envelope.occurred_at
+            latest[e.partition] = max(latest.get(e.partition, at), at)
+        await advance_watermarks(ctx.session, self.pipeline.tables, latest)
 
 
 def signal_event(event: ConsumedEvent) -> SignalEvent:

@@ -1,11 +1,14 @@
 """Scheduled re-evaluation: silence counts.
 
 An account whose usage stops sends no event that says so, yet its windows move as the days pass.
-Every `interval` the scheduler brings each account whose latest point is before today's midnight up
-to it: every midnight since is evaluated, exactly as the batch handler does when an account's next
-event arrives after a gap (`domain.timeline`), so a live run, a replay and a restart give the same
-history. Midnight is taken `grace` after the fact, so events up to `grace` late still land before
-it. Chunks of accounts, one transaction per chunk, keyset over account ids.
+Every `interval` the scheduler brings each account whose latest point is before the last midnight up
+to it (the last midnight of wall-clock time, but never past the latest event time the service has
+seen: during a backfill "now" is ahead of the data): every midnight since is evaluated, exactly as
+the batch handler does when an account's next event arrives after a gap (`domain.timeline`), so a
+live run, a replay and a restart give the same history. Midnight is taken `grace` after the fact,
+so events up to `grace` late still land before it. Chunks of accounts, one transaction per chunk,
+keyset over account ids. A stream silent as a whole has nothing to judge by and is not advanced;
+reads still show each account as of now.
 
 One instance at a time: a session-level advisory lock held for the pass; the other instances skip
 their turn. Should the holder die, its connection closes and the lock goes with it.
@@ -24,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.health.domain import Advance, today_midnight
 from services.health.pipeline import Pipeline
-from services.health.store import accounts_of_scorecard, due_accounts, refresh_norms
+from services.health.store import accounts_of_scorecard, due_accounts, event_watermark, refresh_norms
 from shared.db import unit_of_work
 from shared.outbox import Outbox, write_outbox
 
@@ -91,35 +94,49 @@ class Rescorer:
     async def rescore_due(self, *, as_of: datetime | None = None) -> RescoreReport | None:
         """Bring every account whose latest point is before the last midnight (as of `as_of`, default
         now, less the grace) up to that midnight. None when another instance's pass holds the lock."""
-        until = today_midnight(as_of or self._pipeline.clock(), grace=self._grace)
+        now = as_of or self._pipeline.clock()
+        async with self._sessions() as session:
+            watermark = await event_watermark(session, self._pipeline.tables)
+        # Never past what the stream has shown: while a backlog (a backfill, a replay) is still being
+        # read, an account whose newer events are on their way is not silent, it is behind.
+        until = today_midnight(min(now, watermark) if watermark else now, grace=self._grace)
         async with self._engine.connect() as conn:
             locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
             await conn.commit()
             if not locked:
                 return None
             try:
-                report = await self._in_chunks(
+                # New norms first, effective from the midnight: that midnight's points use them, as
+                # the backtest's replay does.
+                await self.refresh_norms_if_due(until)
+                return await self._in_chunks(
                     lambda session, after: due_accounts(session, self._pipeline.tables, cutoff=until,
                                                         after=after, limit=self._chunk),
                     lambda session, outbox, ids: self._pipeline.advance_to(session, outbox, ids, until=until),
                 )
-                await self.refresh_norms_if_due(as_of or self._pipeline.clock())
-                return report
             finally:
                 await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
                 await conn.commit()
 
     async def refresh_norms_if_due(self, now: datetime) -> bool:
-        """A new version of the cohort norms when the latest is older than the refresh interval."""
+        """A new version of the cohort norms, effective from `now` (a midnight), when the latest is older
+        than the refresh interval."""
         tables = self._pipeline.tables
         async with unit_of_work(self._sessions) as session:
-            latest = await session.scalar(sa.select(sa.func.max(tables.cohort_norms.c.effective_from)))
-            if latest is not None and now - latest < self._norms_refresh:
-                return False
-            norms = await refresh_norms(session, tables, now=now, active_within=timedelta(days=60),
+            norms = tables.cohort_norms
+            latest = (await session.execute(sa.select(norms.c.effective_from, norms.c.accounts)
+                                            .order_by(norms.c.version.desc()).limit(1))).first()
+            if latest is not None and now - latest.effective_from < self._norms_refresh:
+                # ... unless the book has grown by a fifth since: a new installation's first norms come
+                # from its first few accounts, and a day is long to judge everyone else by them.
+                sample = tables.accounts.c.norm_sample
+                samples = await session.scalar(sa.select(sa.func.count()).where(
+                    sample.is_not(None), sample != sa.text("'{}'::jsonb")))
+                if (samples or 0) <= 1.2 * latest.accounts:
+                    return False
+            built = await refresh_norms(session, tables, now=now, active_within=timedelta(days=60),
                                         keep=self._norms_keep)
-        log.info("cohort norms refreshed", extra={"version": norms.version,
-                                                  "cohorts": sorted(norms.cohorts)})
+        log.info("cohort norms refreshed", extra={"version": built.version, "cohorts": sorted(built.cohorts)})
         return True
 
     async def rescore_scorecard(self, segment: str) -> RescoreReport:

@@ -53,6 +53,7 @@ class HealthTables:
     alerts: sa.Table
     overrides: sa.Table
     cohort_norms: sa.Table
+    stream_watermarks: sa.Table
 
 
 def health_tables(schema: str) -> HealthTables:
@@ -138,7 +139,13 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("norms", JSONB, nullable=False),
         sa.Column("built_at", _TZ, nullable=False, server_default=sa.func.now()),
     )
-    return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms)
+    watermarks = sa.Table(
+        "stream_watermarks", md,
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("event_at", _TZ, nullable=False),
+    )
+    return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
+                        watermarks)
 
 
 def _q(tables: HealthTables, table: str) -> str:
@@ -200,6 +207,33 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
         )
     )
     return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
+
+
+IDLE_PARTITION = timedelta(days=7)
+"""A partition group this far behind the busiest one is idle, not slow: it no longer holds time back."""
+
+
+async def event_watermark(session: AsyncSession, tables: HealthTables) -> datetime | None:
+    """How far the stream has got: the latest event time applied on the slowest partition group (an
+    account's events all sit on one partition number, whatever the topic), groups idle for a week
+    aside. None before any event."""
+    w = tables.stream_watermarks
+    busiest = sa.select(sa.func.max(w.c.event_at)).scalar_subquery()
+    watermark: datetime | None = await session.scalar(
+        sa.select(sa.func.min(w.c.event_at)).where(w.c.event_at >= busiest - IDLE_PARTITION))
+    return watermark
+
+
+async def advance_watermarks(session: AsyncSession, tables: HealthTables, latest: Mapping[int, datetime]) -> None:
+    """Record the latest event time seen per partition group, in one statement (it only moves forward)."""
+    if not latest:
+        return
+    groups = sorted(latest)
+    await session.execute(sa.text(
+        f"INSERT INTO {_q(tables, 'stream_watermarks')} (partition, event_at) "
+        "SELECT p, t FROM unnest(CAST(:groups AS int[]), CAST(:times AS timestamptz[])) AS u(p, t) "
+        "ON CONFLICT (partition) DO UPDATE SET event_at = greatest(stream_watermarks.event_at, excluded.event_at)"
+    ), {"groups": groups, "times": [latest[g] for g in groups]})
 
 
 async def norms_version(session: AsyncSession, tables: HealthTables) -> int:
@@ -443,6 +477,8 @@ def replay_tables(schema: str) -> list[sa.Table]:
     """What ``python -m shared.replay health`` empties before re-reading the archive: the state
     derived from events. Scorecards and overrides are people's input and stay; alerts stay too,
     because their ids are deterministic and their upsert keeps acknowledgements, so the replay
-    re-derives the same rows instead of raising them again."""
+    re-derives the same rows instead of raising them again. The cohort norms stay: they are
+    configuration, effective-dated, so the replay scores each point with the version a live run had.
+    The watermarks go: the replay's stream starts again at the beginning."""
     tables = health_tables(schema)
-    return [tables.accounts, tables.score_history]
+    return [tables.accounts, tables.score_history, tables.stream_watermarks]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from services.health.backtest.replay import (
@@ -29,7 +29,7 @@ from shared.backtest.history import AccountHistory
 from shared.backtest.judging import AccountAlerts, alert_summary, judge_account
 from shared.backtest.outcomes import end_of_day, label_outcomes
 from shared.backtest.ranking import ScoredSnapshot, ranking_report
-from shared.backtest.snapshots import OUTCOME_DAYS, SnapshotKind, judged_snapshots, month_ends, snapshot_times
+from shared.backtest.snapshots import OUTCOME_DAYS, SnapshotKind, judged_snapshots, snapshot_times
 from shared.events import Envelope
 
 
@@ -65,9 +65,10 @@ def run_backtest(histories: Iterable[AccountHistory], *, horizon: datetime, scor
 
 
 def norm_refreshes(first: datetime, horizon: datetime) -> list[datetime]:
-    """When the replay rebuilds the cohort norms: every month end of the book (the service does it
-    daily; month ends are the snapshots, so every judged score sees norms as fresh as the service's)."""
-    return month_ends(first.date(), horizon.date())
+    """When the replay rebuilds the cohort norms: every UTC midnight, as the service's scheduler does
+    (each version effective from its midnight, built from the accounts as they were then)."""
+    start = datetime.combine(first.date() + timedelta(days=1), time(0), tzinfo=UTC)
+    return [start + timedelta(days=n) for n in range((horizon - start).days + 1)]
 
 
 def book_norms(books: Iterable[Sequence[Envelope]], horizon: datetime) -> NormsHistory:

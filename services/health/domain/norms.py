@@ -87,19 +87,18 @@ FAMILIES = {"qty_30:": "active_days_30", "onboarding_30:": "onboarded"}
 """Per-feature measure families and the measure that says an account belongs to the family."""
 
 
-@dataclass(frozen=True, slots=True)
 class NormsHistory:
     """The norm versions in force over time, oldest first."""
 
-    versions: Sequence[CohortNorms] = ()
+    def __init__(self, versions: Sequence[CohortNorms] = ()) -> None:
+        self.versions = tuple(versions)
+        self._dated = [v for v in self.versions if v.effective_from is not None]
+        self._starts = [v.effective_from for v in self.versions if v.effective_from is not None]
 
     def at(self, moment: datetime) -> CohortNorms:
         """The latest version effective at `moment` (EMPTY_NORMS before the first)."""
-        chosen = EMPTY_NORMS
-        for version in self.versions:
-            if version.effective_from is not None and version.effective_from <= moment:
-                chosen = version
-        return chosen
+        position = bisect.bisect_right(self._starts, moment)
+        return self._dated[position - 1] if position else EMPTY_NORMS
 
 
 NO_NORMS = NormsHistory()

@@ -132,7 +132,9 @@ class Scorecard:
 
 
 _URGENT_7_RED = CriticalMeasure("support", "urgent_ticket_open_days", 7, "red")
-_COLLAPSE_RED = CriticalMeasure("usage", "active_users_decline_pct", 60, "red")
+_COLLAPSE_RED = CriticalMeasure("usage", "active_users_decline_pct", 50, "red")
+"""Users active on an average day halved against the 30 days before (daily active users fall further than
+distinct users for the same story: a collapse inside the window shows in full)."""
 # What raises an alert also keeps the grade from reading green: an account manager who sees an open
 # champion_left or negative_feedback alert on a green account cannot tell which of the two to believe.
 _CHAMPION_GONE_YELLOW = CriticalMeasure("relationship", "champion_left_unreplaced", 7, "yellow")

@@ -1,4 +1,5 @@
-"""Cohort norms (where an account's usage stands among similar accounts) and version 2 of the built-in
+"""Cohort norms (where an account's usage stands among similar accounts), the stream's event-time
+watermarks (how far the scheduler may count silence), and version 2 of the built-in
 scorecards: usage judged per feature and against the cohort, alerts on sustained conditions with a
 budget, score_drop off. A segment whose latest version a person wrote keeps it; only the segments
 still on a built-in version get the new one (as a new version, so the history shows the change)."""
@@ -25,46 +26,61 @@ BUILT_IN_V2 = json.loads(
     ".0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"targets\":{\"touches_per_30d\":4,\"en"
     "gaged_contacts\":4,\"qbr_every_days\":90},\"critical_measures\":[{\"component\":\"support\",\"rule\":\"urgent_ti"
     "cket_open_days\",\"threshold\":7,\"force_grade\":\"red\"},{\"component\":\"usage\",\"rule\":\"active_users_decline"
-    "_pct\",\"threshold\":60,\"force_grade\":\"red\"},{\"component\":\"relationship\",\"rule\":\"champion_left_unreplac"
-    "ed\",\"threshold\":30,\"force_grade\":\"red\"}],\"alerts\":{\"cooldown_days\":30,\"renewal_critical_days\":90,\"bu"
-    "dget_per_quarter\":1,\"grade_red\":{\"enabled\":true,\"sustain_days\":7},\"score_drop\":{\"enabled\":false,\"sus"
-    "tain_days\":7,\"points\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":{\"enabled\":true,\"sustain_da"
-    "ys\":7},\"usage_decline\":{\"enabled\":true,\"sustain_days\":7,\"pct\":30.0,\"step\":20.0},\"negative_feedback\":"
-    "{\"enabled\":true,\"count\":3,\"within_days\":30}}},\"mid_market\":{\"segment\":\"mid_market\",\"version\":2,\"weig"
-    "hts\":{\"usage\":30,\"engagement\":20,\"sentiment\":20,\"support\":15,\"relationship\":15},\"thresholds\":{\"green"
-    "_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral_s"
-    "core\":50.0,\"targets\":{\"touches_per_30d\":2,\"engaged_contacts\":2,\"qbr_every_days\":120},\"critical_measu"
-    "res\":[{\"component\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"threshold\":7,\"force_grade\":\"red\"},{\"c"
-    "omponent\":\"usage\",\"rule\":\"active_users_decline_pct\",\"threshold\":60,\"force_grade\":\"red\"},{\"component\""
-    ":\"relationship\",\"rule\":\"champion_left_unreplaced\",\"threshold\":30,\"force_grade\":\"yellow\"}],\"alerts\":{"
+    "_pct\",\"threshold\":50,\"force_grade\":\"red\"},{\"component\":\"relationship\",\"rule\":\"champion_left_unreplac"
+    "ed\",\"threshold\":7,\"force_grade\":\"yellow\"},{\"component\":\"sentiment\",\"rule\":\"negative_feedback_30d\",\"t"
+    "hreshold\":3,\"force_grade\":\"yellow\"},{\"component\":\"relationship\",\"rule\":\"champion_left_unreplaced\",\"t"
+    "hreshold\":30,\"force_grade\":\"red\"}],\"alerts\":{\"cooldown_days\":30,\"renewal_critical_days\":90,\"budget_p"
+    "er_quarter\":1,\"grade_red\":{\"enabled\":true,\"sustain_days\":7},\"score_drop\":{\"enabled\":false,\"sustain_d"
+    "ays\":7,\"points\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":{\"enabled\":true,\"sustain_days\":7}"
+    ",\"usage_decline\":{\"enabled\":true,\"sustain_days\":14,\"pct\":30.0,\"volume_pct\":50.0,\"max_usage_score\":50"
+    ".0,\"step\":20.0},\"negative_feedback\":{\"enabled\":true,\"count\":3,\"within_days\":30}}},\"mid_market\":{\"seg"
+    "ment\":\"mid_market\",\"version\":2,\"weights\":{\"usage\":30,\"engagement\":20,\"sentiment\":20,\"support\":15,\"re"
+    "lationship\":15},\"thresholds\":{\"green_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0}"
+    ",\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"targets\":{\"touches_per_30d\":2,\"engaged_contacts\":2,\""
+    "qbr_every_days\":120},\"critical_measures\":[{\"component\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"t"
+    "hreshold\":7,\"force_grade\":\"red\"},{\"component\":\"usage\",\"rule\":\"active_users_decline_pct\",\"threshold\":"
+    "50,\"force_grade\":\"red\"},{\"component\":\"relationship\",\"rule\":\"champion_left_unreplaced\",\"threshold\":7,"
+    "\"force_grade\":\"yellow\"},{\"component\":\"sentiment\",\"rule\":\"negative_feedback_30d\",\"threshold\":3,\"force"
+    "_grade\":\"yellow\"}],\"alerts\":{\"cooldown_days\":30,\"renewal_critical_days\":90,\"budget_per_quarter\":1,\"g"
+    "rade_red\":{\"enabled\":true,\"sustain_days\":7},\"score_drop\":{\"enabled\":false,\"sustain_days\":7,\"points\":"
+    "15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":{\"enabled\":true,\"sustain_days\":7},\"usage_decline\""
+    ":{\"enabled\":true,\"sustain_days\":14,\"pct\":30.0,\"volume_pct\":50.0,\"max_usage_score\":50.0,\"step\":20.0},"
+    "\"negative_feedback\":{\"enabled\":true,\"count\":3,\"within_days\":30}}},\"smb\":{\"segment\":\"smb\",\"version\":2"
+    ",\"weights\":{\"usage\":45,\"engagement\":10,\"sentiment\":20,\"support\":15,\"relationship\":10},\"thresholds\":{"
+    "\"green_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neu"
+    "tral_score\":50.0,\"targets\":{\"touches_per_30d\":1,\"engaged_contacts\":1,\"qbr_every_days\":null},\"critica"
+    "l_measures\":[{\"component\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"threshold\":7,\"force_grade\":\"re"
+    "d\"},{\"component\":\"usage\",\"rule\":\"active_users_decline_pct\",\"threshold\":50,\"force_grade\":\"red\"},{\"com"
+    "ponent\":\"relationship\",\"rule\":\"champion_left_unreplaced\",\"threshold\":7,\"force_grade\":\"yellow\"},{\"com"
+    "ponent\":\"sentiment\",\"rule\":\"negative_feedback_30d\",\"threshold\":3,\"force_grade\":\"yellow\"}],\"alerts\":{"
     "\"cooldown_days\":30,\"renewal_critical_days\":90,\"budget_per_quarter\":1,\"grade_red\":{\"enabled\":true,\"su"
     "stain_days\":7},\"score_drop\":{\"enabled\":false,\"sustain_days\":7,\"points\":15.0,\"within_days\":30,\"step\":"
     "10.0},\"champion_left\":{\"enabled\":true,\"sustain_days\":7},\"usage_decline\":{\"enabled\":true,\"sustain_day"
-    "s\":7,\"pct\":30.0,\"step\":20.0},\"negative_feedback\":{\"enabled\":true,\"count\":3,\"within_days\":30}}},\"smb\""
-    ":{\"segment\":\"smb\",\"version\":2,\"weights\":{\"usage\":45,\"engagement\":10,\"sentiment\":20,\"support\":15,\"rel"
-    "ationship\":10},\"thresholds\":{\"green_enter\":70.0,\"green_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},"
-    "\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"targets\":{\"touches_per_30d\":1,\"engaged_contacts\":1,\"q"
-    "br_every_days\":null},\"critical_measures\":[{\"component\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"t"
-    "hreshold\":7,\"force_grade\":\"red\"},{\"component\":\"usage\",\"rule\":\"active_users_decline_pct\",\"threshold\":"
-    "60,\"force_grade\":\"red\"}],\"alerts\":{\"cooldown_days\":30,\"renewal_critical_days\":90,\"budget_per_quarter"
-    "\":1,\"grade_red\":{\"enabled\":true,\"sustain_days\":7},\"score_drop\":{\"enabled\":false,\"sustain_days\":7,\"po"
-    "ints\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":{\"enabled\":true,\"sustain_days\":7},\"usage_de"
-    "cline\":{\"enabled\":true,\"sustain_days\":7,\"pct\":30.0,\"step\":20.0},\"negative_feedback\":{\"enabled\":true,"
-    "\"count\":3,\"within_days\":30}}},\"default\":{\"segment\":\"default\",\"version\":2,\"weights\":{\"usage\":30,\"enga"
-    "gement\":20,\"sentiment\":20,\"support\":15,\"relationship\":15},\"thresholds\":{\"green_enter\":70.0,\"green_ex"
-    "it\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"targets\":{"
-    "\"touches_per_30d\":2,\"engaged_contacts\":2,\"qbr_every_days\":null},\"critical_measures\":[{\"component\":\"s"
-    "upport\",\"rule\":\"urgent_ticket_open_days\",\"threshold\":7,\"force_grade\":\"red\"},{\"component\":\"usage\",\"ru"
-    "le\":\"active_users_decline_pct\",\"threshold\":60,\"force_grade\":\"red\"}],\"alerts\":{\"cooldown_days\":30,\"re"
-    "newal_critical_days\":90,\"budget_per_quarter\":1,\"grade_red\":{\"enabled\":true,\"sustain_days\":7},\"score_"
-    "drop\":{\"enabled\":false,\"sustain_days\":7,\"points\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\":"
-    "{\"enabled\":true,\"sustain_days\":7},\"usage_decline\":{\"enabled\":true,\"sustain_days\":7,\"pct\":30.0,\"step\""
-    ":20.0},\"negative_feedback\":{\"enabled\":true,\"count\":3,\"within_days\":30}}}}"
+    "s\":14,\"pct\":30.0,\"volume_pct\":50.0,\"max_usage_score\":50.0,\"step\":20.0},\"negative_feedback\":{\"enabled"
+    "\":true,\"count\":3,\"within_days\":30}}},\"default\":{\"segment\":\"default\",\"version\":2,\"weights\":{\"usage\":3"
+    "0,\"engagement\":20,\"sentiment\":20,\"support\":15,\"relationship\":15},\"thresholds\":{\"green_enter\":70.0,\"g"
+    "reen_exit\":65.0,\"red_enter\":40.0,\"red_exit\":45.0},\"missing_data\":\"exclude\",\"neutral_score\":50.0,\"tar"
+    "gets\":{\"touches_per_30d\":2,\"engaged_contacts\":2,\"qbr_every_days\":null},\"critical_measures\":[{\"compon"
+    "ent\":\"support\",\"rule\":\"urgent_ticket_open_days\",\"threshold\":7,\"force_grade\":\"red\"},{\"component\":\"usa"
+    "ge\",\"rule\":\"active_users_decline_pct\",\"threshold\":50,\"force_grade\":\"red\"},{\"component\":\"relationship"
+    "\",\"rule\":\"champion_left_unreplaced\",\"threshold\":7,\"force_grade\":\"yellow\"},{\"component\":\"sentiment\",\""
+    "rule\":\"negative_feedback_30d\",\"threshold\":3,\"force_grade\":\"yellow\"}],\"alerts\":{\"cooldown_days\":30,\"r"
+    "enewal_critical_days\":90,\"budget_per_quarter\":1,\"grade_red\":{\"enabled\":true,\"sustain_days\":7},\"score"
+    "_drop\":{\"enabled\":false,\"sustain_days\":7,\"points\":15.0,\"within_days\":30,\"step\":10.0},\"champion_left\""
+    ":{\"enabled\":true,\"sustain_days\":7},\"usage_decline\":{\"enabled\":true,\"sustain_days\":14,\"pct\":30.0,\"vol"
+    "ume_pct\":50.0,\"max_usage_score\":50.0,\"step\":20.0},\"negative_feedback\":{\"enabled\":true,\"count\":3,\"wit"
+    "hin_days\":30}}}}"
 )
 
 
 def upgrade(schema: str) -> None:
     op.add_column("accounts", sa.Column("norm_sample", JSONB), schema=schema)
+    op.create_table(
+        "stream_watermarks",
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("event_at", TZ, nullable=False),
+        schema=schema,
+    )
     op.create_table(
         "cohort_norms",
         sa.Column("version", sa.Integer, primary_key=True),
@@ -92,4 +108,5 @@ def downgrade(schema: str) -> None:
     op.execute(sa.text(f"DELETE FROM \"{schema}\".scorecards WHERE created_by = :who AND version > 1")
                .bindparams(who=BUILT_IN))
     op.drop_table("cohort_norms", schema=schema)
+    op.drop_table("stream_watermarks", schema=schema)
     op.drop_column("accounts", "norm_sample", schema=schema)

@@ -50,14 +50,17 @@ async def test_the_scheduled_reevaluation_catches_a_silent_account(health: Healt
 
 
 async def test_only_one_scheduler_pass_at_a_time(health: Health) -> None:
-    await health.apply(healthy("one").events)
+    quiet, busy = healthy("one"), healthy("busy-one", days=90)  # busy's events take the stream to day 90
+    await health.apply(quiet.in_time_order() + busy.in_time_order())
     key = f"health-scheduler:{health.schema}"
     async with health.service.runtime.engine.connect() as other_instance:
         await other_instance.execute(sa.select(sa.func.pg_advisory_lock(sa.func.hashtext(key))))
         assert await health.service.rescorer.rescore_due(as_of=at(200)) is None
         await other_instance.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(key))))
     report = await health.service.rescorer.rescore_due(as_of=at(200))
-    assert report is not None and report.accounts == 1
+    assert report is not None and report.accounts == 1, "the quiet account, up to the stream's day 90, not day 200"
+    quiet_now = (await health.rows("SELECT as_of FROM {s}.accounts WHERE account_id = 'one'"))[0].as_of
+    assert quiet_now.date() == at(90).date()
 
 
 ENTERPRISE_USAGE_ONLY = {
