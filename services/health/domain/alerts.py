@@ -26,6 +26,7 @@ within `renewal_critical_days`: a risk near renewal is the one that costs revenu
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -44,6 +45,14 @@ ALERT_NAMESPACE = uuid.UUID("5b0e7a3c-2f64-4c1d-9e8a-7d3f1b6c0a92")
 """Fixed forever: changing it would change every alert id and break de-duplication."""
 
 SEVERITIES = ("low", "medium", "high", "critical")
+
+
+BUDGET_FAMILY: Mapping[str, str] = {
+    "grade_red": "health", "score_drop": "health", "usage_decline": "health",
+    "champion_left": "relationships", "negative_feedback": "sentiment",
+}
+"""The alert budget is per family of trouble: a second alert about the same falling health within a
+quarter is nagging; a champion leaving is news even after one."""
 
 
 def alert_id(account_id: str, kind: str, episode: int) -> str:
@@ -302,7 +311,7 @@ def evaluate_alerts(
     last_resolved: Mapping[str, datetime] | None = None,
     episodes: Mapping[str, int] | None = None,
     onsets: Mapping[str, datetime] | None = None,
-    recent_raises: Sequence[datetime] = (),
+    recent_raises: Sequence[tuple[datetime, str]] = (),
     contract: ContractSummary | None = None,
     change: Sequence[Reason] | None = None,
 ) -> AlertDecisions:
@@ -313,7 +322,7 @@ def evaluate_alerts(
     last alert was resolved, for the cool-down (an addition to the brief: the cool-down cannot be
     judged without it); `episodes` maps kind -> how many episodes of it were raised before (the new
     one's number is the next); `onsets` maps kind -> since when its condition has held (a condition
-    alerts only once it has held for the kind's sustain days); `recent_raises` are the times of the
+    alerts only once it has held for the kind's sustain days); `recent_raises` are the (time, kind) of the
     account's new episodes of any kind, for the budget. Disabled kinds are left alone, open or not.
 
     `contract` (the summary on as_of's UTC date) and `change` (`explain_change(previous, current)`)
@@ -328,7 +337,7 @@ def evaluate_alerts(
     suppressed: list[Suppressed] = []
     held_since: dict[str, datetime] = {}
     quarter_ago = as_of - timedelta(days=90)
-    spent = sum(1 for t in recent_raises if t > quarter_ago)
+    spent = Counter(BUDGET_FAMILY[kind] for t, kind in recent_raises if t > quarter_ago)
     for kind in ALERT_KINDS:
         if kind not in ctx.rules.enabled:
             continue
@@ -354,14 +363,15 @@ def evaluate_alerts(
             suppressed.append(Suppressed(kind, f"resolved {quiet_since.isoformat()}, within the "
                                                f"{ctx.rules.cooldown_days}-day cool-down"))
             continue
-        if spent >= ctx.rules.budget_per_quarter and condition.severity != "critical":
-            suppressed.append(Suppressed(kind, f"{plural(spent, 'alert')} raised on this account in the last 90 "
-                                               f"days (budget {ctx.rules.budget_per_quarter}); only a critical "
-                                               f"one is raised beyond it"))
+        family = BUDGET_FAMILY[kind]
+        if spent[family] >= ctx.rules.budget_per_quarter and condition.severity != "critical":
+            suppressed.append(Suppressed(kind, f"{plural(spent[family], 'alert')} on this account's {family} "
+                                               f"in the last 90 days (budget {ctx.rules.budget_per_quarter}); "
+                                               f"only a critical one is raised beyond it"))
             continue
         new_id = alert_id(account_id, kind, (episodes or {}).get(kind, 0) + 1)
         raised.append(_decide(ctx, "raised", new_id, kind, None, condition))
-        spent += 1
+        spent[family] += 1
     return AlertDecisions(tuple(raised), tuple(resolved), tuple(suppressed), held_since)
 
 

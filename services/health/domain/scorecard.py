@@ -48,10 +48,10 @@ class GradeThresholds:
     boundary does not flap. Green is entered at >= green_enter and left below green_exit; red is
     entered below red_enter and left at >= red_exit."""
 
-    green_enter: float = 70.0
-    green_exit: float = 65.0
-    red_enter: float = 40.0
-    red_exit: float = 45.0
+    green_enter: float = 82.0
+    green_exit: float = 77.0
+    red_enter: float = 68.0
+    red_exit: float = 73.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,8 @@ class Scorecard:
     """Default `exclude`: a component with no data is left out and the other weights renormalised,
     because missing data is not bad data (a new account with no survey is not a detractor).
     `neutral` scores it at `neutral_score`; `zero` scores it 0 (for teams that want gaps to hurt)."""
-    neutral_score: float = 50.0
+    neutral_score: float = 75.0
+    """Between the red and green bands: an account with no data yet reads yellow, "not judged"."""
     targets: Targets = Targets()
     critical_measures: tuple[CriticalMeasure, ...] = ()
     alerts: AlertRules = AlertRules()
@@ -131,7 +132,7 @@ class Scorecard:
         return {c: self.weights.get(c, 0.0) / total for c in COMPONENTS}
 
 
-_URGENT_7_RED = CriticalMeasure("support", "urgent_ticket_open_days", 7, "red")
+_URGENT_7_RED = CriticalMeasure("support", "urgent_ticket_open_days", 7, "yellow")
 _COLLAPSE_RED = CriticalMeasure("usage", "active_users_decline_pct", 50, "red")
 """Users active on an average day halved against the 30 days before (daily active users fall further than
 distinct users for the same story: a collapse inside the window shows in full)."""

@@ -31,18 +31,18 @@ class AlertState:
     episodes: Mapping[str, int] = field(default_factory=dict)
     onsets: Mapping[str, datetime] = field(default_factory=dict)
     """kind -> since when its condition has held without a break (it alerts once held long enough)."""
-    recent_raises: tuple[datetime, ...] = ()
-    """When the account's episodes of the last 90 days were raised (the alert budget)."""
+    recent_raises: tuple[tuple[datetime, str], ...] = ()
+    """When, and of which kind, the account's episodes of the last 90 days were raised (the budget)."""
 
     def after(self, decisions: AlertDecisions, *, as_of: datetime) -> AlertState:
         still_open = dict(self.open)
         resolved_at = dict(self.last_resolved)
         episodes = dict(self.episodes)
-        raises = [t for t in self.recent_raises if as_of - t < timedelta(days=90)]
+        raises = [(t, kind) for t, kind in self.recent_raises if as_of - t < timedelta(days=90)]
         for decision in decisions.raised:
             if decision.action == "raised":
                 episodes[decision.kind] = episodes.get(decision.kind, 0) + 1
-                raises.append(decision.occurred_at)
+                raises.append((decision.occurred_at, decision.kind))
             opened = decision.open_alert()
             if opened is not None:
                 still_open[decision.kind] = opened
@@ -84,7 +84,7 @@ def alert_state_to_json(state: AlertState) -> dict[str, Any]:
         "last_resolved": {kind: at.isoformat() for kind, at in state.last_resolved.items()},
         "episodes": dict(state.episodes),
         "onsets": {kind: at.isoformat() for kind, at in state.onsets.items()},
-        "recent_raises": [at.isoformat() for at in state.recent_raises],
+        "recent_raises": [[at.isoformat(), kind] for at, kind in state.recent_raises],
     }
 
 
@@ -100,7 +100,7 @@ def alert_state_from_json(raw: Mapping[str, Any]) -> AlertState:
         last_resolved={kind: _moment(at) for kind, at in raw.get("last_resolved", {}).items()},
         episodes={kind: int(n) for kind, n in raw.get("episodes", {}).items()},
         onsets={kind: _moment(at) for kind, at in raw.get("onsets", {}).items()},
-        recent_raises=tuple(_moment(at) for at in raw.get("recent_raises", ())),
+        recent_raises=tuple((_moment(at), kind) for at, kind in raw.get("recent_raises", ())),
     )
 
 

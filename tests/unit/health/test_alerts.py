@@ -18,6 +18,7 @@ from services.health.domain import (
     AlertDecision,
     AlertDecisions,
     ComponentScore,
+    GradeThresholds,
     HealthScore,
     OpenAlert,
     Scorecard,
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.unit
 
 # The raise / escalate / resolve mechanics, without the fatigue rules (sustain, budget) in the way:
 # those have tests of their own below.
-ENTERPRISE = replace(DEFAULT_SCORECARDS["enterprise"], alerts=replace(
+ENTERPRISE = replace(DEFAULT_SCORECARDS["enterprise"], thresholds=GradeThresholds(70, 65, 40, 45), alerts=replace(
     DEFAULT_SCORECARDS["enterprise"].alerts, cooldown_days=14, budget_per_quarter=99, grade_red_sustain_days=0,
     score_drop_sustain_days=0, usage_decline_sustain_days=0, champion_left_sustain_days=0,
     enabled=frozenset(ALERT_KINDS)))
@@ -263,7 +264,7 @@ class TestFatigue:
     card = DEFAULT_SCORECARDS["enterprise"]
 
     def _red(self, day: float, onsets: Mapping[str, datetime] | None = None,
-             recent: Sequence[datetime] = (), card: Scorecard | None = None) -> AlertDecisions:
+             recent: Sequence[tuple[datetime, str]] = (), card: Scorecard | None = None) -> AlertDecisions:
         return evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(20, day), score_history=(),
                                open_alerts={}, signals=EMPTY_SIGNALS, scorecard=card or self.card, as_of=at(day),
                                onsets=onsets, recent_raises=recent)
@@ -286,14 +287,16 @@ class TestFatigue:
 
     def test_the_budget_holds_back_a_second_episode_within_90_days_unless_critical(self) -> None:
         onsets = {"grade_red": at(0)}
-        over = self._red(30, onsets, recent=[at(0)])
+        over = self._red(30, onsets, recent=[(at(0), "usage_decline")])
         assert over.raised == () and "budget 1" in over.suppressed[0].reason
-        assert _kinds(self._red(91, onsets, recent=[at(0)])) == [("grade_red", "raised")]
+        assert _kinds(self._red(91, onsets, recent=[(at(0), "usage_decline")])) == [("grade_red", "raised")]
+        other_trouble = self._red(30, onsets, recent=[(at(0), "champion_left")])
+        assert _kinds(other_trouble) == [("grade_red", "raised")], "another family of trouble is news"
         h = History()
         h.contract(0, start=0, end=60)  # renews in a month: a red grade is critical
         near = evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(20, 30), score_history=(),
                                open_alerts={}, signals=h.signals(), scorecard=self.card, as_of=at(30),
-                               onsets=onsets, recent_raises=[at(0)])
+                               onsets=onsets, recent_raises=[(at(0), "grade_red")])
         assert [(d.kind, d.severity) for d in near.raised] == [("grade_red", "critical")]
 
     def test_score_drop_is_off_by_default(self) -> None:

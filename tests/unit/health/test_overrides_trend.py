@@ -27,17 +27,17 @@ def _score() -> HealthScore:
 
 def test_grade_override_shows_beside_the_computed_grade_until_it_expires() -> None:
     score = _score()
-    assert score.grade == "red" and score.forced_by == "urgent_ticket_open_days"
-    override = Override("grade", "yellow", "fix shipped, customer confirmed", "ann@orchard", at(70))
+    assert score.grade == "yellow" and score.forced_by == "urgent_ticket_open_days"
+    override = Override("grade", "green", "fix shipped, customer confirmed", "ann@orchard", at(70))
     now = apply_overrides(score, [override], as_of=at(61), scorecard=ENTERPRISE)
-    assert (now.computed_grade, now.effective_grade) == ("red", "yellow")
+    assert (now.computed_grade, now.effective_grade) == ("yellow", "green")
     assert now.overridden and now.active == (override,) and now.expired == ()
-    assert now.notes == ("grade set to yellow by ann@orchard (fix shipped, customer confirmed) until 2026-03-16",)
+    assert now.notes == ("grade set to green by ann@orchard (fix shipped, customer confirmed) until 2026-03-16",)
 
     later = apply_overrides(score, [override], as_of=at(73), scorecard=ENTERPRISE)
-    assert later.effective_grade == "red" and not later.overridden
+    assert later.effective_grade == "yellow" and not later.overridden
     assert later.expired == (override,)
-    assert later.notes == ("grade set to yellow by ann@orchard (fix shipped, customer confirmed) "
+    assert later.notes == ("grade set to green by ann@orchard (fix shipped, customer confirmed) "
                            "expired 3 days ago (2026-03-16)",)
 
 

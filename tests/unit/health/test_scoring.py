@@ -10,6 +10,7 @@ import pytest
 from services.health.domain import (
     DEFAULT_SCORECARDS,
     EMPTY_SIGNALS,
+    CriticalMeasure,
     GradeThresholds,
     HealthScore,
     Scorecard,
@@ -102,7 +103,7 @@ def test_missing_data_policies() -> None:
     excluded = score_account(signals, base, as_of=at(1), previous_grade=None)
     assert excluded.total == excluded.components["usage"].score == 100.0
     neutral = score_account(signals, replace(base, missing_data="neutral"), as_of=at(1), previous_grade=None)
-    assert neutral.total == round(0.25 * 100 + 0.75 * 50, 1)
+    assert neutral.total == round(0.25 * 100 + 0.75 * 75, 1)
     zero = score_account(signals, replace(base, missing_data="zero"), as_of=at(1), previous_grade=None)
     assert zero.total == 25.0
     assert excluded.coverage == neutral.coverage == zero.coverage == 0.25
@@ -158,19 +159,21 @@ def test_score_account_uses_the_previous_grade_for_hysteresis() -> None:
     assert score_account(signals, card, as_of=at(60), previous_grade=None).grade == "yellow"
 
 
-def test_critical_measure_forces_red_whatever_the_total() -> None:
+def test_critical_measure_forces_its_grade_whatever_the_total() -> None:
     h = healthy_account(days=60)
     h.ticket(52, "t-9", "urgent")
     six_days = _score(h, 58.5)
     assert six_days.grade == "green" and six_days.forced_by is None
     nine_days = _score(h, 61.5)
-    assert nine_days.total >= 70 and nine_days.grade == "red"
+    assert nine_days.total >= 82 and nine_days.grade == "yellow"  # an urgent ticket a week old caps at yellow
     assert nine_days.forced_by == "urgent_ticket_open_days"
     assert nine_days.forced_detail == (
-        "an urgent ticket open for 9 days forces red (critical measure: urgent_ticket_open_days >= 7)"
+        "an urgent ticket open for 9 days forces yellow (critical measure: urgent_ticket_open_days >= 7)"
     )
+    red_card = replace(ENTERPRISE, critical_measures=(CriticalMeasure("support", "urgent_ticket_open_days", 7, "red"),))
+    assert _score(h, 61.5, card=red_card).grade == "red", "a scorecard can make it red"
     h.close(62, "t-9")
-    assert _score(h, 62.5, previous="red").grade == "green"
+    assert _score(h, 62.5, previous="yellow").grade == "green"
 
 
 def test_champion_leaving_lowers_relationship() -> None:
