@@ -336,8 +336,8 @@ def evaluate_alerts(
     resolved: list[AlertDecision] = []
     suppressed: list[Suppressed] = []
     held_since: dict[str, datetime] = {}
-    quarter_ago = as_of - timedelta(days=90)
-    spent = Counter(BUDGET_FAMILY[kind] for t, kind in recent_raises if t > quarter_ago)
+    window_start = as_of - timedelta(days=ctx.rules.budget_days)
+    spent = Counter(BUDGET_FAMILY[kind] for t, kind in recent_raises if t > window_start)
     for kind in ALERT_KINDS:
         if kind not in ctx.rules.enabled:
             continue
@@ -364,10 +364,10 @@ def evaluate_alerts(
                                                f"{ctx.rules.cooldown_days}-day cool-down"))
             continue
         family = BUDGET_FAMILY[kind]
-        if spent[family] >= ctx.rules.budget_per_quarter and condition.severity != "critical":
+        if spent[family] >= ctx.rules.budget and condition.severity != "critical":
             suppressed.append(Suppressed(kind, f"{plural(spent[family], 'alert')} on this account's {family} "
-                                               f"in the last 90 days (budget {ctx.rules.budget_per_quarter}); "
-                                               f"only a critical one is raised beyond it"))
+                                               f"in the last {ctx.rules.budget_days} days (budget "
+                                               f"{ctx.rules.budget}); only a critical one is raised beyond it"))
             continue
         new_id = alert_id(account_id, kind, (episodes or {}).get(kind, 0) + 1)
         raised.append(_decide(ctx, "raised", new_id, kind, None, condition))

@@ -82,9 +82,11 @@ a sustained red grade and a sustained usage decline carry the same news with far
 class AlertRules:
     cooldown_days: int = 30
     renewal_critical_days: int = 90
-    budget_per_quarter: int = 1
-    """New churn-risk episodes per account in any 90 days; beyond it, only a critical one is raised
-    (the rest are recorded as suppressed). Alert fatigue is the first thing that kills an alert."""
+    budget: int = 1
+    budget_days: int = 182
+    """At most `budget` new episodes per account and family of trouble (health, relationships,
+    sentiment) in any `budget_days`; beyond it only a critical one is raised (the rest are recorded as
+    suppressed). About one alert per account every two quarters is what account managers keep reading."""
     enabled: frozenset[str] = DEFAULT_ALERT_KINDS
     grade_red_sustain_days: int = 7
     """A grade must have held this long (at every point) before it alerts: one bad week is news, one
@@ -202,7 +204,7 @@ _ALERT_FIELDS: Mapping[tuple[str, str], tuple[str, bool, float, bool, float | No
 def _alerts_json(rules: AlertRules) -> dict[str, Any]:
     out: dict[str, Any] = {"cooldown_days": rules.cooldown_days,
                            "renewal_critical_days": rules.renewal_critical_days,
-                           "budget_per_quarter": rules.budget_per_quarter}
+                           "budget": rules.budget, "budget_days": rules.budget_days}
     for kind in ALERT_KINDS:
         out[kind] = {"enabled": kind in rules.enabled}
     for (kind, key), (attr, *_) in _ALERT_FIELDS.items():
@@ -370,13 +372,13 @@ def _critical_measures(check: _Check, raw: Mapping[str, Any]) -> tuple[CriticalM
 
 
 def _alert_rules(check: _Check, raw: Mapping[str, Any]) -> AlertRules:
-    section = check.section(raw, "alerts", ("cooldown_days", "renewal_critical_days", "budget_per_quarter",
+    section = check.section(raw, "alerts", ("cooldown_days", "renewal_critical_days", "budget", "budget_days",
                                             *ALERT_KINDS))
     if section is None:
         return AlertRules()
     default = AlertRules()
     values: dict[str, Any] = {}
-    for key, lowest in (("cooldown_days", 1), ("renewal_critical_days", 0), ("budget_per_quarter", 0)):
+    for key, lowest in (("cooldown_days", 1), ("renewal_critical_days", 0), ("budget", 0), ("budget_days", 1)):
         if key in section and (n := check.number(section[key], f"alerts.{key}", integer=True,
                                                  minimum=lowest, maximum=365)) is not None:
             values[key] = int(n)

@@ -32,13 +32,13 @@ class AlertState:
     onsets: Mapping[str, datetime] = field(default_factory=dict)
     """kind -> since when its condition has held without a break (it alerts once held long enough)."""
     recent_raises: tuple[tuple[datetime, str], ...] = ()
-    """When, and of which kind, the account's episodes of the last 90 days were raised (the budget)."""
+    """When, and of which kind, the account's recent episodes were raised (the budget; a year kept)."""
 
     def after(self, decisions: AlertDecisions, *, as_of: datetime) -> AlertState:
         still_open = dict(self.open)
         resolved_at = dict(self.last_resolved)
         episodes = dict(self.episodes)
-        raises = [(t, kind) for t, kind in self.recent_raises if as_of - t < timedelta(days=90)]
+        raises = [(t, kind) for t, kind in self.recent_raises if as_of - t < timedelta(days=366)]
         for decision in decisions.raised:
             if decision.action == "raised":
                 episodes[decision.kind] = episodes.get(decision.kind, 0) + 1

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.unit
 # The raise / escalate / resolve mechanics, without the fatigue rules (sustain, budget) in the way:
 # those have tests of their own below.
 ENTERPRISE = replace(DEFAULT_SCORECARDS["enterprise"], thresholds=GradeThresholds(70, 65, 40, 45), alerts=replace(
-    DEFAULT_SCORECARDS["enterprise"].alerts, cooldown_days=14, budget_per_quarter=99, grade_red_sustain_days=0,
+    DEFAULT_SCORECARDS["enterprise"].alerts, cooldown_days=14, budget=99, grade_red_sustain_days=0,
     score_drop_sustain_days=0, usage_decline_sustain_days=0, champion_left_sustain_days=0,
     enabled=frozenset(ALERT_KINDS)))
 ACCOUNT = "acme"
@@ -285,11 +285,11 @@ class TestFatigue:
         assert green.onsets == {}
         assert self._red(18, green.onsets).raised == ()
 
-    def test_the_budget_holds_back_a_second_episode_within_90_days_unless_critical(self) -> None:
+    def test_the_budget_holds_back_a_second_episode_within_half_a_year_unless_critical(self) -> None:
         onsets = {"grade_red": at(0)}
         over = self._red(30, onsets, recent=[(at(0), "usage_decline")])
         assert over.raised == () and "budget 1" in over.suppressed[0].reason
-        assert _kinds(self._red(91, onsets, recent=[(at(0), "usage_decline")])) == [("grade_red", "raised")]
+        assert _kinds(self._red(183, onsets, recent=[(at(0), "usage_decline")])) == [("grade_red", "raised")]
         other_trouble = self._red(30, onsets, recent=[(at(0), "champion_left")])
         assert _kinds(other_trouble) == [("grade_red", "raised")], "another family of trouble is news"
         h = History()
