@@ -192,6 +192,13 @@ class ConsumerRunner:
         # the events.
         self.caught_up = False
 
+    def live_partitions(self) -> set[int]:
+        """The partition numbers this instance owns and has read to the end (nothing more is waiting
+        for them now): for those, event time has caught up with the wall clock."""
+        if not self.caught_up:
+            return set()
+        return {tp.partition for tp in self._consumer.assignment()}
+
     def stop(self) -> None:
         """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
         self._stopping.set()
@@ -267,10 +274,14 @@ class ConsumerRunner:
         if len(self._topics) < 2:
             return batches, [r for rs in batches.values() for r in rs]
         rank = {topic: n for n, topic in enumerate(self._topics)}
+        # Partitions a direct fetch found nothing on. The high watermark counts transaction markers
+        # too, which a read_committed consumer never receives as records, so "behind" can be one
+        # marker behind forever: once a fetch of its own comes back empty, it holds nothing back.
+        dry: set[TopicPartition] = set()
         for _ in range(ALIGN_FETCH_ATTEMPTS):
             assigned = self._consumer.assignment()
             behind = set()
-            for tp in assigned:
+            for tp in assigned - dry:
                 highwater = self._consumer.highwater(tp)  # None until the first fetch answers: unknown
                 if highwater is None or highwater > await self._consumer.position(tp):
                     behind.add(tp)
@@ -280,6 +291,7 @@ class ConsumerRunner:
                 break
             more = await self._consumer.getmany(*aligned.starving, timeout_ms=self._max_wait_ms,
                                                 max_records=self._max_records)
+            dry |= {tp for tp in aligned.starving if not more.get(tp)}
             for tp, records in more.items():
                 batches.setdefault(tp, []).extend(records)
         for tp, offset in aligned.held.items():

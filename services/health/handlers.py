@@ -39,7 +39,8 @@ class HealthHandler:
                 ctx.reject(consumed[rejected.event.event_id], f"{ctx.service}: {rejected.reason}")
             if moved.evaluations or moved.folded:
                 advances.append(moved)
-        await self.pipeline.write(ctx.session, ctx.outbox, advances)
+        await self.pipeline.write(ctx.session, ctx.outbox, advances,
+                                  partitions={a: es[0].partition for a, es in grouped.items()})
         latest: dict[int, datetime] = {}
         for e in events:
             at = e.envelope.occurred_at

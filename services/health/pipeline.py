@@ -6,7 +6,7 @@ the scheduler (midnights passing: silence counts) and a scorecard change:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -66,8 +66,11 @@ class Pipeline:
             self._norms = await load_norms(session, self.tables)
         return self._norms
 
-    async def write(self, session: AsyncSession, outbox: Outbox, advances: Sequence[Advance]) -> None:
-        await save_advances(session, self.tables, advances)
+    async def write(
+        self, session: AsyncSession, outbox: Outbox, advances: Sequence[Advance],
+        partitions: Mapping[str, int] | None = None,
+    ) -> None:
+        await save_advances(session, self.tables, advances, partitions)
         emit(outbox, [e for a in advances for e in a.evaluations], topics=self.topics, emitted_at=self.clock())
 
     async def advance_to(

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.health.domain import Advance, today_midnight
 from services.health.pipeline import Pipeline
-from services.health.store import accounts_of_scorecard, due_accounts, event_watermark, refresh_norms
+from services.health.store import accounts_of_scorecard, due_accounts, event_watermarks, refresh_norms
 from shared.db import unit_of_work
 from shared.outbox import Outbox, write_outbox
 
@@ -61,6 +61,7 @@ class Rescorer:
         norms_keep_days: int = 400,
         on_committed: Callable[[], None] = lambda: None,
         caught_up: Callable[[], bool] = lambda: True,
+        live_groups: Callable[[], set[int]] = set,
     ) -> None:
         self._pipeline = pipeline
         self._engine = engine
@@ -72,6 +73,7 @@ class Rescorer:
         self._chunk = chunk
         self._on_committed = on_committed
         self._caught_up = caught_up
+        self._live_groups = live_groups
         self._lock_key = f"health-scheduler:{pipeline.tables.schema}"
 
     async def run(self) -> None:
@@ -93,13 +95,23 @@ class Rescorer:
 
     async def rescore_due(self, *, as_of: datetime | None = None) -> RescoreReport | None:
         """Bring every account whose latest point is before the last midnight (as of `as_of`, default
-        now, less the grace) up to that midnight. None when another instance's pass holds the lock."""
+        now, less the grace) up to that midnight, but never past what its partition group has shown.
+        None when another instance's pass holds the lock."""
         now = as_of or self._pipeline.clock()
         async with self._sessions() as session:
-            watermark = await event_watermark(session, self._pipeline.tables)
-        # Never past what the stream has shown: while a backlog (a backfill, a replay) is still being
-        # read, an account whose newer events are on their way is not silent, it is behind.
-        until = today_midnight(min(now, watermark) if watermark else now, grace=self._grace)
+            watermarks = await event_watermarks(session, self._pipeline.tables)
+        # A group this instance has read to the end has nothing more waiting: it is as far as the busiest
+        # group (not as far as the wall clock: while a burst of history is still being written, the
+        # busiest group shows how far the stream really is).
+        busiest = max(watermarks.values(), default=now)
+        watermarks.update(dict.fromkeys(self._live_groups() & set(watermarks), busiest))
+        # Never past what the stream has shown: while a backlog (a backfill, a burst) is still being read,
+        # an account whose newer events are on their way is not silent, it is behind. Each partition group
+        # is read at its own pace, so each has its own limit.
+        latest = max(watermarks.values(), default=now)
+        untils: dict[int | None, datetime] = {
+            group: today_midnight(min(now, at), grace=self._grace) for group, at in watermarks.items()}
+        untils[None] = today_midnight(min(now, latest), grace=self._grace)  # accounts stored before groups
         async with self._engine.connect() as conn:
             locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
             await conn.commit()
@@ -108,15 +120,24 @@ class Rescorer:
             try:
                 # New norms first, effective from the midnight: that midnight's points use them, as
                 # the backtest's replay does.
-                await self.refresh_norms_if_due(until)
-                return await self._in_chunks(
-                    lambda session, after: due_accounts(session, self._pipeline.tables, cutoff=until,
-                                                        after=after, limit=self._chunk),
-                    lambda session, outbox, ids: self._pipeline.advance_to(session, outbox, ids, until=until),
-                )
+                await self.refresh_norms_if_due(untils[None])
+                reports = [await self._advance_group(group, until)
+                           for group, until in sorted(untils.items(), key=lambda gu: -1 if gu[0] is None else gu[0])]
+                return RescoreReport(accounts=sum(r.accounts for r in reports), changed=sum(r.changed for r in reports),
+                                     alerts=sum(r.alerts for r in reports), chunks=sum(r.chunks for r in reports))
             finally:
                 await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
                 await conn.commit()
+
+    async def _advance_group(self, group: int | None, until: datetime) -> RescoreReport:
+        async def due(session: AsyncSession, after: str) -> list[str]:
+            return await due_accounts(session, self._pipeline.tables, cutoff=until, after=after, limit=self._chunk,
+                                      partition=group)
+
+        async def work(session: AsyncSession, outbox: Outbox, ids: list[str]) -> list[Advance]:
+            return await self._pipeline.advance_to(session, outbox, ids, until=until)
+
+        return await self._in_chunks(due, work)
 
     async def refresh_norms_if_due(self, now: datetime) -> bool:
         """A new version of the cohort norms, effective from `now` (a midnight), when the latest is older

@@ -78,6 +78,7 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("recent_scores", JSONB, nullable=False),
         sa.Column("scored_at", _TZ, nullable=False),
         sa.Column("norm_sample", JSONB),
+        sa.Column("partition", sa.Integer),
     )
     history = sa.Table(
         "score_history", md,
@@ -209,19 +210,21 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
     return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
 
 
-IDLE_PARTITION = timedelta(days=7)
-"""A partition group this far behind the busiest one is idle, not slow: it no longer holds time back."""
+IDLE_PARTITION = timedelta(days=1)
+"""A partition group this far behind the busiest one has gone quiet (a small book's weekend), and no
+longer holds its accounts' time back."""
 
 
-async def event_watermark(session: AsyncSession, tables: HealthTables) -> datetime | None:
-    """How far the stream has got: the latest event time applied on the slowest partition group (an
-    account's events all sit on one partition number, whatever the topic), groups idle for a week
-    aside. None before any event."""
-    w = tables.stream_watermarks
-    busiest = sa.select(sa.func.max(w.c.event_at)).scalar_subquery()
-    watermark: datetime | None = await session.scalar(
-        sa.select(sa.func.min(w.c.event_at)).where(w.c.event_at >= busiest - IDLE_PARTITION))
-    return watermark
+async def event_watermarks(session: AsyncSession, tables: HealthTables) -> dict[int, datetime]:
+    """How far the stream has got, per partition group (an account's events all sit on one partition
+    number, whatever the topic): the latest event time applied there, or the busiest group's when the
+    group has gone quiet. Empty before any event."""
+    rows = (await session.execute(sa.select(tables.stream_watermarks.c.partition,
+                                            tables.stream_watermarks.c.event_at))).all()
+    if not rows:
+        return {}
+    busiest = max(at for _, at in rows)
+    return {group: at if at >= busiest - IDLE_PARTITION else busiest for group, at in rows}
 
 
 async def advance_watermarks(session: AsyncSession, tables: HealthTables, latest: Mapping[int, datetime]) -> None:
@@ -272,22 +275,22 @@ async def refresh_norms(
 _UPSERT_ACCOUNTS = """
 INSERT INTO {table} (account_id, segment, signals, health, score, grade, scorecard_segment, scorecard_version,
                      as_of, arr, currency, renewal_date, last_event_at, alert_state, recent_scores, norm_sample,
-                     scored_at)
-SELECT a, seg, sig::jsonb, h::jsonb, sc, g, ss, sv, ao, arr, cur, rd, le, st::jsonb, rs::jsonb, ns::jsonb, now()
+                     partition, scored_at)
+SELECT a, seg, sig::jsonb, h::jsonb, sc, g, ss, sv, ao, arr, cur, rd, le, st::jsonb, rs::jsonb, ns::jsonb, pt, now()
 FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:signals AS text[]),
             CAST(:health AS text[]), CAST(:score AS float8[]), CAST(:grade AS text[]),
             CAST(:scorecard_segment AS text[]), CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]),
             CAST(:arr AS numeric[]), CAST(:currency AS text[]), CAST(:renewal_date AS date[]),
             CAST(:last_event_at AS timestamptz[]), CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]),
-            CAST(:norm_sample AS text[]))
-     AS u(a, seg, sig, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs, ns)
+            CAST(:norm_sample AS text[]), CAST(:partition AS int[]))
+     AS u(a, seg, sig, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs, ns, pt)
 ON CONFLICT (account_id) DO UPDATE SET
     segment = excluded.segment, signals = excluded.signals, health = excluded.health, score = excluded.score,
     grade = excluded.grade, scorecard_segment = excluded.scorecard_segment,
     scorecard_version = excluded.scorecard_version, as_of = excluded.as_of, arr = excluded.arr,
     currency = excluded.currency, renewal_date = excluded.renewal_date, last_event_at = excluded.last_event_at,
     alert_state = excluded.alert_state, recent_scores = excluded.recent_scores, norm_sample = excluded.norm_sample,
-    scored_at = excluded.scored_at
+    partition = coalesce(excluded.partition, {table}.partition), scored_at = excluded.scored_at
 """
 
 _INSERT_HISTORY = """
@@ -342,7 +345,10 @@ WHERE t.account_id = u.a
 """
 
 
-async def save_advances(session: AsyncSession, tables: HealthTables, advances: Sequence[Advance]) -> None:
+async def save_advances(
+    session: AsyncSession, tables: HealthTables, advances: Sequence[Advance],
+    partitions: Mapping[str, int] | None = None,
+) -> None:
     """Write what the accounts' points produced: one upsert of the accounts that have new points (their
     state after the last one; an update that leaves the signals alone when no event moved them: they are
     the largest column), one update of those whose events made no point, one insert of history (every
@@ -353,7 +359,8 @@ async def save_advances(session: AsyncSession, tables: HealthTables, advances: S
     folded_only = [a for a in advances if not a.evaluations and a.signals_changed]
     if with_events:
         await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
-                              _columns(_account_row(a) for a in with_events))
+                              _columns({**_account_row(a), "partition": (partitions or {}).get(a.account.account_id)}
+                                       for a in with_events))
     if without:
         await session.execute(sa.text(_UPDATE_SCORES.format(table=_q(tables, "accounts"))),
                               _columns(_account_row(a, with_signals=False) for a in without))
@@ -439,21 +446,24 @@ def _alert_row(account_id: str, decision: AlertDecision) -> dict[str, Any]:
 
 
 async def due_accounts(
-    session: AsyncSession, tables: HealthTables, *, cutoff: datetime, after: str, limit: int
+    session: AsyncSession, tables: HealthTables, *, cutoff: datetime, after: str, limit: int,
+    partition: int | None = None,
 ) -> list[str]:
     """The next `limit` accounts after `after` (keyset) whose score is older than `cutoff`, or was
-    made with a scorecard that is no longer current (a scorecard change interrupted part-way)."""
+    made with a scorecard that is no longer current (a scorecard change interrupted part-way); those of
+    one partition group when `partition` is given (else those whose group is not known yet)."""
     accounts, cards = _q(tables, "accounts"), _q(tables, "scorecards")
+    group = "a.partition IS NULL" if partition is None else "a.partition = :partition"
     rows = await session.execute(
         sa.text(
-            f"SELECT a.account_id FROM {accounts} AS a WHERE a.account_id > :after AND ("
+            f"SELECT a.account_id FROM {accounts} AS a WHERE a.account_id > :after AND {group} AND ("
             " a.as_of IS NULL OR a.as_of < :cutoff"
             f" OR a.scorecard_version < (SELECT max(version) FROM {cards} s WHERE s.segment = a.scorecard_segment)"
             " OR (a.segment IS DISTINCT FROM a.scorecard_segment"
             f"     AND EXISTS (SELECT 1 FROM {cards} s WHERE s.segment = a.segment))"
             ") ORDER BY a.account_id LIMIT :limit"
         ),
-        {"after": after, "cutoff": cutoff, "limit": limit},
+        {"after": after, "cutoff": cutoff, "limit": limit, "partition": partition},
     )
     return [row[0] for row in rows]
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -9,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.cli.stack import SERVICES, Stack, running_stack
+from tests.conftest import new_unique
 from tests.infra import Infra
 
 
@@ -22,7 +22,7 @@ async def drop_schemas(engine: AsyncEngine, stack: Stack) -> None:
 async def stack(infra: Infra, engine: AsyncEngine, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """One set of running services for the CLI tests, with topics and schemas of its own; each test
     works on accounts and event ids of its own."""
-    unique = uuid.uuid4().hex[:10]
+    unique = new_unique()
     with running_stack(infra, unique, Path(tmp_path_factory.mktemp("cli-logs"))) as running:
         yield running
     await drop_schemas(engine, running)

@@ -5,7 +5,6 @@ A screenshot is kept in test-artefacts/ for people to look at."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from cli.report import render_report
 from cli.report.figures import ReportData
 from tests.cli.conftest import drop_schemas
 from tests.cli.stack import Stack, running_stack
+from tests.conftest import new_unique
 from tests.e2e.browser import ARTEFACTS, headless, visit
 from tests.infra import Infra
 
@@ -32,7 +32,7 @@ SIGNAL_QUALITY = {"benchmark": "signal_quality", "data_sets": [
 @pytest.fixture(scope="module")
 async def book(infra: Infra, engine: AsyncEngine, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     """Running services fed the sample's eight stories by ``orchard simulate --send``."""
-    unique = uuid.uuid4().hex[:10]
+    unique = new_unique()
     with running_stack(infra, unique, Path(tmp_path_factory.mktemp("report-logs"))) as stack:
         started = datetime.now(UTC)
         sent = stack.orchard("simulate", "--send", "--accounts", str(ACCOUNTS), "--days", "60", "--prefix",
@@ -43,7 +43,9 @@ async def book(infra: Infra, engine: AsyncEngine, tmp_path_factory: pytest.TempP
         def scored_now() -> bool:
             items = stack.get("health", "/v1/accounts", limit=500).json()["items"]
             mine = [a for a in items if a["account_id"].startswith(unique)]
-            return len(mine) == ACCOUNTS and all(datetime.fromisoformat(a["as_of"]) >= started for a in mine)
+            # evaluated up to today: every midnight since each account's last event, silence included
+            today = started.replace(hour=0, minute=0, second=0, microsecond=0)
+            return len(mine) == ACCOUNTS and all(datetime.fromisoformat(a["as_of"]) >= today for a in mine)
 
         stack.wait("health to score every account as of now", scored_now, timeout=300)
         stack.wait("expansion's seat-limit trigger", lambda: stack.get(

@@ -364,10 +364,10 @@ def evaluate_alerts(
                                                f"{ctx.rules.cooldown_days}-day cool-down"))
             continue
         family = BUDGET_FAMILY[kind]
-        if spent[family] >= ctx.rules.budget and condition.severity != "critical":
+        if spent[family] >= ctx.rules.budget:
             suppressed.append(Suppressed(kind, f"{plural(spent[family], 'alert')} on this account's {family} "
                                                f"in the last {ctx.rules.budget_days} days (budget "
-                                               f"{ctx.rules.budget}); only a critical one is raised beyond it"))
+                                               f"{ctx.rules.budget}); the grade and the open alerts show it"))
             continue
         new_id = alert_id(account_id, kind, (episodes or {}).get(kind, 0) + 1)
         raised.append(_decide(ctx, "raised", new_id, kind, None, condition))

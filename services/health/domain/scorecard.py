@@ -85,8 +85,9 @@ class AlertRules:
     budget: int = 1
     budget_days: int = 182
     """At most `budget` new episodes per account and family of trouble (health, relationships,
-    sentiment) in any `budget_days`; beyond it only a critical one is raised (the rest are recorded as
-    suppressed). About one alert per account every two quarters is what account managers keep reading."""
+    sentiment) in any `budget_days`; the rest are recorded as suppressed (an open alert still escalates).
+    About one alert per account every two quarters is what account managers keep reading. No exception
+    for critical ones: on monthly contracts every alert is near a renewal, and the budget would leak."""
     enabled: frozenset[str] = DEFAULT_ALERT_KINDS
     grade_red_sustain_days: int = 7
     """A grade must have held this long (at every point) before it alerts: one bad week is news, one

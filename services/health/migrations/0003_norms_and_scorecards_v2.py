@@ -75,6 +75,7 @@ BUILT_IN_V2 = json.loads(
 
 def upgrade(schema: str) -> None:
     op.add_column("accounts", sa.Column("norm_sample", JSONB), schema=schema)
+    op.add_column("accounts", sa.Column("partition", sa.Integer), schema=schema)  # its partition group
     op.create_table(
         "stream_watermarks",
         sa.Column("partition", sa.Integer, primary_key=True),
@@ -109,4 +110,5 @@ def downgrade(schema: str) -> None:
                .bindparams(who=BUILT_IN))
     op.drop_table("cohort_norms", schema=schema)
     op.drop_table("stream_watermarks", schema=schema)
+    op.drop_column("accounts", "partition", schema=schema)
     op.drop_column("accounts", "norm_sample", schema=schema)

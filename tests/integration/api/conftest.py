@@ -4,7 +4,6 @@ a 500 as a response (instead of raising) so that tests can count them."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.expansion import harness as expansion_harness
 from tests.integration.health import harness as health_harness
@@ -52,7 +52,7 @@ def _renewal_book() -> list[renewals_harness.Input]:
 
 @pytest.fixture(scope="module")
 async def apis(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Apis]:
-    unique = uuid.uuid4().hex[:10]
+    unique = new_unique()
     schemas = {name: f"t_{unique}_{name[:3]}" for name in SERVICES}
 
     def settings(harness: Any, name: str) -> Any:
@@ -67,9 +67,9 @@ async def apis(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Apis]:
         expansion = await stack.enter_async_context(
             expansion_harness.running(settings(expansion_harness, "expansion")))
 
-        leaving = health_harness.healthy("acct-h", days=20)
-        leaving.contact(21, "c0", "champion", change="left")
-        await health.apply(leaving.events)
+        leaving = health_harness.healthy("acct-h", days=30)
+        leaving.contact(21, "c0", "champion", change="left")  # unreplaced for over a week by day 30
+        await health.apply(leaving.in_time_order())
         await renewals.apply(_renewal_book())
         await expansion.apply(upsell_story("acct-x").events)
 

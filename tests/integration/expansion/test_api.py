@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.expansion.harness import Expansion, running, settings_for
 from tests.services import WRITER
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Expansion]:
     """Five upsell accounts (four opportunities each) and one steady account (none)."""
-    unique = uuid.uuid4().hex[:10]
+    unique = new_unique()
     schema = f"t_{unique}"
     async with running(settings_for(infra, schema=schema, unique=unique)) as expansion:
         await expansion.apply([e for n in range(5) for e in upsell_story(f"up-{n}").events])

@@ -1,6 +1,6 @@
 """Churn-risk alert lifecycle through the handler and the outbox: raised once, no repeat while open or
 inside the cool-down, resolved when the condition clears, raised again (new id) after the cool-down and
-outside the quarter's budget."""
+outside the half-year's budget."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ async def test_no_repeat_while_open_or_inside_the_cooldown_and_a_resolve_when_it
         ("still open", 13, [13]),            # a fourth: the alert is open and this is no worse
         ("resolved", 50, []),                # by day 50: no negative feedback in 30 days
         ("cool-down", 57, [55, 56, 57]),     # a new run days after the resolve: inside the 30-day cool-down
-        ("raised again", 103, [100, 101, 103]),  # past the cool-down, and a quarter after the first alert
+        ("raised again", 203, [200, 201, 203]),  # past the cool-down and the half-year budget
     ]
     seen, used_until = 0, 0
     for label, until, days in steps:
@@ -42,7 +42,7 @@ async def test_no_repeat_while_open_or_inside_the_cooldown_and_a_resolve_when_it
     first, resolved, again = feedback
     assert resolved["alert_id"] == first["alert_id"] != again["alert_id"]
     assert first["episode_start"].startswith(at(10).date().isoformat())
-    assert again["episode_start"].startswith(at(100).date().isoformat())
+    assert again["episode_start"].startswith(at(200).date().isoformat())
     assert len(first["reasons"][0]["evidence_event_ids"]) == 3
     assert "no negative feedback" in resolved["reasons"][0]["detail"]
 

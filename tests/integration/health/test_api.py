@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.health.harness import BUILT_IN_VERSION, Health, Story, at, healthy, running, settings_for
 from tests.services import WRITER
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Health]:
     """One service for the module: accounts with a history (trend), a departed champion (an alert),
     identical scores (ties), and accounts without a contract (no ARR, no renewal date)."""
-    unique = uuid.uuid4().hex[:10]
+    unique = new_unique()
     schema = f"t_{unique}"
     async with running(settings_for(infra, schema=schema, unique=unique)) as health:
         trending = healthy("trending", days=30)

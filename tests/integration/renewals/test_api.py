@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.renewals.harness import Input, Renewals, running, settings_for
 from tests.services import READER, WRITER
@@ -59,7 +59,7 @@ def _book() -> list[Input]:
 
 @pytest.fixture(scope="module")
 async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Renewals]:
-    unique = uuid.uuid4().hex[:10]
+    unique = new_unique()
     schema = f"t_{unique}"
     async with running(settings_for(infra, schema=schema, unique=unique)) as renewals:
         await renewals.apply(_book())
