@@ -144,6 +144,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         # Wait for the batch in flight: it commits (DB, then offsets) or rolls back before we let go.
         async with self._runner._batch_lock:
             self._runner._generation += 1
+            self._runner._committed.clear()
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
 
@@ -185,17 +186,20 @@ class ConsumerRunner:
         self._on_committed = on_committed
         self._batch_lock = asyncio.Lock()
         self._generation = 0
+        # The offset last committed per owned partition, so an idle loop commits only what moved.
+        self._committed: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self.healthy = True
         # False while a backlog (more than a batch) waits behind the last batch. Work that judges
         # "now" (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of
         # the events.
         self.caught_up = False
+        self._records_at = time.monotonic()  # when a fetch last brought records
 
-    def live_partitions(self) -> set[int]:
-        """The partition numbers this instance owns and has read to the end (nothing more is waiting
-        for them now): for those, event time has caught up with the wall clock."""
-        if not self.caught_up:
+    def quiet_partitions(self, quiet_s: float) -> set[int]:
+        """The partition numbers this instance owns when it has read them to the end and no record has
+        come for `quiet_s` seconds: for those, event time has caught up with the wall clock."""
+        if not self.caught_up or time.monotonic() - self._records_at < quiet_s:
             return set()
         return {tp.partition for tp in self._consumer.assignment()}
 
@@ -225,8 +229,11 @@ class ConsumerRunner:
                 fetch.cancel()
                 break
             batches = await self._fill(fetch.result())
-            if not batches:
+            if batches:
+                self._records_at = time.monotonic()
+            else:
                 self.caught_up = not await self._behind()
+                await self._commit_drained(generation)
                 continue
             async with self._batch_lock:
                 if generation != self._generation:
@@ -311,6 +318,31 @@ class ConsumerRunner:
                 return True
             waiting += max(0, highwater - await self._consumer.position(tp))
         return waiting > self._max_records
+
+    async def _commit_drained(self, generation: int) -> None:
+        """On an idle loop, commit each owned partition's position where it passed the last offset
+        committed. A transactional producer ends every transaction with a marker that takes an offset
+        but is never handed over as a record: committing record offsets alone leaves a lag of one
+        that every lag monitor (and anyone waiting for lag zero) reads as work not done. Nothing is
+        skipped: every record before the position was processed, or was sought back to."""
+        async with self._batch_lock:
+            if generation != self._generation:
+                return
+            moved: dict[TopicPartition, OffsetAndMetadata] = {}
+            for tp in self._consumer.assignment():
+                position = await self._consumer.position(tp)
+                if tp not in self._committed:
+                    committed = await self._consumer.committed(tp)
+                    self._committed[tp] = committed if committed is not None else -1
+                if position > self._committed[tp]:
+                    moved[tp] = OffsetAndMetadata(position, "")
+            if moved:
+                try:
+                    await self._consumer.commit(moved)
+                except KafkaError as exc:  # a rebalance under way: the next idle loop tries again
+                    log.info("idle offset commit skipped", extra={"error": repr(exc)})
+                    return
+                self._committed.update({tp: meta.offset for tp, meta in moved.items()})
 
     def _report_failure(
         self, exc: Exception, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], backoff: float
@@ -448,6 +480,7 @@ class ConsumerRunner:
         offsets = {tp: OffsetAndMetadata(off, "") for tp, off in next_offsets.items() if tp in owned}
         if offsets:
             await self._consumer.commit(offsets)
+            self._committed.update({tp: meta.offset for tp, meta in offsets.items()})
 
 
 

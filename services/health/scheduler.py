@@ -100,11 +100,9 @@ class Rescorer:
         now = as_of or self._pipeline.clock()
         async with self._sessions() as session:
             watermarks = await event_watermarks(session, self._pipeline.tables)
-        # A group this instance has read to the end has nothing more waiting: it is as far as the busiest
-        # group (not as far as the wall clock: while a burst of history is still being written, the
-        # busiest group shows how far the stream really is).
-        busiest = max(watermarks.values(), default=now)
-        watermarks.update(dict.fromkeys(self._live_groups() & set(watermarks), busiest))
+        # A group this instance has read to the end, with nothing new for a while, is as far as the wall
+        # clock: its accounts' silence counts up to now.
+        watermarks.update(dict.fromkeys(self._live_groups(), now))
         # Never past what the stream has shown: while a backlog (a backfill, a burst) is still being read,
         # an account whose newer events are on their way is not silent, it is behind. Each partition group
         # is read at its own pace, so each has its own limit.

@@ -51,7 +51,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         norms_keep_days=settings.health_norms_keep_days,
         on_committed=runtime.relay.notify,
         caught_up=lambda: runner.caught_up,
-        live_groups=runner.live_partitions,
+        live_groups=lambda: runner.quiet_partitions(settings.health_stream_quiet_s),
     )
     app = create_health_app(
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),

@@ -23,6 +23,11 @@ class HealthSettings(OrchardSettings):
     """``ORCHARD_HEALTH_MIDNIGHT_GRACE_S``: a midnight is evaluated by the scheduler only this long
     after it, so events up to this late still land before it (a later one is scored at the account's
     latest point)."""
+    health_stream_quiet_s: float = Field(default=300.0, ge=0)
+    """``ORCHARD_HEALTH_STREAM_QUIET_S``: once this instance has read its partitions to the end and nothing
+    new has come for this long, the stream has caught up with the wall clock: silence is counted up to
+    now. Until then it is counted only up to the latest event seen (a burst of history being written,
+    a backfill, is not silence)."""
     health_norms_refresh_s: float = Field(default=86_400.0, gt=0)
     """``ORCHARD_HEALTH_NORMS_REFRESH_S``: how often the scheduler rebuilds the cohort norms (where each
     account's usage stands among similar accounts) from every account's latest measures."""

@@ -71,6 +71,7 @@ class Stack:
             "ORCHARD_TOPIC_PARTITIONS": "3",
             "ORCHARD_HEALTH_RESCORE_INTERVAL_S": "10",
             "ORCHARD_HEALTH_MIDNIGHT_GRACE_S": "0",
+            "ORCHARD_HEALTH_STREAM_QUIET_S": "5",
             "ORCHARD_LOG_LEVEL": "WARNING",
             **{f"ORCHARD_{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
             **{f"ORCHARD_{s.upper()}_SCHEMA": self.schema(s) for s in SERVICES},

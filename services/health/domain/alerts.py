@@ -203,6 +203,11 @@ def _change(ctx: _Context) -> Sequence[Reason]:
     return ctx.change if ctx.change is not None else explain_change(ctx.previous, ctx.current)
 
 
+_HELD_SINCE_EPISODE = frozenset({"champion_left"})
+"""Kinds whose condition is known to have held since its episode started (a departure nobody has
+replaced since), even when the event saying so arrived late: the sustain is counted from then."""
+
+
 def _champion_left(ctx: _Context, open_alert: OpenAlert | None) -> _Condition | None:
     departed = unreplaced_departures(ctx.signals, day_number(ctx.as_of))
     if not departed:
@@ -345,6 +350,8 @@ def evaluate_alerts(
         condition = _DETECTORS[kind](ctx, open_alert)
         if condition is not None:
             held_since[kind] = (onsets or {}).get(kind, as_of)
+            if kind in _HELD_SINCE_EPISODE:
+                held_since[kind] = min(held_since[kind], condition.episode_start)
         if open_alert is not None:
             if _recovered(kind, ctx, open_alert, condition):
                 resolved.append(_decide(ctx, "resolved", open_alert.alert_id, kind, open_alert, condition))

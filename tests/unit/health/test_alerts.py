@@ -259,7 +259,7 @@ def test_disabled_rules_do_not_alert() -> None:
 
 class TestFatigue:
     """A condition alerts once it has held for its sustain days, and an account gets at most the budget
-    of new episodes in any 90 days (a critical one excepted)."""
+    of new episodes per family of trouble in any half year."""
 
     card = DEFAULT_SCORECARDS["enterprise"]
 
@@ -298,6 +298,19 @@ class TestFatigue:
                                open_alerts={}, signals=h.signals(), scorecard=self.card, as_of=at(30),
                                onsets=onsets, recent_raises=[(at(0), "grade_red")])
         assert near.raised == () and [s.kind for s in near.suppressed] == ["grade_red"]
+
+    def test_a_departure_seen_late_counts_its_week_from_when_it_happened(self) -> None:
+        h = healthy_account(days=100)
+        h.contact(100, "c-0", "champion", "left")
+        # The departure reached the score only on day 106 (its event came late): it has still been
+        # unreplaced since day 100, so the week is up on day 107, not day 113.
+        late = evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(80, 106), score_history=(),
+                               open_alerts={}, signals=h.signals(), scorecard=self.card, as_of=at(106))
+        assert late.raised == () and late.onsets == {"champion_left": at(100)}
+        due = evaluate_alerts(account_id=ACCOUNT, previous=None, current=_synthetic(80, 107), score_history=(),
+                              open_alerts={}, signals=h.signals(), scorecard=self.card, as_of=at(107),
+                              onsets=late.onsets)
+        assert _kinds(due) == [("champion_left", "raised")]
 
     def test_score_drop_is_off_by_default(self) -> None:
         assert "score_drop" not in self.card.alerts.enabled
