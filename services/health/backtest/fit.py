@@ -105,9 +105,12 @@ def calibrate(rows: Sequence[ScoredSnapshot], cards: Mapping[str, Scorecard], *,
                  if p.get("precision") is not None}
     segments: dict[str, Any] = {}
     proposed: dict[str, Scorecard] = {}
-    for segment in sorted({r.snapshot.segment for r in rows}):
-        mine = [r for r in rows if r.snapshot.segment == segment]
-        card = cards.get(segment) or cards["default"]
+    def card_segment(row: ScoredSnapshot) -> str:  # an account of a segment without a card of its own: default
+        return row.snapshot.segment if row.snapshot.segment in cards else "default"
+
+    for segment in sorted({card_segment(r) for r in rows}):
+        mine = [r for r in rows if card_segment(r) == segment]
+        card = cards[segment]
         churned = sum(r.snapshot.churned for r in mine)
         if len(mine) < MIN_SNAPSHOTS or churned == 0:
             segments[segment] = {"snapshots": len(mine), "churned": churned,
