@@ -1,5 +1,5 @@
 """``python -m services.renewals``: settings, logging, the consumer on the contract and
-account-health topics, the outbox relay and the HTTP API (port ``ORCHARD_RENEWALS_PORT``, default
+account-health topics, the scheduled pass, the outbox relay and the HTTP API (port ``ORCHARD_RENEWALS_PORT``, default
 8003), until SIGTERM."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from shared.runtime import serve
 
 async def run(settings: RenewalsSettings) -> None:
     service = build_service(settings)
-    await serve(service.runtime, service.app, port=settings.renewals_port)
+    await serve(service.runtime, service.app, port=settings.renewals_port, background=[service.scheduler.run])
 
 
 def main() -> None:

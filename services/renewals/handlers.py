@@ -1,19 +1,24 @@
 """The batch handler: contract events and `health.changed` records in; renewals, ARR spans and
 `renewal_at_risk` alerts out. Follow one event: `RenewalsHandler.__call__` groups the batch by
-account, `fold_events` applies each account's new events (`_apply`: contract events are kept and
-re-folded, a health record replaces an older one), every renewal of a touched account is upserted
-with its risk, and the alert rule runs on each at the account's latest event time.
+account, `fold_events` applies each account's new events in event-time order, and each event is a
+point in time (`domain.judging`): the midnights since the account's last point are judged first
+(what the scheduled pass would have judged had it got there first), then the event is applied
+(contract events are kept and re-folded, a health record joins the trail) and every renewal of the
+account is judged at the event's time. `store_judged` then writes what the judgements produced.
 
 Per batch, whatever its size: one statement locks and loads the accounts, one upserts the renewals,
-one mirrors their alert states, two replace the ARR spans, one saves
-the accounts.
+one mirrors their alert states, two replace the ARR spans, one saves the accounts, one their place
+in the schedule and one the stream's watermarks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals import outputs
 from services.renewals.domain import (
@@ -21,23 +26,29 @@ from services.renewals.domain import (
     AlertState,
     ContractEvent,
     Health,
-    Renewal,
+    Judged,
+    JudgingRules,
     apply_contract_events,
     apply_health,
-    decide_alert,
-    with_alerts,
+    health_at,
+    judge_event,
+    next_due,
 )
 from services.renewals.inputs import HEALTH_CHANGED, health_record
 from services.renewals.store import (
+    Due,
     RenewalsTables,
+    advance_watermarks,
     lock_and_load_accounts,
     replace_arr_spans,
     save_alert_states,
     save_books,
+    save_schedule,
     upsert_renewals,
 )
 from shared.accounts import by_account, fold_events
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.outbox import Outbox
 
 
 def utc_now() -> datetime:
@@ -48,69 +59,79 @@ def utc_now() -> datetime:
 class RenewalsHandler:
     tables: RenewalsTables
     churn_risk_topic: str
-    window_days: int
+    rules: JudgingRules
     clock: Callable[[], datetime] = utc_now
-    """Wall-clock time, for `emitted_at` only; the alert rule judges at event time."""
+    """Wall-clock time, for `emitted_at` only; the judgements are made at event time."""
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
         grouped = by_account(events)
         stored = await lock_and_load_accounts(ctx.session, self.tables, list(grouped))
 
-        books: dict[str, AccountBook] = {}
+        judged: dict[str, Judged] = {}
+        partitions: dict[str, int] = {}
+        watermarks: dict[int, datetime] = {}
         for account_id, account_events in grouped.items():
-            book, applied = fold_events(stored.get(account_id) or AccountBook(), account_events, ctx, apply=_apply)
-            if applied:
-                books[account_id] = book
-
-        judged = {account_id: book.renewals(account_id) for account_id, book in books.items()}
-        await upsert_renewals(ctx.session, self.tables,
-                              [(r, *_health_columns(books[a].health)) for a, rs in judged.items() for r in rs])
-        alerts: list[outputs.RenewalAlert] = []
-        changed: dict[str, AlertState] = {}
-        for account_id, renewals in judged.items():
-            account_alerts, account_changes = self._alerts(books[account_id], renewals)
-            books[account_id] = with_alerts(books[account_id], account_changes)
-            alerts += account_alerts
-            changed |= account_changes
-        await save_alert_states(ctx.session, self.tables, changed)
-        await replace_arr_spans(ctx.session, self.tables, {a: book.spans() for a, book in books.items()})
-        await save_books(ctx.session, self.tables, books)
-        outputs.emit(ctx.outbox, alerts, topic=self.churn_risk_topic)
-
-    def _alerts(
-        self, book: AccountBook, renewals: Sequence[Renewal]
-    ) -> tuple[list[outputs.RenewalAlert], dict[str, AlertState]]:
-        alerts: list[outputs.RenewalAlert] = []
-        changed: dict[str, AlertState] = {}
-        # Judged at the account's latest event time, not the wall clock: a replay decides the same way.
-        if book.health is None or book.latest_at is None:
-            return alerts, changed
-        emitted_at = self.clock()
-        for renewal in renewals:
-            decision = decide_alert(renewal, book.alerts.get(renewal.renewal_id, AlertState()),
-                                    today=book.latest_at.date(), window_days=self.window_days)
-            if decision is None:
+            result, applied = fold_events(Judged(stored.get(account_id) or AccountBook()), account_events, ctx,
+                                          apply=partial(self._apply, account_id))
+            if not applied:
                 continue
-            changed[renewal.renewal_id] = decision.state
-            alerts.append(outputs.renewal_alert(decision, book.health, occurred_at=book.latest_at,
-                                                emitted_at=emitted_at))
-        return alerts, changed
+            judged[account_id] = result
+            partitions[account_id] = applied[-1].partition
+            for event in applied:
+                at = event.envelope.occurred_at
+                watermarks[event.partition] = max(at, watermarks.get(event.partition, at))
+        await store_judged(ctx.session, self.tables, judged, partitions=partitions, rules=self.rules,
+                           outbox=ctx.outbox, topic=self.churn_risk_topic, emitted_at=self.clock(), contracts=True)
+        await advance_watermarks(ctx.session, self.tables, watermarks)
+
+    def _apply(self, account_id: str, judged: Judged, events: Sequence[ConsumedEvent]) -> Judged:
+        for event in events:
+            change = _change_of(event)
+            if change is not None:
+                judged = judge_event(judged, account_id, at=event.envelope.occurred_at, apply=change, rules=self.rules)
+        return judged
 
 
-def _health_columns(health: Health | None) -> tuple[float | None, str | None]:
-    return (None, None) if health is None else (health.score, health.grade)
+def _change_of(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook] | None:
+    """What the event does to the book; None for an event renewals does not fold (it is no point)."""
+    envelope = event.envelope
+    if envelope.type == HEALTH_CHANGED:  # type: ignore[comparison-overlap]  # see inputs.py
+        record = health_record(event)
+        health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
+                        at=record.occurred_at, event_id=record.event_id)
+        return lambda book: apply_health(book, health)
+    if envelope.type.startswith("contract."):
+        contract_event = ContractEvent(envelope.event_id, envelope.type, envelope.occurred_at,
+                                       envelope.data.model_dump(mode="json"))
+        return lambda book: apply_contract_events(book, [contract_event])
+    return None
 
 
-def _apply(book: AccountBook, events: Sequence[ConsumedEvent]) -> AccountBook:
-    contract_events = []
-    for event in events:
-        envelope = event.envelope
-        if envelope.type == HEALTH_CHANGED:  # type: ignore[comparison-overlap]  # see inputs.py
-            record = health_record(event)
-            book = apply_health(book, Health(score=record.score, grade=record.grade,
-                                             previous_score=record.previous_score, at=record.occurred_at,
-                                             event_id=record.event_id))
-        elif envelope.type.startswith("contract."):
-            contract_events.append(ContractEvent(envelope.event_id, envelope.type, envelope.occurred_at,
-                                                 envelope.data.model_dump(mode="json")))
-    return apply_contract_events(book, contract_events)
+async def store_judged(
+    session: AsyncSession, tables: RenewalsTables, judged: Mapping[str, Judged], *,
+    partitions: Mapping[str, int | None], rules: JudgingRules, outbox: Outbox, topic: str, emitted_at: datetime,
+    contracts: bool,
+) -> None:
+    """Write what judging the accounts produced: their renewals as of their last point (with the
+    health they were judged on), alert states, books, next due days and alerts; their ARR spans too
+    when `contracts` may have changed."""
+    rows = []
+    states: dict[str, AlertState] = {}
+    for account_id, result in judged.items():
+        book = result.book
+        if book.judged_at is None:
+            continue
+        health = health_at(book.health_trail, book.judged_at)
+        score, grade = (None, None) if health is None else (health.score, health.grade)
+        rows += [(r, score, grade) for r in book.renewals(account_id, at=book.judged_at, rules=rules.risk)]
+        states |= book.alerts
+    await upsert_renewals(session, tables, rows)
+    await save_alert_states(session, tables, states)
+    books = {account_id: result.book for account_id, result in judged.items()}
+    if contracts:
+        await replace_arr_spans(session, tables, {a: book.spans() for a, book in books.items()})
+    await save_books(session, tables, books)
+    await save_schedule(session, tables, {
+        a: Due(partitions.get(a), next_due(book, rules=rules), book.judged_at) for a, book in books.items()})
+    alerts = [outputs.renewal_alert(d, emitted_at=emitted_at) for r in judged.values() for d in r.decisions]
+    outputs.emit(outbox, alerts, topic=topic)

@@ -1,6 +1,9 @@
 """The output events of renewal risk: `churn_risk.raised` / `churn_risk.resolved` of kind
 `renewal_at_risk` on `orchard.alerts.churn-risk.v1`, with the renewal date, the days left and the
-ARR at risk. Ids come from the decision (renewal, episode, severity), so a re-emit carries the same id.
+ARR at risk. An escalation and a reminder are `churn_risk.raised` too (the contract has no other
+type), told apart by `action`; `alert_id` ties one episode's events together. Ids come from the
+decision (renewal, episode, severity or reminder window), so a re-emit carries the same id;
+`occurred_at` is the point judged at (an event's time or a midnight), `emitted_at` the wall clock.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
-from services.renewals.domain import AlertDecision, Health
+from services.renewals.domain import AlertDecision
 from shared.events import AlertReason, ChurnRiskAlert
 from shared.outbox import Outbox
 
@@ -22,26 +25,31 @@ class RenewalAlert(ChurnRiskAlert):
     renewal_id: str
     contract_id: str
     currency: str
-    action: Literal["raised", "resolved"]
+    action: Literal["raised", "escalated", "reminded", "resolved"]
+    alert_id: str
     episode: int
+    episode_start: datetime | None
+    reminder_days: int | None = None
+    """On a reminder: the window (days before the date) it was sent at."""
 
 
-def renewal_alert(decision: AlertDecision, health: Health, *, occurred_at: datetime, emitted_at: datetime
-                  ) -> RenewalAlert:
-    renewal = decision.renewal
+def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> RenewalAlert:
+    renewal, health = decision.renewal, decision.health
     reasons = [AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
                            evidence_event_ids=r.evidence_event_ids) for r in renewal.risk.reasons]
-    if decision.action == "raised":
-        summary = (f"renewal of contract {renewal.contract_id} on {renewal.renewal_date.isoformat()} "
-                   f"({decision.days_to_renewal} days) at {renewal.risk.band} risk: "
-                   f"{renewal.arr:f} {renewal.currency} ARR")
-    else:
+    due = (f"renewal of contract {renewal.contract_id} on {renewal.renewal_date.isoformat()} "
+           f"({decision.days_to_renewal} days) at {renewal.risk.band} risk: {renewal.arr:f} {renewal.currency} ARR")
+    if decision.action == "resolved":
         summary = f"renewal of contract {renewal.contract_id} is no longer at high risk ({_why_cleared(decision)})"
+    elif decision.action == "reminded":
+        summary = f"reminder, {decision.reminder_days} days or fewer to go: {due}"
+    else:
+        summary = due
     return RenewalAlert(
         event_id=decision.event_id,
-        type="churn_risk.raised" if decision.action == "raised" else "churn_risk.resolved",
+        type="churn_risk.resolved" if decision.action == "resolved" else "churn_risk.raised",
         account_id=renewal.account_id,
-        occurred_at=occurred_at,
+        occurred_at=decision.at,
         emitted_at=emitted_at,
         kind=KIND,
         severity=decision.severity,
@@ -56,7 +64,10 @@ def renewal_alert(decision: AlertDecision, health: Health, *, occurred_at: datet
         contract_id=renewal.contract_id,
         currency=renewal.currency,
         action=decision.action,
+        alert_id=decision.alert_id,
         episode=decision.state.episode,
+        episode_start=decision.state.since,
+        reminder_days=decision.reminder_days,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.renewals.domain import CLOSED_STAGES, AccountSpan, DueRenewal, Period
+from services.renewals.domain import CLOSED_STAGES, AccountSpan, ClosedCount, DueRenewal, Period
 from services.renewals.store import RenewalsTables
 
 Record = sa.Row[*tuple[Any, ...]]
@@ -100,3 +100,15 @@ async def spans_around(session: AsyncSession, tables: RenewalsTables, period: Pe
         .where(sa.or_(live(period.start), live(period.end)))
     )
     return [AccountSpan(*row) for row in rows]
+
+
+async def closed_by_band(session: AsyncSession, tables: RenewalsTables, *, before: date) -> dict[str, ClosedCount]:
+    """The book's closed renewals due before `before`, per the risk band they were last judged at while
+    open: how many closed and how many of those renewed (the forecast's history; nothing of the period
+    forecast is read, so a past period is not forecast with its own outcomes)."""
+    r = tables.renewals
+    rows = await session.execute(
+        sa.select(r.c.risk, sa.func.count(), sa.func.count().filter(r.c.stage == "renewed"))
+        .where(r.c.stage.in_(sorted(CLOSED_STAGES)), r.c.renewal_date < before).group_by(r.c.risk)
+    )
+    return {band: ClosedCount(closed=closed, renewed=renewed) for band, closed, renewed in rows}

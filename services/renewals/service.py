@@ -1,5 +1,5 @@
 """The renewals service wired together: tables, runtime (engine, Kafka, relay), one consumer on the
-contract and account-health topics and the HTTP app. Used by ``__main__`` and by tests; building it
+contract and account-health topics, the scheduled pass and the HTTP app. Used by ``__main__`` and by tests; building it
 does no I/O (``Runtime.start``, called by ``serve``, does)."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.renewals.api import RenewalsContext, create_renewals_app
 from services.renewals.handlers import RenewalsHandler, utc_now
 from services.renewals.inputs import parse_renewals_input
+from services.renewals.scheduler import RenewalsScheduler
 from services.renewals.settings import RenewalsSettings
 from services.renewals.store import RenewalsTables, renewals_tables
 from shared.consumer import ConsumerRunner
@@ -26,6 +27,7 @@ class RenewalsService:
     tables: RenewalsTables
     runtime: Runtime
     runner: ConsumerRunner
+    scheduler: RenewalsScheduler
     app: FastAPI
 
 
@@ -33,15 +35,23 @@ def build_service(settings: RenewalsSettings) -> RenewalsService:
     tables = renewals_tables(settings.renewals_schema)
     runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
     topics = settings.topics
-    handler = RenewalsHandler(tables=tables, churn_risk_topic=topics.churn_risk,
-                              window_days=settings.renewals_window_days)
+    rules = settings.judging_rules
+    handler = RenewalsHandler(tables=tables, churn_risk_topic=topics.churn_risk, rules=rules)
     # One runner for both topics (see inputs.py): one lock and one transaction per account and batch.
     runner = runtime.consumer_runner(topics=[topics.contract, topics.account_health], handler=handler,
                                      parser=parse_renewals_input)
+    scheduler = RenewalsScheduler(
+        tables=tables, engine=runtime.engine, sessions=runtime.sessions, rules=rules,
+        churn_risk_topic=topics.churn_risk, interval_s=settings.renewals_pass_interval_s,
+        chunk=settings.renewals_pass_chunk, grace_s=settings.renewals_midnight_grace_s, clock=utc_now,
+        caught_up=lambda: runner.caught_up,
+        quiet_groups=lambda: runner.quiet_partitions(settings.renewals_stream_quiet_s),
+        on_committed=runtime.relay.notify,
+    )
     app = create_renewals_app(
         RenewalsContext(sessions=runtime.sessions, tables=tables, window_days=settings.renewals_window_days,
-                        clock=utc_now),
+                        clock=utc_now, forecast_min_closed=settings.renewals_forecast_min_closed),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
     )
-    return RenewalsService(settings, tables, runtime, runner, app)
+    return RenewalsService(settings, tables, runtime, runner, scheduler, app)

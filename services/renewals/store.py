@@ -1,17 +1,18 @@
 """The renewals schema's tables and the handler's set-based reads and writes. Nothing here commits.
 
-Replay (``python -m shared.replay renewals``) empties ``accounts`` and ``arr_spans``, which are
-derived from events. ``renewals`` is kept: it carries people's work (stage, owner, notes) and the
-re-deriving it upserts the event-derived columns only (ON CONFLICT DO UPDATE leaves owner and notes
-alone, and stage too unless a renewal or cancellation settles it). The alert state lives in the
-account's state (a replay re-derives the same alerts with the same ids, which consumers
-de-duplicate); the renewals' alert_severity column mirrors it for the API.
+Replay (``python -m shared.replay renewals``) empties ``accounts``, ``arr_spans``, ``schedule`` and
+``stream_watermarks``, which are derived from events. ``renewals`` is kept: it carries people's work
+(stage, owner, notes) and the re-deriving it upserts the event-derived columns only (ON CONFLICT DO
+UPDATE leaves owner and notes alone, and stage too unless a renewal or cancellation settles it). The
+alert state lives in the account's state (a replay re-derives the same alerts with the same ids,
+which consumers de-duplicate); the renewals' alert_severity column mirrors it for the API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -33,6 +34,8 @@ class RenewalsTables:
     accounts: sa.Table
     renewals: sa.Table
     arr_spans: sa.Table
+    schedule: sa.Table
+    stream_watermarks: sa.Table
 
 
 def renewals_tables(schema: str) -> RenewalsTables:
@@ -73,13 +76,27 @@ def renewals_tables(schema: str) -> RenewalsTables:
         sa.Column("valid_from", sa.Date, nullable=False),
         sa.Column("valid_to", sa.Date, nullable=False),
     )
-    return RenewalsTables(schema, plumbing_tables(md), accounts, renewals, arr_spans)
+    # When each account is next due for the scheduled pass, per partition group (an account's records
+    # all sit on one partition number, whatever the topic).
+    schedule = sa.Table(
+        "schedule", md,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("partition", sa.Integer),
+        sa.Column("next_due", sa.Date),
+        sa.Column("judged_at", _TZ),
+    )
+    stream_watermarks = sa.Table(
+        "stream_watermarks", md,
+        sa.Column("partition", sa.Integer, primary_key=True),
+        sa.Column("event_at", _TZ, nullable=False),
+    )
+    return RenewalsTables(schema, plumbing_tables(md), accounts, renewals, arr_spans, schedule, stream_watermarks)
 
 
 def replay_tables(schema: str) -> Sequence[sa.Table]:
-    """What a replay empties (see the module docstring): the folded accounts and their ARR spans."""
+    """What a replay empties (see the module docstring): what is folded from events."""
     tables = renewals_tables(schema)
-    return [tables.accounts, tables.arr_spans]
+    return [tables.accounts, tables.arr_spans, tables.schedule, tables.stream_watermarks]
 
 
 def _q(tables: RenewalsTables, table: str) -> str:
@@ -177,3 +194,61 @@ async def replace_arr_spans(
         {"a": [a for a, _ in rows], "c": [x.contract_id for _, x in rows], "cur": [x.currency for _, x in rows],
          "arr": [x.arr for _, x in rows], "f": [x.valid_from for _, x in rows], "t": [x.valid_to for _, x in rows]},
     )
+
+
+@dataclass(frozen=True)
+class Due:
+    """An account's place in the scheduled pass."""
+
+    partition: int | None
+    next_due: date | None
+    judged_at: datetime | None
+
+
+async def save_schedule(session: AsyncSession, tables: RenewalsTables, due: Mapping[str, Due]) -> None:
+    """Each account's next due day, in one statement; a partition once known is kept."""
+    if not due:
+        return
+    ids = sorted(due)
+    await session.execute(
+        sa.text(
+            f"INSERT INTO {_q(tables, 'schedule')} AS s (account_id, partition, next_due, judged_at) "
+            "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:partitions AS int[]), CAST(:due AS date[]), "
+            "CAST(:judged AS timestamptz[])) "
+            "ON CONFLICT (account_id) DO UPDATE SET partition = COALESCE(excluded.partition, s.partition), "
+            "next_due = excluded.next_due, judged_at = excluded.judged_at"
+        ),
+        {"ids": ids, "partitions": [due[a].partition for a in ids], "due": [due[a].next_due for a in ids],
+         "judged": [due[a].judged_at for a in ids]},
+    )
+
+
+async def due_accounts(
+    session: AsyncSession, tables: RenewalsTables, *, partition: int | None, through: date, after: str, limit: int
+) -> list[str]:
+    """The next `limit` accounts after `after` (keyset) of one partition group (None: those whose group
+    is not known) that are due on or before `through`."""
+    s = tables.schedule
+    group = s.c.partition.is_(None) if partition is None else s.c.partition == partition
+    rows = await session.execute(
+        sa.select(s.c.account_id).where(group, s.c.next_due <= through, s.c.account_id > after)
+        .order_by(s.c.account_id).limit(limit)
+    )
+    return [row[0] for row in rows]
+
+
+async def advance_watermarks(session: AsyncSession, tables: RenewalsTables, latest: Mapping[int, datetime]) -> None:
+    """The latest event time seen per partition group, in one statement (it only moves forward)."""
+    if not latest:
+        return
+    groups = sorted(latest)
+    await session.execute(sa.text(
+        f"INSERT INTO {_q(tables, 'stream_watermarks')} (partition, event_at) "
+        "SELECT * FROM unnest(CAST(:groups AS int[]), CAST(:times AS timestamptz[])) "
+        "ON CONFLICT (partition) DO UPDATE SET event_at = greatest(stream_watermarks.event_at, excluded.event_at)"
+    ), {"groups": groups, "times": [latest[g] for g in groups]})
+
+
+async def event_watermarks(session: AsyncSession, tables: RenewalsTables) -> dict[int, datetime]:
+    w = tables.stream_watermarks
+    return {group: at for group, at in (await session.execute(sa.select(w.c.partition, w.c.event_at))).all()}

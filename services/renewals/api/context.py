@@ -19,6 +19,8 @@ class RenewalsContext:
     window_days: int
     clock: Callable[[], datetime]
     """"Now": today's date for windows and days to renewal, and updated_at."""
+    forecast_min_closed: int = 20
+    """Closed renewals a risk band needs before the forecast uses the book's own figure for it."""
 
 
 def context(request: Request) -> RenewalsContext:

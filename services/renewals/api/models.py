@@ -77,11 +77,24 @@ class CurrencyForecast(BaseModel):
                                                               "churned, committed.")
 
 
+class BandProbability(BaseModel):
+    probability: Ratio
+    source: Literal["history", "default"] = Field(
+        description="history: the share of the book's closed renewals last judged in this band that renewed; "
+                    "default: too few of them yet.")
+    closed: int = Field(description="Closed renewals (renewed or churned) due before the period, last judged in "
+                                    "this band while open.")
+    renewed: int
+    detail: str
+
+
 class Forecast(BaseModel):
     period: str
     start: date
     end: date = Field(description="Exclusive.")
     probabilities: dict[str, Ratio] = Field(description="By risk band, and by stage where the stage settles it.")
+    band_probabilities: dict[str, BandProbability] = Field(
+        description="Where each risk band's probability came from: the book's own history or the default.")
     by_currency: list[CurrencyForecast] = Field(description="One per currency: amounts are never summed across.")
 
 

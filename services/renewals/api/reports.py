@@ -7,6 +7,7 @@ from fastapi import Depends, Query
 from services.renewals import domain, queries
 from services.renewals.api.context import RenewalsContext, context
 from services.renewals.api.models import (
+    BandProbability,
     CurrencyForecast,
     CurrencyRetention,
     Forecast,
@@ -35,17 +36,25 @@ def _bucket(bucket: Bucket) -> ForecastBucket:
                           probability=bucket.probability)
 
 
-@router.get("/forecast", response_model=Forecast, summary="Expected renewal ARR of a period, by risk band")
+@router.get("/forecast", response_model=Forecast, summary="Expected renewal ARR of a period, by risk band",
+            description="Each band's probability is the book's own (the share of its closed renewals last judged "
+                        "in that band that renewed, from renewals due before the period) once the band has "
+                        "`ORCHARD_RENEWALS_FORECAST_MIN_CLOSED` of them, else the default; `band_probabilities` "
+                        "says which.")
 async def renewal_forecast(
     period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
 ) -> Forecast:
     span = _period(period)
     async with ctx.sessions() as session:
         due = await queries.due_renewals(session, ctx.tables, span)
-    result = domain.forecast(span, due)
+        history = await queries.closed_by_band(session, ctx.tables, before=span.start)
+    bands = domain.band_probabilities(history, min_closed=ctx.forecast_min_closed)
+    by_risk = {band: b.probability for band, b in bands.items()}
+    result = domain.forecast(span, due, by_risk=by_risk)
     return Forecast(
         period=span.label, start=span.start, end=span.end,
-        probabilities={**domain.PROBABILITY_BY_RISK, **domain.PROBABILITY_BY_STAGE},
+        probabilities={**by_risk, **domain.PROBABILITY_BY_STAGE},
+        band_probabilities={band: BandProbability(**vars(b)) for band, b in bands.items()},
         by_currency=[
             CurrencyForecast(currency=c.currency, total=_bucket(c.total),
                              by_risk={k: _bucket(b) for k, b in c.by_risk.items()},

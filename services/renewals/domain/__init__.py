@@ -1,6 +1,12 @@
 """The renewals domain: pure functions over frozen data; time is always a parameter."""
 
-from services.renewals.domain.alerts import AlertDecision, AlertState, decide_alert
+from services.renewals.domain.alerts import (
+    DEFAULT_REMINDER_DAYS,
+    AlertDecision,
+    AlertState,
+    decide_alert,
+    reminder_window,
+)
 from services.renewals.domain.book import (
     AccountBook,
     apply_contract_events,
@@ -13,11 +19,24 @@ from services.renewals.domain.contracts import ArrSpan, Contract, ContractEvent,
 from services.renewals.domain.forecast import (
     PROBABILITY_BY_RISK,
     PROBABILITY_BY_STAGE,
+    BandProbability,
+    ClosedCount,
     CurrencyForecast,
     DueRenewal,
+    band_probabilities,
     forecast,
 )
-from services.renewals.domain.periods import Period, parse_period
+from services.renewals.domain.judging import (
+    Judged,
+    JudgingRules,
+    advance,
+    change_days,
+    judge,
+    judge_event,
+    last_midnight,
+    next_due,
+)
+from services.renewals.domain.periods import Period, midnight, parse_period, utc_day
 from services.renewals.domain.renewals import (
     CLOSED_STAGES,
     DEFAULT_WINDOW_DAYS,
@@ -33,51 +52,81 @@ from services.renewals.domain.renewals import (
 )
 from services.renewals.domain.retention import DEFINITIONS as RETENTION_DEFINITIONS
 from services.renewals.domain.retention import AccountSpan, CurrencyRetention, Retention, retention
-from services.renewals.domain.risk import RISK_BANDS, Health, Risk, RiskBand, RiskReason, assess_risk
+from services.renewals.domain.risk import (
+    RISK_BANDS,
+    RULES,
+    Health,
+    Risk,
+    RiskBand,
+    RiskReason,
+    RiskRules,
+    add_health,
+    assess_risk,
+    health_at,
+)
 
 __all__ = [
     "CLOSED_STAGES",
+    "DEFAULT_REMINDER_DAYS",
     "DEFAULT_WINDOW_DAYS",
     "PROBABILITY_BY_RISK",
     "PROBABILITY_BY_STAGE",
     "RETENTION_DEFINITIONS",
     "RISK_BANDS",
+    "RULES",
     "STORED_STAGES",
     "AccountBook",
     "AccountSpan",
     "AlertDecision",
     "AlertState",
     "ArrSpan",
+    "BandProbability",
+    "ClosedCount",
     "Contract",
     "ContractEvent",
     "CurrencyForecast",
     "CurrencyRetention",
     "DueRenewal",
     "Health",
+    "Judged",
+    "JudgingRules",
     "Period",
     "Renewal",
     "Retention",
     "Risk",
     "RiskBand",
     "RiskReason",
+    "RiskRules",
     "Stage",
     "Term",
+    "add_health",
+    "advance",
     "apply_contract_events",
     "apply_health",
     "arr_spans",
     "assess_risk",
+    "band_probabilities",
     "book_from_json",
     "book_to_json",
     "can_move",
+    "change_days",
     "decide_alert",
     "fold_contract",
     "forecast",
+    "health_at",
     "in_window",
+    "judge",
+    "judge_event",
+    "last_midnight",
+    "midnight",
+    "next_due",
     "parse_period",
+    "reminder_window",
     "renewal_id",
     "renewals_of",
     "retention",
     "shown_stage",
+    "utc_day",
     "window_opens_on",
     "with_alerts",
 ]

@@ -1,4 +1,5 @@
-"""One account as renewals sees it: every contract event it has seen and its latest health record,
+"""One account as renewals sees it: every contract event it has seen, its recent health records,
+the point in time it was last judged at, and what it remembers per renewal (alert, last band),
 folded into contracts, renewals and their risk. JSON-able for the `accounts` table."""
 
 from __future__ import annotations
@@ -9,26 +10,50 @@ from datetime import datetime
 from typing import Any
 
 from services.renewals.domain.alerts import AlertState
-from services.renewals.domain.contracts import ArrSpan, Contract, ContractEvent, add_events, arr_spans, fold_contract
-from services.renewals.domain.renewals import Renewal, renewals_of
-from services.renewals.domain.risk import Health, assess_risk, later_health
+from services.renewals.domain.contracts import (
+    ArrSpan,
+    Contract,
+    ContractEvent,
+    Term,
+    add_events,
+    arr_spans,
+    fold_contract,
+)
+from services.renewals.domain.renewals import Outcome, Renewal, renewals_of
+from services.renewals.domain.risk import RULES, Health, Risk, RiskReason, RiskRules, add_health, assess_risk
 
 
 @dataclass(frozen=True)
 class AccountBook:
     contract_events: Mapping[str, tuple[ContractEvent, ...]] = field(default_factory=dict)
-    health: Health | None = None
+    health_trail: tuple[Health, ...] = ()
+    """The health records a trend can still need, oldest first (see risk.add_health)."""
     latest_at: datetime | None = None
+    judged_at: datetime | None = None
+    """The latest point (an event's time or a midnight) the account's renewals were judged at."""
     alerts: Mapping[str, AlertState] = field(default_factory=dict)
-    """Per renewal id, its renewal_at_risk alert. Derived like the rest (a replay re-derives the same
-    episodes, hence the same event ids, which consumers de-duplicate)."""
+    """Per renewal id. Derived like the rest (a replay re-derives the same episodes, hence the same
+    event ids, which consumers de-duplicate)."""
+
+    @property
+    def health(self) -> Health | None:
+        return self.health_trail[-1] if self.health_trail else None
 
     def contracts(self) -> list[Contract]:
         return [fold_contract(contract_id, events) for contract_id, events in sorted(self.contract_events.items())]
 
-    def renewals(self, account_id: str) -> list[Renewal]:
-        risk = assess_risk(self.health)
-        return [r for contract in self.contracts() for r in renewals_of(account_id, contract, risk)]
+    def renewals(self, account_id: str, *, at: datetime, rules: RiskRules = RULES) -> list[Renewal]:
+        """Every renewal with its risk at `at`. A closed renewal keeps the band it was last judged at
+        while pending (what the forecast's history pairs with its outcome)."""
+        def risk_of(renewal_id: str, term: Term, outcome: Outcome | None) -> Risk:
+            risk = assess_risk(self.health_trail, at=at, renewal_date=term.end_date, auto_renew=term.auto_renew,
+                               pending=outcome is None, rules=rules)
+            last = self.alerts.get(renewal_id, AlertState()).band
+            if outcome is None or last is None:
+                return risk
+            return Risk(last, (RiskReason("renewal", 0.0, f"{outcome}; at {last} risk when last judged open"),))
+
+        return [r for contract in self.contracts() for r in renewals_of(account_id, contract, risk_of)]
 
     def spans(self) -> list[ArrSpan]:
         return [span for contract in self.contracts() for span in arr_spans(contract)]
@@ -43,7 +68,8 @@ def apply_contract_events(book: AccountBook, events: Iterable[ContractEvent]) ->
 
 
 def apply_health(book: AccountBook, health: Health) -> AccountBook:
-    return replace(book, health=later_health(book.health, health), latest_at=_latest(book.latest_at, health.at))
+    return replace(book, health_trail=add_health(book.health_trail, health),
+                   latest_at=_latest(book.latest_at, health.at))
 
 
 def with_alerts(book: AccountBook, alerts: Mapping[str, AlertState]) -> AccountBook:
@@ -54,35 +80,52 @@ def _latest(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
+def _health_json(health: Health) -> dict[str, Any]:
+    return {"score": health.score, "grade": health.grade, "previous_score": health.previous_score,
+            "at": health.at.isoformat(), "event_id": health.event_id}
+
+
+def _health_of(stored: Mapping[str, Any]) -> Health:
+    return Health(score=stored["score"], grade=stored["grade"], previous_score=stored["previous_score"],
+                  at=datetime.fromisoformat(stored["at"]), event_id=stored["event_id"])
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
 def book_to_json(book: AccountBook) -> dict[str, Any]:
-    health = book.health
     return {
         "contracts": {
             contract_id: [[e.event_id, e.event_type, e.occurred_at.isoformat(), dict(e.data)] for e in events]
             for contract_id, events in book.contract_events.items()
         },
-        "health": None if health is None else {
-            "score": health.score, "grade": health.grade, "previous_score": health.previous_score,
-            "at": health.at.isoformat(), "event_id": health.event_id,
-        },
+        "health_trail": [_health_json(h) for h in book.health_trail],
         "latest_at": None if book.latest_at is None else book.latest_at.isoformat(),
-        "alerts": {renewal_id: [state.severity, state.episode] for renewal_id, state in book.alerts.items()},
+        "judged_at": None if book.judged_at is None else book.judged_at.isoformat(),
+        "alerts": {renewal_id: [s.severity, s.episode, s.band, s.reminded,
+                                None if s.since is None else s.since.isoformat()]
+                   for renewal_id, s in book.alerts.items()},
     }
 
 
+def _alert_state(stored: list[Any]) -> AlertState:
+    # States stored before reminders and bands were kept hold [severity, episode] only.
+    severity, episode, band, reminded, since = [*stored, None, None, None][:5]
+    return AlertState(severity, episode, band, reminded, _time(since))
+
+
 def book_from_json(stored: Mapping[str, Any]) -> AccountBook:
-    health = stored.get("health")
-    latest = stored.get("latest_at")
+    # Books stored before the trail hold their latest health record only.
+    trail = stored.get("health_trail") or ([stored["health"]] if stored.get("health") else [])
     return AccountBook(
         contract_events={
             contract_id: tuple(ContractEvent(event_id, kind, datetime.fromisoformat(at), data)
                                for event_id, kind, at, data in events)
             for contract_id, events in (stored.get("contracts") or {}).items()
         },
-        health=None if not health else Health(score=health["score"], grade=health["grade"],
-                                               previous_score=health["previous_score"],
-                                               at=datetime.fromisoformat(health["at"]), event_id=health["event_id"]),
-        latest_at=None if latest is None else datetime.fromisoformat(latest),
-        alerts={renewal_id: AlertState(severity, episode)
-                for renewal_id, (severity, episode) in (stored.get("alerts") or {}).items()},
+        health_trail=tuple(_health_of(h) for h in trail),
+        latest_at=_time(stored.get("latest_at")),
+        judged_at=_time(stored.get("judged_at")),
+        alerts={renewal_id: _alert_state(state) for renewal_id, state in (stored.get("alerts") or {}).items()},
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -36,3 +36,12 @@ def parse_period(label: str) -> Period:
 
 def _month_after(year: int, month: int) -> date:
     return date(year + month // 12, month % 12 + 1, 1)
+
+
+def utc_day(at: datetime) -> date:
+    """The calendar day (UTC) a point in time falls on: renewal days and midnights are counted in UTC."""
+    return at.astimezone(UTC).date()
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -3,17 +3,19 @@
 The renewal id is deterministic, uuid5 of (contract, the term's end date), so a replay finds the
 same row (and the stage, owner and notes people set on it). The renewal window opens
 `window_days` before the end date; before it the renewal is `upcoming`. That is computed when read,
-from the day asked about, so no scheduler is needed.
+from the day asked about; the risk and the alerts, which act on the calendar, are judged by the
+scheduled pass as the days go by (see `judging`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from services.renewals.domain.contracts import Contract
+from services.renewals.domain.contracts import Contract, Term
 from services.renewals.domain.risk import Risk
 from shared.events import deterministic_event_id
 
@@ -59,7 +61,11 @@ class Renewal:
     risk: Risk
 
 
-def renewals_of(account_id: str, contract: Contract, risk: Risk) -> list[Renewal]:
+RiskOf = Callable[[str, Term, Outcome | None], Risk]
+"""The risk of a renewal (its id, its term, its outcome so far)."""
+
+
+def renewals_of(account_id: str, contract: Contract, risk_of: RiskOf) -> list[Renewal]:
     """One renewal per term: renewed when a next term follows, churned when the contract was cancelled
     in its last term, else pending."""
     renewals = []
@@ -70,11 +76,12 @@ def renewals_of(account_id: str, contract: Contract, risk: Risk) -> list[Renewal
             outcome = "renewed"
         elif contract.status == "cancelled":
             outcome = "churned"
+        rid = renewal_id(contract.contract_id, term.first_end_date)
         renewals.append(Renewal(
-            renewal_id=renewal_id(contract.contract_id, term.first_end_date), account_id=account_id,
+            renewal_id=rid, account_id=account_id,
             contract_id=contract.contract_id, term_start=term.start_date, renewal_date=term.end_date,
             arr=term.arr, currency=term.currency, seats=term.seats, products=term.products,
-            auto_renew=term.auto_renew, segment=term.segment, outcome=outcome, risk=risk,
+            auto_renew=term.auto_renew, segment=term.segment, outcome=outcome, risk=risk_of(rid, term, outcome),
         ))
     return renewals
 

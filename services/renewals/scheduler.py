@@ -1,0 +1,149 @@
+"""The scheduled pass: renewals move through their windows with no event.
+
+A stable red account sends nothing when its renewal window opens, yet that is when its
+renewal_at_risk alert is due. Every `interval` the pass judges each account due (the schedule table
+holds the next day its judgement can change: a window opening, a reminder window, the closing days,
+the date passing, a health record becoming the trend's reference) at every such midnight up to the
+last one, exactly as the batch handler does before an account's next event (`domain.judging`), so a
+live run, a replay and a restart emit the same alerts with the same ids.
+
+"Now" is the wall clock for a partition group this instance has read to the end with nothing new for
+a while (`ConsumerRunner.quiet_partitions`): there event time has caught up with it. Any other group
+is judged only up to the latest event time seen there (during a backfill, now is ahead of the data,
+and an account whose events are still queued is behind, not quiet); a group a day behind the busiest
+has gone quiet and moves with it. A midnight is judged only `grace` after it, so events up to that
+late land before it. Tests and replays pass `as_of` instead of the wall clock.
+
+One instance at a time: a session-level advisory lock held for the pass; the others skip their turn.
+Chunks of accounts, one transaction each, with their alerts in the same transaction's outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.renewals.domain import JudgingRules, advance, last_midnight, utc_day
+from services.renewals.handlers import store_judged, utc_now
+from services.renewals.store import RenewalsTables, due_accounts, event_watermarks, lock_and_load_accounts
+from shared.db import unit_of_work
+from shared.outbox import Outbox, write_outbox
+
+log = logging.getLogger(__name__)
+
+IDLE_GROUP = timedelta(days=1)
+"""A partition group this far behind the busiest one has gone quiet (a small book's weekend), and no
+longer holds its accounts' time back."""
+
+
+@dataclass(frozen=True)
+class PassReport:
+    accounts: int
+    alerts: int
+    chunks: int
+
+
+class RenewalsScheduler:
+    def __init__(
+        self,
+        *,
+        tables: RenewalsTables,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        rules: JudgingRules,
+        churn_risk_topic: str,
+        interval_s: float,
+        chunk: int,
+        grace_s: float = 0.0,
+        clock: Callable[[], datetime] = utc_now,
+        caught_up: Callable[[], bool] = lambda: True,
+        quiet_groups: Callable[[], set[int]] = set,
+        on_committed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._tables = tables
+        self._engine = engine
+        self._sessions = sessions
+        self._rules = rules
+        self._topic = churn_risk_topic
+        self._interval = interval_s
+        self._chunk = chunk
+        self._grace = timedelta(seconds=grace_s)
+        self._clock = clock
+        self._caught_up = caught_up
+        self._quiet_groups = quiet_groups
+        self._on_committed = on_committed
+        self._lock_key = f"renewals-scheduler:{tables.schema}"
+
+    async def run(self) -> None:
+        """The background loop: a pass now, then one every interval, until cancelled."""
+        while True:
+            if not self._caught_up():
+                # Events are still queued: an account whose next event waits in the backlog is behind.
+                await asyncio.sleep(min(self._interval, 5.0))
+                continue
+            try:
+                report = await self.judge_due()
+                if report is not None and report.accounts:
+                    log.info("scheduled renewal pass done", extra=report.__dict__)
+            except Exception:
+                # The next pass retries; a failed chunk rolled back and left its accounts due.
+                log.exception("scheduled renewal pass failed")
+            await asyncio.sleep(self._interval)
+
+    async def untils(self, now: datetime) -> dict[int | None, datetime]:
+        """Per partition group, the last midnight the pass may judge its accounts at (see the module
+        docstring); None stands for accounts whose group is not known yet (stored before groups were)."""
+        async with self._sessions() as session:
+            seen = await event_watermarks(session, self._tables)
+        busiest = max(seen.values(), default=now)
+        reached = {group: at if at >= busiest - IDLE_GROUP else busiest for group, at in seen.items()}
+        reached.update(dict.fromkeys(self._quiet_groups(), now))
+        untils: dict[int | None, datetime] = {
+            group: last_midnight(min(now, at), grace=self._grace) for group, at in reached.items()}
+        untils[None] = last_midnight(min(now, max(reached.values(), default=now)), grace=self._grace)
+        return untils
+
+    async def judge_due(self, *, as_of: datetime | None = None) -> PassReport | None:
+        """Judge every account due by its group's last midnight (as of `as_of`, default the clock).
+        None when another instance's pass holds the lock."""
+        untils = await self.untils(as_of or self._clock())
+        async with self._engine.connect() as conn:
+            locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
+            await conn.commit()
+            if not locked:
+                return None
+            try:
+                reports = [await self._judge_group(group, until)
+                           for group, until in sorted(untils.items(), key=lambda gu: -1 if gu[0] is None else gu[0])]
+            finally:
+                await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
+                await conn.commit()
+        return PassReport(accounts=sum(r.accounts for r in reports), alerts=sum(r.alerts for r in reports),
+                          chunks=sum(r.chunks for r in reports))
+
+    async def _judge_group(self, group: int | None, until: datetime) -> PassReport:
+        after, accounts, alerts, chunks = "", 0, 0, 0
+        while True:
+            outbox = Outbox()
+            async with unit_of_work(self._sessions) as session:
+                account_ids = await due_accounts(session, self._tables, partition=group, through=utc_day(until),
+                                                 after=after, limit=self._chunk)
+                if not account_ids:
+                    break
+                books = await lock_and_load_accounts(session, self._tables, account_ids)
+                judged = {a: advance(book, a, until=until, rules=self._rules) for a, book in books.items()}
+                await store_judged(session, self._tables, judged, partitions={}, rules=self._rules, outbox=outbox,
+                                   topic=self._topic, emitted_at=self._clock(), contracts=False)
+                await write_outbox(session, self._tables.plumbing.outbox, outbox.messages)
+            self._on_committed()
+            after = account_ids[-1]
+            chunks += 1
+            accounts += len(account_ids)
+            alerts += len(outbox.messages)
+        return PassReport(accounts=accounts, alerts=alerts, chunks=chunks)
