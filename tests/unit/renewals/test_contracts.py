@@ -19,7 +19,7 @@ from services.renewals.domain import (
     fold_contract,
     renewal_id,
 )
-from tests.unit.renewals.factories import contract_event, health, terms
+from tests.unit.renewals.factories import at, contract_event, health, terms
 
 pytestmark = pytest.mark.unit
 
@@ -57,7 +57,7 @@ def test_renewed_starts_the_next_term_and_cancelled_ends_it() -> None:
 
 def test_renewals_per_term_with_outcomes_and_deterministic_ids() -> None:
     book = apply_contract_events(AccountBook(), [SIGNED, AMENDED, RENEWED, CANCELLED])
-    first, second = book.renewals("acc")
+    first, second = book.renewals("acc", at=at("2027-01-10"))
     assert first.renewal_id == renewal_id("c1", date(2026, 12, 31)) and first.outcome == "renewed"
     assert second.renewal_date == date(2027, 12, 31) and second.outcome == "churned"
     assert first.arr == Decimal(15000)
@@ -74,14 +74,24 @@ def test_any_arrival_order_folds_the_same(order: tuple[object, ...]) -> None:
 
 def test_an_amendment_before_any_term_waits_for_its_signature() -> None:
     book = apply_contract_events(AccountBook(), [contract_event("amended", terms("c1", arr="9000"), on="2026-02-01")])
-    assert book.renewals("acc") == []
+    assert book.renewals("acc", at=at("2026-02-02")) == []
     book = apply_contract_events(book, [SIGNED])
     assert book.contracts()[0].terms[0].arr == Decimal(9000)
 
 
 def test_a_repeated_event_counts_once_and_the_book_round_trips_through_json() -> None:
-    book = apply_contract_events(AccountBook(health=health("red", 20), alerts={"r1": AlertState("high", 1)}),
-                                 [SIGNED, AMENDED])
+    alerts = {"r1": AlertState("high", 1, "high", 90, at("2026-09-02")), "r2": AlertState(None, 2, "low")}
+    book = apply_contract_events(AccountBook(health_trail=(health("red", 20),), alerts=alerts,
+                                             judged_at=at("2026-10-01")), [SIGNED, AMENDED])
     again = apply_contract_events(book, [AMENDED])
     assert again == book
     assert book_from_json(book_to_json(book)) == book
+
+
+def test_a_book_stored_before_trails_and_reminders_loads() -> None:
+    red = health("red", 20)
+    stored = {"contracts": {}, "latest_at": red.at.isoformat(), "alerts": {"r1": ["high", 1]},
+              "health": {"score": 20, "grade": "red", "previous_score": None, "at": red.at.isoformat(),
+                         "event_id": red.event_id}}
+    book = book_from_json(stored)
+    assert book.health_trail == (red,) and book.alerts == {"r1": AlertState("high", 1)} and book.judged_at is None

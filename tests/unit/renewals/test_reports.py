@@ -7,7 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from services.renewals.domain import AccountSpan, DueRenewal, forecast, parse_period, retention
+from services.renewals.domain import (
+    AccountSpan,
+    ClosedCount,
+    DueRenewal,
+    band_probabilities,
+    forecast,
+    parse_period,
+    retention,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -41,6 +49,26 @@ def test_forecast_by_risk_band_per_currency() -> None:
     assert usd.by_risk["high"].expected_arr == Decimal("10000.00") and usd.by_risk["high"].renewals == 1
     assert usd.by_outcome["renewed"].expected_arr == Decimal("5000.00")
     assert result["EUR"].total.expected_arr == Decimal("6400.00"), "EUR is never added to USD"
+
+
+def test_band_probabilities_come_from_the_books_history_once_a_band_has_enough_of_it() -> None:
+    bands = band_probabilities({"high": ClosedCount(closed=20, renewed=13), "low": ClosedCount(closed=19, renewed=19),
+                                "critical": ClosedCount(closed=40, renewed=4)}, min_closed=20)
+    assert (bands["high"].probability, bands["high"].source) == (Decimal("0.6500"), "history")
+    assert bands["high"].detail == "13 of the book's 20 closed renewals last judged high renewed"
+    assert (bands["critical"].probability, bands["critical"].source) == (Decimal("0.1000"), "history")
+    assert (bands["low"].probability, bands["low"].source) == (Decimal("0.95"), "default"), "19 is too few"
+    assert "fewer than the 20" in bands["low"].detail
+    assert (bands["medium"].probability, bands["medium"].closed) == (Decimal("0.80"), 0)
+
+
+def test_the_forecast_applies_the_probabilities_it_is_given() -> None:
+    by_risk = {"low": Decimal("0.9"), "medium": Decimal("0.7"), "high": Decimal("0.65"), "critical": Decimal("0.1")}
+    result = forecast(parse_period("2027-Q1"), [_due(1, "10000", "USD", "high"), _due(2, "1000", "USD", "low"),
+                                                _due(3, "5000", "USD", "low", stage="churned")], by_risk=by_risk)
+    usd = result["USD"]
+    assert usd.by_risk["high"].expected_arr == Decimal("6500.00") and usd.by_risk["high"].probability == Decimal("0.65")
+    assert usd.total.expected_arr == Decimal("7400.00"), "6500 + 900 + churned 0"
 
 
 def _span(account: str, arr: str, start: str, end: str, currency: str = "USD") -> AccountSpan:
