@@ -35,8 +35,8 @@ def _book() -> list[Input]:
 
     y = {"start": "2025-01-01", "end": "2025-12-31"}
     return [
-        # The renewals of the coming months.
-        _signed("soon-red", ends_in=30), health_changed("soon-red", "red", 40, on=NOW),
+        # The renewals of the coming months (soon-red is outside the closing 30 days, which would make it critical).
+        _signed("soon-red", ends_in=40), health_changed("soon-red", "red", 40, on=NOW),
         _signed("mid-yellow", ends_in=90), health_changed("mid-yellow", "yellow", 60, on=NOW),
         _signed("later-green", ends_in=200), health_changed("later-green", "green", 85, on=NOW),
         # The forecast of 2031-Q1: USD high 10000, USD low 20000, EUR no health (medium) 8000.
@@ -110,7 +110,7 @@ async def test_account_renewal_and_404(api: Renewals) -> None:
     reply = await api.http.get("/v1/accounts/soon-red/renewal")
     assert reply.status_code == 200
     (renewal,) = reply.json()["renewals"]
-    assert renewal["days_to_renewal"] == 30 and renewal["risk"] == "high"
+    assert renewal["days_to_renewal"] == 40 and renewal["risk"] == "high"
     assert renewal["risk_reasons"][0]["detail"] == "health is red at 40"
     assert (await api.http.get("/v1/accounts/leaves/renewal")).status_code == 404, "churned is not next"
     missing = await api.http.get("/v1/accounts/nobody/renewal")
@@ -128,6 +128,8 @@ async def test_forecast_by_risk_band_per_currency(api: Renewals) -> None:
     assert usd["by_risk"]["high"]["expected_arr"] == "5000.00" and usd["by_risk"]["low"]["renewals"] == 1
     assert by_currency["EUR"]["total"]["expected_arr"] == "6400.00"
     assert body["probabilities"]["critical"] == 0.25
+    high = body["band_probabilities"]["high"]
+    assert (high["source"], high["probability"], high["closed"]) == ("default", 0.5, 0), "no closed renewal yet"
     bad = await api.http.get("/v1/forecast", params={"period": "2031-Q5"})
     assert bad.status_code == 400 and "not a quarter" in bad.json()["error"]["message"]
 

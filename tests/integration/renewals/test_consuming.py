@@ -70,7 +70,8 @@ async def test_contract_in_renewal_stored_and_red_health_alerts_once_across_rede
 
         # A replay: the derived tables emptied, the same records applied again, one per batch.
         tables = derived_tables(schema=schema, hook_module="services.renewals.store")
-        assert {t.name for t in tables} == {"processed_events", "accounts", "arr_spans"}
+        derived = {"processed_events", "accounts", "arr_spans", "schedule", "stream_watermarks"}
+        assert {t.name for t in tables} == derived
         async with renewals.service.runtime.engine.begin() as conn:
             await conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.schema}"."{t.name}"' for t in tables)))
         for record in [signed, red, *later]:
