@@ -40,8 +40,10 @@ class Renewal(BaseModel):
     products: list[str]
     auto_renew: bool
     segment: str | None
-    risk: RiskBand
-    risk_reasons: list[RiskReason]
+    risk: RiskBand = Field(description="As last judged (at the account's latest event or by the scheduled pass as "
+                                       "windows open and dates pass); a closed renewal keeps its last open band.")
+    risk_reasons: list[RiskReason] = Field(description="One per factor that set or moved the band; delta is the "
+                                                       "bands it moved, negative towards churn.")
     health_score: float | None
     health_grade: str | None
     alert_severity: RiskBand | None = Field(description="The open renewal_at_risk alert's severity, if any.")
