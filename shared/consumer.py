@@ -223,6 +223,7 @@ class ConsumerRunner:
         try:
             await self._loop()
         finally:
+            forget_lag(self._service, self._consumer.assignment())
             await self._consumer.stop()
 
     async def _loop(self) -> None:
