@@ -61,7 +61,7 @@ def selections(where: str, expression: str) -> Iterator[Selected]:
 
     def visit(node: Any) -> bool:
         if isinstance(node, promql_parser.VectorSelector):
-            found.append(Selected(where, node.name, frozenset(m.name for m in node.matchers.matchers)))
+            found.append(Selected(where, node.name or "(no name)", frozenset(m.name for m in node.matchers.matchers)))
         return True
 
     promql_parser.walk(promql_parser.parse(expression), visit)
