@@ -16,6 +16,7 @@ from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from deploy.runtime_requirements import closure, runtime_requirements
@@ -67,7 +68,7 @@ def test_the_runtime_requirements_are_the_closure_of_the_project_dependencies_pi
 
 def test_no_dev_or_test_tool_is_in_the_runtime_requirements() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    tools = {canonicalize_name(r.split("[")[0].split("=")[0].split(">")[0]) for r in project["optional-dependencies"]["dev"]}
+    tools = {canonicalize_name(Requirement(r).name) for r in project["optional-dependencies"]["dev"]}
     needed = closure(project["dependencies"])
     # A library of the dev list that the services need as well is fine; the tools themselves are not.
     assert tools & runtime_names() == tools & needed
