@@ -42,7 +42,16 @@ from shared.alignment import align
 from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
 from shared.dlq import dead_letter
 from shared.events import Envelope, EventValidationError, parse_event
-from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED, HANDLER_ERRORS
+from shared.metrics import (
+    BATCH_RETRIES,
+    BATCH_SECONDS,
+    DLQ_WRITTEN,
+    EVENTS_CONSUMED,
+    HANDLER_ERRORS,
+    forget_lag,
+    observe_applied,
+    set_lag,
+)
 from shared.outbox import Outbox, OutgoingMessage, write_outbox
 from shared.rejection import EVENT_FAULTS, RejectionBreaker
 
@@ -145,6 +154,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self._runner._batch_lock:
             self._runner._generation += 1
             self._runner._committed.clear()
+        forget_lag(self._runner._service, revoked)
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
 
@@ -213,6 +223,7 @@ class ConsumerRunner:
         try:
             await self._loop()
         finally:
+            forget_lag(self._service, self._consumer.assignment())
             await self._consumer.stop()
 
     async def _loop(self) -> None:
@@ -316,7 +327,9 @@ class ConsumerRunner:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 return True
-            waiting += max(0, highwater - await self._consumer.position(tp))
+            lag = max(0, highwater - await self._consumer.position(tp))
+            set_lag(self._service, tp, lag)
+            waiting += lag
         return waiting > self._max_records
 
     async def _commit_drained(self, generation: int) -> None:
@@ -409,6 +422,7 @@ class ConsumerRunner:
             for letter in dead:
                 outbox.emit_raw(self._dead_letter(letter))
             await write_outbox(session, self._tables.outbox, outbox.messages)
+        observe_applied(self._service, ((e.topic, e.envelope.occurred_at) for e in fresh))
         refused = {_marker(e.topic, e.partition, e.offset) for e, _ in rejected}
         sent = {letter.marker for letter in dead}
         for event in fresh:
