@@ -133,7 +133,7 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
     users = dict(signals.user_last_seen)
     features = dict(signals.features)
     evidence = list(signals.usage_evidence)
-    volumes = {f: dict(days) for f, days in signals.volumes.items()}
+    volumes = dict(signals.volumes)
     nps, csat, latest, segment = signals.nps, signals.csat, signals.latest_at, signals.segment
     for event in events:
         day = day_number(event.occurred_at)
@@ -216,6 +216,7 @@ def _bounded(signals: ExpansionSignals) -> ExpansionSignals:
     if len(features) > MAX_FEATURES:
         features = dict(sorted(features.items(), key=lambda item: (-item[1].last_day, item[0]))[:MAX_FEATURES])
     volumes = pruned(signals.volumes, latest_day=day_number(signals.latest_at))
+    # (pruned keeps a feature's mapping as it is when nothing in it expired: no copy per event)
     if len(volumes) > MAX_FEATURES:
         volumes = dict(sorted(volumes.items(), key=lambda item: (-max(item[1]), item[0]))[:MAX_FEATURES])
     return replace(signals, user_last_seen=users, features=features, volumes=volumes)

@@ -27,29 +27,41 @@ Volumes = Mapping[str, Mapping[int, float]]
 """feature -> {UTC day ordinal -> summed quantity}"""
 
 
-def add_volume(volumes: dict[str, dict[int, float]], feature: str, day: int, quantity: float) -> None:
-    days = volumes.setdefault(feature, {})
+def add_volume(volumes: dict[str, Mapping[int, float]], feature: str, day: int, quantity: float) -> None:
+    """Add to one feature's day. Copy on write: only the feature touched gets a new mapping, so a
+    fold per event does not copy every feature's history."""
+    days = dict(volumes.get(feature, {}))
     days[day] = days.get(day, 0.0) + quantity
+    volumes[feature] = days
 
 
-def pruned(volumes: Volumes, *, latest_day: int) -> dict[str, dict[int, float]]:
+def pruned(volumes: Volumes, *, latest_day: int) -> dict[str, Mapping[int, float]]:
     """Only the days the windows can still read; features with nothing left are dropped."""
     horizon = latest_day - VOLUME_DAYS
-    out = {f: {d: q for d, q in days.items() if d > horizon} for f, days in volumes.items()}
-    return {f: days for f, days in out.items() if days}
+    out: dict[str, Mapping[int, float]] = {}
+    for feature, days in volumes.items():
+        if min(days) > horizon:
+            out[feature] = days
+        elif kept := {d: q for d, q in days.items() if d > horizon}:
+            out[feature] = kept
+    return out
 
 
-def window_total(days: Mapping[int, float], *, as_of_day: int, windows_back: int = 0) -> tuple[float, int]:
-    """(summed quantity, active days) of one 30-day window of whole days before `as_of_day`:
-    windows_back=0 is the 30 days just before it, 1 the 30 before those, and so on."""
-    last = as_of_day - 1 - windows_back * WINDOW_DAYS
-    total, active = 0.0, 0
-    for day in range(last - WINDOW_DAYS + 1, last + 1):
-        quantity = days.get(day)
-        if quantity is not None:
-            total += quantity
-            active += quantity > 0
-    return total, active
+def window_totals(days: Mapping[int, float], *, as_of_day: int) -> list[tuple[float, int]]:
+    """(summed quantity, active days) of the 30-day windows of whole days before `as_of_day`, the
+    most recent first: [the 30 days just before it, the 30 before those, the 30 before those]."""
+    totals = [[0.0, 0] for _ in range(1 + BASELINE_WINDOWS)]
+    for day, quantity in days.items():
+        back = (as_of_day - 1 - day) // WINDOW_DAYS
+        if 0 <= back <= BASELINE_WINDOWS and day < as_of_day:
+            totals[back][0] += quantity
+            totals[back][1] += quantity > 0
+    return [(total, int(active)) for total, active in totals]
+
+
+def window_total(days: Mapping[int, float], *, as_of_day: int) -> float:
+    """Quantity in the 30 whole days before `as_of_day`."""
+    return window_totals(days, as_of_day=as_of_day)[0][0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +83,7 @@ def feature_growth(volumes: Volumes, *, as_of_day: int, min_baseline_days: int) 
     A feature with no baseline is new, not growing: it says nothing here."""
     out = []
     for feature in sorted(volumes):
-        days = volumes[feature]
-        recent, _ = window_total(days, as_of_day=as_of_day)
-        totals = [window_total(days, as_of_day=as_of_day, windows_back=k) for k in range(1, BASELINE_WINDOWS + 1)]
+        (recent, _), *totals = window_totals(volumes[feature], as_of_day=as_of_day)
         baseline = sum(t for t, _ in totals) / BASELINE_WINDOWS
         if sum(a for _, a in totals) < min_baseline_days or baseline <= 0:
             continue

@@ -41,7 +41,7 @@ def plan_limit(snap: Snapshot, catalogue: Catalogue, t: Thresholds) -> list[Trig
         included = allowance[feature]
         if included <= 0:
             continue  # a per-seat limit on an account without seats: unknown, not exceeded
-        used, _ = window_total(snap.signals.volumes.get(feature, {}), as_of_day=today)
+        used = window_total(snap.signals.volumes.get(feature, {}), as_of_day=today)
         ratio = used / float(included)
         if ratio < t.plan_limit_ratio:
             continue
