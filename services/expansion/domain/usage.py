@@ -36,13 +36,14 @@ def add_volume(volumes: dict[str, Mapping[int, float]], feature: str, day: int, 
 
 
 def pruned(volumes: Volumes, *, latest_day: int) -> dict[str, Mapping[int, float]]:
-    """Only the days the windows can still read; features with nothing left are dropped."""
-    horizon = latest_day - VOLUME_DAYS
+    """Only the days the windows can still read (the 90 whole days before the latest day); features
+    with nothing left are dropped."""
+    oldest = latest_day - VOLUME_DAYS
     out: dict[str, Mapping[int, float]] = {}
     for feature, days in volumes.items():
-        if min(days) > horizon:
+        if min(days) >= oldest:
             out[feature] = days
-        elif kept := {d: q for d, q in days.items() if d > horizon}:
+        elif kept := {d: q for d, q in days.items() if d >= oldest}:
             out[feature] = kept
     return out
 
@@ -70,7 +71,7 @@ class FeatureGrowth:
     recent: float
     """Quantity in the last 30 whole days."""
     baseline: float
-    """Mean quantity per 30 days over the 60 days before."""
+    """Quantity per 30 days over the (up to) 60 days before."""
     ratio: float
 
     def describe(self) -> str:
@@ -78,16 +79,22 @@ class FeatureGrowth:
 
 
 def feature_growth(volumes: Volumes, *, as_of_day: int, min_baseline_days: int) -> list[FeatureGrowth]:
-    """Per feature with an established baseline (used on at least `min_baseline_days` of the 60
-    baseline days, and on some day of the last 30 or of the baseline), its recent/baseline ratio.
-    A feature with no baseline is new, not growing: it says nothing here."""
+    """Per feature with an established baseline, its recent/baseline ratio. The baseline is the
+    feature's volume per day over the baseline days since it was first seen, times 30: a young account
+    (or feature) is judged on the days it had, not on days before it existed read as zeros. A feature
+    used on fewer than `min_baseline_days` baseline days has no baseline: new, not growing."""
     out = []
+    baseline_first = as_of_day - (1 + BASELINE_WINDOWS) * WINDOW_DAYS
+    baseline_last = as_of_day - WINDOW_DAYS - 1
     for feature in sorted(volumes):
-        (recent, _), *totals = window_totals(volumes[feature], as_of_day=as_of_day)
-        baseline = sum(t for t, _ in totals) / BASELINE_WINDOWS
-        if sum(a for _, a in totals) < min_baseline_days or baseline <= 0:
+        days = volumes[feature]
+        (recent, _), *totals = window_totals(days, as_of_day=as_of_day)
+        covered = baseline_last - max(min(days), baseline_first) + 1
+        if covered <= 0 or sum(a for _, a in totals) < min_baseline_days:
             continue
-        out.append(FeatureGrowth(feature, recent, baseline, recent / baseline))
+        baseline = sum(t for t, _ in totals) / covered * WINDOW_DAYS
+        if baseline > 0:
+            out.append(FeatureGrowth(feature, recent, baseline, recent / baseline))
     return out
 
 
