@@ -32,8 +32,8 @@ def plan_limit(snap: Snapshot, catalogue: Catalogue, t: Thresholds) -> list[Trig
     """
     owned = [catalogue.products[p] for p in sorted(snap.owned) if p in catalogue.products]
     allowance: dict[str, Decimal] = {}
-    for product in owned:
-        for feature, limit in product.limits.items():
+    for plan in owned:
+        for feature, limit in plan.limits.items():
             allowance[feature] = allowance.get(feature, Decimal(0)) + limit.allowance(snap.seats)
     today = day_number(snap.as_of)
     best: dict[str, tuple[float, Trigger]] = {}
