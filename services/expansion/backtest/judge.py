@@ -48,9 +48,7 @@ def judge(triggers: Sequence[RaisedTrigger], upgrades: Sequence[Upgrade], *, his
     """{kind or "any": {triggers, judged_triggers, followed, precision, upgrades, judged_upgrades,
     preceded, recall, median_lead_days}} for every kind asked for (zeros for a kind never raised)."""
     window = timedelta(days=window_days)
-    by_account: dict[str, list[date]] = {}
-    for upgrade in upgrades:
-        by_account.setdefault(upgrade.account_id, []).append(upgrade.on)
+    by_account = _upgrade_days(upgrades)
     out = {}
     for kind in (*kinds, ALL):
         chosen = [t for t in triggers if kind in (ALL, t.kind)]
@@ -88,9 +86,7 @@ def base_rate(points: Iterable[tuple[str, date]], upgrades: Sequence[Upgrade], *
     """The precision a trigger raised at random would have: the share of (account, day) points,
     e.g. every customer's month ends, followed by an upgrade within the window (judged as triggers are)."""
     window = timedelta(days=window_days)
-    by_account: dict[str, list[date]] = {}
-    for upgrade in upgrades:
-        by_account.setdefault(upgrade.account_id, []).append(upgrade.on)
+    by_account = _upgrade_days(upgrades)
     judged = followed = 0
     for account_id, day in points:
         hit = any(day < on <= day + window for on in by_account.get(account_id, ()))
@@ -98,6 +94,13 @@ def base_rate(points: Iterable[tuple[str, date]], upgrades: Sequence[Upgrade], *
             judged += 1
             followed += hit
     return {"points": judged, "followed": followed, "rate": _share(followed, judged)}
+
+
+def _upgrade_days(upgrades: Sequence[Upgrade]) -> dict[str, list[date]]:
+    by_account: dict[str, list[date]] = {}
+    for upgrade in upgrades:
+        by_account.setdefault(upgrade.account_id, []).append(upgrade.on)
+    return by_account
 
 
 def _share(part: int, whole: int) -> float | None:
