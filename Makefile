@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas test test-unit run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal clean
+.PHONY: help install up down status lint schemas test test-unit run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -66,6 +66,9 @@ bench-ingest: install up ## Ingest: HTTP and raw-topic events/s vs raw aiokafka 
 
 bench-health: install up
 	$(BIN)/python -m bench.health
+
+bench-expansion: install ## Expansion backtest: upgrades preceded by an upsell trigger, triggers followed by one, beside the baselines: bench/results/expansion_signal.*
+	$(BIN)/python -m bench.expansion_signal $(EXPANSION_ARGS)
 
 bench-signal: install ## Health backtest on ChurnSim and archetype data sets, with the supervised baseline: bench/results/signal_quality.*
 	$(BIN)/python -m bench.signal_quality $(SIGNAL_ARGS)
