@@ -68,8 +68,8 @@ async def health_outcome(engine: AsyncEngine, bootstrap: str, *, schema: str, he
         rows = await conn.execute(sa.text(f'SELECT account_id, score, grade, as_of FROM "{schema}".accounts'))
         accounts = {r.account_id: (r.score, r.grade, r.as_of.isoformat() if r.as_of else None) for r in rows}
         points = await conn.execute(sa.text(
-            f'SELECT account_id, as_of, score, grade, previous_score, previous_grade, cause FROM "{schema}".score_history'
-            " ORDER BY account_id, id"))
+            "SELECT account_id, as_of, score, grade, previous_score, previous_grade, cause"
+            f' FROM "{schema}".score_history ORDER BY account_id, id'))
         history: dict[str, list[tuple[Any, ...]]] = {}
         for p in points:
             history.setdefault(p.account_id, []).append(
