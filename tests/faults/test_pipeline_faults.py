@@ -169,38 +169,31 @@ def _report(name: str, run: Run) -> None:
     print(f"\nFAULTS {name}: {dict(run.figures)}, kills {kills}, lost 0, doubled 0")
 
 
-async def test_broker_restarts_mid_stream(private: tuple[PrivateInfra, AsyncEngine], tmp_path: Path) -> None:
-    infra, engine = private
-
+def _restarts(stop: Callable[[], None], start: Callable[[], None], what: str) -> Callable[[Run], Fault]:
+    """Twice, after chunks 2 and 5: half a second into the services' batches, stop `what` for 5 s."""
     def fault(run: Run) -> Fault:
         async def restart(chunk: int) -> None:
             if chunk in (2, 5):
-                infra.stop_kafka()
+                await asyncio.sleep(0.5)
+                await run.engine.dispose()  # the test's own connections go down with it too
+                stop()
                 await asyncio.sleep(5)
-                infra.start_kafka()
-                run.figures["broker restarts"] += 1
+                start()
+                run.figures[f"{what} restarts"] += 1
         return restart
+    return fault
 
-    run = await _scenario(infra, engine, tmp_path, fault)
+
+async def test_broker_restarts_mid_stream(private: tuple[PrivateInfra, AsyncEngine], tmp_path: Path) -> None:
+    infra, engine = private
+    run = await _scenario(infra, engine, tmp_path, _restarts(infra.stop_kafka, infra.start_kafka, "broker"))
     await _check(run)
     _report("broker restart", run)
 
 
 async def test_postgres_restarts_mid_batch(private: tuple[PrivateInfra, AsyncEngine], tmp_path: Path) -> None:
     infra, engine = private
-
-    def fault(run: Run) -> Fault:
-        async def restart(chunk: int) -> None:
-            if chunk in (2, 5):
-                await asyncio.sleep(0.5)  # let the services be inside their batches
-                await engine.dispose()
-                infra.stop_postgres()
-                await asyncio.sleep(5)
-                infra.start_postgres()
-                run.figures["postgres restarts"] += 1
-        return restart
-
-    run = await _scenario(infra, engine, tmp_path, fault)
+    run = await _scenario(infra, engine, tmp_path, _restarts(infra.stop_postgres, infra.start_postgres, "postgres"))
     await _check(run)
     _report("postgres restart", run)
 
