@@ -333,7 +333,7 @@ class ConsumerRunner:
                 position = await self._consumer.position(tp)
                 if tp not in self._committed:
                     committed = await self._consumer.committed(tp)
-                    self._committed[tp] = committed if committed is not None else -1
+                    self._committed[tp] = committed if committed is not None else 0  # 0: nothing to say yet
                 if position > self._committed[tp]:
                     moved[tp] = OffsetAndMetadata(position, "")
             if moved:

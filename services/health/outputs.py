@@ -76,6 +76,8 @@ def churn_risk(account_id: str, decision: AlertDecision, *, emitted_at: datetime
         renewal_date=decision.renewal_date,
         days_to_renewal=decision.days_to_renewal,
         arr_at_risk=decision.arr_at_risk,
+        churn_probability=decision.churn_probability,
+        kind_precision=decision.kind_precision,
         alert_id=decision.alert_id,
         action=decision.action,  # type: ignore[arg-type]
         episode_start=decision.episode_start,

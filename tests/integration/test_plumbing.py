@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import orjson
 import pytest
 import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,7 +33,7 @@ from tests.integration.plumbing_harness import (
     total_is,
 )
 from tests.integration.plumbing_service import VERSIONS, build
-from tests.kafka_utils import committed_offsets, envelope, produce, read_all, wait_for
+from tests.kafka_utils import committed_offsets, end_offsets, envelope, produce, read_all, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -229,3 +230,31 @@ async def test_a_rejected_event_is_not_remembered_so_its_corrected_copy_is_appli
         await produce(infra.kafka_bootstrap, plumbing.in_topic, [("a1", envelope(event_id="fixable", account_id="a1"))])
         await wait_for(lambda: total_is(engine, plumbing.schema, 2), timeout=30, what="the corrected copy applied")
     assert len(await read_all(infra.kafka_bootstrap, plumbing.dlq_topic)) == 1
+
+
+
+async def test_records_written_in_transactions_leave_no_lag_once_applied(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    """Every Kafka transaction ends with a marker that takes an offset but is never a record: a consumer
+    that committed only the offsets of records would show a lag of one on every partition forever."""
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, transactional_id=f"{plumbing.group}-tx")
+    await producer.start()
+    try:
+        for chunk in range(3):
+            async with producer.transaction():
+                for key, value in make_events(20, 4, f"tx{chunk}"):
+                    await producer.send(plumbing.in_topic, value=value, key=key.encode())
+    finally:
+        await producer.stop()
+    ends = await end_offsets(infra.kafka_bootstrap, plumbing.in_topic)
+    assert sum(ends.values()) > 60, "the markers take offsets of their own"
+    service = build(plumbing.schema, plumbing.out_topic, emit=False)
+    async with deployed(infra, plumbing, service.handle):
+        await wait_for(lambda: total_is(engine, plumbing.schema, 60), timeout=60, what="the 60 events applied")
+
+        async def no_lag() -> bool:
+            committed = await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic)
+            return all(committed.get(p, 0) >= end for p, end in ends.items())
+
+        await wait_for(no_lag, timeout=20, what="committed offsets at the end of every partition")

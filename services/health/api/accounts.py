@@ -28,6 +28,7 @@ from services.health.api.models import (
 )
 from services.health.domain import (
     HealthScore,
+    Scorecard,
     apply_overrides,
     health_now,
     health_score_from_json,
@@ -87,6 +88,7 @@ async def account_health(
         as_of=score.as_of, scored_at=row.scored_at, last_event_at=row.last_event_at,
         scorecard=ScorecardRef(segment=score.segment, version=score.scorecard_version),
         coverage=score.coverage, components=_components(score), forced_by=score.forced_by,
+        churn_probability=card.calibration.probability_at(score.total) if card.calibration else None,
         forced_detail=score.forced_detail, trend=trend(points, score.as_of),
         reasons=[Reason(**r.to_json()) for r in top_reasons(score, 5)],
         last_change=None if last is None else LastChange(
@@ -101,7 +103,7 @@ async def account_health(
     )
 
 
-async def _scorecard_of(session: AsyncSession, tables: HealthTables, score: HealthScore) -> Any:
+async def _scorecard_of(session: AsyncSession, tables: HealthTables, score: HealthScore) -> Scorecard:
     """The scorecard version that produced `score` (a sentiment override re-totals with it)."""
     t = tables.scorecards
     config = await session.scalar(sa.select(t.c.config).where(

@@ -39,6 +39,7 @@ def alert_model(row: Record) -> Alert:
         grade=payload.get("grade"), reasons=[Reason(**r) for r in payload.get("reasons", [])],
         renewal_date=date.fromisoformat(renewal) if renewal else None,
         days_to_renewal=payload.get("days_to_renewal"), arr_at_risk=Decimal(arr) if arr is not None else None,
+        churn_probability=payload.get("churn_probability"), kind_precision=payload.get("kind_precision"),
         acknowledged=row.acknowledged_at is not None, acknowledged_by=row.acknowledged_by,
         acknowledged_at=row.acknowledged_at, acknowledged_note=row.acknowledged_note,
     )

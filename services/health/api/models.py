@@ -85,6 +85,12 @@ class Alert(BaseModel):
     renewal_date: date | None
     days_to_renewal: int | None
     arr_at_risk: Money | None
+    churn_probability: float | None = Field(
+        None, description="Share of accounts at this score that churned, from the scorecard's calibration "
+                          "(null when the scorecard has none)")
+    kind_precision: float | None = Field(
+        None, description="Share of this kind's past alerts followed by churn or contraction, from the "
+                          "scorecard's calibration (null when the scorecard has none)")
     acknowledged: bool
     acknowledged_by: str | None
     acknowledged_at: datetime | None
@@ -104,6 +110,9 @@ class AccountHealth(BaseModel):
     components: dict[str, Component]
     forced_by: str | None = Field(description="The critical measure that set the grade, if one did.")
     forced_detail: str | None
+    churn_probability: float | None = Field(
+        None, description="Share of accounts at this score that churned within 90 days, from the scorecard's "
+                          "calibration (null when the scorecard has none)")
     trend: dict[str, float | None] = Field(
         description="Score change over `7d`, `30d`, `90d`; null where history does not reach back so far.")
     reasons: list[Reason] = Field(description="The main drivers of the current score, biggest first.")
@@ -194,6 +203,9 @@ class ScorecardIn(BaseModel):
     targets: Any = Field(default=None, description="touches_per_30d, engaged_contacts, qbr_every_days.")
     critical_measures: Any = Field(default=None, description="[{component, rule, threshold, force_grade}]")
     alerts: Any = Field(default=None, description="cooldown_days, renewal_critical_days and per-kind rules.")
+    calibration: Any = Field(default=None, description="Optional, as `python -m services.health.backtest.calibrate` "
+                             "writes it: churn_probability [{min_score, probability}], kind_precision "
+                             "{kind: 0..1}, source. Alerts then carry churn_probability and kind_precision.")
 
 
 class ScorecardPublished(BaseModel):

@@ -28,25 +28,29 @@ Chunk = list[tuple[str, list[bytes]]]
 
 def backtest_archive(archive: Archive, *, horizon: datetime, scorecards: Mapping[str, Scorecard],
                      settings: BacktestSettings, workers: int = 1) -> dict[str, Any]:
+    results = replay_archive(archive, horizon=horizon, scorecards=scorecards, settings=settings, workers=workers)
+    return summarise(results, horizon=horizon, settings=settings)
+
+
+def replay_archive(archive: Archive, *, horizon: datetime, scorecards: Mapping[str, Scorecard],
+                   settings: BacktestSettings, workers: int = 1) -> list[AccountResult]:
     """Two passes, as the service works: every account's norm samples at each refresh (the cohort norms
-    a live run would have rebuilt), then every account's replay with those norms."""
+    a live run would have rebuilt), then every account's replay with those norms; in account order."""
     if archive.first is None:
-        return summarise([], horizon=horizon, settings=settings)
+        return []
     refreshes = norm_refreshes(archive.first, horizon)
     if workers <= 1:
         norms = norms_from_samples(s for chunk in _chunks(archive, CHUNK_ACCOUNTS)
                                    for s in _sample_chunk(chunk, horizon, refreshes))
-        results = [r for chunk in _chunks(archive, CHUNK_ACCOUNTS)
-                   for r in _replay_chunk(chunk, horizon, scorecards, settings, norms)]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            sampled = [pool.submit(_sample_chunk, chunk, horizon, refreshes)
-                       for chunk in _chunks(archive, CHUNK_ACCOUNTS)]
-            norms = norms_from_samples(s for future in sampled for s in future.result())
-            futures = [pool.submit(_replay_chunk, chunk, horizon, scorecards, settings, norms)
-                       for chunk in _chunks(archive, CHUNK_ACCOUNTS)]
-            results = [r for future in futures for r in future.result()]
-    return summarise(results, horizon=horizon, settings=settings)
+        return [r for chunk in _chunks(archive, CHUNK_ACCOUNTS)
+                for r in _replay_chunk(chunk, horizon, scorecards, settings, norms)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        sampled = [pool.submit(_sample_chunk, chunk, horizon, refreshes)
+                   for chunk in _chunks(archive, CHUNK_ACCOUNTS)]
+        norms = norms_from_samples(s for future in sampled for s in future.result())
+        futures = [pool.submit(_replay_chunk, chunk, horizon, scorecards, settings, norms)
+                   for chunk in _chunks(archive, CHUNK_ACCOUNTS)]
+        return [r for future in futures for r in future.result()]
 
 
 def _sample_chunk(chunk: Sequence[tuple[str, list[bytes]]], horizon: datetime,

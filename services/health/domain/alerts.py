@@ -33,6 +33,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from services.health.domain.calibration import Calibration
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.days import day_number, require_aware, start_of_day
 from services.health.domain.explain import Reason, explain_change, part_reason, top_reasons
@@ -96,6 +97,10 @@ class AlertDecision:
     renewal_date: date | None = None
     days_to_renewal: int | None = None
     arr_at_risk: Decimal | None = None
+    churn_probability: float | None = None
+    """From the scorecard's calibration: the share of accounts at this score that churned (None: not calibrated)."""
+    kind_precision: float | None = None
+    """From the scorecard's calibration: the share of this kind's past alerts followed by churn or contraction."""
 
     @property
     def event_type(self) -> str:
@@ -118,6 +123,7 @@ class AlertDecision:
             "renewal_date": None if self.renewal_date is None else self.renewal_date.isoformat(),
             "days_to_renewal": self.days_to_renewal,
             "arr_at_risk": None if self.arr_at_risk is None else str(self.arr_at_risk),
+            "churn_probability": self.churn_probability, "kind_precision": self.kind_precision,
         }
 
 
@@ -163,6 +169,7 @@ class _Context:
     last_resolved: Mapping[str, datetime] = field(default_factory=dict)
     change: Sequence[Reason] | None = None
     """`explain_change(previous, current)` when the caller has it already (None: derive it)."""
+    calibration: Calibration | None = None
 
     @property
     def detected_on(self) -> datetime:
@@ -336,7 +343,7 @@ def evaluate_alerts(
     as_of = require_aware(as_of, "as_of")
     ctx = _Context(previous, current, score_history, signals, scorecard.alerts, as_of,
                    contract if contract is not None else contract_summary(signals, as_of.date()),
-                   last_resolved or {}, change)
+                   last_resolved or {}, change, scorecard.calibration)
     raised: list[AlertDecision] = []
     resolved: list[AlertDecision] = []
     suppressed: list[Suppressed] = []
@@ -407,6 +414,8 @@ def _decide(ctx: _Context, action: str, the_id: str, kind: str, open_alert: Open
         score=ctx.current.total, previous_score=ctx.previous.total if ctx.previous else None,
         grade=ctx.current.grade, reasons=reasons, renewal_date=ctx.contract.renewal_date,
         days_to_renewal=ctx.contract.days_to_renewal(on), arr_at_risk=ctx.contract.arr,
+        churn_probability=ctx.calibration.probability_at(ctx.current.total) if ctx.calibration else None,
+        kind_precision=ctx.calibration.precision_of(kind) if ctx.calibration else None,
     )
 
 

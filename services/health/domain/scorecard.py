@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.health.domain.calibration import Calibration, calibration_to_json, parse_calibration
+
 COMPONENTS = ("usage", "engagement", "sentiment", "support", "relationship")
 GRADES = ("green", "yellow", "red")
 GRADE_RANK = {"green": 0, "yellow": 1, "red": 2}
@@ -128,6 +130,8 @@ class Scorecard:
     targets: Targets = Targets()
     critical_measures: tuple[CriticalMeasure, ...] = ()
     alerts: AlertRules = AlertRules()
+    calibration: Calibration | None = None
+    """Churn probability by score and precision by alert kind, fitted on a book's history (None: unknown)."""
 
     def weight_shares(self) -> dict[str, float]:
         """Weights normalised to shares of 1 (they need not sum to 100 as configured)."""
@@ -231,6 +235,7 @@ def scorecard_to_json(card: Scorecard) -> dict[str, Any]:
             for m in card.critical_measures
         ],
         "alerts": _alerts_json(card.alerts),
+        **({"calibration": calibration_to_json(card.calibration)} if card.calibration is not None else {}),
     }
 
 
@@ -293,7 +298,7 @@ class _Check:
 
 
 _TOP_LEVEL = ("segment", "version", "weights", "thresholds", "missing_data", "neutral_score", "targets",
-              "critical_measures", "alerts")
+              "critical_measures", "alerts", "calibration")
 _THRESHOLD_KEYS = ("green_enter", "green_exit", "red_enter", "red_exit")
 
 
@@ -430,6 +435,10 @@ def validate_scorecard(raw: Mapping[str, Any]) -> Scorecard:
     targets = _targets(check, raw)
     measures = _critical_measures(check, raw)
     alerts = _alert_rules(check, raw)
+    calibration, calibration_problems = parse_calibration(raw.get("calibration"), alert_kinds=ALERT_KINDS)
+    for problem in calibration_problems:
+        path, _, message = problem.partition(": ")
+        check.fail(path, message)
     if check.problems:
         raise ScorecardInvalid(check.problems)
     return Scorecard(
@@ -442,4 +451,5 @@ def validate_scorecard(raw: Mapping[str, Any]) -> Scorecard:
         targets=targets,
         critical_measures=measures,
         alerts=alerts,
+        calibration=calibration,
     )

@@ -92,7 +92,7 @@ def test_every_problem_is_reported_at_once() -> None:
     }
     assert _problems(raw) == [
         "colour: unknown field; expected one of segment, version, weights, thresholds, missing_data, "
-        "neutral_score, targets, critical_measures, alerts",
+        "neutral_score, targets, critical_measures, alerts, calibration",
         "segment: must be a non-empty string, got ''",
         "version: must be >= 1, got 0",
         "missing_data: must be one of exclude, neutral, zero, got 'guess'",
