@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas test test-unit run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas test test-unit test-faults run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit
 
 test-unit: install ## Unit tests only (no I/O)
 	$(BIN)/python -m pytest -q -m unit $(PYTEST_ARGS)
+
+test-faults: install up ## The fault suite (-m faults): broker and Postgres restarts, SIGKILLs, poison, duplicates, long fuzzing
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m faults -rs $(PYTEST_ARGS)
 
 run: install up ## The whole system on local defaults, fed with a realistic sample
 	$(BIN)/python -m deploy.local.demo
