@@ -59,7 +59,7 @@ migrate: install ## Apply a service's migrations without starting it: make migra
 replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
-bench: bench-plumbing bench-ingest bench-health bench-signal ## All benchmarks; numbers go to bench/results/
+bench: bench-plumbing bench-ingest bench-health bench-signal bench-expansion ## All benchmarks; numbers go to bench/results/
 
 bench-plumbing: install up ## Consumer runner vs raw aiokafka on the same broker
 	$(BIN)/python -m bench.plumbing

@@ -44,13 +44,6 @@ from tests.infra import Infra
 pytestmark = [pytest.mark.integration]
 
 BOOK = {"accounts": 40, "months": 4, "seed": 11}
-CROSS_TOPIC_ORDER = (
-    "defect: on a backlog, health applies an account's contract events before its earlier usage events "
-    "(e.g. contract.signed 2025-01-01, then a contract event of 2025-04-25, then January's usage, all scored late "
-    "at 04-25), differently in each run, even between two runs with batches of 1000: the event-time merge of "
-    "shared.alignment / ConsumerRunner._aligned does not hold a partition group back for a usage partition that "
-    "has records on the broker; see docs/reliability.md, 'Known defects'"
-)
 KILLS = 3
 
 
@@ -145,7 +138,6 @@ def _assert_all_equal(outcomes: dict[str, HealthOutcome]) -> None:
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason=CROSS_TOPIC_ORDER)
 async def test_batch_sizes_and_kills_give_the_same_scores_history_and_events(
     infra: Infra, engine: AsyncEngine, tmp_path: Path
 ) -> None:
@@ -154,7 +146,7 @@ async def test_batch_sizes_and_kills_give_the_same_scores_history_and_events(
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(strict=True, reason=CROSS_TOPIC_ORDER)
+
 async def test_one_record_per_batch_gives_the_same_as_a_thousand(
     infra: Infra, engine: AsyncEngine, tmp_path: Path
 ) -> None:
