@@ -209,14 +209,18 @@ class ConsumerRunner:
         # "now" (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of
         # the events.
         self.caught_up = False
-        self._records_at = time.monotonic()  # when a fetch last brought records
+        self._started_at = time.monotonic()
+        self._records_at: dict[int, float] = {}  # partition number -> when a fetch last brought records
 
     def quiet_partitions(self, quiet_s: float) -> set[int]:
-        """The partition numbers this instance owns when it has read them to the end and no record has
-        come for `quiet_s` seconds: for those, event time has caught up with the wall clock."""
-        if not self.caught_up or time.monotonic() - self._records_at < quiet_s:
+        """The partition numbers this instance owns, while it has read everything to the end, whose
+        partitions have brought no record for `quiet_s` seconds: for those, event time has caught up
+        with the wall clock (a small book's quiet group, while other groups are busy, counts too)."""
+        if not self.caught_up:
             return set()
-        return {tp.partition for tp in self._consumer.assignment()}
+        now = time.monotonic()
+        return {tp.partition for tp in self._consumer.assignment()
+                if now - self._records_at.get(tp.partition, self._started_at) >= quiet_s}
 
     def stop(self) -> None:
         """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
@@ -250,7 +254,7 @@ class ConsumerRunner:
                 if generation != self._generation:
                     continue  # a rebalance reset our positions: these records will be fetched again
                 if fetched:
-                    self._records_at = time.monotonic()
+                    self._records_at.update(dict.fromkeys({tp.partition for tp in fetched}, time.monotonic()))
                     self._held.add(fetched)
                 records = await self._release()
                 if not records:
