@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas test test-unit run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal clean
+.PHONY: help install up down status lint schemas test test-unit test-faults run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,9 @@ test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit
 test-unit: install ## Unit tests only (no I/O)
 	$(BIN)/python -m pytest -q -m unit $(PYTEST_ARGS)
 
+test-faults: install up ## The fault suite (-m faults): broker and Postgres restarts, SIGKILLs, poison, duplicates, long fuzzing
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m faults -rs $(PYTEST_ARGS)
+
 run: install up ## The whole system on local defaults, fed with a realistic sample
 	$(BIN)/python -m deploy.local.demo
 
@@ -56,7 +59,7 @@ migrate: install ## Apply a service's migrations without starting it: make migra
 replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
-bench: bench-plumbing bench-ingest bench-health bench-signal ## All benchmarks; numbers go to bench/results/
+bench: bench-plumbing bench-ingest bench-health bench-signal bench-expansion ## All benchmarks; numbers go to bench/results/
 
 bench-plumbing: install up ## Consumer runner vs raw aiokafka on the same broker
 	$(BIN)/python -m bench.plumbing
@@ -66,6 +69,9 @@ bench-ingest: install up ## Ingest: HTTP and raw-topic events/s vs raw aiokafka 
 
 bench-health: install up
 	$(BIN)/python -m bench.health
+
+bench-expansion: install ## Expansion backtest: upgrades preceded by an upsell trigger, triggers followed by one, beside the baselines: bench/results/expansion_signal.*
+	$(BIN)/python -m bench.expansion_signal $(EXPANSION_ARGS)
 
 bench-signal: install ## Health backtest on ChurnSim and archetype data sets, with the supervised baseline: bench/results/signal_quality.*
 	$(BIN)/python -m bench.signal_quality $(SIGNAL_ARGS)

@@ -276,11 +276,22 @@ def report(
 def backtest(ctx: typer.Context) -> None:
     """Judge the health score on an event history: `python -m services.health.backtest` with these arguments
     (try `orchard backtest --help`)."""
-    if importlib.util.find_spec("services.health.backtest") is None:
-        err.print("error: the backtest is not available in this version of Orchard "
-                  "(no services.health.backtest module)", markup=False)
-        raise typer.Exit(EXIT_FAILED)
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "services.health.backtest", *ctx.args]))
+    raise typer.Exit(_run_module("services.health.backtest", ctx.args))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                               "help_option_names": []}, add_help_option=False)
+def calibrate(ctx: typer.Context) -> None:
+    """Fit the scorecards to an event history and propose them (changes nothing):
+    `python -m services.health.backtest.calibrate` with these arguments (try `orchard calibrate --help`)."""
+    raise typer.Exit(_run_module("services.health.backtest.calibrate", ctx.args))
+
+
+def _run_module(module: str, args: list[str]) -> int:
+    if importlib.util.find_spec(module) is None:
+        err.print(f"error: not available in this version of Orchard (no {module} module)", markup=False)
+        return EXIT_FAILED
+    return subprocess.call([sys.executable, "-m", module, *args])
 
 
 @app.command()

@@ -79,3 +79,52 @@ def align(
             if position[tp] < len(records):
                 held[tp] = offset_of(records[position[tp]])
     return Aligned(ready, held, starving)
+
+
+class Holding(Generic[Record]):
+    """Records fetched but not released yet, per partition in offset order, each with its sort time
+    (read once). The consumer keeps them here instead of seeking back, so the fetcher goes on
+    fetching the partitions a group waits for; a partition holding a full batch is paused instead."""
+
+    def __init__(self, time_of: Callable[[Record], object], offset_of: Callable[[Record], int]) -> None:
+        self._time_of = time_of
+        self._offset_of = offset_of
+        self._by_partition: dict[TopicPartition, list[tuple[object, Record]]] = {}
+
+    def add(self, fetched: Mapping[TopicPartition, Sequence[Record]]) -> None:
+        for tp, records in fetched.items():
+            if records:
+                self._by_partition.setdefault(tp, []).extend((self._time_of(r), r) for r in records)
+
+    def count(self, tp: TopicPartition | None = None) -> int:
+        if tp is not None:
+            return len(self._by_partition.get(tp, ()))
+        return sum(len(held) for held in self._by_partition.values())
+
+    def partitions(self) -> set[TopicPartition]:
+        return {tp for tp, held in self._by_partition.items() if held}
+
+    def first_offsets(self) -> dict[TopicPartition, int]:
+        return {tp: self._offset_of(held[0][1]) for tp, held in self._by_partition.items() if held}
+
+    def clear(self) -> None:
+        self._by_partition.clear()
+
+    def release(self, *, assigned: Iterable[TopicPartition], behind: Callable[[TopicPartition], bool],
+                topic_rank: Mapping[str, int], limit: int) -> tuple[list[Record], set[TopicPartition]]:
+        """Up to `limit` records in merge order (the heads of each partition, so what stays is merged
+        the same way next time), and the partitions that held a group back."""
+        aligned = align(self._by_partition, assigned=assigned, behind=behind, time_of=lambda entry: entry[0],
+                        offset_of=lambda entry: self._offset_of(entry[1]), topic_rank=topic_rank)
+        ready = aligned.ready[:limit]
+        taken = {id(entry) for entry in ready}
+        for tp in list(self._by_partition):
+            held = self._by_partition[tp]
+            cut = 0
+            while cut < len(held) and id(held[cut]) in taken:
+                cut += 1
+            if cut:
+                del held[:cut]
+            if not held:
+                del self._by_partition[tp]
+        return [record for _, record in ready], aligned.starving

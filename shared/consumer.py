@@ -38,11 +38,20 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.alignment import align
+from shared.alignment import Holding
 from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
 from shared.dlq import dead_letter
 from shared.events import Envelope, EventValidationError, parse_event
-from shared.metrics import BATCH_RETRIES, BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED, HANDLER_ERRORS
+from shared.metrics import (
+    BATCH_RETRIES,
+    BATCH_SECONDS,
+    DLQ_WRITTEN,
+    EVENTS_CONSUMED,
+    HANDLER_ERRORS,
+    forget_lag,
+    observe_applied,
+    set_lag,
+)
 from shared.outbox import Outbox, OutgoingMessage, write_outbox
 from shared.rejection import EVENT_FAULTS, RejectionBreaker
 
@@ -145,6 +154,8 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         async with self._runner._batch_lock:
             self._runner._generation += 1
             self._runner._committed.clear()
+            self._runner._held.clear()  # positions restart from the committed offsets
+        forget_lag(self._runner._service, revoked)
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
 
@@ -188,20 +199,28 @@ class ConsumerRunner:
         self._generation = 0
         # The offset last committed per owned partition, so an idle loop commits only what moved.
         self._committed: dict[TopicPartition, int] = {}
+        # Fetched, not yet released to the handler (the merge across topics waits for their groups).
+        self._rank = {topic: n for n, topic in enumerate(self._topics)}
+        self._held: Holding[ConsumerRecord[bytes, bytes]] = Holding(
+            _event_time if len(self._topics) > 1 else _no_time, lambda r: r.offset)
         self._stopping = asyncio.Event()
         self.healthy = True
         # False while a backlog (more than a batch) waits behind the last batch. Work that judges
         # "now" (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of
         # the events.
         self.caught_up = False
-        self._records_at = time.monotonic()  # when a fetch last brought records
+        self._started_at = time.monotonic()
+        self._records_at: dict[int, float] = {}  # partition number -> when a fetch last brought records
 
     def quiet_partitions(self, quiet_s: float) -> set[int]:
-        """The partition numbers this instance owns when it has read them to the end and no record has
-        come for `quiet_s` seconds: for those, event time has caught up with the wall clock."""
-        if not self.caught_up or time.monotonic() - self._records_at < quiet_s:
+        """The partition numbers this instance owns, while it has read everything to the end, whose
+        partitions have brought no record for `quiet_s` seconds: for those, event time has caught up
+        with the wall clock (a small book's quiet group, while other groups are busy, counts too)."""
+        if not self.caught_up:
             return set()
-        return {tp.partition for tp in self._consumer.assignment()}
+        now = time.monotonic()
+        return {tp.partition for tp in self._consumer.assignment()
+                if now - self._records_at.get(tp.partition, self._started_at) >= quiet_s}
 
     def stop(self) -> None:
         """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
@@ -213,12 +232,14 @@ class ConsumerRunner:
         try:
             await self._loop()
         finally:
+            forget_lag(self._service, self._consumer.assignment())
             await self._consumer.stop()
 
     async def _loop(self) -> None:
         backoff = 0.2
         while not self._stopping.is_set():
             generation = self._generation
+            self._pause_full()
             fetch = asyncio.ensure_future(
                 self._consumer.getmany(timeout_ms=self._max_wait_ms, max_records=self._max_records)
             )
@@ -228,20 +249,18 @@ class ConsumerRunner:
             if not fetch.done():
                 fetch.cancel()
                 break
-            batches = await self._fill(fetch.result())
-            if batches:
-                self._records_at = time.monotonic()
-            else:
-                self.caught_up = not await self._behind()
-                await self._commit_drained(generation)
-                continue
+            fetched = fetch.result()
             async with self._batch_lock:
                 if generation != self._generation:
                     continue  # a rebalance reset our positions: these records will be fetched again
-                batches, ordered = await self._aligned(batches)
-                owned = self._consumer.assignment()
-                records = [r for r in ordered if TopicPartition(r.topic, r.partition) in owned]
+                if fetched:
+                    self._records_at.update(dict.fromkeys({tp.partition for tp in fetched}, time.monotonic()))
+                    self._held.add(fetched)
+                records = await self._release()
                 if not records:
+                    if not fetched:
+                        self.caught_up = not await self._behind()
+                        await self._commit_drained()
                     continue
                 try:
                     await self.process(records)
@@ -250,62 +269,42 @@ class ConsumerRunner:
                     backoff = 0.2
                 except Exception as exc:
                     self.healthy = False
-                    self._report_failure(exc, batches, backoff)
-                    self._rewind(batches)
+                    self._report_failure(exc, records, backoff)
+                    self._rewind(records)
             if not self.healthy:
                 with contextlib.suppress(TimeoutError):  # a stop does not wait out the backoff
                     await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
                 backoff = min(backoff * 2, self._retry_backoff_max_s)
 
-    async def _fill(
-        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
-        """Top the batch up with records already fetched, so one transaction carries up to
-        ``max_records`` (getmany returns as soon as any partition has data)."""
-        count = sum(len(rs) for rs in batches.values())
-        while batches and count < self._max_records:
-            more = await self._consumer.getmany(timeout_ms=0, max_records=self._max_records - count)
-            if not more:
-                break
-            for tp, records in more.items():
-                batches.setdefault(tp, []).extend(records)
-                count += len(records)
-        return batches
+    def _pause_full(self) -> None:
+        """Partitions holding a batch's worth wait (paused) until the merge has used them, so the
+        fetcher spends its requests on the partitions their groups are waiting for."""
+        owned = self._consumer.assignment()
+        full = {tp for tp in owned if self._held.count(tp) >= self._max_records}
+        paused = self._consumer.paused() & owned
+        if full - paused:
+            self._consumer.pause(*(full - paused))
+        if paused - full:
+            self._consumer.resume(*(paused - full))
 
-    async def _aligned(
-        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-    ) -> tuple[dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], list[ConsumerRecord[bytes, bytes]]]:
-        """The records to process now, merged across topics in event time (shared.alignment), and
-        the batch cut to them; the rest are sought back and fetched again. A partition that holds
-        its group back because nothing of it was fetched yet is fetched directly, a few times."""
-        if len(self._topics) < 2:
-            return batches, [r for rs in batches.values() for r in rs]
-        rank = {topic: n for n, topic in enumerate(self._topics)}
-        # Partitions a direct fetch found nothing on. The high watermark counts transaction markers
-        # too, which a read_committed consumer never receives as records, so "behind" can be one
-        # marker behind forever: once a fetch of its own comes back empty, it holds nothing back.
-        dry: set[TopicPartition] = set()
-        for _ in range(ALIGN_FETCH_ATTEMPTS):
-            assigned = self._consumer.assignment()
-            behind = set()
-            for tp in assigned - dry:
-                highwater = self._consumer.highwater(tp)  # None until the first fetch answers: unknown
-                if highwater is None or highwater > await self._consumer.position(tp):
-                    behind.add(tp)
-            aligned = align(batches, assigned=assigned, topic_rank=rank, time_of=_event_time,
-                            offset_of=lambda r: r.offset, behind=behind.__contains__)
-            if aligned.ready or not aligned.starving:
-                break
-            more = await self._consumer.getmany(*aligned.starving, timeout_ms=self._max_wait_ms,
-                                                max_records=self._max_records)
-            dry |= {tp for tp in aligned.starving if not more.get(tp)}
-            for tp, records in more.items():
-                batches.setdefault(tp, []).extend(records)
-        for tp, offset in aligned.held.items():
-            self._consumer.seek(tp, offset)
-        kept = {id(r) for r in aligned.ready}
-        cut = {tp: [r for r in rs if id(r) in kept] for tp, rs in batches.items()}
-        return {tp: rs for tp, rs in cut.items() if rs}, aligned.ready
+    async def _release(self) -> list[ConsumerRecord[bytes, bytes]]:
+        """The next batch: up to ``max_records`` held records merged across topics in event time
+        (shared.alignment), each partition group up to where a partition with more on the broker
+        has nothing held."""
+        owned = self._consumer.assignment()
+        behind = {tp for tp in owned if await self._more_on_broker(tp)}
+        records, _ = self._held.release(assigned=owned, behind=behind.__contains__, topic_rank=self._rank,
+                                        limit=self._max_records)
+        return [r for r in records if TopicPartition(r.topic, r.partition) in owned]
+
+    async def _more_on_broker(self, tp: TopicPartition) -> bool:
+        """Whether records of `tp` a read_committed consumer can get lie beyond what was fetched. The end
+        is the last stable offset (the high watermark counts records of transactions still open);
+        unknown until the first fetch answers, and then it counts as more."""
+        end = self._consumer.last_stable_offset(tp)
+        if end is None:
+            end = self._consumer.highwater(tp)
+        return end is None or end > await self._consumer.position(tp)
 
     async def _behind(self) -> bool:
         """Whether more than one batch of records waits beyond what has been handed to us (as of
@@ -316,38 +315,37 @@ class ConsumerRunner:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 return True
-            waiting += max(0, highwater - await self._consumer.position(tp))
+            lag = max(0, highwater - await self._consumer.position(tp)) + self._held.count(tp)
+            set_lag(self._service, tp, lag)
+            waiting += lag
         return waiting > self._max_records
 
-    async def _commit_drained(self, generation: int) -> None:
-        """On an idle loop, commit each owned partition's position where it passed the last offset
-        committed. A transactional producer ends every transaction with a marker that takes an offset
-        but is never handed over as a record: committing record offsets alone leaves a lag of one
-        that every lag monitor (and anyone waiting for lag zero) reads as work not done. Nothing is
-        skipped: every record before the position was processed, or was sought back to."""
-        async with self._batch_lock:
-            if generation != self._generation:
+    async def _commit_drained(self) -> None:
+        """On an idle loop (under the batch lock), commit each owned partition's position where it
+        passed the last offset committed and nothing of it is held. A transactional producer ends
+        every transaction with a marker that takes an offset but is never handed over as a record:
+        committing record offsets alone leaves a lag of one that every lag monitor (and anyone
+        waiting for lag zero) reads as work not done. Nothing is skipped: with nothing held, every
+        record before the position was processed."""
+        moved: dict[TopicPartition, OffsetAndMetadata] = {}
+        held = self._held.partitions()
+        for tp in self._consumer.assignment() - held:
+            position = await self._consumer.position(tp)
+            if tp not in self._committed:
+                committed = await self._consumer.committed(tp)
+                self._committed[tp] = committed if committed is not None else 0  # 0: nothing to say yet
+            if position > self._committed[tp]:
+                moved[tp] = OffsetAndMetadata(position, "")
+        if moved:
+            try:
+                await self._consumer.commit(moved)
+            except KafkaError as exc:  # a rebalance under way: the next idle loop tries again
+                log.info("idle offset commit skipped", extra={"error": repr(exc)})
                 return
-            moved: dict[TopicPartition, OffsetAndMetadata] = {}
-            for tp in self._consumer.assignment():
-                position = await self._consumer.position(tp)
-                if tp not in self._committed:
-                    committed = await self._consumer.committed(tp)
-                    self._committed[tp] = committed if committed is not None else 0  # 0: nothing to say yet
-                if position > self._committed[tp]:
-                    moved[tp] = OffsetAndMetadata(position, "")
-            if moved:
-                try:
-                    await self._consumer.commit(moved)
-                except KafkaError as exc:  # a rebalance under way: the next idle loop tries again
-                    log.info("idle offset commit skipped", extra={"error": repr(exc)})
-                    return
-                self._committed.update({tp: meta.offset for tp, meta in moved.items()})
+            self._committed.update({tp: meta.offset for tp, meta in moved.items()})
 
-    def _report_failure(
-        self, exc: Exception, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]], backoff: float
-    ) -> None:
-        where = {str(tp): records[0].offset for tp, records in batches.items() if records}
+    def _report_failure(self, exc: Exception, records: Sequence[ConsumerRecord[bytes, bytes]], backoff: float) -> None:
+        where = {f"{tp.topic}:{tp.partition}": offset for tp, offset in _first_offsets(records).items()}
         if is_infrastructure_error(exc):
             BATCH_RETRIES.labels(self._service).inc()
             log.warning("batch failed on infrastructure; rewinding and retrying",
@@ -357,11 +355,15 @@ class ConsumerRunner:
         log.error("batch failed on an error that is not the data's fault; partitions stopped, retrying",
                   exc_info=exc, extra={"error": repr(exc), "backoff_s": backoff, "from_offsets": where})
 
-    def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+    def _rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Back to the failed batch's first records, and to the first held ones elsewhere: everything is
+        fetched again (the held records too, so nothing is kept from before the failure)."""
         owned = self._consumer.assignment()
-        for tp, records in batches.items():
-            if tp in owned and records:
-                self._consumer.seek(tp, records[0].offset)
+        starts = {**self._held.first_offsets(), **_first_offsets(records)}
+        self._held.clear()
+        for tp, offset in starts.items():
+            if tp in owned:
+                self._consumer.seek(tp, offset)
 
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Apply one batch durably, then commit its offsets."""
@@ -409,6 +411,7 @@ class ConsumerRunner:
             for letter in dead:
                 outbox.emit_raw(self._dead_letter(letter))
             await write_outbox(session, self._tables.outbox, outbox.messages)
+        observe_applied(self._service, ((e.topic, e.envelope.occurred_at) for e in fresh))
         refused = {_marker(e.topic, e.partition, e.offset) for e, _ in rejected}
         sent = {letter.marker for letter in dead}
         for event in fresh:
@@ -484,6 +487,19 @@ class ConsumerRunner:
 
 
 
+def _first_offsets(records: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[TopicPartition, int]:
+    firsts: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        firsts[tp] = min(firsts.get(tp, record.offset), record.offset)
+    return firsts
+
+
+def _no_time(record: ConsumerRecord[bytes, bytes]) -> int:
+    """One topic: its partitions' orders are independent, offset order is all there is."""
+    return 0
+
+
 def _event_time(record: ConsumerRecord[bytes, bytes]) -> tuple[int, datetime]:
     """The record's event time, for the merge across topics; a record without a readable one goes
     first (it is dead-lettered when parsed, so where it stands does not matter)."""
@@ -496,5 +512,3 @@ def _event_time(record: ConsumerRecord[bytes, bytes]) -> tuple[int, datetime]:
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
-ALIGN_FETCH_ATTEMPTS = 5
-"""Direct fetches of a partition that holds its group back, before the batch goes with what it has."""

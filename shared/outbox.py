@@ -48,7 +48,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from shared.kafka import make_admin, make_producer
-from shared.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
+from shared.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED, observe_published
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,7 @@ class OutboxRelay:
         if not rows:
             return 0
         await self._send(producer, rows, batch)
+        observe_published(self._service, ((row.topic, row.value) for row in rows))
         await self._forget(leadership, batch)
         for topic, count in Counter(row.topic for row in rows).items():
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)

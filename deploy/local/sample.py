@@ -26,7 +26,6 @@ STORIES = (
 )
 SEGMENTS = ("enterprise", "mid_market", "smb")
 FEATURES = ("dashboards", "reports", "alerts", "exports", "api", "sso", "workflows", "forecasting")
-PREMIUM_FEATURES = ("forecasting", "workflows")
 
 
 Event = dict[str, Any]

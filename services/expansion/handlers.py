@@ -1,7 +1,8 @@
 """The batch handler: usage, interaction and contract events in; account signals, opportunities and
 `upsell.triggered` events out. Follow one event: `ExpansionHandler.__call__` groups the batch by
-account, `fold_events` applies each account's new events (`domain.apply_events`), the rules run once per
-touched account at its latest event time, and new opportunities are inserted and announced.
+account, `fold_events` hands each account's new events to `domain.decide`, which folds them one at a
+time and runs the rules after each, at its event time (so batch boundaries change nothing), and the
+opportunities opened are inserted and announced.
 
 Per batch, whatever its size: one statement locks and loads the accounts, one reads their latest
 opportunity episodes, one saves the signals, one inserts the new opportunities.
@@ -16,14 +17,12 @@ from datetime import UTC, datetime
 from services.expansion import outputs
 from services.expansion.domain import (
     Catalogue,
+    Decided,
     ExpansionSignals,
     NewOpportunity,
     SignalEvent,
     Thresholds,
-    apply_events,
-    evaluate_triggers,
-    new_opportunities,
-    snapshot,
+    decide,
 )
 from services.expansion.store import (
     ExpansionTables,
@@ -58,27 +57,23 @@ class ExpansionHandler:
         folded: dict[str, ExpansionSignals] = {}
         opened: list[NewOpportunity] = []
         for account_id, account_events in grouped.items():
-            signals, applied = fold_events(stored.get(account_id) or ExpansionSignals(), account_events, ctx,
-                                           apply=_apply)
+            start = Decided(stored.get(account_id) or ExpansionSignals(), episodes.get(account_id, {}))
+            decided, applied = fold_events(start, account_events, ctx, apply=self._decide(account_id))
             if not applied:
                 continue
-            folded[account_id] = signals
-            # The account's latest event time, not this batch's: a late contract event must not
-            # judge the account as it was months ago (the topics are consumed independently).
-            as_of = signals.latest_at or max(e.envelope.occurred_at for e in applied)
-            snap = snapshot(account_id, signals, self.thresholds, as_of=as_of)
-            triggers = evaluate_triggers(snap, self.catalogue, self.thresholds)
-            opened += new_opportunities(account_id, triggers, episodes.get(account_id, {}), self.thresholds,
-                                        as_of=as_of)
+            folded[account_id] = decided.signals
+            opened += decided.opened
         await save_signals(ctx.session, self.tables, folded)
         inserted = await insert_opportunities(ctx.session, self.tables, opened)
         outputs.emit(ctx.outbox, [o for o in opened if o.opportunity_id in inserted], topic=self.upsell_topic,
                      emitted_at=self.clock())
 
 
-def _apply(signals: ExpansionSignals, events: Sequence[ConsumedEvent]) -> ExpansionSignals:
-    return apply_events(
-        signals,
-        [SignalEvent(e.envelope.event_id, e.envelope.type, e.envelope.occurred_at, e.envelope.data.model_dump())
-         for e in events],
-    )
+    def _decide(self, account_id: str) -> Callable[[Decided, Sequence[ConsumedEvent]], Decided]:
+        def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:
+            # A late event is judged at the account's latest event time, not its own (decide's as_of):
+            # a late contract event must not judge the account as it was months ago.
+            signal_events = [SignalEvent(e.envelope.event_id, e.envelope.type, e.envelope.occurred_at,
+                                         e.envelope.data.model_dump()) for e in events]
+            return decide(state, account_id, signal_events, catalogue=self.catalogue, thresholds=self.thresholds)
+        return apply

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ from services.health.domain import Advance, today_midnight
 from services.health.pipeline import Pipeline
 from services.health.store import accounts_of_scorecard, due_accounts, event_watermarks, refresh_norms
 from shared.db import unit_of_work
+from shared.metrics import RESCORE_PASSES, record_rescore_pass
 from shared.outbox import Outbox, write_outbox
 
 log = logging.getLogger(__name__)
@@ -82,14 +84,18 @@ class Rescorer:
             if not self._caught_up():
                 # Events are still queued: "now" is ahead of them, and an account whose recent
                 # events wait in the backlog would look silent. Try again shortly.
+                RESCORE_PASSES.labels("deferred").inc()
                 await asyncio.sleep(min(self._interval.total_seconds(), 5.0))
                 continue
+            started = time.perf_counter()
             try:
                 report = await self.rescore_due()
+                record_rescore_pass(seconds=time.perf_counter() - started, report=report)
                 if report is not None and report.accounts:
                     log.info("scheduled rescore done", extra=report.__dict__)
             except Exception:
                 # The next pass retries; a failed chunk rolled back and left its accounts due.
+                RESCORE_PASSES.labels("failed").inc()
                 log.exception("scheduled rescore failed")
             await asyncio.sleep(self._interval.total_seconds())
 

@@ -210,21 +210,15 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
     return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
 
 
-IDLE_PARTITION = timedelta(days=1)
-"""A partition group this far behind the busiest one has gone quiet (a small book's weekend), and no
-longer holds its accounts' time back."""
-
-
 async def event_watermarks(session: AsyncSession, tables: HealthTables) -> dict[int, datetime]:
     """How far the stream has got, per partition group (an account's events all sit on one partition
-    number, whatever the topic): the latest event time applied there, or the busiest group's when the
-    group has gone quiet. Empty before any event."""
+    number, whatever the topic): the latest event time applied there. A group is never moved on by
+    another group's progress: while a backlog is read, groups advance at different paces, and an
+    account whose events are still on their way is behind, not silent. (A quiet group is moved to the
+    wall clock by the scheduler, from what the consumer knows.) Empty before any event."""
     rows = (await session.execute(sa.select(tables.stream_watermarks.c.partition,
                                             tables.stream_watermarks.c.event_at))).all()
-    if not rows:
-        return {}
-    busiest = max(at for _, at in rows)
-    return {group: at if at >= busiest - IDLE_PARTITION else busiest for group, at in rows}
+    return {group: at for group, at in rows}
 
 
 async def advance_watermarks(session: AsyncSession, tables: HealthTables, latest: Mapping[int, datetime]) -> None:

@@ -1,9 +1,8 @@
-"""``orchard backtest`` hands over to the health backtest when this version has it; ``orchard
+"""``orchard backtest`` and ``orchard calibrate`` hand over to the health backtest and calibration; ``orchard
 simulate --out`` writes the demo's sample as JSON Lines that ``orchard send`` takes whole."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from datetime import UTC, datetime
@@ -17,15 +16,12 @@ from tests.cli.stack import Stack
 pytestmark = pytest.mark.e2e
 
 
-def test_backtest_passes_its_arguments_through_or_says_it_is_not_available(stack: Stack) -> None:
-    done = stack.orchard("backtest", "--help")
+@pytest.mark.parametrize("command", ["backtest", "calibrate"])
+def test_backtest_and_calibrate_pass_their_arguments_through(stack: Stack, command: str) -> None:
+    done = stack.orchard(command, "--help")
 
-    if importlib.util.find_spec("services.health.backtest") is not None:
-        assert done.returncode == 0, done.stderr
-        assert "--events" in done.stdout, "the backtest's own help, not the CLI's"
-    else:
-        assert done.returncode == 1
-        assert "not available" in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "--events" in done.stdout and "--folds" in done.stdout, "the command's own help, not the CLI's"
 
 
 def test_simulate_writes_the_sample_that_send_takes(stack: Stack, tmp_path: Path) -> None:

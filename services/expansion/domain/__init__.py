@@ -3,16 +3,18 @@ whitespace and opportunity episodes. No I/O, no clock reads: `as_of` is always a
 
 How the shell uses it, per batch and per touched account:
 
-1. `signals_from_json(state)` (empty for a new account), then `apply_events(signals, events)`;
-2. `snapshot(account_id, signals, thresholds, as_of=latest event time)`;
-3. `evaluate_triggers(snap, catalogue, thresholds)`;
-4. `new_opportunities(account_id, triggers, latest episodes, thresholds, as_of=...)`: insert them
-   (ON CONFLICT DO NOTHING) and emit `upsell.triggered` for the ones inserted;
-5. store `signals_to_json(signals)`.
+1. `signals_from_json(state)` (empty for a new account) and the latest stored episodes;
+2. `decide(...)` folds the new events one at a time (`apply_events`), and after each runs
+   `snapshot(account_id, signals, thresholds, as_of=latest event time)`, `evaluate_triggers(...)`
+   and `new_opportunities(...)`: the decisions are taken per event, in event time;
+3. the shell inserts the opened opportunities (ON CONFLICT DO NOTHING), emits `upsell.triggered`
+   for the ones inserted and stores `signals_to_json(signals)`.
 """
 
-from services.expansion.domain.catalogue import Catalogue, CatalogueInvalid, Product, parse_catalogue
+from services.expansion.domain.catalogue import Catalogue, CatalogueInvalid, PlanLimit, Product, parse_catalogue
 from services.expansion.domain.codec import signals_from_json, signals_to_json
+from services.expansion.domain.cohorts import NO_NORMS, CohortNorms, build_norms, cohort_key
+from services.expansion.domain.decide import Decided, decide
 from services.expansion.domain.opportunities import (
     CLOSED_STAGES,
     OPEN_STAGES,
@@ -40,13 +42,17 @@ __all__ = [
     "ACTIVE_WINDOW_DAYS",
     "CLOSED_STAGES",
     "EMPTY_SIGNALS",
+    "NO_NORMS",
     "OPEN_STAGES",
     "STAGES",
     "Catalogue",
     "CatalogueInvalid",
+    "CohortNorms",
+    "Decided",
     "ExpansionSignals",
     "LatestEpisode",
     "NewOpportunity",
+    "PlanLimit",
     "Product",
     "SignalEvent",
     "Snapshot",
@@ -55,7 +61,10 @@ __all__ = [
     "Trigger",
     "WhitespaceFit",
     "apply_events",
+    "build_norms",
     "can_move",
+    "cohort_key",
+    "decide",
     "evaluate_triggers",
     "new_opportunities",
     "opportunity_id",

@@ -5,14 +5,20 @@ here from the decoded document, so every rule sees a consistent catalogue: uniqu
 prerequisites without cycles, non-negative prices, and each premium feature owned by one product
 (otherwise "which product does this usage point to?" has two answers).
 
-Plan limits (metered quantities per plan) are not modelled yet, so the `plan_limit` rule does not
-exist: the catalogue would need per-product limits first.
+A product may carry plan limits: per `usage.recorded` feature, the quantity its plan includes per
+30 days, for the whole account or per licensed seat::
+
+    limits:
+      api_calls: {per_30_days: 100000}
+      exports: {per_30_days: 40, per: seat}
+
+The `plan_limit` rule measures the account's last 30 days of that feature against them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,6 +32,18 @@ class CatalogueInvalid(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class PlanLimit:
+    per_30_days: Decimal
+    per_seat: bool = False
+
+    def allowance(self, seats: int) -> Decimal:
+        return self.per_30_days * seats if self.per_seat else self.per_30_days
+
+    def describe(self) -> str:
+        return f"{self.per_30_days:,} per {'seat and ' if self.per_seat else ''}30 days"
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
     product_id: str
     name: str
@@ -34,6 +52,8 @@ class Product:
     """Annual list price of one seat."""
     prerequisites: tuple[str, ...] = ()
     premium_features: tuple[str, ...] = ()
+    limits: Mapping[str, PlanLimit] = field(default_factory=dict)
+    """feature -> what the plan includes of it (features not listed are unlimited)."""
 
 
 @dataclass(frozen=True)
@@ -96,13 +116,30 @@ def _product(index: int, entry: object, problems: list[str]) -> Product | None:
         problems.append(f"{where}: list_price_per_seat must be a number >= 0, got {entry.get('list_price_per_seat')!r}")
     prerequisites = _names(entry.get("prerequisites", []), f"{where}: prerequisites", problems)
     premium = _names(entry.get("premium_features", []), f"{where}: premium_features", problems)
+    limits = _limits(entry.get("limits", {}), where, problems)
     if problems and (price is None or not isinstance(tier, int)):
         return None
     return Product(
         product_id=product_id.strip(), name=name.strip() if isinstance(name, str) and name.strip() else product_id,
         tier=int(tier) if isinstance(tier, int) else 1, list_price_per_seat=price or Decimal(0),
-        prerequisites=prerequisites, premium_features=premium,
+        prerequisites=prerequisites, premium_features=premium, limits=limits,
     )
+
+
+def _limits(value: Any, where: str, problems: list[str]) -> dict[str, PlanLimit]:
+    if not isinstance(value, Mapping):
+        problems.append(f"{where}: limits must be a mapping of feature -> {{per_30_days, per}}")
+        return {}
+    limits = {}
+    for feature, spec in value.items():
+        quantity = _price(spec.get("per_30_days")) if isinstance(spec, Mapping) else None
+        per = spec.get("per", "account") if isinstance(spec, Mapping) else None
+        if not isinstance(feature, str) or not feature.strip() or quantity is None or quantity <= 0 \
+                or per not in ("account", "seat"):
+            problems.append(f"{where}: limits.{feature} must be {{per_30_days: number > 0, per: account|seat}}")
+            continue
+        limits[feature.strip()] = PlanLimit(quantity, per_seat=per == "seat")
+    return limits
 
 
 def _price(value: Any) -> Decimal | None:

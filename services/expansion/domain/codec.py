@@ -22,6 +22,8 @@ def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
         "usage_evidence": list(s.usage_evidence),
         "nps": _survey_to_json(s.nps),
         "csat": _survey_to_json(s.csat),
+        "volumes": {f: {str(d): q for d, q in days.items()} for f, days in s.volumes.items()},
+        "segment": None if s.segment is None else [s.segment[0].isoformat(), s.segment[1], s.segment[2]],
     }
 
 
@@ -39,7 +41,13 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
         usage_evidence=tuple(doc.get("usage_evidence", ())),
         nps=_survey_from_json(doc.get("nps")),
         csat=_survey_from_json(doc.get("csat")),
+        volumes={f: {int(d): float(q) for d, q in days.items()} for f, days in doc.get("volumes", {}).items()},
+        segment=_segment_from_json(doc.get("segment")),
     )
+
+
+def _segment_from_json(doc: list[str] | None) -> tuple[datetime, str, str] | None:
+    return None if doc is None else (datetime.fromisoformat(doc[0]), doc[1], doc[2])
 
 
 def _contract_to_json(c: Contract) -> dict[str, Any]:

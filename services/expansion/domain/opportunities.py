@@ -7,8 +7,10 @@ episode number (1 for the first, n + 1 after episode n closed), so re-deriving t
 
 - While the latest episode is open (open, qualified, proposed), the trigger is not raised again.
 - After it closed (won, lost, dismissed), it is raised again only once `cooldown_days` have passed
-  since it closed (`as_of`, event time, against `closed_at`) or when the signal clearly
-  strengthened: the estimated uplift reached `reraise_uplift_factor` x the closed one's.
+  since it closed (`as_of`, event time, against `closed_at`) or, after lost or dismissed, when the
+  signal clearly strengthened: the estimated uplift reached `reraise_uplift_factor` x the closed
+  one's. A won episode waits out the cool-down: the sale just absorbed the signal that raised it,
+  and the bigger contract makes any uplift estimate look "stronger" the next day.
 """
 
 from __future__ import annotations
@@ -93,4 +95,6 @@ def _may_reraise(previous: LatestEpisode, trigger: Trigger, t: Thresholds, as_of
         return False
     if previous.closed_at is None or as_of >= previous.closed_at + timedelta(days=t.cooldown_days):
         return True
+    if previous.stage == "won":
+        return False
     return trigger.estimated_arr_uplift >= previous.estimated_arr_uplift * t.reraise_uplift_factor > 0

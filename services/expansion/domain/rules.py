@@ -2,21 +2,24 @@
 reason, the events behind it, an estimated ARR uplift and a confidence (0..1, formula per rule).
 
 Rules run in this order and a product is proposed once per evaluation (the first rule that names
-it wins): seat_limit, premium_feature_use, high_satisfaction, whitespace. So one signal never
-becomes two leads for the same product in the same moment. `plan_limit` is not implemented: the
-catalogue has no plan limits to measure usage against.
+it wins): seat_limit, plan_limit, usage_growth, premium_feature_use, high_satisfaction, whitespace.
+So one signal never becomes two leads for the same product in the same moment. plan_limit and
+usage_growth read usage volume, not users (`usage_rules`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from decimal import Decimal
 
 from services.expansion.domain.catalogue import Catalogue
+from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
 from services.expansion.domain.snapshot import CENTS, Snapshot
 from services.expansion.domain.thresholds import Thresholds
+from services.expansion.domain.trigger import Trigger, base_product
+from services.expansion.domain.usage_rules import plan_limit, usage_growth
 from services.expansion.domain.whitespace import premium_use, whitespace
+
+__all__ = ["Trigger", "evaluate_triggers"]
 
 FULL_CONFIDENCE_SEAT_RATIO = 1.1
 """seat_limit is fully confident when active users exceed the seats by 10%."""
@@ -24,18 +27,11 @@ PREMIUM_FULL_DAYS = 10
 """premium_feature_use's usage part is full at 10 days of use in 30."""
 
 
-@dataclass(frozen=True)
-class Trigger:
-    kind: str
-    product: str
-    reason: str
-    evidence_event_ids: tuple[str, ...]
-    estimated_arr_uplift: Decimal
-    confidence: float
-
-
-def evaluate_triggers(snap: Snapshot, catalogue: Catalogue, thresholds: Thresholds) -> list[Trigger]:
+def evaluate_triggers(snap: Snapshot, catalogue: Catalogue, thresholds: Thresholds,
+                      norms: CohortNorms = NO_NORMS) -> list[Trigger]:
     triggers = seat_limit(snap, catalogue, thresholds)
+    triggers += _untaken(triggers, plan_limit(snap, catalogue, thresholds))
+    triggers += _untaken(triggers, usage_growth(snap, catalogue, thresholds, norms))
     triggers += _untaken(triggers, premium_feature_use(snap, catalogue, thresholds))
     triggers += high_satisfaction(snap, catalogue, thresholds, taken=frozenset(t.product for t in triggers))
     triggers += _untaken(triggers, whitespace_triggers(snap, catalogue, thresholds))
@@ -57,10 +53,7 @@ def seat_limit(snap: Snapshot, catalogue: Catalogue, t: Thresholds) -> list[Trig
     """
     if snap.seats <= 0 or snap.active_ratio < t.seat_limit_ratio:
         return []
-    owned = sorted((catalogue.products[p] for p in snap.owned if p in catalogue.products),
-                   key=lambda p: (p.tier, p.product_id))
-    product = owned[0].product_id if owned else min(snap.owned, default="seats")
-    price = catalogue.price_per_seat(snap.owned) if owned else snap.arr / snap.seats
+    product, price = base_product(snap, catalogue)
     extra = max(snap.active_users - snap.seats, math.ceil(snap.seats * t.seat_headroom_ratio), 1)
     span = max(FULL_CONFIDENCE_SEAT_RATIO - t.seat_limit_ratio, 0.01)
     confidence = 0.5 + 0.5 * min(1.0, (snap.active_ratio - t.seat_limit_ratio) / span)

@@ -9,7 +9,10 @@ What is kept, and why it stays bounded whatever the event volume:
   `MAX_TRACKED_USERS` are kept (the most recently seen);
 * features: per feature name, the product it was reported under and a 30-bit day mask of the
   days it was used (bit k = the day `k` days before `last_day`), at most `MAX_FEATURES`;
-* the latest NPS and CSAT answers, with the event that gave them (the evidence).
+* volumes: per feature, the summed `quantity` per UTC day over the last `usage.VOLUME_DAYS` days
+  (what usage growth and plan limits are judged on; no user id needed), at most `MAX_FEATURES`;
+* the latest NPS and CSAT answers, with the event that gave them (the evidence);
+* the segment the latest contract event named (the cohort the account is compared with).
 
 Registers keep the latest value by (occurred_at, event_id), so out-of-order arrival gives the same
 state as in-order arrival. Idempotency (an event id twice) is the shell's job.
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+
+from services.expansion.domain.usage import Volumes, add_volume, pruned
 
 ACTIVE_WINDOW_DAYS = 30
 MAX_TRACKED_USERS = 50_000
@@ -83,6 +88,13 @@ class ExpansionSignals:
     usage_evidence: tuple[str, ...] = ()
     nps: Survey | None = None
     csat: Survey | None = None
+    volumes: Volumes = field(default_factory=dict)
+    segment: tuple[datetime, str, str] | None = None
+    """(occurred_at, event_id, segment) of the latest contract event that named a segment."""
+
+    @property
+    def segment_name(self) -> str | None:
+        return self.segment[2] if self.segment else None
 
     def live_contracts(self, as_of: datetime) -> list[Contract]:
         """Contracts in force on `as_of`'s day: all but those whose cancellation has taken effect.
@@ -121,13 +133,15 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
     users = dict(signals.user_last_seen)
     features = dict(signals.features)
     evidence = list(signals.usage_evidence)
-    nps, csat, latest = signals.nps, signals.csat, signals.latest_at
+    volumes = dict(signals.volumes)
+    nps, csat, latest, segment = signals.nps, signals.csat, signals.latest_at, signals.segment
     for event in events:
         day = day_number(event.occurred_at)
         if latest is None or event.occurred_at > latest:
             latest = event.occurred_at
         if event.event_type == "usage.recorded":
             _apply_usage(event, day, users, features, evidence)
+            add_volume(volumes, str(event.data["feature"]), day, float(event.data.get("quantity", 1) or 0))
         elif event.event_type == "survey.answered":
             answer = Survey(int(event.data["score"]), event.occurred_at, event.event_id)
             if event.data["kind"] == "nps":
@@ -136,7 +150,10 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
                 csat = _later(csat, answer)
         elif event.event_type.startswith("contract."):
             _apply_contract(event, contracts)
-    return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat))
+            named = event.data.get("segment")
+            if named and (segment is None or (event.occurred_at, event.event_id) > segment[:2]):
+                segment = (event.occurred_at, event.event_id, str(named))
+    return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat, volumes, segment))
 
 
 def _later(current: Survey | None, answer: Survey) -> Survey:
@@ -198,4 +215,8 @@ def _bounded(signals: ExpansionSignals) -> ExpansionSignals:
     features = dict(signals.features)
     if len(features) > MAX_FEATURES:
         features = dict(sorted(features.items(), key=lambda item: (-item[1].last_day, item[0]))[:MAX_FEATURES])
-    return replace(signals, user_last_seen=users, features=features)
+    volumes = pruned(signals.volumes, latest_day=day_number(signals.latest_at))
+    # (pruned keeps a feature's mapping as it is when nothing in it expired: no copy per event)
+    if len(volumes) > MAX_FEATURES:
+        volumes = dict(sorted(volumes.items(), key=lambda item: (-max(item[1]), item[0]))[:MAX_FEATURES])
+    return replace(signals, user_last_seen=users, features=features, volumes=volumes)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from services.expansion.domain.signals import ExpansionSignals, Survey
+from services.expansion.domain.cohorts import cohort_key
+from services.expansion.domain.signals import ExpansionSignals, Survey, day_number
 from services.expansion.domain.thresholds import Thresholds
+from services.expansion.domain.usage import FeatureGrowth, account_growth, feature_growth
 
 CENTS = Decimal("0.01")
 
@@ -34,6 +36,16 @@ class Snapshot:
     active_users: int
     satisfaction: Satisfaction | None
     signals: ExpansionSignals
+    growth: tuple[FeatureGrowth, ...] = ()
+    """Per feature with a baseline: the last 30 whole days against the 60 before."""
+
+    @property
+    def usage_growth(self) -> float | None:
+        return account_growth(list(self.growth))
+
+    @property
+    def cohort(self) -> str:
+        return cohort_key(self.signals.segment_name, self.owned)
 
     @property
     def active_ratio(self) -> float:
@@ -58,6 +70,8 @@ def snapshot(account_id: str, signals: ExpansionSignals, thresholds: Thresholds,
         active_users=signals.active_users(as_of),
         satisfaction=_satisfaction(signals, thresholds, as_of),
         signals=signals,
+        growth=tuple(feature_growth(signals.volumes, as_of_day=day_number(as_of),
+                                    min_baseline_days=thresholds.usage_growth_min_baseline_days)),
     )
 
 

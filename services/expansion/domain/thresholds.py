@@ -22,18 +22,35 @@ class Thresholds:
     """Adoption that makes a promoter a growth signal (high_satisfaction) and adds to whitespace fit."""
     whitespace_min_fit: float = 0.7
     """A whitespace product becomes a trigger (not just a list entry) at this fit or above."""
+    usage_growth_ratio: float = 1.3
+    """usage_growth fires when the last 30 days' volume is this many times the baseline (median of
+    the features' ratios, each feature against its own previous 60 days)."""
+    usage_growth_min_baseline_days: int = 20
+    """A feature has a baseline once used on this many of the 60 days before the last 30."""
+    cohort_min_accounts: int = 10
+    """Cohort percentiles are used once the cohort (segment and plan) has this many accounts with a baseline."""
+    cohort_min_percentile: float = 0.75
+    """... and then usage_growth fires only when the account grows faster than this share of its cohort
+    (so growth the whole book shares, a season, is not a signal about one account)."""
+    plan_limit_ratio: float = 0.9
+    """plan_limit fires when the last 30 days of a limited feature reach this share of what the plan includes."""
     cooldown_days: int = 90
     """A closed (won, lost, dismissed) opportunity is not raised again for this long ..."""
     reraise_uplift_factor: Decimal = Decimal("1.5")
     """... unless the signal clearly strengthened: its estimated uplift is this many times the closed one's."""
 
     def __post_init__(self) -> None:
-        for name in ("seat_limit_ratio", "seat_headroom_ratio", "healthy_active_ratio", "whitespace_min_fit"):
+        for name in ("seat_limit_ratio", "seat_headroom_ratio", "healthy_active_ratio", "whitespace_min_fit",
+                     "plan_limit_ratio", "cohort_min_percentile"):
             if not 0 <= getattr(self, name) <= 2:
                 raise ValueError(f"{name} must be between 0 and 2, got {getattr(self, name)}")
         if self.premium_min_days < 1 or self.cooldown_days < 0 or self.satisfaction_window_days < 1:
             raise ValueError("premium_min_days and satisfaction_window_days must be >= 1, cooldown_days >= 0")
         if not 0 <= self.promoter_nps <= 10 or not 1 <= self.promoter_csat <= 5:
             raise ValueError("promoter_nps must be 0-10 and promoter_csat 1-5")
+        if self.usage_growth_ratio <= 1 or not 1 <= self.usage_growth_min_baseline_days <= 60:
+            raise ValueError("usage_growth_ratio must be > 1 and usage_growth_min_baseline_days 1-60")
+        if self.cohort_min_accounts < 2:
+            raise ValueError("cohort_min_accounts must be >= 2")
         if self.reraise_uplift_factor < 1:
             raise ValueError("reraise_uplift_factor must be >= 1")

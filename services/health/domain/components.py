@@ -137,7 +137,8 @@ def score_support(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
         urgent_part = Part("urgent", round(60 * max(0.0, 1 - oldest / 10), 1), 0.35, detail,
                            tuple(t.opened.event_id for t in urgent if t.opened))
 
-    opened_recent = [t for t in s.tickets.values() if t.opened and a - 29 <= t.opened.day <= a]
+    opened_recent = sorted((t for t in s.tickets.values() if t.opened and a - 29 <= t.opened.day <= a),
+                           key=lambda t: t.opened.key if t.opened else ("", ""))  # stored state may reorder them
     opened_prior = sum(1 for t in s.tickets.values() if t.opened and a - 59 <= t.opened.day <= a - 30)
     volume = Part("volume", ramp(len(opened_recent) / max(opened_prior, 2), 1, 3), 0.25,
                   f"{plural(len(opened_recent), 'ticket')} opened in the last 30 days against "

@@ -23,10 +23,6 @@ def day_number(moment: datetime) -> int:
     return require_aware(moment).date().toordinal()
 
 
-def day_date(day: int) -> date:
-    return date.fromordinal(day)
-
-
 def start_of_day(day: int) -> datetime:
     return datetime.combine(date.fromordinal(day), time(0), tzinfo=UTC)
 

@@ -108,8 +108,10 @@ def usage_measures(s: AccountSignals, as_of_day: int) -> UsageMeasures:
 
     def qty(first: int, last: int) -> dict[str, float]:
         out = {}
-        for feature, days in s.feature_days.items():
-            total = sum(q for d, q in days.items() if first <= d <= last)
+        # Sorted and summed exactly: stored state comes back from JSONB in another key order, and the
+        # result must not depend on whether a batch boundary fell in between.
+        for feature, days in sorted(s.feature_days.items()):
+            total = math.fsum(q for d, q in days.items() if first <= d <= last)
             if total:
                 out[feature] = total
         return out

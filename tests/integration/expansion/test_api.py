@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Expansion]:
-    """Five upsell accounts (four opportunities each) and one steady account (none)."""
+    """Five upsell accounts (five opportunities each: decided event by event, whitespace for planning
+    opens before premium_feature_use for it has its three days) and one steady account (none)."""
     unique = new_unique()
     schema = f"t_{unique}"
     async with running(settings_for(infra, schema=schema, unique=unique)) as expansion:
@@ -45,9 +46,9 @@ async def _all(api: Expansion, path: str, **params: object) -> list[dict[str, ob
 async def test_list_pages_through_every_opportunity_once_newest_first(api: Expansion) -> None:
     everything = await _all(api, "/v1/opportunities", limit=500)
     paged = await _all(api, "/v1/opportunities", limit=3)
-    assert len(everything) == 20 and [o["opportunity_id"] for o in paged] == [o["opportunity_id"] for o in everything]
+    assert len(everything) == 25 and [o["opportunity_id"] for o in paged] == [o["opportunity_id"] for o in everything]
     first = (await api.http.get("/v1/opportunities")).json()
-    assert len(first["items"]) == 20 and first["next_cursor"] is None, "limit defaults to 50"
+    assert len(first["items"]) == 25 and first["next_cursor"] is None, "limit defaults to 50"
 
 
 async def test_filters_by_kind_stage_and_min_uplift(api: Expansion) -> None:
@@ -55,13 +56,13 @@ async def test_filters_by_kind_stage_and_min_uplift(api: Expansion) -> None:
     assert len(seats) == 5 and {o["kind"] for o in seats} == {"seat_limit"}
     big = await _all(api, "/v1/opportunities", min_uplift="1000")
     assert big and all(float(o["estimated_arr_uplift"]) >= 1000 for o in big)
-    assert len(big) < 20
+    assert len(big) < 25
     assert len(await _all(api, "/v1/opportunities", stage="open")) >= 15
 
 
 async def test_account_opportunities_and_an_account_with_none(api: Expansion) -> None:
     mine = await _all(api, "/v1/accounts/up-1/opportunities")
-    assert {o["account_id"] for o in mine} == {"up-1"} and len(mine) == 4
+    assert {o["account_id"] for o in mine} == {"up-1"} and len(mine) == 5
     assert {o["kind"] for o in mine} == {"seat_limit", "premium_feature_use", "high_satisfaction", "whitespace"}
     assert (await api.http.get("/v1/accounts/steady/opportunities")).json() == {"items": [], "next_cursor": None}
 

@@ -1,0 +1,48 @@
+"""Deciding in event time: the rules run after every event, at that event's time (the account's
+latest event time when the event is late), so what is triggered never depends on where a consumer
+batch ended. A batch of a hundred events and a hundred batches of one open the same opportunities
+with the same ids, because each is the first episode of its (kind, product) after the same event.
+
+The handler and the backtest both fold through `decide`; nothing else runs the rules on events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from services.expansion.domain.catalogue import Catalogue
+from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
+from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
+from services.expansion.domain.rules import evaluate_triggers
+from services.expansion.domain.signals import ExpansionSignals, SignalEvent, apply_events
+from services.expansion.domain.snapshot import snapshot
+from services.expansion.domain.thresholds import Thresholds
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One account's state through a fold: its signals, the latest episode of each (kind, product)
+    and the opportunities opened so far in this fold."""
+
+    signals: ExpansionSignals
+    latest: Mapping[tuple[str, str], LatestEpisode] = field(default_factory=dict)
+    opened: tuple[NewOpportunity, ...] = ()
+
+
+def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, catalogue: Catalogue,
+           thresholds: Thresholds, norms: CohortNorms = NO_NORMS) -> Decided:
+    """Fold `events` (in the order given: event time) one at a time, running the rules after each."""
+    signals, latest, opened = state.signals, dict(state.latest), list(state.opened)
+    for event in events:
+        signals = apply_events(signals, [event])
+        assert signals.latest_at is not None  # an event was just applied
+        as_of = signals.latest_at
+        snap = snapshot(account_id, signals, thresholds, as_of=as_of)
+        triggers = evaluate_triggers(snap, catalogue, thresholds, norms)
+        for new in new_opportunities(account_id, triggers, latest, thresholds, as_of=as_of):
+            t = new.trigger
+            latest[t.kind, t.product] = LatestEpisode(t.kind, t.product, new.episode, "open", t.estimated_arr_uplift,
+                                                      None)
+            opened.append(new)
+    return Decided(signals, latest, tuple(opened))
