@@ -9,8 +9,8 @@ the merge alone, never on which partition a fetch happened to return first."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -45,7 +45,8 @@ def _history(topics: Sequence[str]) -> dict[str, list[tuple[str, bytes, datetime
     return out
 
 
-async def _consume(infra: Infra, plumbing: Setup, topics: Sequence[str], batch: int, expected: int) -> list[ConsumedEvent]:
+async def _consume(infra: Infra, plumbing: Setup, topics: Sequence[str], batch: int,
+                   expected: int) -> list[ConsumedEvent]:
     seen: list[ConsumedEvent] = []
     # A schema and a consumer group of its own per run: the first run's processed ids must not make the
     # second one skip everything as duplicates.
@@ -93,17 +94,17 @@ async def test_each_partition_group_is_consumed_in_the_merge_order_whatever_the_
     runs = {batch: await _consume(infra, plumbing, topics, batch, total) for batch in (1000, 7)}
 
     # The merge of everything, offline: what every run must have handed over, group by group.
-    fetched: dict[TopicPartition, list[ConsumedEvent]] = {}
-    for event in runs[1000]:
-        fetched.setdefault(TopicPartition(event.topic, event.partition), [])
-    firsts = {}
+    firsts: dict[tuple[str, int, int], ConsumedEvent] = {}
     for event in runs[1000]:
         firsts.setdefault((event.topic, event.partition, event.offset), event)
-    for (topic, partition, _), event in sorted(firsts.items()):
-        fetched[TopicPartition(topic, partition)].append(event)
+    fetched: dict[TopicPartition, list[ConsumedEvent]] = {}
+    for (topic, partition, _), event in sorted(firsts.items()):  # each partition in offset order
+        fetched.setdefault(TopicPartition(topic, partition), []).append(event)
     merged = align(fetched, assigned=fetched, behind=lambda tp: False, time_of=lambda e: e.envelope.occurred_at,
                    offset_of=lambda e: e.offset, topic_rank={t: n for n, t in enumerate(topics)})
     expected = _by_group([(e.topic, e.partition, e.offset) for e in merged.ready])
+    written_order = {g: sorted(order) for g, order in expected.items()}  # topic by topic, offsets ascending
+    assert all(expected[g] != written_order[g] for g in expected), "the merge interleaves the topics"
     for batch, seen in runs.items():
         first_time: dict[tuple[str, int, int], int] = {}
         for n, e in enumerate(seen):
