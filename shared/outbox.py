@@ -40,7 +40,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
@@ -99,10 +98,6 @@ async def write_outbox(session: AsyncSession, table: sa.Table, messages: Sequenc
             "values": [m.value for m in messages],
         },
     )
-
-
-def json_bytes(payload: object) -> bytes:
-    return orjson.dumps(payload)
 
 
 class OutboxRelay:

@@ -2,6 +2,13 @@
 
 A service's migrations live in ``services/<name>/migrations/`` and its version table lives in the
 service's own schema, so services migrate independently.
+
+A migration states its tables literally, as they were at its revision, and never builds them from
+the live declarations (``shared.db``, ``shared.account_state``, the services' ``store.py``): the day
+a declaration changes, a fresh database would get the new shape from the first migration and the
+next migration would collide. The helpers below are part of that history and are frozen too; a new
+shape is a new migration. ``tests/integration/test_migrations_match_declarations.py`` checks that
+each service's chain ends at exactly its declarations.
 """
 
 from __future__ import annotations
@@ -11,9 +18,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 HERE = Path(__file__).resolve().parent
+TZ = sa.DateTime(timezone=True)
 
 
 def alembic_config(*, schema: str, versions_dir: Path) -> Config:
@@ -43,15 +52,27 @@ async def upgrade_to_head(engine: AsyncEngine, *, schema: str, versions_dir: Pat
 
 
 def create_plumbing_tables(schema: str) -> None:
-    """Used by each service's first migration: the shared tables, declared once in ``shared.db``, as
-    they were first released (later columns come with the service's later migrations)."""
+    """Each service's first migration: ``processed_events`` and ``outbox`` as first released, stated
+    literally (frozen: ``shared.db`` declares today's shape; later columns come with later migrations,
+    so a change here would rewrite history for every service)."""
     from alembic import op
 
-    from shared.db import plumbing_tables
-
-    tables = plumbing_tables(sa.MetaData(schema=schema), outbox_batch=False)
-    for table in (tables.processed_events, tables.outbox):
-        table.create(bind=op.get_bind())
+    op.create_table(
+        "processed_events",
+        sa.Column("event_id", sa.Text, primary_key=True),
+        sa.Column("processed_at", TZ, nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("event_id", sa.Text, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", TZ, nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )
 
 
 def add_outbox_batch(schema: str) -> None:
@@ -59,9 +80,7 @@ def add_outbox_batch(schema: str) -> None:
     index over the claimed rows only (a handful at a time) for settling and deleting batches."""
     from alembic import op
 
-    from shared.db import outbox_batch_column
-
-    op.add_column("outbox", outbox_batch_column(), schema=schema)
+    op.add_column("outbox", sa.Column("batch", sa.BigInteger, nullable=True), schema=schema)
     op.create_index("outbox_batch", "outbox", ["batch"], schema=schema, postgresql_where=sa.text("batch IS NOT NULL"))
 
 
@@ -101,9 +120,15 @@ def drop_processed_at_index(schema: str) -> None:
 
 
 def create_account_state_table(schema: str, name: str = "accounts") -> None:
-    """Used by the first migration of a service that folds per-account state (``shared.account_state``)."""
+    """The first migration of a service that folds per-account state: the table
+    ``shared.account_state`` declares, as first released, stated literally (frozen, as above)."""
     from alembic import op
 
-    from shared.account_state import account_state_table
-
-    account_state_table(sa.MetaData(schema=schema), name).create(bind=op.get_bind())
+    op.create_table(
+        name,
+        sa.Column("account_id", sa.Text, primary_key=True),
+        sa.Column("state", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column("latest_at", TZ),
+        sa.Column("updated_at", TZ, nullable=False, server_default=sa.func.now()),
+        schema=schema,
+    )
