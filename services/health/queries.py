@@ -34,6 +34,7 @@ class AccountFilters:
     segment: str | None = None
     min_score: float | None = None
     max_score: float | None = None
+    owner: str | None = None
 
 
 def sort_value_to_json(sort: str, value: Any) -> Any:
@@ -79,8 +80,12 @@ async def list_accounts(
     a = tables.accounts
     name, descending = _SORT_COLUMNS[sort]
     column = a.c[name]
+    name_of, owner_of = profile_field(a.c.signals, "name"), profile_field(a.c.signals, "owner")
     query = sa.select(a.c.account_id, a.c.segment, a.c.score, a.c.grade, a.c.scorecard_segment,
-                      a.c.scorecard_version, a.c.arr, a.c.currency, a.c.renewal_date, a.c.as_of, a.c.last_event_at)
+                      a.c.scorecard_version, a.c.arr, a.c.currency, a.c.renewal_date, a.c.as_of, a.c.last_event_at,
+                      name_of.label("name"), owner_of.label("owner"))
+    if filters.owner is not None:
+        query = query.where(owner_of == filters.owner)
     if filters.grade is not None:
         query = query.where(a.c.grade == filters.grade)
     if filters.segment is not None:
@@ -96,10 +101,16 @@ async def list_accounts(
     return list((await session.execute(query)).all())
 
 
+def profile_field(signals: Any, name: str) -> Any:
+    """An account.updated field as stored in the folded signals (`profile.<name>` = [value, stamp])."""
+    return signals["profile"][name][0].astext
+
+
 async def account(session: AsyncSession, tables: HealthTables, account_id: str) -> Record | None:
     a = tables.accounts
     query = sa.select(a.c.account_id, a.c.segment, a.c.health, a.c.arr, a.c.currency, a.c.renewal_date,
-                      a.c.last_event_at, a.c.scored_at).where(a.c.account_id == account_id)
+                      a.c.last_event_at, a.c.scored_at, profile_field(a.c.signals, "name").label("name"),
+                      profile_field(a.c.signals, "owner").label("owner")).where(a.c.account_id == account_id)
     return (await session.execute(query)).one_or_none()
 
 

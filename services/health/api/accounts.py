@@ -84,7 +84,8 @@ async def account_health(
     domain_overrides = [_domain_override(o) for o in override_rows]
     effective = apply_overrides(score, domain_overrides, as_of=now, scorecard=card)
     return AccountHealth(
-        account_id=account_id, segment=row.segment, score=score.total, grade=score.grade,  # type: ignore[arg-type]
+        account_id=account_id, name=row.name, owner=row.owner, segment=row.segment, score=score.total,
+        grade=score.grade,  # type: ignore[arg-type]
         as_of=score.as_of, scored_at=row.scored_at, last_event_at=row.last_event_at,
         scorecard=ScorecardRef(segment=score.segment, version=score.scorecard_version),
         coverage=score.coverage, components=_components(score), forced_by=score.forced_by,
@@ -176,6 +177,8 @@ async def list_accounts(
     segment: str | None = Query(None, max_length=64),
     min_score: float | None = Query(None, ge=0, le=100),
     max_score: float | None = Query(None, ge=0, le=100),
+    owner: str | None = Query(None, max_length=200, description="The account manager as account.updated names "
+                              "them: \"my accounts\"."),
     sort: queries.AccountSort = Query("score", description="`score` (lowest first), `-score`, `arr`, `-arr`, "
                                                            "`renewal_date` (soonest first); ties by account id."),
     limit: int = LimitParam,
@@ -187,7 +190,8 @@ async def list_accounts(
         raise ApiError(400, "min_score is above max_score",
                        details=[{"loc": "query.min_score", "msg": f"{min_score:g} > max_score {max_score:g}"}])
     after = _account_position(decode_cursor(cursor), sort)
-    filters = queries.AccountFilters(grade=grade, segment=segment, min_score=min_score, max_score=max_score)
+    filters = queries.AccountFilters(grade=grade, segment=segment, min_score=min_score, max_score=max_score,
+                                     owner=owner)
     async with ctx.sessions() as session:
         rows = await queries.list_accounts(session, ctx.tables, filters=filters, sort=sort, after=after,
                                            limit=limit + 1)
@@ -197,7 +201,7 @@ async def list_accounts(
     grade_overrides = {o.account_id: o.value for o in overrides if o.kind == "grade" and o.expires_at > now}
     items = [
         AccountSummary(
-            account_id=r.account_id, segment=r.segment, score=r.score, grade=r.grade,
+            account_id=r.account_id, name=r.name, owner=r.owner, segment=r.segment, score=r.score, grade=r.grade,
             effective_grade=grade_overrides.get(r.account_id, r.grade),
             scorecard=ScorecardRef(segment=r.scorecard_segment, version=r.scorecard_version), arr=r.arr,
             currency=r.currency, renewal_date=r.renewal_date, as_of=r.as_of, last_event_at=r.last_event_at,

@@ -99,6 +99,8 @@ class Alert(BaseModel):
 
 class AccountHealth(BaseModel):
     account_id: str
+    name: str | None = Field(None, description="From the latest account.updated (CRM).")
+    owner: str | None = Field(None, description="The account manager, from the latest account.updated.")
     segment: str | None
     score: float = Field(description="Computed score 0-100.")
     grade: Grade = Field(description="Computed grade.")
@@ -142,6 +144,8 @@ class HistoryEntry(BaseModel):
 
 class AccountSummary(BaseModel):
     account_id: str
+    name: str | None = Field(None, description="From the latest account.updated (CRM).")
+    owner: str | None = Field(None, description="The account manager, from the latest account.updated.")
     segment: str | None
     score: float
     grade: Grade

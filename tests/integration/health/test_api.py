@@ -33,6 +33,7 @@ async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Health]:
             await health.apply(trending.since(seen))
         leaving = healthy("leaving")
         leaving.contact(50, "c0", "champion", change="left")  # unreplaced for over a week by the end
+        leaving.add(51, "account.updated", {"name": "Leaving Ltd", "owner": "sam@example.com", "crm_id": "0015"})
         await health.apply(leaving.in_time_order())
         twins = [healthy(f"twin-{n}", segment="smb", seats=40) for n in range(7)]
         await health.apply([e for t in twins for e in t.events])
@@ -73,6 +74,18 @@ async def test_health_has_score_components_trend_reasons_and_the_last_change(api
     assert [a["kind"] for a in leaving["open_alerts"]] == ["champion_left"]
 
     assert (await api.http.get("/v1/accounts/nobody/health")).status_code == 404
+
+
+async def test_names_and_owners_from_the_crm_show_and_my_accounts_are_one_filter(api: Health) -> None:
+    mine = await api.http.get("/v1/accounts", params={"owner": "sam@example.com"})
+    assert mine.status_code == 200, mine.text
+    assert [(a["account_id"], a["name"], a["owner"]) for a in mine.json()["items"]] == [
+        ("leaving", "Leaving Ltd", "sam@example.com")]
+    assert (await api.http.get("/v1/accounts", params={"owner": "nobody@example.com"})).json()["items"] == []
+    health = (await api.http.get("/v1/accounts/leaving/health")).json()
+    assert (health["name"], health["owner"]) == ("Leaving Ltd", "sam@example.com")
+    unnamed = (await api.http.get("/v1/accounts/trending/health")).json()
+    assert (unnamed["name"], unnamed["owner"]) == (None, None)
 
 
 async def test_history_is_paginated_newest_first_within_from_and_to(api: Health) -> None:
