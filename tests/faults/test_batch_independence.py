@@ -112,7 +112,7 @@ async def _runs(infra: Infra, engine: AsyncEngine, logs: Path, batchings: dict[s
             await _kill_while_consuming(deployment, names[killed], kills=KILLS, seed=7)
         outcomes = {}
         for label, name in names.items():
-            await health_settled(deployment, engine, name, timeout=600)
+            await health_settled(deployment, engine, name, timeout=1500)
             env = deployment[name].env
             outcomes[label] = await health_outcome(
                 engine, infra.kafka_bootstrap, schema=env["ORCHARD_HEALTH_SCHEMA"],
@@ -146,7 +146,7 @@ async def test_batch_sizes_and_kills_give_the_same_scores_history_and_events(
 
 
 @pytest.mark.faults
-
+@pytest.mark.timeout(1800)  # 15,738 transactions of one event each
 async def test_one_record_per_batch_gives_the_same_as_a_thousand(
     infra: Infra, engine: AsyncEngine, tmp_path: Path
 ) -> None:
