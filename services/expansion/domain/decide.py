@@ -72,5 +72,6 @@ def _released(new: NewOpportunity, gate: HealthGate) -> NewOpportunity:
     held = gate.held.get((new.trigger.kind, new.trigger.product))
     if held is None:
         return new
-    reason = f"{new.trigger.reason}; held since {held.since.date().isoformat()} ({held.held_reason}), released"
+    why = held.held_reason.removeprefix("held: ")
+    reason = f"{new.trigger.reason}; held from {held.since.date().isoformat()} because {why}, released on recovery"
     return replace(new, trigger=replace(new.trigger, reason=reason))

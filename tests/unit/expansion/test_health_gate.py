@@ -72,7 +72,8 @@ def test_recovery_releases_what_still_holds_under_the_id_it_would_have_had() -> 
     seat = next(o for o in state.opened if o.trigger.kind == "seat_limit")
     assert seat.opportunity_id == opportunity_id("a", "seat_limit", "core", 1)
     assert seat.as_of == at(20.5), "fired at the recovery, in event time"
-    assert "held since 2026-06" in seat.trigger.reason and "released" in seat.trigger.reason
+    assert seat.trigger.reason.endswith("; held from 2026-06-02 because the account is red (health 41, 2026-06-01), "
+                                        "released on recovery")
     assert {"seat_limit", "premium_feature_use", "high_satisfaction"} <= _kinds(state)
     assert state.signals.gate.held == {}
     assert len(state.opened) == len({o.opportunity_id for o in state.opened}), "each fires once"
