@@ -52,7 +52,7 @@ def parse_expansion_input(raw: bytes) -> Envelope:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return parse_event(raw)  # reports the JSON problem as every other record's
-    model = _MODELS.get(document.get("type")) if isinstance(document, dict) else None
+    model = _MODELS.get(str(document.get("type"))) if isinstance(document, dict) else None
     if model is None:
         return parse_event(raw)
     try:

@@ -17,9 +17,10 @@ DESCRIPTION = """\
 Upsell and cross-sell opportunities raised from usage, surveys and contracts (seat limits, premium
 feature use, promoters with strong adoption, whitespace), and each account's whitespace against the
 product catalogue. While an account is red or has a churn-risk alert open, its triggers are held
-(`/v1/accounts/{account_id}/held-triggers` says which and why) and fire when it recovers. Every `/v1` endpoint needs `Authorization: Bearer <API key>` with the `read` or
-`write` scope. Lists take `limit` (default 50, max 500) and the opaque `cursor` of the previous page
-(`next_cursor`, null on the last page).
+(`/v1/accounts/{account_id}/held-triggers` says which and why) and fire when it recovers. Every
+`/v1` endpoint needs `Authorization: Bearer <API key>` with the `read` or `write` scope. Lists take
+`limit` (default 50, max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on
+the last page).
 """
 
 

@@ -16,7 +16,7 @@ from services.expansion.domain.catalogue import Catalogue, CatalogueInvalid, Pla
 from services.expansion.domain.codec import signals_from_json, signals_to_json
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms, build_norms, cohort_key
 from services.expansion.domain.decide import Decided, decide
-from services.expansion.domain.health_gate import GATE_EVENT_TYPES, Held, HealthGate
+from services.expansion.domain.health_gate import GATE_EVENT_TYPES, HealthGate, Held
 from services.expansion.domain.opportunities import (
     CLOSED_STAGES,
     OPEN_STAGES,
@@ -53,8 +53,8 @@ __all__ = [
     "CohortNorms",
     "Decided",
     "ExpansionSignals",
-    "Held",
     "HealthGate",
+    "Held",
     "LatestEpisode",
     "NewOpportunity",
     "PlanLimit",

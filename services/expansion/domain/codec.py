@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.expansion.domain.health_gate import EMPTY_GATE, Grade, Held, HealthGate, OpenAlert
+from services.expansion.domain.health_gate import EMPTY_GATE, Grade, HealthGate, Held, OpenAlert
 from services.expansion.domain.signals import Contract, ExpansionSignals, FeatureUse, Survey
 
 

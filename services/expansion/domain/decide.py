@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from services.expansion.domain.catalogue import Catalogue
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
-from services.expansion.domain.health_gate import Held, HealthGate, with_held
+from services.expansion.domain.health_gate import HealthGate, Held, with_held
 from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
 from services.expansion.domain.rules import evaluate_triggers
 from services.expansion.domain.signals import ExpansionSignals, SignalEvent, apply_events

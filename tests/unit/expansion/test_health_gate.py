@@ -59,7 +59,7 @@ def test_a_red_account_fires_nothing_and_holds_each_trigger_with_why() -> None:
     assert {"seat_limit", "premium_feature_use", "high_satisfaction"} <= {kind for kind, _ in held}
     seat = held["seat_limit", "core"]
     assert seat.held_reason == "held: the account is red (health 41, 2026-06-01)"
-    assert seat.reason.startswith("10 of 10 seats active"), "what would fire now" 
+    assert seat.reason.startswith("10 of 10 seats active"), "what would fire now"
     assert seat.estimated_arr_uplift > 0
     assert seat.since <= seat.as_of <= at(21)
 
@@ -118,7 +118,8 @@ def test_red_and_an_alert_both_say_why() -> None:
     story.health(0.5, "red", 38.5)
     story.churn_risk(0.5, "alert-1")
     reason = _decide(story).signals.gate.held["seat_limit", "core"].held_reason
-    assert reason == "held: the account is red (health 38.5, 2026-06-01); churn-risk alert grade_red open since 2026-06-01"
+    assert reason == ("held: the account is red (health 38.5, 2026-06-01); "
+                      "churn-risk alert grade_red open since 2026-06-01")
 
 
 def test_holding_and_releasing_do_not_depend_on_batch_boundaries() -> None:
