@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from fastapi import Depends
 
-from services.expansion import queries
-from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.context import ExpansionContext, context, seen_account
 from services.expansion.api.models import HeldTrigger, HeldTriggers
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.errors import ApiError
 
 router = api_router(prefix="/v1", tags=["opportunities"])
 
@@ -20,10 +18,7 @@ router = api_router(prefix="/v1", tags=["opportunities"])
 async def held_triggers(
     account_id: str, _: str = Depends(require_scope("read")), ctx: ExpansionContext = Depends(context)
 ) -> HeldTriggers:
-    async with ctx.sessions() as session:
-        signals = await queries.account_signals(session, ctx.tables, account_id)
-    if signals is None or signals.latest_at is None:
-        raise ApiError(404, f"no events seen for account {account_id}")
+    signals, _seen_at = await seen_account(ctx, account_id)
     gate = signals.gate
     return HeldTriggers(
         account_id=account_id,
