@@ -24,7 +24,7 @@ from services.expansion.domain import (
     Thresholds,
     decide,
 )
-from services.expansion.inputs import signal_event
+from services.expansion.inputs import fold_order, signal_event
 from services.expansion.store import (
     ExpansionTables,
     insert_opportunities,
@@ -74,6 +74,6 @@ class ExpansionHandler:
         def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:
             # A late event is judged at the account's latest event time, not its own (decide's as_of):
             # a late contract event must not judge the account as it was months ago.
-            signal_events = [signal_event(e) for e in events]
+            signal_events = [signal_event(e) for e in sorted(events, key=fold_order)]
             return decide(state, account_id, signal_events, catalogue=self.catalogue, thresholds=self.thresholds)
         return apply

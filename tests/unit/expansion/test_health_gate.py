@@ -15,7 +15,8 @@ from services.expansion.domain import (
     signals_from_json,
     signals_to_json,
 )
-from services.expansion.inputs import parse_expansion_input
+from services.expansion.inputs import fold_order, parse_expansion_input
+from shared.consumer import ConsumedEvent
 from shared.events import EventValidationError
 from tests.unit.expansion.factories import Story, at, default_catalogue, signal_events, upsell_story
 
@@ -156,3 +157,14 @@ def test_the_parser_frames_health_and_churn_records_and_rejects_bad_ones() -> No
     bad = {**story.events[0], "grade": "purple"}
     with pytest.raises(EventValidationError):
         parse_expansion_input(orjson.dumps(bad))
+
+
+def test_a_health_record_follows_the_input_it_ties_with_whatever_its_id() -> None:
+    story = Story("a")
+    usage_id = story.feature(range(1, 2), "reports")[0]
+    story.health(1.5, "red", 41)
+    health = {**story.events[1], "event_id": "0-sorts-first"}
+    raws = [orjson.dumps(e) for e in (health, story.events[0])]
+    consumed = [ConsumedEvent(parse_expansion_input(raw), "t", 0, n, raw) for n, raw in enumerate(raws)]
+    assert consumed[0].envelope.occurred_at == consumed[1].envelope.occurred_at
+    assert [e.envelope.event_id for e in sorted(consumed, key=fold_order)] == [usage_id, "0-sorts-first"]
