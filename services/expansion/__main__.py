@@ -1,6 +1,6 @@
 """``python -m services.expansion``: settings, logging, the product catalogue (``ORCHARD_CATALOGUE``),
-the consumer on the usage, interaction and contract topics, the outbox relay and the HTTP API (port
-``ORCHARD_EXPANSION_PORT``, default 8004), until SIGTERM."""
+the consumer on the usage, interaction, contract, account-health and churn-risk topics, the outbox
+relay and the HTTP API (port ``ORCHARD_EXPANSION_PORT``, default 8004), until SIGTERM."""
 
 from __future__ import annotations
 

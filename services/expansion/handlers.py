@@ -1,5 +1,6 @@
-"""The batch handler: usage, interaction and contract events in; account signals, opportunities and
-`upsell.triggered` events out. Follow one event: `ExpansionHandler.__call__` groups the batch by
+"""The batch handler: usage, interaction and contract events, and the account's health and churn-risk
+records (`inputs.py`), in; account signals, held triggers, opportunities and `upsell.triggered`
+events out. Follow one event: `ExpansionHandler.__call__` groups the batch by
 account, `fold_events` hands each account's new events to `domain.decide`, which folds them one at a
 time and runs the rules after each, at its event time (so batch boundaries change nothing), and the
 opportunities opened are inserted and announced.
@@ -20,10 +21,10 @@ from services.expansion.domain import (
     Decided,
     ExpansionSignals,
     NewOpportunity,
-    SignalEvent,
     Thresholds,
     decide,
 )
+from services.expansion.inputs import fold_order, signal_event
 from services.expansion.store import (
     ExpansionTables,
     insert_opportunities,
@@ -73,7 +74,6 @@ class ExpansionHandler:
         def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:
             # A late event is judged at the account's latest event time, not its own (decide's as_of):
             # a late contract event must not judge the account as it was months ago.
-            signal_events = [SignalEvent(e.envelope.event_id, e.envelope.type, e.envelope.occurred_at,
-                                         e.envelope.data.model_dump()) for e in events]
+            signal_events = [signal_event(e) for e in sorted(events, key=fold_order)]
             return decide(state, account_id, signal_events, catalogue=self.catalogue, thresholds=self.thresholds)
         return apply

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.expansion.api import ExpansionContext, create_expansion_app
 from services.expansion.domain import Catalogue, parse_catalogue
 from services.expansion.handlers import ExpansionHandler, utc_now
+from services.expansion.inputs import parse_expansion_input
 from services.expansion.settings import ExpansionSettings
 from services.expansion.store import ExpansionTables, expansion_tables
 from shared.consumer import ConsumerRunner
@@ -44,7 +45,11 @@ def build_service(settings: ExpansionSettings) -> ExpansionService:
     runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
     topics = settings.topics
     handler = ExpansionHandler(tables=tables, catalogue=catalogue, thresholds=thresholds, upsell_topic=topics.upsell)
-    runner = runtime.consumer_runner(topics=[topics.usage, topics.interaction, topics.contract], handler=handler)
+    # One runner for all five (see inputs.py): an account's health and its usage meet in one fold, in
+    # event time. All are keyed by account_id with `topic_partitions` partitions, so they co-partition.
+    runner = runtime.consumer_runner(
+        topics=[topics.usage, topics.interaction, topics.contract, topics.account_health, topics.churn_risk],
+        handler=handler, parser=parse_expansion_input)
     app = create_expansion_app(
         ExpansionContext(sessions=runtime.sessions, tables=tables, catalogue=catalogue, thresholds=thresholds,
                          clock=utc_now),

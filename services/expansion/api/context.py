@@ -9,8 +9,10 @@ from datetime import datetime
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.expansion.domain import Catalogue, Thresholds
+from services.expansion import queries
+from services.expansion.domain import Catalogue, ExpansionSignals, Thresholds
 from services.expansion.store import ExpansionTables
+from shared.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -26,3 +28,12 @@ class ExpansionContext:
 def context(request: Request) -> ExpansionContext:
     found: ExpansionContext = request.app.state.expansion
     return found
+
+
+async def seen_account(ctx: ExpansionContext, account_id: str) -> tuple[ExpansionSignals, datetime]:
+    """The account's signals and latest event time; 404 for an account no event has reached."""
+    async with ctx.sessions() as session:
+        signals = await queries.account_signals(session, ctx.tables, account_id)
+    if signals is None or signals.latest_at is None:
+        raise ApiError(404, f"no events seen for account {account_id}")
+    return signals, signals.latest_at

@@ -59,3 +59,24 @@ class Whitespace(BaseModel):
     seats: int
     active_users: int
     products: list[WhitespaceProduct]
+
+
+class HeldTrigger(BaseModel):
+    kind: str
+    product: str
+    reason: str = Field(description="The trigger's own reason: what it would sell and why.")
+    held_reason: str = Field(description="Why it is held, e.g. 'held: the account is red (health 41, 2026-11-02)'.")
+    held_since: datetime = Field(description="Event time it was first held.")
+    as_of: datetime = Field(description="Event time it was last judged to hold.")
+    evidence_event_ids: list[str]
+    estimated_arr_uplift: Money
+    confidence: float
+
+
+class HeldTriggers(BaseModel):
+    account_id: str
+    grade: Literal["green", "yellow", "red"] | None = Field(description="The latest grade from health.changed.")
+    open_alert_ids: list[str] = Field(description="Churn-risk alerts raised and not yet resolved.")
+    held: list[HeldTrigger] = Field(
+        description="Upsell triggers that would fire but for the account's health; each fires (as an "
+                    "opportunity) once the account is not red and has no open alert, if it still holds.")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from fastapi import Depends
 
-from services.expansion import queries
-from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.context import ExpansionContext, context, seen_account
 from services.expansion.api.models import Whitespace, WhitespaceProduct
 from services.expansion.domain import snapshot, whitespace
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.errors import ApiError
 
 router = api_router(prefix="/v1", tags=["whitespace"])
 
@@ -20,13 +18,10 @@ router = api_router(prefix="/v1", tags=["whitespace"])
 async def account_whitespace(
     account_id: str, _: str = Depends(require_scope("read")), ctx: ExpansionContext = Depends(context)
 ) -> Whitespace:
-    async with ctx.sessions() as session:
-        signals = await queries.account_signals(session, ctx.tables, account_id)
-    if signals is None or signals.latest_at is None:
-        raise ApiError(404, f"no events seen for account {account_id}")
+    signals, latest_at = await seen_account(ctx, account_id)
     # Judged at the account's latest event time, like the triggers: the answer depends on the
     # events, not on when someone asks.
-    snap = snapshot(account_id, signals, ctx.thresholds, as_of=signals.latest_at)
+    snap = snapshot(account_id, signals, ctx.thresholds, as_of=latest_at)
     return Whitespace(
         account_id=account_id, as_of=snap.as_of, owned_products=sorted(snap.owned), seats=snap.seats,
         active_users=snap.active_users,

@@ -6,7 +6,8 @@ How the shell uses it, per batch and per touched account:
 1. `signals_from_json(state)` (empty for a new account) and the latest stored episodes;
 2. `decide(...)` folds the new events one at a time (`apply_events`), and after each runs
    `snapshot(account_id, signals, thresholds, as_of=latest event time)`, `evaluate_triggers(...)`
-   and `new_opportunities(...)`: the decisions are taken per event, in event time;
+   and `new_opportunities(...)`: the decisions are taken per event, in event time; while the
+   account is red or has a churn-risk alert open, what would open is held instead (`health_gate`);
 3. the shell inserts the opened opportunities (ON CONFLICT DO NOTHING), emits `upsell.triggered`
    for the ones inserted and stores `signals_to_json(signals)`.
 """
@@ -15,6 +16,7 @@ from services.expansion.domain.catalogue import Catalogue, CatalogueInvalid, Pla
 from services.expansion.domain.codec import signals_from_json, signals_to_json
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms, build_norms, cohort_key
 from services.expansion.domain.decide import Decided, decide
+from services.expansion.domain.health_gate import GATE_EVENT_TYPES, HealthGate, Held
 from services.expansion.domain.opportunities import (
     CLOSED_STAGES,
     OPEN_STAGES,
@@ -42,6 +44,7 @@ __all__ = [
     "ACTIVE_WINDOW_DAYS",
     "CLOSED_STAGES",
     "EMPTY_SIGNALS",
+    "GATE_EVENT_TYPES",
     "NO_NORMS",
     "OPEN_STAGES",
     "STAGES",
@@ -50,6 +53,8 @@ __all__ = [
     "CohortNorms",
     "Decided",
     "ExpansionSignals",
+    "HealthGate",
+    "Held",
     "LatestEpisode",
     "NewOpportunity",
     "PlanLimit",

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.expansion.domain.health_gate import EMPTY_GATE, Grade, HealthGate, Held, OpenAlert
 from services.expansion.domain.signals import Contract, ExpansionSignals, FeatureUse, Survey
 
 
@@ -24,6 +25,7 @@ def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
         "csat": _survey_to_json(s.csat),
         "volumes": {f: {str(d): q for d, q in days.items()} for f, days in s.volumes.items()},
         "segment": None if s.segment is None else [s.segment[0].isoformat(), s.segment[1], s.segment[2]],
+        "gate": _gate_to_json(s.gate),
     }
 
 
@@ -43,6 +45,7 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
         csat=_survey_from_json(doc.get("csat")),
         volumes={f: {int(d): float(q) for d, q in days.items()} for f, days in doc.get("volumes", {}).items()},
         segment=_segment_from_json(doc.get("segment")),
+        gate=_gate_from_json(doc.get("gate")),
     )
 
 
@@ -72,3 +75,30 @@ def _survey_to_json(survey: Survey | None) -> list[Any] | None:
 
 def _survey_from_json(doc: list[Any] | None) -> Survey | None:
     return None if doc is None else Survey(int(doc[0]), datetime.fromisoformat(doc[1]), str(doc[2]))
+
+
+def _gate_to_json(gate: HealthGate) -> dict[str, Any] | None:
+    if gate == EMPTY_GATE:
+        return None  # the state of an account no health record has reached stays as it was
+    g = gate.grade
+    return {
+        "grade": None if g is None else [g.grade, g.score, g.at.isoformat(), g.event_id],
+        "open_alerts": {a: [o.kind, o.since.isoformat()] for a, o in gate.open_alerts.items()},
+        "held": [[h.kind, h.product, h.reason, h.held_reason, h.since.isoformat(), h.as_of.isoformat(),
+                  list(h.evidence_event_ids), str(h.estimated_arr_uplift), h.confidence] for h in gate.held.values()],
+    }
+
+
+def _gate_from_json(doc: dict[str, Any] | None) -> HealthGate:
+    if not doc:
+        return EMPTY_GATE
+    g = doc.get("grade")
+    held = [Held(kind, product, reason, held_reason, datetime.fromisoformat(since), datetime.fromisoformat(as_of),
+                 tuple(evidence), Decimal(uplift), float(confidence))
+            for kind, product, reason, held_reason, since, as_of, evidence, uplift, confidence in doc.get("held", ())]
+    return HealthGate(
+        grade=None if g is None else Grade(g[0], float(g[1]), datetime.fromisoformat(g[2]), g[3]),
+        open_alerts={a: OpenAlert(kind, datetime.fromisoformat(since))
+                     for a, (kind, since) in doc.get("open_alerts", {}).items()},
+        held={(h.kind, h.product): h for h in held},
+    )

@@ -3,16 +3,21 @@ latest event time when the event is late), so what is triggered never depends on
 batch ended. A batch of a hundred events and a hundred batches of one open the same opportunities
 with the same ids, because each is the first episode of its (kind, product) after the same event.
 
+While the account's health shuts the gate (red, or a churn-risk alert open: `health_gate`), what
+would open is kept as held instead, with why; the first event at which the gate is open again runs
+the rules as usual, so a held trigger that still holds fires then, under the id it would have had.
+
 The handler and the backtest both fold through `decide`; nothing else runs the rules on events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.expansion.domain.catalogue import Catalogue
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
+from services.expansion.domain.health_gate import HealthGate, Held, with_held
 from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
 from services.expansion.domain.rules import evaluate_triggers
 from services.expansion.domain.signals import ExpansionSignals, SignalEvent, apply_events
@@ -40,9 +45,33 @@ def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, ca
         as_of = signals.latest_at
         snap = snapshot(account_id, signals, thresholds, as_of=as_of)
         triggers = evaluate_triggers(snap, catalogue, thresholds, norms)
-        for new in new_opportunities(account_id, triggers, latest, thresholds, as_of=as_of):
+        would_open = new_opportunities(account_id, triggers, latest, thresholds, as_of=as_of)
+        held_reason = signals.gate.hold_reason()
+        if held_reason is not None:
+            signals = replace(signals, gate=with_held(signals.gate, [_held(n, held_reason) for n in would_open]))
+            continue
+        released = signals.gate
+        if released.held:
+            signals = replace(signals, gate=with_held(released, []))
+        for new in (_released(n, released) for n in would_open):
             t = new.trigger
             latest[t.kind, t.product] = LatestEpisode(t.kind, t.product, new.episode, "open", t.estimated_arr_uplift,
                                                       None)
             opened.append(new)
     return Decided(signals, latest, tuple(opened))
+
+
+def _held(new: NewOpportunity, held_reason: str) -> Held:
+    t = new.trigger
+    return Held(t.kind, t.product, t.reason, held_reason, new.as_of, new.as_of, t.evidence_event_ids,
+                t.estimated_arr_uplift, t.confidence)
+
+
+def _released(new: NewOpportunity, gate: HealthGate) -> NewOpportunity:
+    """The opportunity, its reason saying so when it had been held until now."""
+    held = gate.held.get((new.trigger.kind, new.trigger.product))
+    if held is None:
+        return new
+    why = held.held_reason.removeprefix("held: ")
+    reason = f"{new.trigger.reason}; held from {held.since.date().isoformat()} because {why}, released on recovery"
+    return replace(new, trigger=replace(new.trigger, reason=reason))

@@ -12,7 +12,9 @@ What is kept, and why it stays bounded whatever the event volume:
 * volumes: per feature, the summed `quantity` per UTC day over the last `usage.VOLUME_DAYS` days
   (what usage growth and plan limits are judged on; no user id needed), at most `MAX_FEATURES`;
 * the latest NPS and CSAT answers, with the event that gave them (the evidence);
-* the segment the latest contract event named (the cohort the account is compared with).
+* the segment the latest contract event named (the cohort the account is compared with);
+* the health gate (`health_gate`): the latest grade, the open churn-risk alerts and the triggers
+  held because of them.
 
 Registers keep the latest value by (occurred_at, event_id), so out-of-order arrival gives the same
 state as in-order arrival. Idempotency (an event id twice) is the shell's job.
@@ -26,6 +28,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.expansion.domain.health_gate import EMPTY_GATE, GATE_EVENT_TYPES, HealthGate, apply_gate_event
 from services.expansion.domain.usage import Volumes, add_volume, pruned
 
 ACTIVE_WINDOW_DAYS = 30
@@ -91,6 +94,7 @@ class ExpansionSignals:
     volumes: Volumes = field(default_factory=dict)
     segment: tuple[datetime, str, str] | None = None
     """(occurred_at, event_id, segment) of the latest contract event that named a segment."""
+    gate: HealthGate = EMPTY_GATE
 
     @property
     def segment_name(self) -> str | None:
@@ -135,6 +139,7 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
     evidence = list(signals.usage_evidence)
     volumes = dict(signals.volumes)
     nps, csat, latest, segment = signals.nps, signals.csat, signals.latest_at, signals.segment
+    gate = signals.gate
     for event in events:
         day = day_number(event.occurred_at)
         if latest is None or event.occurred_at > latest:
@@ -153,7 +158,11 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
             named = event.data.get("segment")
             if named and (segment is None or (event.occurred_at, event.event_id) > segment[:2]):
                 segment = (event.occurred_at, event.event_id, str(named))
-    return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat, volumes, segment))
+        elif event.event_type in GATE_EVENT_TYPES:
+            gate = apply_gate_event(gate, event_type=event.event_type, event_id=event.event_id,
+                                    occurred_at=event.occurred_at, data=event.data)
+    return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat, volumes, segment,
+                                     gate))
 
 
 def _later(current: Survey | None, answer: Survey) -> Survey:

@@ -12,11 +12,13 @@ import httpx
 import orjson
 import sqlalchemy as sa
 
+from services.expansion.domain import GATE_EVENT_TYPES
+from services.expansion.inputs import parse_expansion_input
 from services.expansion.service import ExpansionService, build_service
 from services.expansion.settings import ExpansionSettings
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.db import unit_of_work
-from shared.events import parse_event, topic_kind
+from shared.events import topic_kind
 from shared.outbox import Outbox, write_outbox
 from shared.settings import TopicSettings
 from tests.infra import Infra
@@ -51,7 +53,8 @@ class Expansion:
 
     async def apply(self, events: Sequence[dict[str, Any]]) -> None:
         """Run the batch handler on `events` in one transaction, as the runner would, without Kafka."""
-        consumed = [ConsumedEvent(parse_event(e), "direct", 0, n, orjson.dumps(e)) for n, e in enumerate(events)]
+        raws = [orjson.dumps(e) for e in events]
+        consumed = [ConsumedEvent(parse_expansion_input(raw), "direct", 0, n, raw) for n, raw in enumerate(raws)]
         outbox = Outbox()
         async with unit_of_work(self.service.runtime.sessions) as session:
             ctx = BatchContext(session=session, outbox=outbox, service="test", dlq_topic=self.topics.dlq)
@@ -63,10 +66,15 @@ class Expansion:
     async def produce(self, events: Iterable[dict[str, Any]]) -> None:
         by_topic: dict[str, list[tuple[str, bytes]]] = {}
         for e in events:
-            by_topic.setdefault(self.topics.canonical(topic_kind(e["type"])), []).append(
-                (e["account_id"], orjson.dumps(e)))
+            by_topic.setdefault(self._topic_of(e["type"]), []).append((e["account_id"], orjson.dumps(e)))
         for topic, records in by_topic.items():
             await produce(self.settings.kafka_bootstrap, topic, records)
+
+    def _topic_of(self, event_type: str) -> str:
+        """Where the event travels: its canonical topic, or the health service's and renewals' outputs."""
+        if event_type not in GATE_EVENT_TYPES:
+            return self.topics.canonical(topic_kind(event_type))
+        return self.topics.account_health if event_type == "health.changed" else self.topics.churn_risk
 
     async def rows(self, sql: str, **params: Any) -> list[sa.Row[Any]]:
         async with self.service.runtime.engine.connect() as conn:

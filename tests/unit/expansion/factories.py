@@ -1,5 +1,5 @@
 """Hand-built account histories for the expansion tests: contract envelopes (days counted from T0),
-and the same events as the domain's SignalEvents."""
+the health and churn-risk records expansion reads, and the same events as the domain's SignalEvents."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from services.expansion.domain import (
@@ -20,7 +21,8 @@ from services.expansion.domain import (
     parse_catalogue,
     snapshot,
 )
-from shared.events import parse_event
+from services.expansion.inputs import parse_expansion_input, signal_event
+from shared.consumer import ConsumedEvent
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[3]
@@ -63,10 +65,31 @@ class Story:
     def survey(self, day: float, kind: str, score: int) -> str:
         return self.add(day, "survey.answered", {"kind": kind, "score": score})
 
+    def health(self, day: float, grade: str, score: float) -> str:
+        """A `health.changed` as the health service writes it (an output event, not an envelope)."""
+        return self._output(day, "health.changed", {
+            "score": score, "grade": grade, "previous_score": None, "previous_grade": None,
+            "components": {"adoption": score}, "as_of": at(day).isoformat()})
+
+    def churn_risk(self, day: float, alert_id: str, *, action: str = "raised", kind: str = "grade_red") -> str:
+        """A churn-risk record as health or renewals write it (`alert_id` and `action` beside the contract's)."""
+        event_type = "churn_risk.resolved" if action == "resolved" else "churn_risk.raised"
+        return self._output(day, event_type, {"kind": kind, "severity": "high", "score": 40.0, "grade": "red",
+                                              "alert_id": alert_id, "action": action})
+
+    def _output(self, day: float, event_type: str, fields: dict[str, Any]) -> str:
+        event_id = f"{self.account_id}-{len(self.events):05d}"
+        self.events.append({"event_id": event_id, "type": event_type, "schema_version": 1,
+                            "account_id": self.account_id, "occurred_at": at(day).isoformat(),
+                            "emitted_at": at(day).isoformat(), **fields})
+        return event_id
+
 
 def signal_events(events: list[dict[str, Any]]) -> list[SignalEvent]:
-    parsed = [parse_event(e) for e in events]
-    return [SignalEvent(p.event_id, p.type, p.occurred_at, p.data.model_dump()) for p in parsed]
+    """Through the consumer's parser, as the handler gets them (in the order given)."""
+    raws = [orjson.dumps(e) for e in events]
+    consumed = [ConsumedEvent(parse_expansion_input(raw), "t", 0, n, raw) for n, raw in enumerate(raws)]
+    return [signal_event(c) for c in consumed]
 
 
 def fold(story: Story) -> ExpansionSignals:
