@@ -84,7 +84,7 @@ RECEIVES: Final[dict[str, tuple[str, ...]]] = {
     "ingest": ("raw",),
     "health": ("usage", "interaction", "contract"),
     "renewals": ("contract", "account_health"),
-    "expansion": ("usage", "interaction", "contract"),
+    "expansion": ("usage", "interaction", "contract", "account_health", "churn_risk"),
 }
 _ACCOUNT_KEY: Final = {"type": "string", "minLength": 1, "maxLength": ID_MAX, "description": "the account_id"}
 _DEAD_LETTER_KEY: Final = {"type": "string", "description": "the original record's key, else topic:partition:offset"}
