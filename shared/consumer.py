@@ -155,6 +155,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             self._runner._generation += 1
             self._runner._committed.clear()
             self._runner._held.clear()  # positions restart from the committed offsets
+            self._runner._failing.clear()  # a partition still broken fails again where it lands
         forget_lag(self._runner._service, revoked)
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
@@ -204,7 +205,9 @@ class ConsumerRunner:
         self._held: Holding[ConsumerRecord[bytes, bytes]] = Holding(
             _event_time if len(self._topics) > 1 else _no_time, lambda r: r.offset)
         self._stopping = asyncio.Event()
-        self.healthy = True
+        # Partitions whose last batch failed (a bug or an outage) and that have not gone through since:
+        # the runner is healthy only when none is stopped, whichever partitions the next fetch brings.
+        self._failing: set[TopicPartition] = set()
         # False while a backlog (more than a batch) waits behind the last batch. Work that judges
         # "now" (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of
         # the events.
@@ -221,6 +224,11 @@ class ConsumerRunner:
         now = time.monotonic()
         return {tp.partition for tp in self._consumer.assignment()
                 if now - self._records_at.get(tp.partition, self._started_at) >= quiet_s}
+
+    @property
+    def healthy(self) -> bool:
+        """False while a partition is stopped on a failing batch (readiness reports it)."""
+        return not (self._failing & self._consumer.assignment())
 
     def stop(self) -> None:
         """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
@@ -262,19 +270,22 @@ class ConsumerRunner:
                         self.caught_up = not await self._behind()
                         await self._commit_drained()
                     continue
+                batch = set(_first_offsets(records))
                 try:
                     await self.process(records)
-                    self.healthy = True
-                    self.caught_up = not await self._behind()
-                    backoff = 0.2
                 except Exception as exc:
-                    self.healthy = False
+                    self._failing |= batch
                     self._report_failure(exc, records, backoff)
                     self._rewind(records)
-            if not self.healthy:
-                with contextlib.suppress(TimeoutError):  # a stop does not wait out the backoff
-                    await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
-                backoff = min(backoff * 2, self._retry_backoff_max_s)
+                else:
+                    self._failing -= batch
+                    self.caught_up = not await self._behind()
+                    if not self._failing:
+                        backoff = 0.2
+                    continue
+            with contextlib.suppress(TimeoutError):  # a stop does not wait out the backoff
+                await asyncio.wait_for(self._stopping.wait(), timeout=backoff)
+            backoff = min(backoff * 2, self._retry_backoff_max_s)
 
     def _pause_full(self) -> None:
         """Partitions holding a batch's worth wait (paused) until the merge has used them, so the
