@@ -47,6 +47,9 @@ class RescoreReport:
     chunks: int
 
 
+_INSTANT = timedelta(microseconds=1)
+
+
 class Rescorer:
     """Rescoring in chunks: the scheduler's pass and a scorecard change's rescore."""
 
@@ -113,8 +116,11 @@ class Rescorer:
         # an account whose newer events are on their way is not silent, it is behind. Each partition group
         # is read at its own pace, so each has its own limit.
         latest = max(watermarks.values(), default=now)
+        # Strictly before the watermark: the merge has applied every event of the group earlier than it,
+        # but an event at the very same instant on another topic may still wait its turn (a midnight
+        # evaluated before it would make it late, in some runs and not others).
         untils: dict[int | None, datetime] = {
-            group: today_midnight(min(now, at), grace=self._grace) for group, at in watermarks.items()}
+            group: today_midnight(min(now, at - _INSTANT), grace=self._grace) for group, at in watermarks.items()}
         untils[None] = today_midnight(min(now, latest), grace=self._grace)  # accounts stored before groups
         async with self._engine.connect() as conn:
             locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
