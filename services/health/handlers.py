@@ -17,9 +17,9 @@ from datetime import datetime
 
 from services.health.domain import SignalEvent, StoredAccount, advance
 from services.health.pipeline import Pipeline
-from services.health.store import advance_watermarks
 from shared.accounts import by_account
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.watermarks import advance_watermarks
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class HealthHandler:
         for e in events:
             at = e.envelope.occurred_at
             latest[e.partition] = max(latest.get(e.partition, at), at)
-        await advance_watermarks(ctx.session, self.pipeline.tables, latest)
+        await advance_watermarks(ctx.session, self.pipeline.tables.stream_watermarks, latest)
 
 
 def signal_event(event: ConsumedEvent) -> SignalEvent:

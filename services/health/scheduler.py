@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.health.domain import Advance, today_midnight
 from services.health.pipeline import Pipeline
-from services.health.store import accounts_of_scorecard, due_accounts, event_watermarks, refresh_norms
+from services.health.store import accounts_of_scorecard, due_accounts, refresh_norms
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
 from shared.outbox import Outbox, write_outbox
+from shared.watermarks import read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,9 @@ class Rescorer:
         None when another instance's pass holds the lock."""
         now = as_of or self._pipeline.clock()
         async with self._sessions() as session:
-            watermarks = await event_watermarks(session, self._pipeline.tables)
+            # Per group, never moved on by another group's progress: while a backlog is read, groups advance
+            # at different paces, and an account whose events are still on their way is behind, not silent.
+            watermarks = await read_watermarks(session, self._pipeline.tables.stream_watermarks)
         # A group this instance has read to the end, with nothing new for a while, is as far as the wall
         # clock: its accounts' silence counts up to now.
         watermarks.update(dict.fromkeys(self._live_groups(), now))

@@ -39,6 +39,7 @@ from services.health.domain import (
 )
 from services.health.domain.days import day_number
 from shared.db import PlumbingTables, plumbing_tables
+from shared.watermarks import stream_watermarks_table
 
 _TZ = sa.DateTime(timezone=True)
 
@@ -140,11 +141,7 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("norms", JSONB, nullable=False),
         sa.Column("built_at", _TZ, nullable=False, server_default=sa.func.now()),
     )
-    watermarks = sa.Table(
-        "stream_watermarks", md,
-        sa.Column("partition", sa.Integer, primary_key=True),
-        sa.Column("event_at", _TZ, nullable=False),
-    )
+    watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
                         watermarks)
 
@@ -208,29 +205,6 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
         )
     )
     return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
-
-
-async def event_watermarks(session: AsyncSession, tables: HealthTables) -> dict[int, datetime]:
-    """How far the stream has got, per partition group (an account's events all sit on one partition
-    number, whatever the topic): the latest event time applied there. A group is never moved on by
-    another group's progress: while a backlog is read, groups advance at different paces, and an
-    account whose events are still on their way is behind, not silent. (A quiet group is moved to the
-    wall clock by the scheduler, from what the consumer knows.) Empty before any event."""
-    rows = (await session.execute(sa.select(tables.stream_watermarks.c.partition,
-                                            tables.stream_watermarks.c.event_at))).all()
-    return {group: at for group, at in rows}
-
-
-async def advance_watermarks(session: AsyncSession, tables: HealthTables, latest: Mapping[int, datetime]) -> None:
-    """Record the latest event time seen per partition group, in one statement (it only moves forward)."""
-    if not latest:
-        return
-    groups = sorted(latest)
-    await session.execute(sa.text(
-        f"INSERT INTO {_q(tables, 'stream_watermarks')} (partition, event_at) "
-        "SELECT p, t FROM unnest(CAST(:groups AS int[]), CAST(:times AS timestamptz[])) AS u(p, t) "
-        "ON CONFLICT (partition) DO UPDATE SET event_at = greatest(stream_watermarks.event_at, excluded.event_at)"
-    ), {"groups": groups, "times": [latest[g] for g in groups]})
 
 
 async def norms_version(session: AsyncSession, tables: HealthTables) -> int:

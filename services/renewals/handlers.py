@@ -38,7 +38,6 @@ from services.renewals.inputs import HEALTH_CHANGED, health_record
 from services.renewals.store import (
     Due,
     RenewalsTables,
-    advance_watermarks,
     lock_and_load_accounts,
     replace_arr_spans,
     save_alert_states,
@@ -49,6 +48,7 @@ from services.renewals.store import (
 from shared.accounts import by_account, fold_events
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.outbox import Outbox
+from shared.watermarks import advance_watermarks
 
 
 def utc_now() -> datetime:
@@ -82,7 +82,7 @@ class RenewalsHandler:
                 watermarks[event.partition] = max(at, watermarks.get(event.partition, at))
         await store_judged(ctx.session, self.tables, judged, partitions=partitions, rules=self.rules,
                            outbox=ctx.outbox, topic=self.churn_risk_topic, emitted_at=self.clock(), contracts=True)
-        await advance_watermarks(ctx.session, self.tables, watermarks)
+        await advance_watermarks(ctx.session, self.tables.stream_watermarks, watermarks)
 
     def _apply(self, account_id: str, judged: Judged, events: Sequence[ConsumedEvent]) -> Judged:
         for event in events:

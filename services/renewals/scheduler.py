@@ -31,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.renewals.domain import JudgingRules, advance, last_midnight, utc_day
 from services.renewals.handlers import store_judged, utc_now
-from services.renewals.store import RenewalsTables, due_accounts, event_watermarks, lock_and_load_accounts
+from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
 from shared.db import unit_of_work
 from shared.outbox import Outbox, write_outbox
+from shared.watermarks import read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class RenewalsScheduler:
         """Per partition group, the last midnight the pass may judge its accounts at (see the module
         docstring); None stands for accounts whose group is not known yet (stored before groups were)."""
         async with self._sessions() as session:
-            seen = await event_watermarks(session, self._tables)
+            seen = await read_watermarks(session, self._tables.stream_watermarks)
         busiest = max(seen.values(), default=now)
         reached = {group: at if at >= busiest - IDLE_GROUP else busiest for group, at in seen.items()}
         reached.update(dict.fromkeys(self._quiet_groups(), now))

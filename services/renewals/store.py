@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
 from shared import account_state
 from shared.db import PlumbingTables, plumbing_tables
+from shared.watermarks import stream_watermarks_table
 
 _TZ = sa.DateTime(timezone=True)
 
@@ -85,11 +86,7 @@ def renewals_tables(schema: str) -> RenewalsTables:
         sa.Column("next_due", sa.Date),
         sa.Column("judged_at", _TZ),
     )
-    stream_watermarks = sa.Table(
-        "stream_watermarks", md,
-        sa.Column("partition", sa.Integer, primary_key=True),
-        sa.Column("event_at", _TZ, nullable=False),
-    )
+    stream_watermarks = stream_watermarks_table(md)
     return RenewalsTables(schema, plumbing_tables(md), accounts, renewals, arr_spans, schedule, stream_watermarks)
 
 
@@ -235,20 +232,3 @@ async def due_accounts(
         .order_by(s.c.account_id).limit(limit)
     )
     return [row[0] for row in rows]
-
-
-async def advance_watermarks(session: AsyncSession, tables: RenewalsTables, latest: Mapping[int, datetime]) -> None:
-    """The latest event time seen per partition group, in one statement (it only moves forward)."""
-    if not latest:
-        return
-    groups = sorted(latest)
-    await session.execute(sa.text(
-        f"INSERT INTO {_q(tables, 'stream_watermarks')} (partition, event_at) "
-        "SELECT * FROM unnest(CAST(:groups AS int[]), CAST(:times AS timestamptz[])) "
-        "ON CONFLICT (partition) DO UPDATE SET event_at = greatest(stream_watermarks.event_at, excluded.event_at)"
-    ), {"groups": groups, "times": [latest[g] for g in groups]})
-
-
-async def event_watermarks(session: AsyncSession, tables: RenewalsTables) -> dict[int, datetime]:
-    w = tables.stream_watermarks
-    return {group: at for group, at in (await session.execute(sa.select(w.c.partition, w.c.event_at))).all()}
