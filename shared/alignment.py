@@ -111,9 +111,9 @@ class Holding(Generic[Record]):
         self._by_partition.clear()
 
     def release(self, *, assigned: Iterable[TopicPartition], behind: Callable[[TopicPartition], bool],
-                topic_rank: Mapping[str, int], limit: int) -> tuple[list[Record], set[TopicPartition]]:
+                topic_rank: Mapping[str, int], limit: int) -> list[Record]:
         """Up to `limit` records in merge order (the heads of each partition, so what stays is merged
-        the same way next time), and the partitions that held a group back."""
+        the same way next time)."""
         aligned = align(self._by_partition, assigned=assigned, behind=behind, time_of=lambda entry: entry[0],
                         offset_of=lambda entry: self._offset_of(entry[1]), topic_rank=topic_rank)
         ready = aligned.ready[:limit]
@@ -127,4 +127,4 @@ class Holding(Generic[Record]):
                 del held[:cut]
             if not held:
                 del self._by_partition[tp]
-        return [record for _, record in ready], aligned.starving
+        return [record for _, record in ready]

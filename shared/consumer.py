@@ -304,8 +304,8 @@ class ConsumerRunner:
         has nothing held."""
         owned = self._consumer.assignment()
         behind = {tp for tp in owned if await self._more_on_broker(tp)}
-        records, _ = self._held.release(assigned=owned, behind=behind.__contains__, topic_rank=self._rank,
-                                        limit=self._max_records)
+        records = self._held.release(assigned=owned, behind=behind.__contains__, topic_rank=self._rank,
+                                     limit=self._max_records)
         return [r for r in records if TopicPartition(r.topic, r.partition) in owned]
 
     async def _more_on_broker(self, tp: TopicPartition) -> bool:
