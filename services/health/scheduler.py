@@ -11,7 +11,8 @@ keyset over account ids. A stream silent as a whole has nothing to judge by and 
 reads still show each account as of now.
 
 One instance at a time: a session-level advisory lock held for the pass; the other instances skip
-their turn. Should the holder die, its connection closes and the lock goes with it.
+their turn. Should the holder die, its connection closes and the lock goes with it. The loop, the
+lock, the per-group limits and the chunks are `shared.passes`', shared with renewals' scheduled pass.
 """
 
 from __future__ import annotations

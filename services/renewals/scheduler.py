@@ -15,7 +15,8 @@ has gone quiet and moves with it. A midnight is judged only `grace` after it, so
 late land before it. Tests and replays pass `as_of` instead of the wall clock.
 
 One instance at a time: a session-level advisory lock held for the pass; the others skip their turn.
-Chunks of accounts, one transaction each, with their alerts in the same transaction's outbox.
+Chunks of accounts, one transaction each, with their alerts in the same transaction's outbox. The
+loop, the lock, the per-group limits and the chunks are `shared.passes`', shared with health's rescorer.
 """
 
 from __future__ import annotations
