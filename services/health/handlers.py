@@ -29,6 +29,13 @@ class HealthHandler:
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
         grouped = by_account(events)
         stored, scorecards = await self.pipeline.load(ctx.session, list(grouped))
+        # The watermarks move before the norms are read: a norms build waits for this batch, or this
+        # batch for it and then sees its version (which is in force only after every point it may score).
+        latest: dict[int, datetime] = {}
+        for e in events:
+            at = e.envelope.occurred_at
+            latest[e.partition] = max(latest.get(e.partition, at), at)
+        await advance_watermarks(ctx.session, self.pipeline.tables.stream_watermarks, latest)
         norms = await self.pipeline.norms(ctx.session)
         advances = []
         for account_id, account_events in grouped.items():
@@ -41,11 +48,6 @@ class HealthHandler:
                 advances.append(moved)
         await self.pipeline.write(ctx.session, ctx.outbox, advances,
                                   partitions={a: es[0].partition for a, es in grouped.items()})
-        latest: dict[int, datetime] = {}
-        for e in events:
-            at = e.envelope.occurred_at
-            latest[e.partition] = max(latest.get(e.partition, at), at)
-        await advance_watermarks(ctx.session, self.pipeline.tables.stream_watermarks, latest)
 
 
 def signal_event(event: ConsumedEvent) -> SignalEvent:

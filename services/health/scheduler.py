@@ -25,14 +25,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.health.domain import Advance, today_midnight
+from services.health.domain import Advance, norms_effective_from, today_midnight
 from services.health.pipeline import Pipeline
 from services.health.store import accounts_of_scorecard, due_accounts, refresh_norms
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
 from shared.outbox import Outbox
 from shared.passes import advisory_lock, group_untils, in_chunks, in_group_order, run_periodically
-from shared.watermarks import read_watermarks
+from shared.watermarks import hold_watermarks, read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,8 @@ class Rescorer:
         async with advisory_lock(self._engine, self._lock_key) as locked:
             if not locked:
                 return None
-            # New norms first, effective from the midnight: that midnight's points use them, as
-            # the backtest's replay does.
-            await self.refresh_norms_if_due(untils[None])
+            # New norms first: they take effect after every point this pass or a batch may have evaluated.
+            await self.refresh_norms_if_due(max(untils.values()))
             return _total([await self._advance_group(group, until) for group, until in in_group_order(untils)])
 
     async def _advance_group(self, group: int | None, until: datetime) -> RescoreReport:
@@ -120,15 +119,22 @@ class Rescorer:
 
         return await self._in_chunks(due, work)
 
-    async def refresh_norms_if_due(self, now: datetime) -> bool:
-        """A new version of the cohort norms, effective from `now` (a midnight), when the latest is older
-        than the refresh interval."""
+    async def refresh_norms_if_due(self, evaluated_until: datetime) -> bool:
+        """A new version of the cohort norms when the latest is older than the refresh interval, built from
+        the accounts' state now and in force from the first midnight after everything evaluated so far:
+        `evaluated_until` (the latest midnight this pass brings accounts to) and every event applied (the
+        watermarks, held so no batch moves past them before this commits). Points already scored keep
+        the norms they were scored with, so the history does not depend on when the pass ran."""
         tables = self._pipeline.tables
         async with unit_of_work(self._sessions) as session:
+            seen = await hold_watermarks(session, tables.stream_watermarks)
+            if not seen:
+                return False  # no event applied yet: no account to build norms from
+            effective_from = norms_effective_from(evaluated_until, *seen.values())
             norms = tables.cohort_norms
             latest = (await session.execute(sa.select(norms.c.effective_from, norms.c.accounts)
                                             .order_by(norms.c.version.desc()).limit(1))).first()
-            if latest is not None and now - latest.effective_from < self._norms_refresh:
+            if latest is not None and effective_from - latest.effective_from < self._norms_refresh:
                 # ... unless the book has grown by a fifth since: a new installation's first norms come
                 # from its first few accounts, and a day is long to judge everyone else by them.
                 sample = tables.accounts.c.norm_sample
@@ -136,9 +142,10 @@ class Rescorer:
                     sample.is_not(None), sample != sa.text("'{}'::jsonb")))
                 if (samples or 0) <= 1.2 * latest.accounts:
                     return False
-            built = await refresh_norms(session, tables, now=now, active_within=timedelta(days=60),
-                                        keep=self._norms_keep)
-        log.info("cohort norms refreshed", extra={"version": built.version, "cohorts": sorted(built.cohorts)})
+            built = await refresh_norms(session, tables, effective_from=effective_from,
+                                        active_since=max(seen.values()) - timedelta(days=60), keep=self._norms_keep)
+        log.info("cohort norms refreshed", extra={"version": built.version, "cohorts": sorted(built.cohorts),
+                                                  "effective_from": effective_from.isoformat()})
         return True
 
     async def rescore_scorecard(self, segment: str) -> RescoreReport:

@@ -219,21 +219,22 @@ async def load_norms(session: AsyncSession, tables: HealthTables) -> NormsHistor
 
 
 async def refresh_norms(
-    session: AsyncSession, tables: HealthTables, *, now: datetime, active_within: timedelta, keep: timedelta
+    session: AsyncSession, tables: HealthTables, *, effective_from: datetime, active_since: datetime, keep: timedelta
 ) -> CohortNorms:
-    """A new version of the cohort norms from every account scored within `active_within`, effective
-    from `now`; versions no longer in force for `keep` are dropped (the latest always stays)."""
+    """A new version of the cohort norms from every account scored since `active_since`, in force from
+    `effective_from`; versions no longer in force for `keep` are dropped (the latest always stays)."""
     a, t = tables.accounts, tables.cohort_norms
     rows = await session.execute(
-        sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= now - active_within)
+        sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= active_since)
     )
     samples = [(segment, sample) for segment, sample in rows if sample]
     version = await norms_version(session, tables) + 1
-    norms = build_norms(samples, version=version, effective_from=now)
-    await session.execute(sa.insert(t).values(version=version, effective_from=now, accounts=len(samples),
+    norms = build_norms(samples, version=version, effective_from=effective_from)
+    await session.execute(sa.insert(t).values(version=version, effective_from=effective_from, accounts=len(samples),
                                               norms=norms_to_json(norms)))
     # the version in force `keep` ago stays, so a replay of the last `keep` finds every version it needs
-    in_force_then = sa.select(sa.func.max(t.c.version)).where(t.c.effective_from <= now - keep).scalar_subquery()
+    in_force_then = (sa.select(sa.func.max(t.c.version)).where(t.c.effective_from <= effective_from - keep)
+                     .scalar_subquery())
     await session.execute(sa.delete(t).where(t.c.version < in_force_then))
     return norms
 
