@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from services.health.timeline_store import timeline_retention_rules
+from shared.retention import RetentionPruner
 from tests.infra import Infra
-from tests.integration.health.harness import Health, at, healthy, running, settings_for
+from tests.integration.health.harness import Health, Story, at, healthy, running, settings_for
 from tests.kafka_utils import committed_offsets, end_offsets, wait_for
 
 pytestmark = pytest.mark.integration
@@ -139,3 +142,22 @@ async def test_an_unknown_account_is_404_and_a_bad_window_400(consuming: Health)
                                      params={"from": at(3).isoformat(), "to": at(2).isoformat()})
     assert reply.status_code == 400
     assert (await consuming.http.get("/v1/accounts/tl-window/timeline", params={"kind": "nonsense"})).status_code == 422
+
+
+async def test_retention_forgets_entries_and_roll_ups_past_the_window_and_keeps_the_rest(health: Health) -> None:
+    old = healthy("tl-old", days=5)  # June 2026: months before now
+    recent = Story("tl-old")
+    recent.events = [{"event_id": "tl-recent-ticket", "type": "ticket.opened", "schema_version": 1,
+                      "account_id": "tl-old", "occurred_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+                      "data": {"ticket_id": "T-9", "severity": "low"}}]
+    await health.apply(old.events)
+    await health.apply(recent.events)
+    assert health.service.settings.health_timeline_retention == timedelta(days=400)
+    pruner = RetentionPruner(sessions=health.service.runtime.sessions, interval_s=3600, batch_size=7,
+                             rules=timeline_retention_rules(health.service.tables.timeline, timedelta(days=30)))
+    before = await health.rows("SELECT (SELECT count(*) FROM {s}.timeline_events) + (SELECT count(*) FROM "
+                               "{s}.timeline_usage) + (SELECT count(*) FROM {s}.timeline_usage_events)")
+    assert await pruner.prune_once() == before[0][0] - 1  # in batches of 7
+    entries = await _all(health, "tl-old", kind=["ticket", "usage", "contract"])
+    assert [e["event_id"] for e in entries] == ["tl-recent-ticket"]
+    assert await health.rows("SELECT count(*) FROM {s}.timeline_usage_events") == [(0,)]
