@@ -14,7 +14,7 @@ from fastapi import Depends, Query, Response
 from pydantic import AwareDatetime
 
 from services.health import override_history, queries
-from services.health.api.accounts import AccountId, override_model
+from services.health.api.accounts import AccountId, SinceParam, UntilParam, check_window, override_model
 from services.health.api.context import HealthContext, context
 from services.health.api.models import Override, OverrideHistoryEntry, OverrideIn
 from services.health.domain import Override as DomainOverride
@@ -80,15 +80,14 @@ async def delete_override(
 async def overrides_history(
     account_id: str = AccountId,
     kind: OverrideKind | None = Query(None),
-    since: AwareDatetime | None = Query(None, alias="from", description="Inclusive (RFC 3339 with offset)."),
-    until: AwareDatetime | None = Query(None, alias="to", description="Exclusive (RFC 3339 with offset)."),
+    since: AwareDatetime | None = SinceParam,
+    until: AwareDatetime | None = UntilParam,
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
     _: str = Depends(require_scope("read")),
     ctx: HealthContext = Depends(context),
 ) -> Page[OverrideHistoryEntry]:
-    if since is not None and until is not None and since >= until:
-        raise ApiError(400, "`from` must be before `to`", details=[{"loc": "query.from", "msg": "after `to`"}])
+    check_window(since, until)
     after = time_key_position(decode_cursor(cursor), str)
     filters = override_history.HistoryFilters(kind=kind, since=since, until=until)
     async with ctx.sessions() as session:

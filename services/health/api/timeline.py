@@ -11,7 +11,7 @@ from fastapi import Depends, Query
 from pydantic import AwareDatetime
 
 from services.health import queries
-from services.health.api.accounts import AccountId
+from services.health.api.accounts import AccountId, SinceParam, UntilParam, check_window
 from services.health.api.context import HealthContext, context
 from services.health.api.models import TimelineEntry
 from services.health.domain.entries import TIMELINE_KINDS, TimelineKind, describe, describe_alert, describe_score
@@ -31,8 +31,8 @@ MAX_EVENT_IDS = 100
 async def account_timeline(
     account_id: str = AccountId,
     kind: list[TimelineKind] | None = Query(None, description="Only these kinds (repeatable)."),
-    since: AwareDatetime | None = Query(None, alias="from", description="Inclusive (RFC 3339 with offset)."),
-    until: AwareDatetime | None = Query(None, alias="to", description="Exclusive (RFC 3339 with offset)."),
+    since: AwareDatetime | None = SinceParam,
+    until: AwareDatetime | None = UntilParam,
     event_id: list[str] | None = Query(None, max_length=MAX_EVENT_IDS, description=(
         "Only the entries that cover these input events (repeatable, at most 100): a reason's "
         "`evidence_event_ids`. A usage event is found in its day's roll-up.")),
@@ -41,8 +41,7 @@ async def account_timeline(
     _: str = Depends(require_scope("read")),
     ctx: HealthContext = Depends(context),
 ) -> Page[TimelineEntry]:
-    if since is not None and until is not None and since >= until:
-        raise ApiError(400, "`from` must be before `to`", details=[{"loc": "query.from", "msg": "after `to`"}])
+    check_window(since, until)
     if event_id and any(not 1 <= len(e) <= 128 for e in event_id):
         raise ApiError(422, "an event id is 1-128 characters", details=[{"loc": "query.event_id", "msg": "length"}])
     after = time_key_position(decode_cursor(cursor), str)
