@@ -62,7 +62,8 @@ UntilParam = Query(None, alias="to", description="Exclusive (RFC 3339 with offse
 
 def check_window(since: datetime | None, until: datetime | None) -> None:
     """A `from`/`to` window that holds nothing is a caller's mistake, not an empty page."""
-    check_window(since, until)
+    if since is not None and until is not None and since >= until:
+        raise ApiError(400, "`from` must be before `to`", details=[{"loc": "query.from", "msg": "after `to`"}])
 
 
 @router.get("/{account_id}/health", response_model=AccountHealth, summary="An account's health and why")
