@@ -38,6 +38,8 @@ from services.health.domain import (
     validate_scorecard,
 )
 from services.health.domain.days import day_number
+from services.health.override_history import override_history_table
+from services.health.timeline_store import TimelineTables, timeline_tables
 from shared.db import PlumbingTables, plumbing_tables
 from shared.watermarks import stream_watermarks_table
 
@@ -55,6 +57,8 @@ class HealthTables:
     overrides: sa.Table
     cohort_norms: sa.Table
     stream_watermarks: sa.Table
+    timeline: TimelineTables
+    override_history: sa.Table
 
 
 def health_tables(schema: str) -> HealthTables:
@@ -122,6 +126,13 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("acknowledged_note", sa.Text),
         sa.Column("last_event_id", sa.Text, nullable=False),
         sa.Column("payload", JSONB, nullable=False),
+        # the inbox: who raised it (health, or read from the churn-risk topic), snooze and assignment
+        sa.Column("origin", sa.Text, nullable=False, server_default="health"),
+        sa.Column("snoozed_until", _TZ),
+        sa.Column("snoozed_by", sa.Text),
+        sa.Column("assigned_to", sa.Text),
+        sa.Column("assigned_by", sa.Text),
+        sa.Column("assigned_at", _TZ),
     )
     overrides = sa.Table(
         "overrides", md,
@@ -143,7 +154,7 @@ def health_tables(schema: str) -> HealthTables:
     )
     watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
-                        watermarks)
+                        watermarks, timeline_tables(md), override_history_table(md))
 
 
 def _q(tables: HealthTables, table: str) -> str:
@@ -288,7 +299,8 @@ FROM unnest(CAST(:alert_id AS text[]), CAST(:account_id AS text[]), CAST(:kind A
      AS u(id, a, k, sev, st, ep, ra, at, ev, p)
 ON CONFLICT (alert_id) DO UPDATE SET
     severity = excluded.severity, status = excluded.status, updated_at = excluded.updated_at,
-    resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload
+    resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload,
+    origin = 'health'
 """
 
 
