@@ -1,0 +1,1 @@
+"""The local launcher's pieces; `deploy/local/infra.py` is its entry point."""
