@@ -10,7 +10,7 @@ history entry when `changed`, the alert decisions, the output events). The sched
 `evaluate` at the account's current point.
 """
 
-from services.health.domain.alerts import (
+from services.health.domain.alert_decisions import (
     ALERT_NAMESPACE,
     SEVERITIES,
     AlertDecision,
@@ -18,8 +18,8 @@ from services.health.domain.alerts import (
     OpenAlert,
     Suppressed,
     alert_id,
-    evaluate_alerts,
 )
+from services.health.domain.alerts import evaluate_alerts
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.evaluation import Cause, Evaluation, evaluate, keep_recent
 from services.health.domain.explain import Reason, explain_change, top_reasons
@@ -51,12 +51,10 @@ from services.health.domain.scorecard import (
     CriticalMeasure,
     GradeThresholds,
     Scorecard,
-    ScorecardInvalid,
     Targets,
     scorecard_for,
-    scorecard_to_json,
-    validate_scorecard,
 )
+from services.health.domain.scorecard_json import ScorecardInvalid, scorecard_to_json, validate_scorecard
 from services.health.domain.scoring import (
     HealthScore,
     component_scores,

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from services.health.domain.alerts import AlertDecisions, evaluate_alerts
+from services.health.domain.alert_decisions import AlertDecisions
+from services.health.domain.alerts import evaluate_alerts
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.explain import Reason, explain_change
 from services.health.domain.norms import EMPTY_NORMS, CohortNorms

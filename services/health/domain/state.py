@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.health.domain.alerts import AlertDecisions, OpenAlert
+from services.health.domain.alert_decisions import AlertDecisions, OpenAlert
 from services.health.domain.scoring import HealthScore
 from services.health.domain.signals import EMPTY_SIGNALS, AccountSignals
 

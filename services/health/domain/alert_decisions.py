@@ -1,0 +1,117 @@
+"""What the churn-risk alert rules decide, and the state they keep: an open alert per kind, each
+decision (raised, escalated, resolved) with the contract's fields, and what was held back.
+
+Ids are deterministic: alert id = uuid5(ALERT_NAMESPACE, "account|kind|#n") for the account's n-th
+episode of that kind, counted in the account's state; the same events evaluated at the same points
+(a replay, a crash and redelivery, another batching) count the same episodes and give the same ids,
+and two episodes never share one. The episode start (the departure's time, the first negative item
+of the run, else the UTC day the condition was first seen) is reported, not part of the id. Event
+ids derive from the alert id and the step they record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from services.health.domain.explain import Reason
+
+ALERT_NAMESPACE = uuid.UUID("5b0e7a3c-2f64-4c1d-9e8a-7d3f1b6c0a92")
+"""Fixed forever: changing it would change every alert id and break de-duplication."""
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def alert_id(account_id: str, kind: str, episode: int) -> str:
+    """The id of the account's `episode`-th alert of `kind` (1, 2, ...). Counting episodes, rather than
+    naming them by a time, is what keeps two episodes apart whatever the times say: two episodes
+    can share a start day (a condition that resolves and returns the same day), and the time an
+    episode is detected at is not always its own (a late event is evaluated at the latest point)."""
+    if episode < 1:
+        raise ValueError(f"episodes are counted from 1, got {episode}")
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"{account_id}|{kind}|#{episode}"))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAlert:
+    alert_id: str
+    kind: str
+    severity: str
+    episode_start: datetime
+    raised_at: datetime
+    magnitude: float
+    """How bad when last (re)raised: points dropped, % decline, departures, negative items."""
+    baseline: float | None = None
+    """What recovery is measured against: the pre-drop score, the prior active users."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecision:
+    action: str  # "raised" | "escalated" | "resolved"
+    alert_id: str
+    event_id: str
+    kind: str
+    severity: str
+    episode_start: datetime
+    occurred_at: datetime
+    magnitude: float
+    baseline: float | None
+    score: float
+    previous_score: float | None
+    grade: str
+    reasons: tuple[Reason, ...]
+    renewal_date: date | None = None
+    days_to_renewal: int | None = None
+    arr_at_risk: Decimal | None = None
+    churn_probability: float | None = None
+    """From the scorecard's calibration: the share of accounts at this score that churned (None: not calibrated)."""
+    kind_precision: float | None = None
+    """From the scorecard's calibration: the share of this kind's past alerts followed by churn or contraction."""
+
+    @property
+    def event_type(self) -> str:
+        return "churn_risk.resolved" if self.action == "resolved" else "churn_risk.raised"
+
+    def open_alert(self) -> OpenAlert | None:
+        """The open-alert state to store after this decision (None once resolved)."""
+        if self.action == "resolved":
+            return None
+        return OpenAlert(self.alert_id, self.kind, self.severity, self.episode_start, self.occurred_at,
+                         self.magnitude, self.baseline)
+
+    def to_event_data(self) -> dict[str, Any]:
+        """The contract's churn-risk fields, JSON-safe (the shell adds the envelope)."""
+        return {
+            "alert_id": self.alert_id, "action": self.action, "kind": self.kind, "severity": self.severity,
+            "score": self.score, "previous_score": self.previous_score, "grade": self.grade,
+            "reasons": [r.to_json() for r in self.reasons],
+            "episode_start": self.episode_start.isoformat(),
+            "renewal_date": None if self.renewal_date is None else self.renewal_date.isoformat(),
+            "days_to_renewal": self.days_to_renewal,
+            "arr_at_risk": None if self.arr_at_risk is None else str(self.arr_at_risk),
+            "churn_probability": self.churn_probability, "kind_precision": self.kind_precision,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDecisions:
+    raised: tuple[AlertDecision, ...] = ()
+    """New alerts and escalations of open ones (both are `churn_risk.raised`)."""
+    resolved: tuple[AlertDecision, ...] = ()
+    suppressed: tuple[Suppressed, ...] = ()
+    onsets: Mapping[str, datetime] = field(default_factory=dict)
+    """kind -> since when its condition has held without a break (for the sustain rule)."""
+
+    @property
+    def decisions(self) -> tuple[AlertDecision, ...]:
+        return self.raised + self.resolved
