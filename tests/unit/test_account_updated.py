@@ -1,6 +1,6 @@
 """account.updated (contract, 2026-11-30): absent keeps, null clears, and that difference survives
 every hop: validation, the canonical JSON on the interaction topic, a reader parsing it again.
-Field-level rejections are in test_events.BAD_DATA with the other types'."""
+Field-level rejections are in tests/unit/events/bad_cases.py BAD_DATA with the other types'."""
 
 from __future__ import annotations
 

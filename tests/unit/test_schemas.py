@@ -38,7 +38,7 @@ from shared.events.docs import ASYNCAPI_FILE, SCHEMAS_DIR, rendered_documents, s
 from shared.events.schemas import INPUT_EVENT_FILE, INPUT_TYPES, OUTPUT_MODELS, input_schema_file, output_schema_file
 from shared.settings import TopicSettings
 from tests.services import API_KEYS
-from tests.unit import test_events
+from tests.unit.events import bad_cases, examples
 from tests.unit.ingest import factories
 
 pytestmark = pytest.mark.unit
@@ -244,7 +244,7 @@ def test_published_output_examples_are_valid_events_and_meet_their_schemas() -> 
 
 
 TEST_INPUT_EXAMPLES = [
-    pytest.param(test_events.make_event(t), id=f"test_events-{t}") for t in sorted(test_events.GOOD_DATA)
+    pytest.param(examples.make_event(t), id=f"test_events-{t}") for t in sorted(examples.GOOD_DATA)
 ] + [pytest.param(factories.make_event(t), id=f"factories-{t}") for t in sorted(factories.GOOD_DATA)]
 
 
@@ -270,18 +270,18 @@ SCHEMA_ACCEPTS = {"event-id-blank", "products-blank-item", "id-blank", "usage-fe
 
 def _bad_examples() -> list[Any]:
     cases = []
-    for case in test_events.BAD_DATA:
+    for case in bad_cases.BAD_DATA:
         event_type, changes, _loc, error_type = case.values
-        cases.append(pytest.param(test_events.with_data(event_type, **changes), error_type, id=case.id))
-    for case in test_events.BAD_CONTRACT_TERMS:
+        cases.append(pytest.param(examples.with_data(event_type, **changes), error_type, id=case.id))
+    for case in bad_cases.BAD_CONTRACT_TERMS:
         changes, _loc, error_type = case.values
-        cases.append(pytest.param(test_events.with_data("contract.signed", **changes), error_type, id=case.id))
-    for case in test_events.BAD_ENVELOPES:
+        cases.append(pytest.param(examples.with_data("contract.signed", **changes), error_type, id=case.id))
+    for case in bad_cases.BAD_ENVELOPES:
         changes, _loc, error_type = case.values
-        cases.append(pytest.param(test_events.make_event(**changes), error_type, id=case.id))
-    for case in test_events.NO_ACCOUNT_FIELDS:
+        cases.append(pytest.param(examples.make_event(**changes), error_type, id=case.id))
+    for case in bad_cases.NO_ACCOUNT_FIELDS:
         (data,) = case.values
-        cases.append(pytest.param(test_events.make_event("account.updated", data), "no_account_fields", id=case.id))
+        cases.append(pytest.param(examples.make_event("account.updated", data), "no_account_fields", id=case.id))
     return cases
 
 
@@ -289,7 +289,7 @@ def _bad_examples() -> list[Any]:
 def test_the_schemas_reject_what_the_models_reject_where_json_schema_can_say_it(
     event: dict[str, Any], error_type: str, request: pytest.FixtureRequest
 ) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - the models reject it (test_events says how)
+    with pytest.raises(Exception):  # noqa: B017 - the models reject it (tests/unit/events says how)
         parse_event(orjson.dumps(event))
     case = request.node.callspec.id
     if case in SCHEMA_ACCEPTS:
@@ -301,13 +301,13 @@ def test_the_schemas_reject_what_the_models_reject_where_json_schema_can_say_it(
 
 def test_output_events_as_serialised_meet_their_schemas() -> None:
     built = {
-        "health.changed": test_events.health_changed(),
-        "churn_risk": test_events.churn_alert(churn_probability=0.2, kind_precision=0.5),
-        "upsell.triggered": test_events.upsell(),
+        "health.changed": examples.health_changed(),
+        "churn_risk": examples.churn_alert(churn_probability=0.2, kind_precision=0.5),
+        "upsell.triggered": examples.upsell(),
     }
     for name, event in built.items():
         assert errors(output_schema_file(name), orjson.loads(output_event_to_json(event))) == [], name
-    resolved = test_events.churn_alert(type="churn_risk.resolved", kind="revenue_health_divergence")
+    resolved = examples.churn_alert(type="churn_risk.resolved", kind="revenue_health_divergence")
     assert errors(output_schema_file("churn_risk"), orjson.loads(output_event_to_json(resolved))) == []
     too_probable = {**orjson.loads(output_event_to_json(resolved)), "churn_probability": 1.5}
     assert errors(output_schema_file("churn_risk"), too_probable)
