@@ -28,8 +28,12 @@ postgres, cli (the commands).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-# Run as a script, this file's folder is first on sys.path, so the package imports as `launcher`.
+# The pieces import as `launcher` from this file's folder; put it on sys.path even where Python does
+# not (python -I, PYTHONSAFEPATH), as the one-file launcher needed nothing of the kind.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 # Config, the four steps and the lock are re-exported for tests/faults/infra_control.py, which drives
 # one component at a time.
 from launcher.cli import main
