@@ -69,5 +69,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
+        backtest_max_bytes=settings.health_backtest_max_bytes,
+        backtest_timeout_s=settings.health_backtest_timeout_s,
     )
     return HealthService(settings, tables, runtime, pipeline, runner, inbox_runner, rescorer, timeline_pruner, app)
