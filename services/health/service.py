@@ -64,6 +64,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         on_committed=runtime.relay.notify,
         caught_up=lambda: runner.caught_up,
         live_groups=lambda: runner.quiet_partitions(settings.health_stream_quiet_s),
+        settled_groups=runner.settled_groups,
     )
     app = create_health_app(
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),
