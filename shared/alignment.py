@@ -104,6 +104,10 @@ class Holding(Generic[Record]):
     def partitions(self) -> set[TopicPartition]:
         return {tp for tp, held in self._by_partition.items() if held}
 
+    def earliest(self, tp: TopicPartition) -> object | None:
+        """The earliest sort time among `tp`'s held records (they are in offset order, not time order)."""
+        return min((at for at, _ in self._by_partition.get(tp, ())), default=None)  # type: ignore[type-var]
+
     def first_offsets(self) -> dict[TopicPartition, int]:
         return {tp: self._offset_of(held[0][1]) for tp, held in self._by_partition.items() if held}
 

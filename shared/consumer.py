@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -93,6 +94,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             self._runner._offsets.forget()
             self._runner._intake.clear()
             self._runner._failures.forget()
+            self._runner.caught_up = False  # what waits on the partitions it will own is not known yet
         forget_lag(self._runner._service, revoked)
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
@@ -139,11 +141,13 @@ class ConsumerRunner:
         self._intake = Intake(consumer, service=service, topics=self._topics, max_records=max_records)
         self._stopping = asyncio.Event()
         self._failures = BatchFailures(service=service, backoff_max_s=retry_backoff_max_s)
-        # False while a backlog (more than a batch) waits behind the last batch. Work that judges
-        # "now" (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of
-        # the events.
+        # False while a backlog (more than a batch) waits behind the last batch, and until the runner
+        # owns partitions and has heard from the broker how far each goes. Work that judges "now"
+        # (such as re-scoring silent accounts) waits for it: in a backlog, now is ahead of the events.
         self.caught_up = False
         self._started_at = time.monotonic()
+        self._consuming = False
+        self._in_flight: Sequence[ConsumerRecord[bytes, bytes]] = ()
         self._records_at: dict[int, float] = {}  # partition number -> when a fetch last brought records
 
     def quiet_partitions(self, quiet_s: float) -> set[int]:
@@ -155,6 +159,14 @@ class ConsumerRunner:
         now = time.monotonic()
         return {tp.partition for tp in self._consumer.assignment()
                 if now - self._records_at.get(tp.partition, self._started_at) >= quiet_s}
+
+    async def settled_groups(self) -> dict[int, datetime | None] | None:
+        """Per partition group owned and read to the end, the earliest event time still to be applied
+        there (None: nothing); groups with more on the broker are left out (`Intake.settled`). None when
+        this runner is not consuming (a tool or a test feeding its handler directly): nothing to go by."""
+        if not self._consuming:
+            return None
+        return await self._intake.settled(self._in_flight)
 
     @property
     def healthy(self) -> bool:
@@ -168,9 +180,11 @@ class ConsumerRunner:
     async def run(self) -> None:
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._consumer.start()
+        self._consuming = True
         try:
             await self._loop()
         finally:
+            self._consuming = False
             forget_lag(self._service, self._consumer.assignment())
             await self._consumer.stop()
 
@@ -201,6 +215,7 @@ class ConsumerRunner:
                         await self._offsets.commit_drained(self._intake.held_partitions())
                     continue
                 batch = first_offsets(records)
+                self._in_flight = records
                 try:
                     await self.process(records)
                 except Exception as exc:
@@ -210,6 +225,8 @@ class ConsumerRunner:
                     self._failures.passed(set(batch))
                     self.caught_up = not await self._intake.behind()
                     continue
+                finally:
+                    self._in_flight = ()
             await self._failures.wait(self._stopping)
 
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:

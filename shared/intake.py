@@ -73,10 +73,17 @@ class Intake:
 
     async def behind(self) -> bool:
         """Whether more than one batch of records waits beyond what has been handed over (as of the
-        broker's last fetch responses); records each partition's lag on the way. A steady stream
-        always has a few records waiting; a backlog is what matters."""
+        broker's last fetch responses), or what waits is not known (no partition owned, or one not
+        fetched yet); records each partition's lag on the way. A steady stream always has a few
+        records waiting; a backlog is what matters."""
+        owned = self._consumer.assignment()
+        if not owned:
+            # Not joined yet, or between a revoke and an assignment: whatever waits is unknown. Judged
+            # caught up here, a restarted instance let the scheduler count silence from the last life's
+            # watermarks while the backlog it had not read yet held older events of the same accounts.
+            return True
         waiting = 0
-        for tp in self._consumer.assignment():
+        for tp in owned:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 return True
@@ -84,6 +91,24 @@ class Intake:
             set_lag(self._service, tp, lag)
             waiting += lag
         return waiting > self._max_records
+
+    async def settled(self, in_flight: Sequence[ConsumerRecord[bytes, bytes]]) -> dict[int, datetime | None]:
+        """Per partition group this consumer owns whole and has fetched to the end of (nothing more on
+        the broker for any of its partitions), the earliest event time still to be applied there: held
+        or in the batch in flight (None: nothing). Groups with more on the broker are left out: what
+        waits there is unknown, and may be older than the group's watermark (a backfill written
+        account by account goes back in time at every account)."""
+        groups: dict[int, list[TopicPartition]] = {}
+        for tp in self._consumer.assignment():
+            groups.setdefault(tp.partition, []).append(tp)
+        settled: dict[int, datetime | None] = {}
+        for group, members in groups.items():
+            if [tp for tp in members if await self._more_on_broker(tp)]:
+                continue
+            keys = [key for tp in members if (key := self._held.earliest(tp)) is not None]
+            keys += [_event_time(r) for r in in_flight if r.partition == group]
+            settled[group] = min(_event_time_of(key) for key in keys) if keys else None
+        return settled
 
     def rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Back to the failed batch's first records, and to the first held ones elsewhere: everything is
@@ -122,3 +147,8 @@ def _event_time(record: ConsumerRecord[bytes, bytes]) -> tuple[int, datetime]:
 
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def _event_time_of(key: object) -> datetime:
+    """The time in a held record's sort key (`_event_time`; a single topic's keys carry none)."""
+    return key[1] if isinstance(key, tuple) else _EPOCH

@@ -103,6 +103,7 @@ def group_untils(
     last_midnight: Callable[[datetime], datetime],
     idle_after: timedelta | None,
     strictly_past: bool,
+    settled: Mapping[int, datetime | None] | None = None,
 ) -> dict[int | None, datetime]:
     """Per partition group, the last midnight a pass may bring its accounts to (`last_midnight` of a
     moment: the domain's rule, grace included), never past the latest event time the group has shown
@@ -116,17 +117,39 @@ def group_untils(
     With `strictly_past` (health) a group's midnight comes only once its watermark is strictly past it:
     the merge has applied every event of the group earlier than the watermark, but an event at the very
     same instant on another topic may still wait its turn (a midnight evaluated before it would make it
-    late, in some runs and not others). Key None keeps the plain limit."""
+    late, in some runs and not others). Key None keeps the plain limit.
+
+    With `settled` (the consumer's `settled_groups`: groups read to the end, each with the earliest event
+    time still to be applied there, or None), only those groups are judged, and never up to an event
+    still waiting: a watermark says how far a group's events have got, not that none older is still to
+    come (a backfill written account by account goes back in time at every account). A group with more
+    on the broker waits for a later pass (or for the instance that owns it)."""
     reached = dict(watermarks)
     if idle_after is not None:
         busiest = max(watermarks.values(), default=now)
         reached = {group: at if at >= busiest - idle_after else busiest for group, at in reached.items()}
     reached.update(dict.fromkeys(quiet_groups, now))
     margin = _INSTANT if strictly_past else timedelta(0)
+    if settled is not None:
+        reached = {group: _before_waiting(at, settled[group]) for group, at in reached.items() if group in settled}
+        margin = _INSTANT  # an event still waiting at that very instant must not come after its midnight
     untils: dict[int | None, datetime] = {
         group: last_midnight(min(now, at - margin)) for group, at in reached.items()}
     untils[None] = last_midnight(min(now, max(reached.values(), default=now)))
     return untils
+
+
+SettledGroups = Callable[[], Awaitable[Mapping[int, datetime | None] | None]]
+"""The consumer's `settled_groups` (None: the consumer is not running, nothing to go by)."""
+
+
+async def nothing_known() -> None:
+    """`SettledGroups` of a pass with no consumer beside it (a tool, a test feeding handlers directly)."""
+    return None
+
+
+def _before_waiting(reached: datetime, waiting: datetime | None) -> datetime:
+    return reached if waiting is None else min(reached, waiting)
 
 
 def in_group_order(untils: Mapping[int | None, datetime]) -> list[tuple[int | None, datetime]]:

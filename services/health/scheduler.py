@@ -31,7 +31,15 @@ from services.health.store import accounts_of_scorecard, due_accounts, refresh_n
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
 from shared.outbox import Outbox
-from shared.passes import advisory_lock, group_untils, in_chunks, in_group_order, run_periodically
+from shared.passes import (
+    SettledGroups,
+    advisory_lock,
+    group_untils,
+    in_chunks,
+    in_group_order,
+    nothing_known,
+    run_periodically,
+)
 from shared.watermarks import hold_watermarks, read_watermarks
 
 log = logging.getLogger(__name__)
@@ -65,6 +73,7 @@ class Rescorer:
         on_committed: Callable[[], None] = lambda: None,
         caught_up: Callable[[], bool] = lambda: True,
         live_groups: Callable[[], set[int]] = set,
+        settled_groups: SettledGroups = nothing_known,
     ) -> None:
         self._pipeline = pipeline
         self._engine = engine
@@ -77,6 +86,7 @@ class Rescorer:
         self._on_committed = on_committed
         self._caught_up = caught_up
         self._live_groups = live_groups
+        self._settled_groups = settled_groups
         self._lock_key = f"health-scheduler:{pipeline.tables.schema}"
 
     async def run(self) -> None:
@@ -101,7 +111,8 @@ class Rescorer:
         # clock: its accounts' silence counts up to now. A group's midnight only once its watermark is
         # strictly past it: an event at that very instant on another topic may still wait in the merge.
         untils = group_untils(watermarks, self._live_groups(), now, idle_after=None, strictly_past=True,
-                              last_midnight=lambda at: today_midnight(at, grace=self._grace))
+                              last_midnight=lambda at: today_midnight(at, grace=self._grace),
+                              settled=await self._settled_groups())
         async with advisory_lock(self._engine, self._lock_key) as locked:
             if not locked:
                 return None

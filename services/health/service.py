@@ -64,10 +64,13 @@ def build_service(settings: HealthSettings) -> HealthService:
         on_committed=runtime.relay.notify,
         caught_up=lambda: runner.caught_up,
         live_groups=lambda: runner.quiet_partitions(settings.health_stream_quiet_s),
+        settled_groups=runner.settled_groups,
     )
     app = create_health_app(
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
+        backtest_max_bytes=settings.health_backtest_max_bytes,
+        backtest_timeout_s=settings.health_backtest_timeout_s,
     )
     return HealthService(settings, tables, runtime, pipeline, runner, inbox_runner, rescorer, timeline_pruner, app)

@@ -43,6 +43,12 @@ class HealthSettings(OrchardSettings):
     daily usage roll-ups, in event time (pruned every ``ORCHARD_PRUNE_INTERVAL_S``). Score changes
     and alerts are read from their own tables and are not pruned with it."""
 
+    health_backtest_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    """``ORCHARD_HEALTH_BACKTEST_MAX_BYTES``: the largest event history `POST /v1/backtest` takes (JSONL,
+    gzip allowed; gzip a year of a few thousand accounts' daily telemetry to stay under it)."""
+    health_backtest_timeout_s: float = Field(default=1800.0, gt=0)
+    """``ORCHARD_HEALTH_BACKTEST_TIMEOUT_S``: a backtest that runs longer is stopped (504)."""
+
     @property
     def health_timeline_retention(self) -> timedelta:
         return timedelta(days=self.health_timeline_retention_days)

@@ -32,7 +32,15 @@ from services.renewals.domain import JudgingRules, advance, last_midnight, utc_d
 from services.renewals.handlers import store_judged, utc_now
 from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
 from shared.outbox import Outbox
-from shared.passes import advisory_lock, group_untils, in_chunks, in_group_order, run_periodically
+from shared.passes import (
+    SettledGroups,
+    advisory_lock,
+    group_untils,
+    in_chunks,
+    in_group_order,
+    nothing_known,
+    run_periodically,
+)
 from shared.watermarks import read_watermarks
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,7 @@ class RenewalsScheduler:
         clock: Callable[[], datetime] = utc_now,
         caught_up: Callable[[], bool] = lambda: True,
         quiet_groups: Callable[[], set[int]] = set,
+        settled_groups: SettledGroups = nothing_known,
         on_committed: Callable[[], None] = lambda: None,
     ) -> None:
         self._tables = tables
@@ -77,6 +86,7 @@ class RenewalsScheduler:
         self._clock = clock
         self._caught_up = caught_up
         self._quiet_groups = quiet_groups
+        self._settled_groups = settled_groups
         self._on_committed = on_committed
         self._lock_key = f"renewals-scheduler:{tables.schema}"
 
@@ -91,7 +101,8 @@ class RenewalsScheduler:
         async with self._sessions() as session:
             seen = await read_watermarks(session, self._tables.stream_watermarks)
         return group_untils(seen, self._quiet_groups(), now, idle_after=IDLE_GROUP, strictly_past=False,
-                            last_midnight=lambda at: last_midnight(at, grace=self._grace))
+                            last_midnight=lambda at: last_midnight(at, grace=self._grace),
+                            settled=await self._settled_groups())
 
     async def judge_due(self, *, as_of: datetime | None = None) -> PassReport | None:
         """Judge every account due by its group's last midnight (as of `as_of`, default the clock).

@@ -46,6 +46,7 @@ def build_service(settings: RenewalsSettings) -> RenewalsService:
         chunk=settings.renewals_pass_chunk, grace_s=settings.renewals_midnight_grace_s, clock=utc_now,
         caught_up=lambda: runner.caught_up,
         quiet_groups=lambda: runner.quiet_partitions(settings.renewals_stream_quiet_s),
+        settled_groups=runner.settled_groups,
         on_committed=runtime.relay.notify,
     )
     app = create_renewals_app(

@@ -150,3 +150,26 @@ async def test_the_loop_reports_each_pass_and_defers_while_behind() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert len(deferred) == 2 and ran[:2] == [Report(accounts=3), None]
+
+
+def test_with_what_the_consumer_knows_only_groups_read_to_the_end_are_judged() -> None:
+    """A watermark says how far a group's events have got, not that none older is still to come: a
+    backfill written account by account goes back in time at every account."""
+    watermarks = {0: day(19), 1: day(19), 2: day(19)}
+    untils = group_untils(watermarks, (), NOW, last_midnight=last_midnight, idle_after=None, strictly_past=True,
+                          settled={0: None, 1: day(3, 9)})
+    assert untils[0] == midnight(19), "nothing waits in group 0: its watermark rules"
+    assert untils[1] == midnight(3), "an event of the 3rd still waits in group 1: not past the 3rd's midnight"
+    assert 2 not in untils, "group 2 has more on the broker (or another instance owns it): not judged"
+
+
+def test_an_event_waiting_at_midnight_exactly_keeps_that_midnight() -> None:
+    untils = group_untils({0: day(19)}, (), NOW, last_midnight=lambda at: at.replace(hour=0, minute=0, second=0,
+                          microsecond=0), idle_after=None, strictly_past=False, settled={0: midnight(5)})
+    assert untils[0] == midnight(4)
+
+
+def test_without_a_consumer_every_group_is_judged_by_its_watermark() -> None:
+    watermarks = {0: day(19), 1: day(12)}
+    assert untils_of(watermarks, strictly_past=True) == group_untils(
+        watermarks, (), NOW, last_midnight=last_midnight, idle_after=None, strictly_past=True, settled=None)
