@@ -3,10 +3,11 @@ records (`inputs.py`), in; account signals, held triggers, opportunities and `up
 events out. Follow one event: `ExpansionHandler.__call__` groups the batch by
 account, `fold_events` hands each account's new events to `domain.decide`, which folds them one at a
 time and runs the rules after each, at its event time (so batch boundaries change nothing), and the
-opportunities opened are inserted and announced.
+opportunities opened are inserted and announced, those won by a contract or expired are closed.
 
 Per batch, whatever its size: one statement locks and loads the accounts, one reads their latest
-opportunity episodes, one saves the signals, one inserts the new opportunities.
+opportunity episodes, one saves the signals, one inserts the new opportunities, one closes the
+closed ones.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from services.expansion import outputs
 from services.expansion.domain import (
     Catalogue,
+    Closed,
     Decided,
     ExpansionSignals,
     NewOpportunity,
@@ -27,6 +29,7 @@ from services.expansion.domain import (
 from services.expansion.inputs import fold_order, signal_event
 from services.expansion.store import (
     ExpansionTables,
+    close_opportunities,
     insert_opportunities,
     latest_episodes,
     lock_and_load_accounts,
@@ -57,6 +60,7 @@ class ExpansionHandler:
 
         folded: dict[str, ExpansionSignals] = {}
         opened: list[NewOpportunity] = []
+        closed: list[Closed] = []
         for account_id, account_events in grouped.items():
             start = Decided(stored.get(account_id) or ExpansionSignals(), episodes.get(account_id, {}))
             decided, applied = fold_events(start, account_events, ctx, apply=self._decide(account_id))
@@ -64,11 +68,12 @@ class ExpansionHandler:
                 continue
             folded[account_id] = decided.signals
             opened += decided.opened
+            closed += decided.closed
         await save_signals(ctx.session, self.tables, folded)
         inserted = await insert_opportunities(ctx.session, self.tables, opened)
+        await close_opportunities(ctx.session, self.tables, closed)
         outputs.emit(ctx.outbox, [o for o in opened if o.opportunity_id in inserted], topic=self.upsell_topic,
                      emitted_at=self.clock())
-
 
     def _decide(self, account_id: str) -> Callable[[Decided, Sequence[ConsumedEvent]], Decided]:
         def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:

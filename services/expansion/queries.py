@@ -61,11 +61,14 @@ async def opportunity(session: AsyncSession, tables: ExpansionTables, opportunit
 async def update_opportunity(
     session: AsyncSession, tables: ExpansionTables, opportunity_id: str, *, changes: dict[str, Any], at: datetime,
 ) -> Record:
-    """Apply already-validated changes; a move into a closed stage stamps `closed_at` (the cool-down's start)."""
+    """Apply already-validated changes. A stage move is progress (expiry counts from it again); a move
+    into a closed stage stamps `closed_at` (the cool-down's start), closed by a person."""
     o = tables.opportunities
     values = {**changes, "updated_at": at}
+    if "stage" in changes:
+        values["progressed_at"] = at
     if changes.get("stage") in CLOSED_STAGES:
-        values["closed_at"] = at
+        values |= {"closed_at": at, "closed_by": "person", "close_reason": None}
     stmt = sa.update(o).where(o.c.opportunity_id == opportunity_id).values(**values).returning(*o.c)
     return (await session.execute(stmt)).one()
 

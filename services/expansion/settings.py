@@ -36,6 +36,9 @@ class ExpansionSettings(OrchardSettings):
     expansion_whitespace_min_fit: float = Field(default=_DEFAULTS.whitespace_min_fit, ge=0, le=1)
     expansion_cooldown_days: int = Field(default=_DEFAULTS.cooldown_days, ge=0)
     expansion_reraise_uplift_factor: Decimal = Field(default=_DEFAULTS.reraise_uplift_factor, ge=1)
+    expansion_opportunity_ttl_days: int = Field(default=_DEFAULTS.opportunity_ttl_days, ge=1, le=3650)
+    """``ORCHARD_EXPANSION_OPPORTUNITY_TTL_DAYS``: an open opportunity with no progress (opened, or moved
+    by a person) for this many days, in event time, is closed as lost by expiry."""
 
     @property
     def catalogue_path(self) -> Path:
@@ -54,4 +57,5 @@ class ExpansionSettings(OrchardSettings):
             whitespace_min_fit=self.expansion_whitespace_min_fit,
             cooldown_days=self.expansion_cooldown_days,
             reraise_uplift_factor=self.expansion_reraise_uplift_factor,
+            opportunity_ttl_days=self.expansion_opportunity_ttl_days,
         )

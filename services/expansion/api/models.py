@@ -30,6 +30,15 @@ class Opportunity(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    currency: str = Field(description="The currency of estimated_arr_uplift (the catalogue's for catalogue products).")
+    progressed_at: datetime = Field(description="Its opening (event time) or a person's latest stage move.")
+    expires_at: datetime | None = Field(
+        description="While open: when it is closed as lost for want of progress (progressed_at + "
+                    "ORCHARD_EXPANSION_OPPORTUNITY_TTL_DAYS, event time; stored at the account's next event).")
+    closed_by: Literal["person", "contract", "expiry"] | None = Field(
+        description="person (a PATCH), contract (won by the contract event that added the product, or more of "
+                    "it) or expiry (lost: no progress for the TTL).")
+    close_reason: str | None = Field(description="In words, when closed by a contract or by expiry.")
 
 
 class OpportunityPatch(BaseModel):

@@ -7,6 +7,9 @@ While the account's health shuts the gate (red, or a churn-risk alert open: `hea
 would open is kept as held instead, with why; the first event at which the gate is open again runs
 the rules as usual, so a held trigger that still holds fires then, under the id it would have had.
 
+Before the rules run at an event, the open opportunities it wins or that have expired by then are
+closed (`closing`), so the same event never re-raises what it just won.
+
 The handler and the backtest both fold through `decide`; nothing else runs the rules on events.
 """
 
@@ -16,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from services.expansion.domain.catalogue import Catalogue
+from services.expansion.domain.closing import WINNING_EVENT_TYPES, Closed, expire, holdings, win
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
 from services.expansion.domain.health_gate import HealthGate, Held, with_held
 from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
@@ -23,26 +27,35 @@ from services.expansion.domain.rules import evaluate_triggers
 from services.expansion.domain.signals import ExpansionSignals, SignalEvent, apply_events
 from services.expansion.domain.snapshot import snapshot
 from services.expansion.domain.thresholds import Thresholds
+from services.expansion.domain.trigger import uplift_currency
 
 
 @dataclass(frozen=True)
 class Decided:
-    """One account's state through a fold: its signals, the latest episode of each (kind, product)
-    and the opportunities opened so far in this fold."""
+    """One account's state through a fold: its signals, the latest episode of each (kind, product),
+    and the opportunities opened and closed so far in this fold."""
 
     signals: ExpansionSignals
     latest: Mapping[tuple[str, str], LatestEpisode] = field(default_factory=dict)
     opened: tuple[NewOpportunity, ...] = ()
+    closed: tuple[Closed, ...] = ()
 
 
 def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, catalogue: Catalogue,
            thresholds: Thresholds, norms: CohortNorms = NO_NORMS) -> Decided:
     """Fold `events` (in the order given: event time) one at a time, running the rules after each."""
-    signals, latest, opened = state.signals, dict(state.latest), list(state.opened)
+    signals, latest, opened, closed = state.signals, dict(state.latest), list(state.opened), list(state.closed)
     for event in events:
+        before = signals
         signals = apply_events(signals, [event])
         assert signals.latest_at is not None  # an event was just applied
         as_of = signals.latest_at
+        latest, expired = expire(latest, account_id=account_id, as_of=as_of, ttl_days=thresholds.opportunity_ttl_days)
+        closed += expired
+        if event.event_type in WINNING_EVENT_TYPES and latest:
+            latest, won = win(latest, account_id=account_id, event=event, before=holdings(before, as_of),
+                              after=holdings(signals, as_of))
+            closed += won
         snap = snapshot(account_id, signals, thresholds, as_of=as_of)
         triggers = evaluate_triggers(snap, catalogue, thresholds, norms)
         would_open = new_opportunities(account_id, triggers, latest, thresholds, as_of=as_of)
@@ -56,9 +69,9 @@ def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, ca
         for new in (_released(n, released) for n in would_open):
             t = new.trigger
             latest[t.kind, t.product] = LatestEpisode(t.kind, t.product, new.episode, "open", t.estimated_arr_uplift,
-                                                      None)
-            opened.append(new)
-    return Decided(signals, latest, tuple(opened))
+                                                      None, progressed_at=new.as_of)
+            opened.append(replace(new, currency=uplift_currency(signals, catalogue, t.product, as_of=as_of)))
+    return Decided(signals, latest, tuple(opened), tuple(closed))
 
 
 def _held(new: NewOpportunity, held_reason: str) -> Held:

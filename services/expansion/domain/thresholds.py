@@ -38,6 +38,9 @@ class Thresholds:
     """A closed (won, lost, dismissed) opportunity is not raised again for this long ..."""
     reraise_uplift_factor: Decimal = Decimal("1.5")
     """... unless the signal clearly strengthened: its estimated uplift is this many times the closed one's."""
+    opportunity_ttl_days: int = 90
+    """An open opportunity that has not moved forward (opened, or a stage move by a person) for this
+    long is closed as lost, by expiry (`closing`)."""
 
     def __post_init__(self) -> None:
         for name in ("seat_limit_ratio", "seat_headroom_ratio", "healthy_active_ratio", "whitespace_min_fit",
@@ -52,5 +55,7 @@ class Thresholds:
             raise ValueError("usage_growth_ratio must be > 1 and usage_growth_min_baseline_days 1-60")
         if self.cohort_min_accounts < 2:
             raise ValueError("cohort_min_accounts must be >= 2")
+        if self.opportunity_ttl_days < 1:
+            raise ValueError("opportunity_ttl_days must be >= 1")
         if self.reraise_uplift_factor < 1:
             raise ValueError("reraise_uplift_factor must be >= 1")
