@@ -52,7 +52,8 @@ def build_service(settings: ExpansionSettings) -> ExpansionService:
         handler=handler, parser=parse_expansion_input)
     app = create_expansion_app(
         ExpansionContext(sessions=runtime.sessions, tables=tables, catalogue=catalogue, thresholds=thresholds,
-                         clock=utc_now),
+                         clock=utc_now, stage_weights=settings.expansion_stage_weights,
+                         exchange_rates=settings.exchange_rates()),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
     )

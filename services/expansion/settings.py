@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from services.expansion.domain import Thresholds
+from services.expansion.domain.pipeline import stage_weights
 from shared.settings import OrchardSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,8 +38,18 @@ class ExpansionSettings(OrchardSettings):
     expansion_cooldown_days: int = Field(default=_DEFAULTS.cooldown_days, ge=0)
     expansion_reraise_uplift_factor: Decimal = Field(default=_DEFAULTS.reraise_uplift_factor, ge=1)
     expansion_opportunity_ttl_days: int = Field(default=_DEFAULTS.opportunity_ttl_days, ge=1, le=3650)
-    """``ORCHARD_EXPANSION_OPPORTUNITY_TTL_DAYS``: an open opportunity with no progress (opened, or moved
+    """An open opportunity with no progress (opened, or moved
     by a person) for this many days, in event time, is closed as lost by expiry."""
+
+    expansion_stage_weights: dict[str, Decimal] = Field(default_factory=dict)
+    """JSON, e.g. ``{"open": 0.1, "qualified": 0.3, "proposed": 0.6}`` (the defaults): the share of an
+    open opportunity's uplift the pipeline expects, per stage; stages
+    left out keep their default."""
+
+    @field_validator("expansion_stage_weights")
+    @classmethod
+    def _weights(cls, weights: dict[str, Decimal]) -> dict[str, Decimal]:
+        return stage_weights(weights)
 
     @property
     def catalogue_path(self) -> Path:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from shared.fx import ConsolidationBasis
 
 Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
 Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
@@ -89,3 +91,49 @@ class HeldTriggers(BaseModel):
     held: list[HeldTrigger] = Field(
         description="Upsell triggers that would fire but for the account's health; each fires (as an "
                     "opportunity) once the account is not red and has no open alert, if it still holds.")
+
+
+class PipelineBucket(BaseModel):
+    opportunities: int
+    arr: Money = Field(description="The estimated ARR uplift of the opportunities here.")
+    expected_arr: Money = Field(description="arr x weight, summed.")
+    weight: Decimal | None = Field(None, description="The weight applied to every opportunity here (stage or outcome).")
+
+
+class CurrencyPipeline(BaseModel):
+    currency: str
+    total: PipelineBucket
+    by_stage: dict[str, PipelineBucket] = Field(description="Open opportunities by stage (open, qualified, proposed).")
+    by_outcome: dict[str, PipelineBucket] = Field(
+        description="With a period: opportunities settled in it (won 1, lost and dismissed 0; an open one past its "
+                    "expiry counts as lost).")
+    by_period: dict[str, PipelineBucket] = Field(
+        description="Open opportunities by the quarter of their expected close (their expires_at).")
+
+
+class ConsolidatedPipeline(BaseModel):
+    currency: str
+    arr: Money
+    expected_arr: Money
+
+
+class RelatedReport(BaseModel):
+    service: str
+    method: str = "GET"
+    path: str
+
+
+class Pipeline(BaseModel):
+    period: str | None = Field(description="The period asked for; null: the whole open pipeline.")
+    start: date | None
+    end: date | None = Field(description="Exclusive.")
+    as_of: datetime = Field(description="What expiry is judged against: now, or the as_of asked for.")
+    stage_weights: dict[str, Decimal] = Field(description="ORCHARD_EXPANSION_STAGE_WEIGHTS (defaults 0.1/0.3/0.6).")
+    outcome_weights: dict[str, Decimal]
+    opportunity_ttl_days: int = Field(description="An open opportunity's expected close is its last progress + this.")
+    by_currency: list[CurrencyPipeline] = Field(description="One per currency: amounts are never summed across.")
+    consolidated: ConsolidatedPipeline | None = Field(
+        description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
+    consolidation: ConsolidationBasis
+    renewal_forecast: RelatedReport = Field(
+        description="Where the renewal forecast of the same period is (the renewals service), in the same shape.")

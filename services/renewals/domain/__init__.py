@@ -36,7 +36,6 @@ from services.renewals.domain.judging import (
     last_midnight,
     next_due,
 )
-from services.renewals.domain.periods import Period, midnight, parse_period, utc_day
 from services.renewals.domain.renewals import (
     CLOSED_STAGES,
     DEFAULT_WINDOW_DAYS,
@@ -64,6 +63,7 @@ from services.renewals.domain.risk import (
     assess_risk,
     health_at,
 )
+from shared.periods import Period, midnight, parse_period, utc_day
 
 __all__ = [
     "CLOSED_STAGES",

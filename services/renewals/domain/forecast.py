@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from services.renewals.domain.periods import Period
+from shared.periods import Period
 
 CENTS = Decimal("0.01")
 RATIO = Decimal("0.0001")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from services.renewals.domain.periods import Period
+from shared.periods import Period
 
 RATIO = Decimal("0.0001")
 DEFINITIONS = (

@@ -1,4 +1,5 @@
-"""Reporting periods: a quarter (`2027-Q1`), a month (`2027-01`) or a year (`2027`)."""
+"""Reporting periods: a quarter (`2027-Q1`), a month (`2027-01`) or a year (`2027`); renewals'
+forecast and retention and expansion's pipeline take the same labels."""
 
 from __future__ import annotations
 
@@ -32,6 +33,11 @@ def parse_period(label: str) -> Period:
         year = int(match[1])
         return Period(text, date(year, 1, 1), date(year + 1, 1, 1))
     raise ValueError(f"period {label!r} is not a quarter (2027-Q1), a month (2027-01) or a year (2027)")
+
+
+def quarter_of(day: date) -> Period:
+    """The quarter `day` falls in."""
+    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
 
 
 def _month_after(year: int, month: int) -> date:
