@@ -41,6 +41,12 @@ class ExpansionSettings(OrchardSettings):
     """An open opportunity with no progress (opened, or moved
     by a person) for this many days, in event time, is closed as lost by expiry."""
 
+    expansion_divergence_window_days: int = Field(default=_DEFAULTS.divergence_window_days, ge=1, le=730)
+    """revenue_health_divergence compares ARR and health now with their values this many days ago."""
+    expansion_divergence_min_arr_change: Decimal = Field(default=_DEFAULTS.divergence_min_arr_change, gt=0, lt=1)
+    """The share ARR must move by (per currency) for a divergence."""
+    expansion_divergence_min_score_change: float = Field(default=_DEFAULTS.divergence_min_score_change, gt=0, le=100)
+    """The health points the score must move by, the other way, for a divergence."""
     expansion_stage_weights: dict[str, Decimal] = Field(default_factory=dict)
     """JSON, e.g. ``{"open": 0.1, "qualified": 0.3, "proposed": 0.6}`` (the defaults): the share of an
     open opportunity's uplift the pipeline expects, per stage; stages
@@ -69,4 +75,7 @@ class ExpansionSettings(OrchardSettings):
             cooldown_days=self.expansion_cooldown_days,
             reraise_uplift_factor=self.expansion_reraise_uplift_factor,
             opportunity_ttl_days=self.expansion_opportunity_ttl_days,
+            divergence_window_days=self.expansion_divergence_window_days,
+            divergence_min_arr_change=self.expansion_divergence_min_arr_change,
+            divergence_min_score_change=self.expansion_divergence_min_score_change,
         )
