@@ -50,7 +50,14 @@ from services.renewals.domain.renewals import (
     window_opens_on,
 )
 from services.renewals.domain.retention import DEFINITIONS as RETENTION_DEFINITIONS
-from services.renewals.domain.retention import AccountSpan, CurrencyRetention, Retention, retention
+from services.renewals.domain.retention import (
+    AccountSpan,
+    ConsolidatedRetention,
+    CurrencyRetention,
+    Retention,
+    consolidated_retention,
+    retention,
+)
 from services.renewals.domain.risk import (
     RISK_BANDS,
     RULES,
@@ -82,6 +89,7 @@ __all__ = [
     "ArrSpan",
     "BandProbability",
     "ClosedCount",
+    "ConsolidatedRetention",
     "Contract",
     "ContractEvent",
     "CurrencyForecast",
@@ -110,6 +118,7 @@ __all__ = [
     "book_to_json",
     "can_move",
     "change_days",
+    "consolidated_retention",
     "decide_alert",
     "fold_contract",
     "forecast",

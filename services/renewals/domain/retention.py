@@ -14,11 +14,12 @@ amendments at a higher ARR, and cross-sell to the account). Accounts that start 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from shared.fx import ConsolidationBasis, consolidate
 from shared.periods import Period
 
 RATIO = Decimal("0.0001")
@@ -106,3 +107,34 @@ def retention(period: Period, spans: Iterable[AccountSpan]) -> Retention:
 
 def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
     return (part / whole).quantize(RATIO) if whole else None
+
+
+@dataclass(frozen=True)
+class ConsolidatedRetention:
+    """The per-currency figures converted with one exchange-rate table and summed: GRR and NRR of
+    the whole book (`shared.fx`; the per-currency figures stay the source)."""
+
+    currency: str
+    starting_arr: Decimal
+    churned_arr: Decimal
+    contraction_arr: Decimal
+    expansion_arr: Decimal
+    ending_arr: Decimal
+    grr: Decimal | None
+    nrr: Decimal | None
+
+
+def consolidated_retention(by_currency: Mapping[str, CurrencyRetention], consolidation: ConsolidationBasis
+                           ) -> ConsolidatedRetention | None:
+    """None when the basis cannot consolidate (no table, or a currency without a rate)."""
+    if consolidation.currency is None:
+        return None
+    sums = {}
+    for name in ("starting_arr", "churned_arr", "contraction_arr", "expansion_arr", "ending_arr"):
+        total = consolidate({c: getattr(r, name) for c, r in by_currency.items()}, consolidation)
+        if total is None:
+            return None
+        sums[name] = total
+    s, lost = sums["starting_arr"], sums["churned_arr"] + sums["contraction_arr"]
+    return ConsolidatedRetention(currency=consolidation.currency, **sums, grr=_ratio(s - lost, s),
+                                 nrr=_ratio(s - lost + sums["expansion_arr"], s))

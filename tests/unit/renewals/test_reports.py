@@ -12,10 +12,12 @@ from services.renewals.domain import (
     ClosedCount,
     DueRenewal,
     band_probabilities,
+    consolidated_retention,
     forecast,
     parse_period,
     retention,
 )
+from shared.fx import basis, parse_rates
 
 pytestmark = pytest.mark.unit
 
@@ -99,3 +101,21 @@ def test_retention_by_hand_on_a_small_book() -> None:
 def test_retention_of_an_empty_book_has_no_ratios() -> None:
     result = retention(parse_period("2027-Q1"), [])
     assert result.starting_accounts == 0 and result.logo_churn is None and result.by_currency == {}
+
+
+def test_consolidated_retention_converts_each_currency_and_only_with_every_rate() -> None:
+    book = [_span("stays", "100000", "2026-01-01", "2028-01-01"),
+            _span("leaves", "50000", "2026-01-01", "2027-02-01"),
+            _span("euro", "10000", "2026-01-01", "2027-02-01", currency="EUR"),
+            _span("euro", "20000", "2027-02-01", "2028-01-01", currency="EUR")]
+    by_currency = retention(parse_period("2027-Q1"), book).by_currency
+    table = parse_rates({"base": "USD", "rates": {"EUR": "1.5"}})
+    whole = consolidated_retention(by_currency, basis(by_currency, table))
+    assert whole is not None and whole.currency == "USD"
+    # S = 150,000 + 10,000 x 1.5 = 165,000; churned 50,000; expansion 10,000 x 1.5 = 15,000.
+    assert (whole.starting_arr, whole.churned_arr, whole.expansion_arr) == (Decimal("165000.00"),
+                                                                          Decimal("50000.00"), Decimal("15000.00"))
+    assert whole.grr == Decimal("0.6970") and whole.nrr == Decimal("0.7879")
+    assert consolidated_retention(by_currency, basis(by_currency, None)) is None
+    no_eur = basis(by_currency, parse_rates({"base": "USD", "rates": {"GBP": "1.2"}}))
+    assert consolidated_retention(by_currency, no_eur) is None and no_eur.missing == ["EUR"]
