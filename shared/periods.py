@@ -6,6 +6,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel
+
+from shared.errors import ApiError
+
+CENTS = Decimal("0.01")
 
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -51,3 +58,37 @@ def utc_day(at: datetime) -> date:
 
 def midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def requested_period(label: str, *, param: str = "period") -> Period:
+    """The period a query parameter names; a 400 saying which forms are accepted otherwise."""
+    try:
+        return parse_period(label)
+    except ValueError as exc:
+        raise ApiError(400, str(exc), details=[{"loc": f"query.{param}", "msg": str(exc)}]) from exc
+
+
+class PeriodReport(BaseModel):
+    """Where the twin report of the same period is: renewals' forecast and expansion's pipeline point
+    at each other (same period labels, same bucket shape)."""
+
+    service: str
+    method: str = "GET"
+    path: str
+
+
+@dataclass
+class WeightedBucket:
+    """One group of a period's money: how many, their ARR, and the ARR expected (ARR x weight, a
+    probability or a stage weight), with the weight when one applies to the whole group. Renewals'
+    forecast and expansion's pipeline both sum into these."""
+
+    count: int = 0
+    arr: Decimal = Decimal(0)
+    expected_arr: Decimal = Decimal(0)
+    weight: Decimal | None = None
+
+    def add(self, arr: Decimal, weight: Decimal) -> None:
+        self.count += 1
+        self.arr += arr
+        self.expected_arr = (self.expected_arr + arr * weight).quantize(CENTS)

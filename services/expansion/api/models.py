@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from shared.fx import ConsolidationBasis
+from shared.periods import PeriodReport
 
 Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
 Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
@@ -117,12 +118,6 @@ class ConsolidatedPipeline(BaseModel):
     expected_arr: Money
 
 
-class RelatedReport(BaseModel):
-    service: str
-    method: str = "GET"
-    path: str
-
-
 class Pipeline(BaseModel):
     period: str | None = Field(description="The period asked for; null: the whole open pipeline.")
     start: date | None
@@ -135,5 +130,5 @@ class Pipeline(BaseModel):
     consolidated: ConsolidatedPipeline | None = Field(
         description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
     consolidation: ConsolidationBasis
-    renewal_forecast: RelatedReport = Field(
+    renewal_forecast: PeriodReport = Field(
         description="Where the renewal forecast of the same period is (the renewals service), in the same shape.")

@@ -14,29 +14,19 @@ from services.expansion.api.models import (
     CurrencyPipeline,
     Pipeline,
     PipelineBucket,
-    RelatedReport,
 )
-from services.expansion.domain.pipeline import OUTCOME_WEIGHTS, Bucket, pipeline
+from services.expansion.domain.pipeline import OUTCOME_WEIGHTS, pipeline
 from shared.app import api_router
 from shared.auth import require_scope
 from shared.errors import ApiError
 from shared.fx import basis, consolidate
-from shared.periods import Period, parse_period, quarter_of, utc_day
+from shared.periods import PeriodReport, WeightedBucket, quarter_of, requested_period, utc_day
 
 router = api_router(prefix="/v1", tags=["pipeline"])
 
 
-def _period(label: str | None) -> Period | None:
-    if label is None:
-        return None
-    try:
-        return parse_period(label)
-    except ValueError as exc:
-        raise ApiError(400, str(exc), details=[{"loc": "query.period", "msg": str(exc)}]) from exc
-
-
-def _bucket(bucket: Bucket) -> PipelineBucket:
-    return PipelineBucket(opportunities=bucket.opportunities, arr=bucket.arr, expected_arr=bucket.expected_arr,
+def _bucket(bucket: WeightedBucket) -> PipelineBucket:
+    return PipelineBucket(opportunities=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
                           weight=bucket.weight)
 
 
@@ -52,7 +42,7 @@ async def expansion_pipeline(
     _: str = Depends(require_scope("read")),
     ctx: ExpansionContext = Depends(context),
 ) -> Pipeline:
-    span = _period(period)
+    span = None if period is None else requested_period(period)
     if as_of is not None and as_of.utcoffset() is None:
         raise ApiError(400, "as_of needs a UTC offset", details=[{"loc": "query.as_of", "msg": "no offset"}])
     judged_at = as_of or ctx.clock()
@@ -77,7 +67,7 @@ async def expansion_pipeline(
         consolidated=None if arr is None or expected is None or consolidation.currency is None else
         ConsolidatedPipeline(currency=consolidation.currency, arr=arr, expected_arr=expected),
         consolidation=consolidation,
-        renewal_forecast=RelatedReport(
+        renewal_forecast=PeriodReport(
             service="renewals", path=f"/v1/forecast?period={(span or quarter_of(utc_day(judged_at))).label}"),
     )
 

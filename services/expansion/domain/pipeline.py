@@ -24,9 +24,8 @@ from typing import Final
 
 from services.expansion.domain.closing import expires_at
 from services.expansion.domain.opportunities import OPEN_STAGES
-from shared.periods import Period, quarter_of, utc_day
+from shared.periods import Period, WeightedBucket, quarter_of, utc_day
 
-CENTS = Decimal("0.01")
 DEFAULT_STAGE_WEIGHTS: Final[Mapping[str, Decimal]] = {
     "open": Decimal("0.10"), "qualified": Decimal("0.30"), "proposed": Decimal("0.60"),
 }
@@ -56,25 +55,12 @@ class PipelineEntry:
 
 
 @dataclass
-class Bucket:
-    opportunities: int = 0
-    arr: Decimal = Decimal(0)
-    expected_arr: Decimal = Decimal(0)
-    weight: Decimal | None = None
-
-    def add(self, arr: Decimal, weight: Decimal) -> None:
-        self.opportunities += 1
-        self.arr += arr
-        self.expected_arr = (self.expected_arr + arr * weight).quantize(CENTS)
-
-
-@dataclass
 class CurrencyPipeline:
     currency: str
-    total: Bucket = field(default_factory=Bucket)
-    by_stage: dict[str, Bucket] = field(default_factory=dict)
-    by_outcome: dict[str, Bucket] = field(default_factory=dict)
-    by_period: dict[str, Bucket] = field(default_factory=dict)
+    total: WeightedBucket = field(default_factory=WeightedBucket)
+    by_stage: dict[str, WeightedBucket] = field(default_factory=dict)
+    by_outcome: dict[str, WeightedBucket] = field(default_factory=dict)
+    by_period: dict[str, WeightedBucket] = field(default_factory=dict)
     """Open ones by the quarter of their expected close (`2027-Q1`)."""
 
 
@@ -87,19 +73,18 @@ def pipeline(entries: Iterable[PipelineEntry], *, weights: Mapping[str, Decimal]
         if entry.stage in OPEN_STAGES and expiry is not None and expiry > as_of:
             if period is not None and not period.start <= utc_day(expiry) < period.end:
                 continue
-            weight = weights[entry.stage]
+            weight, uplift = weights[entry.stage], entry.estimated_arr_uplift
             result = by_currency.setdefault(entry.currency, CurrencyPipeline(entry.currency))
-            result.by_stage.setdefault(entry.stage, Bucket(weight=weight)).add(entry.estimated_arr_uplift, weight)
-            result.by_period.setdefault(quarter_of(utc_day(expiry)).label, Bucket()).add(
-                entry.estimated_arr_uplift, weight)
-            result.total.add(entry.estimated_arr_uplift, weight)
+            result.by_stage.setdefault(entry.stage, WeightedBucket(weight=weight)).add(uplift, weight)
+            result.by_period.setdefault(quarter_of(utc_day(expiry)).label, WeightedBucket()).add(uplift, weight)
+            result.total.add(uplift, weight)
             continue
         outcome, closed_at = (entry.stage, entry.closed_at) if entry.stage not in OPEN_STAGES else ("lost", expiry)
         if period is None or closed_at is None or not period.start <= utc_day(closed_at) < period.end:
             continue
         weight = OUTCOME_WEIGHTS[outcome]
         result = by_currency.setdefault(entry.currency, CurrencyPipeline(entry.currency))
-        result.by_outcome.setdefault(outcome, Bucket(weight=weight)).add(entry.estimated_arr_uplift, weight)
+        result.by_outcome.setdefault(outcome, WeightedBucket(weight=weight)).add(entry.estimated_arr_uplift, weight)
         result.total.add(entry.estimated_arr_uplift, weight)
     for result in by_currency.values():
         result.by_period = dict(sorted(result.by_period.items()))

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from shared.fx import ConsolidationBasis
+from shared.periods import PeriodReport
 
 Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]
 StoredStage = Literal["open", "in_progress", "committed", "renewed", "churned"]
@@ -99,12 +100,6 @@ class ConsolidatedForecast(BaseModel):
     expected_arr: Money
 
 
-class RelatedReport(BaseModel):
-    service: str
-    method: str = "GET"
-    path: str
-
-
 class Forecast(BaseModel):
     period: str
     start: date
@@ -116,20 +111,10 @@ class Forecast(BaseModel):
     consolidated: ConsolidatedForecast | None = Field(
         description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
     consolidation: ConsolidationBasis
-    expansion_pipeline: RelatedReport = Field(
+    expansion_pipeline: PeriodReport = Field(
         description="Where the expansion pipeline of the same period is (the expansion service), in the same shape.")
 
 
-class CurrencyRetention(BaseModel):
-    currency: str
-    starting_accounts: int
-    starting_arr: Money
-    churned_arr: Money
-    contraction_arr: Money
-    expansion_arr: Money
-    ending_arr: Money
-    grr: Ratio | None
-    nrr: Ratio | None
 
 
 class ConsolidatedRetention(BaseModel):
@@ -141,6 +126,10 @@ class ConsolidatedRetention(BaseModel):
     ending_arr: Money
     grr: Ratio | None
     nrr: Ratio | None
+
+
+class CurrencyRetention(ConsolidatedRetention):
+    starting_accounts: int
 
 
 class Retention(BaseModel):

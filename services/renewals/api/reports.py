@@ -15,30 +15,21 @@ from services.renewals.api.models import (
     CurrencyRetention,
     Forecast,
     ForecastBucket,
-    RelatedReport,
     Retention,
 )
-from services.renewals.domain.forecast import Bucket
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.errors import ApiError
 from shared.fx import basis, consolidate
+from shared.periods import PeriodReport, WeightedBucket, requested_period
 
 router = api_router(prefix="/v1", tags=["reports"])
 
 PeriodParam = Query(..., max_length=16, description="A quarter (2027-Q1), a month (2027-01) or a year (2027).")
 
 
-def _period(label: str) -> domain.Period:
-    try:
-        return domain.parse_period(label)
-    except ValueError as exc:
-        raise ApiError(400, str(exc), details=[{"loc": "query.period", "msg": str(exc)}]) from exc
-
-
-def _bucket(bucket: Bucket) -> ForecastBucket:
-    return ForecastBucket(renewals=bucket.renewals, arr=bucket.arr, expected_arr=bucket.expected_arr,
-                          probability=bucket.probability)
+def _bucket(bucket: WeightedBucket) -> ForecastBucket:
+    return ForecastBucket(renewals=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
+                          probability=bucket.weight)
 
 
 @router.get("/forecast", response_model=Forecast, summary="Expected renewal ARR of a period, by risk band",
@@ -49,7 +40,7 @@ def _bucket(bucket: Bucket) -> ForecastBucket:
 async def renewal_forecast(
     period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
 ) -> Forecast:
-    span = _period(period)
+    span = requested_period(period)
     async with ctx.sessions() as session:
         due = await queries.due_renewals(session, ctx.tables, span)
         history = await queries.closed_by_band(session, ctx.tables, before=span.start)
@@ -70,10 +61,10 @@ async def renewal_forecast(
             for c in result.values()
         ],
         consolidated=None if arr is None or expected is None or consolidation.currency is None else
-        ConsolidatedForecast(currency=consolidation.currency, renewals=sum(f.total.renewals for f in result.values()),
+        ConsolidatedForecast(currency=consolidation.currency, renewals=sum(f.total.count for f in result.values()),
                              arr=arr, expected_arr=expected),
         consolidation=consolidation,
-        expansion_pipeline=RelatedReport(service="expansion", path=f"/v1/pipeline?period={span.label}"),
+        expansion_pipeline=PeriodReport(service="expansion", path=f"/v1/pipeline?period={span.label}"),
     )
 
 
@@ -81,7 +72,7 @@ async def renewal_forecast(
 async def retention_metrics(
     period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
 ) -> Retention:
-    span = _period(period)
+    span = requested_period(period)
     async with ctx.sessions() as session:
         spans = await queries.spans_around(session, ctx.tables, span)
     result = domain.retention(span, spans)

@@ -44,10 +44,15 @@ class AccountSpan:
         return self.valid_from <= day < self.valid_to
 
 
-@dataclass(frozen=True)
-class CurrencyRetention:
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsolidatedRetention:
+    """Retention's money in one currency: a currency's own figures (`CurrencyRetention`), or every
+    currency's converted with one exchange-rate table and summed, GRR and NRR of the whole book
+    (`consolidated_retention`; the per-currency figures stay the source)."""
+
     currency: str
-    starting_accounts: int
     starting_arr: Decimal
     churned_arr: Decimal
     contraction_arr: Decimal
@@ -55,6 +60,11 @@ class CurrencyRetention:
     ending_arr: Decimal
     grr: Decimal | None
     nrr: Decimal | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurrencyRetention(ConsolidatedRetention):
+    starting_accounts: int
 
 
 @dataclass(frozen=True)
@@ -109,19 +119,6 @@ def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
     return (part / whole).quantize(RATIO) if whole else None
 
 
-@dataclass(frozen=True)
-class ConsolidatedRetention:
-    """The per-currency figures converted with one exchange-rate table and summed: GRR and NRR of
-    the whole book (`shared.fx`; the per-currency figures stay the source)."""
-
-    currency: str
-    starting_arr: Decimal
-    churned_arr: Decimal
-    contraction_arr: Decimal
-    expansion_arr: Decimal
-    ending_arr: Decimal
-    grr: Decimal | None
-    nrr: Decimal | None
 
 
 def consolidated_retention(by_currency: Mapping[str, CurrencyRetention], consolidation: ConsolidationBasis

@@ -10,16 +10,13 @@ import asyncio
 import pytest
 
 from tests.infra import Infra
-from tests.integration.expansion.harness import Expansion, running, settings_for
+from tests.integration.expansion.harness import running, settings_for
 from tests.kafka_utils import wait_for
 from tests.services import WRITER
 from tests.unit.expansion.factories import at, upsell_story
 
 pytestmark = pytest.mark.integration
 
-
-async def _applied(expansion: Expansion, n: int) -> bool:
-    return bool((await expansion.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
 
 
 async def test_a_contract_event_adding_the_product_wins_its_opportunity(infra: Infra, schema: str,
@@ -28,7 +25,7 @@ async def test_a_contract_event_adding_the_product_wins_its_opportunity(infra: I
     story = upsell_story(account)
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as expansion:
         await expansion.produce(story.events)
-        await wait_for(lambda: _applied(expansion, len(story.events)), timeout=60, what="the story applied")
+        await wait_for(lambda: expansion.applied(len(story.events)), timeout=60, what="the story applied")
         before = {(r.kind, r.product): r for r in await expansion.rows(
             "SELECT opportunity_id, kind, product, stage FROM {s}.opportunities")}
         assert {("premium_feature_use", "planning"), ("seat_limit", "core")} <= set(before)
@@ -40,7 +37,7 @@ async def test_a_contract_event_adding_the_product_wins_its_opportunity(infra: I
         story.contract(25, seats=12, products=("core", "planning"), arr="75000",
                                  event_type="contract.amended")
         await expansion.produce(story.events[-1:])
-        await wait_for(lambda: _applied(expansion, len(story.events)), timeout=60, what="the amendment applied")
+        await wait_for(lambda: expansion.applied(len(story.events)), timeout=60, what="the amendment applied")
 
         after = {(r.kind, r.product): r for r in await expansion.rows(
             "SELECT kind, product, stage, closed_by, closed_at, close_reason FROM {s}.opportunities")}
@@ -67,7 +64,7 @@ async def test_a_contract_event_adding_the_product_wins_its_opportunity(infra: I
 
         story.add(200, "usage.recorded", {"user_id": "u0", "feature": "reports"})
         await expansion.produce(story.events[-1:])
-        await wait_for(lambda: _applied(expansion, len(story.events)), timeout=60, what="the late event applied")
+        await wait_for(lambda: expansion.applied(len(story.events)), timeout=60, what="the late event applied")
         expired = await expansion.rows("SELECT stage, closed_by, closed_at, as_of FROM {s}.opportunities "
                                        "WHERE closed_by = 'expiry'")
         assert len(expired) == len(untouched)

@@ -20,9 +20,6 @@ from tests.unit.expansion.factories import Story
 pytestmark = pytest.mark.integration
 
 
-async def _applied(expansion: Expansion, n: int) -> bool:
-    return bool((await expansion.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
-
 
 async def _divergences(expansion: Expansion) -> list[dict[str, object]]:
     records = await read_all(expansion.settings.kafka_bootstrap, expansion.topics.churn_risk)
@@ -41,7 +38,7 @@ async def test_arr_growing_while_health_falls_raises_one_alert_on_the_churn_risk
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as expansion:
         for event in story.events:  # one at a time: each topic's record in its event-time turn
             await expansion.produce([event])
-            await wait_for(lambda n=story.events.index(event) + 1: _applied(expansion, n), timeout=60,
+            await wait_for(lambda n=story.events.index(event) + 1: expansion.applied(n), timeout=60,
                            what="the record applied")
 
         async def one_alert() -> bool:
@@ -57,7 +54,7 @@ async def test_arr_growing_while_health_falls_raises_one_alert_on_the_churn_risk
 
         # Its own record comes back on the churn-risk topic (consumed like health's and renewals'):
         # applied, and the account's gate stays open.
-        await wait_for(lambda: _applied(expansion, len(story.events) + 1), timeout=60, what="its own record read")
+        await wait_for(lambda: expansion.applied(len(story.events) + 1), timeout=60, what="its own record read")
         held = (await expansion.http.get(f"/v1/accounts/{account}/held-triggers")).json()
         assert held["open_alert_ids"] == []
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from tests.infra import Infra
-from tests.integration.expansion.harness import Expansion, running, settings_for
+from tests.integration.expansion.harness import running, settings_for
 from tests.kafka_utils import wait_for
 from tests.services import WRITER
 from tests.unit.expansion.factories import upsell_story
@@ -19,9 +19,6 @@ pytestmark = pytest.mark.integration
 WEIGHTS = {"open": Decimal("0.1"), "qualified": Decimal("0.3"), "proposed": Decimal("0.6")}
 AS_OF = "2026-07-01T00:00:00Z"
 
-
-async def _applied(expansion: Expansion, n: int) -> bool:
-    return bool((await expansion.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
 
 
 async def test_pipeline_weighs_open_opportunities_and_counts_won_ones_in_their_period(
@@ -32,10 +29,10 @@ async def test_pipeline_weighs_open_opportunities_and_counts_won_ones_in_their_p
     settings = settings_for(infra, schema=schema, unique=unique, fx_rates='{"base": "EUR", "rates": {"USD": "0.5"}}')
     async with running(settings, consume=True) as expansion:
         await expansion.produce(events)
-        await wait_for(lambda: _applied(expansion, len(events)), timeout=60, what="every event applied")
+        await wait_for(lambda: expansion.applied(len(events)), timeout=60, what="every event applied")
         buyer.contract(25, seats=10, products=("core", "planning"), arr="63000", event_type="contract.amended")
         await expansion.produce(buyer.events[-1:])
-        await wait_for(lambda: _applied(expansion, len(events) + 1), timeout=60, what="the amendment applied")
+        await wait_for(lambda: expansion.applied(len(events) + 1), timeout=60, what="the amendment applied")
         seat = (await expansion.rows("SELECT opportunity_id FROM {s}.opportunities WHERE account_id = :a "
                                      "AND kind = 'seat_limit'", a=grower.account_id))[0].opportunity_id
         reply = await expansion.http.patch(f"/v1/opportunities/{seat}", json={"stage": "qualified"}, headers=WRITER)

@@ -14,12 +14,11 @@ from services.expansion.domain import (
     LatestEpisode,
     Thresholds,
     apply_events,
-    decide,
     opportunity_id,
 )
 from services.expansion.domain.closing import expire, holdings, win
 from services.expansion.domain.signals import SignalEvent
-from tests.unit.expansion.factories import Story, at, default_catalogue, signal_events, upsell_story
+from tests.unit.expansion.factories import Story, at, decide_story, default_catalogue, signal_events, upsell_story
 
 pytestmark = pytest.mark.unit
 CATALOGUE = default_catalogue()
@@ -27,13 +26,7 @@ T = Thresholds()
 
 
 def _decide(story: Story, *, chunk: int | None = None, thresholds: Thresholds = T) -> Decided:
-    events = sorted(signal_events(story.events), key=lambda e: (e.occurred_at, e.event_id))
-    state = Decided(ExpansionSignals())
-    step = chunk or len(events)
-    for start in range(0, len(events), step):
-        state = decide(Decided(state.signals, state.latest, state.opened, state.closed), story.account_id,
-                       events[start:start + step], catalogue=CATALOGUE, thresholds=thresholds)
-    return state
+    return decide_story(story, chunk=chunk, catalogue=CATALOGUE, thresholds=thresholds)
 
 
 def _products(state: Decided, stage: str) -> dict[str, str]:

@@ -11,9 +11,7 @@ import pytest
 
 from services.expansion.domain import (
     Decided,
-    ExpansionSignals,
     Thresholds,
-    decide,
     signals_from_json,
     signals_to_json,
 )
@@ -21,7 +19,7 @@ from services.expansion.domain.divergence import DivergenceAlert, alert_id
 from services.expansion.domain.health_gate import EMPTY_GATE, apply_gate_event
 from services.expansion.outputs import divergence_alert
 from shared.events import ChurnRiskAlert
-from tests.unit.expansion.factories import Story, at, default_catalogue, signal_events
+from tests.unit.expansion.factories import Story, at, decide_story, default_catalogue
 
 pytestmark = pytest.mark.unit
 CATALOGUE = default_catalogue()
@@ -29,13 +27,8 @@ T = Thresholds()
 
 
 def _decide(story: Story, *, chunk: int | None = None) -> Decided:
-    events = sorted(signal_events(story.events), key=lambda e: (e.occurred_at, e.event_id))
-    state = Decided(ExpansionSignals())
-    step = chunk or len(events)
-    for start in range(0, len(events), step):
-        state = decide(Decided(state.signals, state.latest, alerts=state.alerts), story.account_id,
-                       events[start:start + step], catalogue=CATALOGUE, thresholds=T)
-    return state
+    """The story folded in event time, in one call or in chunks of `chunk` events (batches)."""
+    return decide_story(story, chunk=chunk, catalogue=CATALOGUE, thresholds=T)
 
 
 def _alerts(story: Story) -> list[DivergenceAlert]:

@@ -25,18 +25,18 @@ def test_open_opportunities_are_weighted_by_stage_and_grouped_by_expected_close(
     book = [_entry("open", "1000"), _entry("qualified", "2000", opened_days_ago=85),
             _entry("proposed", "500", opened_days_ago=0), _entry("won", "9999", closed_days_ago=1)]
     [usd] = pipeline(book, weights=DEFAULT_STAGE_WEIGHTS, ttl_days=90, as_of=NOW).values()
-    assert (usd.total.opportunities, usd.total.arr, usd.total.expected_arr) == (3, Decimal(3500), Decimal("1000.00"))
+    assert (usd.total.count, usd.total.arr, usd.total.expected_arr) == (3, Decimal(3500), Decimal("1000.00"))
     assert usd.by_stage["qualified"].expected_arr == Decimal("600.00") and usd.by_stage["qualified"].weight == \
         Decimal("0.30")
     # Expected close = last progress + 90 days: 2027-01-15 and 2027-03-31 (Q1), 2027-04-10 (Q2).
-    assert {k: b.opportunities for k, b in usd.by_period.items()} == {"2027-Q1": 2, "2027-Q2": 1}
+    assert {k: b.count for k, b in usd.by_period.items()} == {"2027-Q1": 2, "2027-Q2": 1}
     assert usd.by_outcome == {}, "without a period, the settled ones are not pipeline"
 
 
 def test_an_expired_one_is_not_pipeline_but_a_lost_outcome_at_its_expiry() -> None:
     book = [_entry("open", "1000", opened_days_ago=95), _entry("open", "10", opened_days_ago=1)]
     whole = pipeline(book, weights=DEFAULT_STAGE_WEIGHTS, ttl_days=90, as_of=NOW)["USD"]
-    assert whole.total.opportunities == 1 and whole.total.arr == Decimal(10)
+    assert whole.total.count == 1 and whole.total.arr == Decimal(10)
     january = pipeline(book, weights=DEFAULT_STAGE_WEIGHTS, ttl_days=90, as_of=NOW,
                        period=parse_period("2027-01"))["USD"]
     assert january.by_outcome["lost"].arr == Decimal(1000) and january.by_outcome["lost"].expected_arr == 0
@@ -51,7 +51,7 @@ def test_a_period_takes_the_outcomes_settled_in_it_and_the_open_ones_expected_in
     assert usd.by_outcome["won"].arr == Decimal(3000) and usd.by_outcome["won"].expected_arr == Decimal("3000.00")
     assert usd.by_outcome["dismissed"].expected_arr == 0
     assert usd.by_stage["proposed"].expected_arr == Decimal("600.00")
-    assert usd.total.expected_arr == Decimal("3600.00") and usd.total.opportunities == 3
+    assert usd.total.expected_arr == Decimal("3600.00") and usd.total.count == 3
 
 
 def test_currencies_are_never_summed() -> None:

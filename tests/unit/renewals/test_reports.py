@@ -46,9 +46,9 @@ def test_forecast_by_risk_band_per_currency() -> None:
     assert list(result) == ["EUR", "USD"]
     usd = result["USD"]
     # 10000 x 0.95 + 20000 x 0.5 + 4000 x 0.25 + 5000 x 1.0 (renewed)
-    assert usd.total.renewals == 4 and usd.total.arr == Decimal(39000)
+    assert usd.total.count == 4 and usd.total.arr == Decimal(39000)
     assert usd.total.expected_arr == Decimal("25500.00")
-    assert usd.by_risk["high"].expected_arr == Decimal("10000.00") and usd.by_risk["high"].renewals == 1
+    assert usd.by_risk["high"].expected_arr == Decimal("10000.00") and usd.by_risk["high"].count == 1
     assert usd.by_outcome["renewed"].expected_arr == Decimal("5000.00")
     assert result["EUR"].total.expected_arr == Decimal("6400.00"), "EUR is never added to USD"
 
@@ -69,7 +69,7 @@ def test_the_forecast_applies_the_probabilities_it_is_given() -> None:
     result = forecast(parse_period("2027-Q1"), [_due(1, "10000", "USD", "high"), _due(2, "1000", "USD", "low"),
                                                 _due(3, "5000", "USD", "low", stage="churned")], by_risk=by_risk)
     usd = result["USD"]
-    assert usd.by_risk["high"].expected_arr == Decimal("6500.00") and usd.by_risk["high"].probability == Decimal("0.65")
+    assert usd.by_risk["high"].expected_arr == Decimal("6500.00") and usd.by_risk["high"].weight == Decimal("0.65")
     assert usd.total.expected_arr == Decimal("7400.00"), "6500 + 900 + churned 0"
 
 
