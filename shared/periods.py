@@ -44,7 +44,8 @@ def parse_period(label: str) -> Period:
 
 def quarter_of(day: date) -> Period:
     """The quarter `day` falls in."""
-    return parse_period(f"{day.year}-Q{(day.month - 1) // 3 + 1}")
+    quarter = (day.month - 1) // 3 + 1
+    return Period(f"{day.year:04d}-Q{quarter}", date(day.year, 3 * quarter - 2, 1), _month_after(day.year, 3 * quarter))
 
 
 def _month_after(year: int, month: int) -> date:

@@ -43,8 +43,9 @@ async def expansion_pipeline(
     ctx: ExpansionContext = Depends(context),
 ) -> Pipeline:
     span = None if period is None else requested_period(period)
-    if as_of is not None and as_of.utcoffset() is None:
-        raise ApiError(400, "as_of needs a UTC offset", details=[{"loc": "query.as_of", "msg": "no offset"}])
+    if as_of is not None and (as_of.utcoffset() is None or not 1900 <= as_of.year <= 9000):
+        problem = "as_of needs a UTC offset and a year from 1900 to 9000"
+        raise ApiError(400, problem, details=[{"loc": "query.as_of", "msg": problem}])
     judged_at = as_of or ctx.clock()
     async with ctx.sessions() as session:
         entries = await queries.pipeline_entries(session, ctx.tables, closed_since=None if span is None else span.start)
