@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas test test-unit test-faults run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,10 +31,18 @@ status:
 
 lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks' data sets
 	$(BIN)/ruff check shared services cli tests bench deploy
-	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py bench/signal_quality.py bench/datasets
+	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py bench/signal_quality.py bench/datasets \
+		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
 	$(BIN)/python -m shared.events.docs
+
+service-docs: install ## Regenerate the endpoints and settings sections of services/*/README.md and docs/operations.md
+	$(BIN)/python -m deploy.service_docs
+
+runtime-requirements: install ## Regenerate deploy/requirements-runtime.txt from pyproject.toml and requirements.lock
+	$(BIN)/python -m deploy.runtime_requirements > deploy/requirements-runtime.txt.new
+	mv deploy/requirements-runtime.txt.new deploy/requirements-runtime.txt
 
 test: install up lint ## Everything: install, start Kafka + Postgres, lint, unit + integration tests
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -12,9 +12,7 @@ from rich.table import Table
 
 from cli.api import Api
 from cli.errors import CliError
-from cli.output import graded, money, note, out, print_table, score, severity, text
-
-TIMELINE_ROUTE = "/v1/accounts/{account_id}/timeline"
+from cli.output import graded, money, out, print_table, score, severity, text
 
 
 async def list_accounts(api: Api, *, limit: int, **filters: Any) -> list[dict[str, Any]]:
@@ -34,7 +32,7 @@ def print_accounts(accounts: list[dict[str, Any]]) -> None:
 
 
 async def account_picture(api: Api, account_id: str) -> dict[str, Any]:
-    """Health with its reasons, the timeline (when health serves one), the pending renewals and the
+    """Health with its reasons, the latest page of the timeline, the pending renewals and the
     opportunities: each service asked once, at the same time."""
     path = quote(account_id, safe="")
     health, timeline, renewal, opportunities = await asyncio.gather(
@@ -46,16 +44,12 @@ async def account_picture(api: Api, account_id: str) -> dict[str, Any]:
     if health is None:
         raise CliError(f"health knows no account {account_id!r}",
                        hint="`orchard accounts list` shows the accounts health has scored.")
-    notes = []
-    if timeline is None and not await api.has_route("health", TIMELINE_ROUTE):
-        notes.append("the health service offers no timeline (GET /v1/accounts/{id}/timeline); skipped")
     return {
         "account_id": account_id,
         "health": health,
-        "timeline": None if timeline is None else timeline.get("items", timeline),
+        "timeline": [] if timeline is None else timeline["items"],
         "renewals": [] if renewal is None else renewal["renewals"],
         "opportunities": opportunities,
-        "notes": notes,
     }
 
 
@@ -75,11 +69,9 @@ def print_picture(picture: dict[str, Any]) -> None:
     _components(h)
     _reasons(h.get("reasons") or [])
     _alerts(h.get("open_alerts") or [])
-    _timeline(picture.get("timeline"))
+    _timeline(picture["timeline"])
     _renewals(picture["renewals"])
     _opportunities(picture["opportunities"])
-    for line in picture["notes"]:
-        note(line)
 
 
 def _first_detail(reasons: list[dict[str, Any]] | None) -> str:
@@ -103,14 +95,10 @@ def _alerts(alerts: list[dict[str, Any]]) -> None:
          _first_detail(a.get("reasons"))) for a in alerts], empty="No open churn-risk alert.")
 
 
-def _timeline(entries: list[dict[str, Any]] | None) -> None:
-    # The timeline's shape is health's to define: show when and what, whichever names it uses.
-    rows = []
-    for entry in (entries or [])[:50]:
-        when = entry.get("at") or entry.get("as_of") or entry.get("occurred_at")
-        what = entry.get("summary") or entry.get("detail") or entry.get("type") or entry.get("kind")
-        rows.append((text(str(when or "")[:16]), text(what)))
-    print_table("Timeline (newest first)", ("when", "what"), rows)
+def _timeline(entries: list[dict[str, Any]]) -> None:
+    print_table("Timeline (newest first)", ("when", "kind", "what"), [
+        (text(str(e["at"])[:16]), text(e["kind"]), text(e["summary"])) for e in entries],
+        empty="Nothing on the timeline.")
 
 
 def _renewals(renewals: list[dict[str, Any]]) -> None:

@@ -91,11 +91,6 @@ class Api:
                 break
         return items
 
-    async def has_route(self, service: ServiceName, path: str) -> bool:
-        """Whether the service's OpenAPI lists `path` (e.g. ``/v1/accounts/{account_id}/timeline``)."""
-        response = await self.request(service, "GET", "/openapi.json", passthrough=NOT_FOUND)
-        return response.status_code == 200 and path in response.json().get("paths", {})
-
 
 @asynccontextmanager
 async def connect(config: Config) -> AsyncIterator[Api]:

@@ -2,7 +2,8 @@
 pyproject.toml's ``[project] dependencies``, extras included), pinned as in requirements.lock, and
 nothing of the dev and test tools. Regenerate after changing either file:
 
-    .venv/bin/python -m deploy.runtime_requirements > deploy/requirements-runtime.txt
+    make runtime-requirements
+    (.venv/bin/python -m deploy.runtime_requirements > deploy/requirements-runtime.txt)
 
 (tests/deploy/test_image.py fails while the file and the closure differ.) The closure is read from
 the installed venv's metadata, which ``make install`` builds from requirements.lock.

@@ -3,7 +3,7 @@
 it), between ``<!-- generated:NAME -->`` and ``<!-- /generated:NAME -->`` markers. After changing a
 route or a setting:
 
-    .venv/bin/python -m deploy.service_docs
+    make service-docs      (.venv/bin/python -m deploy.service_docs)
 
 (tests/deploy/test_service_docs.py fails while a document and the code differ.)
 """

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import orjson
+from aiokafka import ConsumerRecord
 
 from shared.outbox import OutgoingMessage
 
@@ -56,3 +58,34 @@ def dead_letter(
         event_id=event_id,
         value=orjson.dumps(payload),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A consumed record on its way to the DLQ: it could not be parsed, or its event was rejected."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    raw: bytes
+    error: str
+    error_kind: str
+
+    @classmethod
+    def of_record(cls, record: ConsumerRecord[bytes, bytes], error: str, kind: str) -> DeadLetter:
+        return cls(record.topic, record.partition, record.offset, record.key, record.value or b"", error, kind)
+
+    @property
+    def marker(self) -> str:
+        return dead_letter_marker(self.topic, self.partition, self.offset)
+
+    def message(self, *, service: str, dlq_topic: str) -> OutgoingMessage:
+        return dead_letter(service=service, dlq_topic=dlq_topic, raw=self.raw, key=self.key, error=self.error,
+                           error_kind=self.error_kind, source_topic=self.topic, partition=self.partition,
+                           offset=self.offset, failed_at=datetime.now(UTC))
+
+
+def dead_letter_marker(topic: str, partition: int, offset: int) -> str:
+    """Recorded in processed_events with a dead letter, so a replayed batch sends it once."""
+    return f"dlq:{topic}:{partition}:{offset}"

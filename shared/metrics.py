@@ -65,6 +65,12 @@ ALERTS = Counter(
     "relay once the Kafka transaction carrying them committed.",
     ["service", "kind", "action"],
 )
+UPSELL_TRIGGERS = Counter(
+    "orchard_upsell_triggers_total",
+    "upsell.triggered events published, by kind, counted by the outbox relay once the Kafka transaction "
+    "carrying them committed.",
+    ["service", "kind"],
+)
 
 RESCORE_PASSES = Counter(
     "orchard_health_rescore_passes_total",
@@ -130,6 +136,8 @@ def observe_published(service: str, messages: Iterable[tuple[str, bytes]]) -> No
         kind, _, action = str(event.get("type", "")).partition(".")
         if kind == "churn_risk":
             ALERTS.labels(service, str(event.get("kind")), str(event.get("action") or action)).inc()
+        elif kind == "upsell":
+            UPSELL_TRIGGERS.labels(service, str(event.get("kind"))).inc()
 
 
 def set_lag(service: str, partition: TopicPartitionLike, lag: int) -> None:

@@ -80,14 +80,17 @@ class Runtime:
         await self.producer.start()
 
     def consumer_runner(
-        self, *, topics: Sequence[str], handler: BatchHandler, parser: Parser = parse_event
+        self, *, topics: Sequence[str], handler: BatchHandler, parser: Parser = parse_event, group: str | None = None
     ) -> ConsumerRunner:
+        """A runner in the service's consumer group (``orchard-<service>``), or in ``orchard-<service>-<group>``
+        for a second runner that reads other topics at its own pace (its rebalances, offsets and replay
+        apart from the first's)."""
         settings = self.settings
         runner = ConsumerRunner(
             service=settings.service_name,
             consumer=make_consumer(
                 settings.kafka_bootstrap,
-                group_id=f"orchard-{settings.service_name}",
+                group_id=f"orchard-{settings.service_name}" + (f"-{group}" if group else ""),
                 client_id=f"orchard-{settings.service_name}",
                 max_records=settings.consumer_max_records,
                 security=self.kafka_security,

@@ -27,6 +27,15 @@ async def read_watermarks(session: AsyncSession, table: sa.Table) -> dict[int, d
     return {group: at for group, at in rows}
 
 
+async def hold_watermarks(session: AsyncSession, table: sa.Table) -> dict[int, datetime]:
+    """The watermarks, with every batch that would move one kept waiting until this transaction ends
+    (and those moving one now waited for): what is decided in it from "how far the stream has got"
+    holds until it commits. The lock conflicts with the row-exclusive lock `advance_watermarks` takes, not
+    with itself or with plain reads."""
+    await session.execute(sa.text(f'LOCK TABLE "{table.schema}"."{table.name}" IN SHARE ROW EXCLUSIVE MODE'))
+    return await read_watermarks(session, table)
+
+
 async def advance_watermarks(session: AsyncSession, table: sa.Table, latest: Mapping[int, datetime]) -> None:
     """Record the latest event time seen per partition group, in one statement (it only moves forward)."""
     if not latest:

@@ -54,14 +54,15 @@ async def started(
     on its app, and stop it all gracefully afterwards."""
     await service.runtime.start()
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(service.runtime.relay.run())]
-    if consume:
-        tasks.append(asyncio.create_task(service.runner.run()))
+    if consume:  # every runner the service has (health has a second one, its alert inbox)
+        tasks += [asyncio.create_task(runner.run()) for runner in service.runtime.runners]
     try:
         transport = httpx.ASGITransport(app=service.app)
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}", headers=headers) as http:
             yield http
     finally:
-        service.runner.stop()
+        for runner in service.runtime.runners:
+            runner.stop()
         service.runtime.relay.stop()
         await asyncio.gather(*tasks)
         await service.runtime.close()

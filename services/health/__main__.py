@@ -1,5 +1,6 @@
 """``python -m services.health``: settings, logging, the consumer on the usage, interaction and
-contract topics, the scheduled re-evaluation, the outbox relay and the HTTP API (port
+contract topics, the alert inbox's consumer on the churn-risk topic, the scheduled re-evaluation,
+the timeline's retention pruner, the outbox relay and the HTTP API (port
 ``ORCHARD_HEALTH_PORT``, default 8002), until SIGTERM."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from shared.runtime import serve
 
 async def run(settings: HealthSettings) -> None:
     service = build_service(settings)
-    await serve(service.runtime, service.app, port=settings.health_port, background=[service.rescorer.run])
+    await serve(service.runtime, service.app, port=settings.health_port,
+                background=[service.rescorer.run, service.timeline_pruner.run])
 
 
 def main() -> None:

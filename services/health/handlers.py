@@ -6,7 +6,8 @@ each midnight passed), and the pipeline writes everything back and records the o
 outbox.
 
 Per batch, whatever its size: one statement to lock the accounts, one to load them, one to read the
-current scorecards, then one upsert of accounts, one insert of history and one upsert of alerts.
+current scorecards, then one upsert of accounts, one insert of history, one upsert of alerts, and the
+account timeline's two (its entries, its daily usage roll-ups; `timeline_store`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.health.domain import SignalEvent, StoredAccount, advance
+from services.health.domain.entries import TimelineInput
 from services.health.pipeline import Pipeline
+from services.health.timeline_store import record_timeline
 from shared.accounts import by_account
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.watermarks import advance_watermarks
@@ -29,25 +32,36 @@ class HealthHandler:
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
         grouped = by_account(events)
         stored, scorecards = await self.pipeline.load(ctx.session, list(grouped))
-        norms = await self.pipeline.norms(ctx.session)
-        advances = []
-        for account_id, account_events in grouped.items():
-            account = stored.get(account_id) or StoredAccount(account_id)
-            moved = advance(account, [signal_event(e) for e in account_events], scorecards=scorecards, norms=norms)
-            consumed = {e.envelope.event_id: e for e in account_events}
-            for rejected in moved.rejected:
-                ctx.reject(consumed[rejected.event.event_id], f"{ctx.service}: {rejected.reason}")
-            if moved.evaluations or moved.folded:
-                advances.append(moved)
-        await self.pipeline.write(ctx.session, ctx.outbox, advances,
-                                  partitions={a: es[0].partition for a, es in grouped.items()})
+        # The watermarks move before the norms are read: a norms build waits for this batch, or this
+        # batch for it and then sees its version (which is in force only after every point it may score).
         latest: dict[int, datetime] = {}
         for e in events:
             at = e.envelope.occurred_at
             latest[e.partition] = max(latest.get(e.partition, at), at)
         await advance_watermarks(ctx.session, self.pipeline.tables.stream_watermarks, latest)
+        norms = await self.pipeline.norms(ctx.session)
+        advances = []
+        refused: set[str] = set()
+        for account_id, account_events in grouped.items():
+            account = stored.get(account_id) or StoredAccount(account_id)
+            moved = advance(account, [signal_event(e) for e in account_events], scorecards=scorecards, norms=norms)
+            consumed = {e.envelope.event_id: e for e in account_events}
+            for rejected in moved.rejected:
+                refused.add(rejected.event.event_id)
+                ctx.reject(consumed[rejected.event.event_id], f"{ctx.service}: {rejected.reason}")
+            if moved.evaluations or moved.folded:
+                advances.append(moved)
+        await self.pipeline.write(ctx.session, ctx.outbox, advances,
+                                  partitions={a: es[0].partition for a, es in grouped.items()})
+        await record_timeline(ctx.session, self.pipeline.tables.timeline,
+                              [timeline_input(e) for e in events if e.envelope.event_id not in refused])
 
 
 def signal_event(event: ConsumedEvent) -> SignalEvent:
     e = event.envelope
     return SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump())
+
+
+def timeline_input(event: ConsumedEvent) -> TimelineInput:
+    e = event.envelope
+    return TimelineInput(e.account_id, e.event_id, e.type, e.occurred_at, e.source, e.data.model_dump(mode="json"))

@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.store import HealthTables
@@ -164,24 +163,6 @@ async def overrides_of(session: AsyncSession, tables: HealthTables, account_ids:
     return list((await session.execute(query)).all())
 
 
-async def put_override(session: AsyncSession, tables: HealthTables, **values: Any) -> Record:
-    o = tables.overrides
-    stmt = insert(o).values(**values)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[o.c.account_id, o.c.kind],
-        set_={c: stmt.excluded[c] for c in ("value", "reason", "set_by", "set_at", "expires_at")},
-    ).returning(o)
-    row: Record = (await session.execute(upsert)).one()
-    return row
-
-
-async def delete_override(session: AsyncSession, tables: HealthTables, account_id: str, kind: str) -> bool:
-    o = tables.overrides
-    result = await session.execute(sa.delete(o).where(o.c.account_id == account_id, o.c.kind == kind)
-                                   .returning(o.c.kind))
-    return result.first() is not None
-
-
 # --- alerts ------------------------------------------------------------------------------------
 
 
@@ -191,19 +172,40 @@ class AlertFilters:
     kind: str | None = None
     account_id: str | None = None
     severity: str | None = None
+    owner: str | None = None
+    """The account manager account.updated names (alerts of accounts health has not seen have none)."""
+    assigned_to: str | None = None
+    snoozed: bool | None = None
+    """True: only alerts snoozed at `now`; False: only those not snoozed (the inbox's working view)."""
+    now: datetime | None = None
+
+
+def _alerts_with_owner(tables: HealthTables) -> sa.Select[Any]:
+    t, a = tables.alerts, tables.accounts
+    owner = profile_field(a.c.signals, "owner").label("owner")
+    name = profile_field(a.c.signals, "name").label("account_name")
+    return sa.select(t, owner, name).select_from(t.outerjoin(a, a.c.account_id == t.c.account_id))
 
 
 async def alerts(
     session: AsyncSession, tables: HealthTables, *, filters: AlertFilters, after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Record]:
-    """Alerts, most recently raised first."""
-    t = tables.alerts
-    query = sa.select(t)
-    for name in ("status", "kind", "account_id", "severity"):
+    """Alerts (health's own and those read from the churn-risk topic), most recently raised first,
+    each with its account's owner and name."""
+    t, a = tables.alerts, tables.accounts
+    query = _alerts_with_owner(tables)
+    for name in ("status", "kind", "account_id", "severity", "assigned_to"):
         value = getattr(filters, name)
         if value is not None:
             query = query.where(t.c[name] == value)
+    if filters.owner is not None:
+        query = query.where(profile_field(a.c.signals, "owner") == filters.owner)
+    if filters.snoozed is not None:
+        if filters.now is None:
+            raise ValueError("the snoozed filter needs now")
+        snoozed = sa.and_(t.c.snoozed_until.is_not(None), t.c.snoozed_until > filters.now)
+        query = query.where(snoozed if filters.snoozed else sa.not_(snoozed))
     if after is not None:
         query = query.where(_before(t.c.raised_at, t.c.alert_id, after))
     query = query.order_by(t.c.raised_at.desc(), t.c.alert_id.desc()).limit(limit)
@@ -212,14 +214,17 @@ async def alerts(
 
 async def alert(session: AsyncSession, tables: HealthTables, alert_id: str) -> Record | None:
     t = tables.alerts
-    return (await session.execute(sa.select(t).where(t.c.alert_id == alert_id))).one_or_none()
-
-
-async def acknowledge(
-    session: AsyncSession, tables: HealthTables, alert_id: str, *, by: str, note: str | None, at: datetime
-) -> Record | None:
-    t = tables.alerts
-    stmt = (sa.update(t).where(t.c.alert_id == alert_id)
-            .values(acknowledged_by=by, acknowledged_at=at, acknowledged_note=note).returning(t))
-    row: Record | None = (await session.execute(stmt)).one_or_none()
+    row: Record | None = (await session.execute(_alerts_with_owner(tables).where(t.c.alert_id == alert_id))
+                          ).one_or_none()
     return row
+
+
+async def update_alert(session: AsyncSession, tables: HealthTables, alert_id: str, **values: Any) -> Record | None:
+    """Set a person's fields of one alert (acknowledgement, snooze, assignment); None when there is
+    no such alert. The consumers never write these fields, so a later raise or resolve keeps them."""
+    t = tables.alerts
+    stmt = sa.update(t).where(t.c.alert_id == alert_id).values(**values).returning(t.c.alert_id)
+    updated = await session.execute(stmt)
+    if updated.first() is None:
+        return None
+    return await alert(session, tables, alert_id)

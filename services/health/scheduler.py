@@ -11,14 +11,13 @@ keyset over account ids. A stream silent as a whole has nothing to judge by and 
 reads still show each account as of now.
 
 One instance at a time: a session-level advisory lock held for the pass; the other instances skip
-their turn. Should the holder die, its connection closes and the lock goes with it.
+their turn. Should the holder die, its connection closes and the lock goes with it. The loop, the
+lock, the per-group limits and the chunks are `shared.passes`', shared with renewals' scheduled pass.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,13 +25,14 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.health.domain import Advance, today_midnight
+from services.health.domain import Advance, norms_effective_from, today_midnight
 from services.health.pipeline import Pipeline
 from services.health.store import accounts_of_scorecard, due_accounts, refresh_norms
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
-from shared.outbox import Outbox, write_outbox
-from shared.watermarks import read_watermarks
+from shared.outbox import Outbox
+from shared.passes import advisory_lock, group_untils, in_chunks, in_group_order, run_periodically
+from shared.watermarks import hold_watermarks, read_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +46,6 @@ class RescoreReport:
     changed: int
     alerts: int
     chunks: int
-
-
-_INSTANT = timedelta(microseconds=1)
 
 
 class Rescorer:
@@ -84,24 +81,12 @@ class Rescorer:
 
     async def run(self) -> None:
         """The background loop: a pass now, then one every interval, until cancelled."""
-        while True:
-            if not self._caught_up():
-                # Events are still queued: "now" is ahead of them, and an account whose recent
-                # events wait in the backlog would look silent. Try again shortly.
-                RESCORE_PASSES.labels("deferred").inc()
-                await asyncio.sleep(min(self._interval.total_seconds(), 5.0))
-                continue
-            started = time.perf_counter()
-            try:
-                report = await self.rescore_due()
-                record_rescore_pass(seconds=time.perf_counter() - started, report=report)
-                if report is not None and report.accounts:
-                    log.info("scheduled rescore done", extra=report.__dict__)
-            except Exception:
-                # The next pass retries; a failed chunk rolled back and left its accounts due.
-                RESCORE_PASSES.labels("failed").inc()
-                log.exception("scheduled rescore failed")
-            await asyncio.sleep(self._interval.total_seconds())
+        await run_periodically(
+            self.rescore_due, interval_s=self._interval.total_seconds(), caught_up=self._caught_up, log=log,
+            what="scheduled rescore", on_deferred=RESCORE_PASSES.labels("deferred").inc,
+            on_ran=lambda seconds, report: record_rescore_pass(seconds=seconds, report=report),
+            on_failed=RESCORE_PASSES.labels("failed").inc,
+        )
 
     async def rescore_due(self, *, as_of: datetime | None = None) -> RescoreReport | None:
         """Bring every account whose latest point is before the last midnight (as of `as_of`, default
@@ -113,34 +98,16 @@ class Rescorer:
             # at different paces, and an account whose events are still on their way is behind, not silent.
             watermarks = await read_watermarks(session, self._pipeline.tables.stream_watermarks)
         # A group this instance has read to the end, with nothing new for a while, is as far as the wall
-        # clock: its accounts' silence counts up to now.
-        watermarks.update(dict.fromkeys(self._live_groups(), now))
-        # Never past what the stream has shown: while a backlog (a backfill, a burst) is still being read,
-        # an account whose newer events are on their way is not silent, it is behind. Each partition group
-        # is read at its own pace, so each has its own limit.
-        latest = max(watermarks.values(), default=now)
-        # Strictly before the watermark: the merge has applied every event of the group earlier than it,
-        # but an event at the very same instant on another topic may still wait its turn (a midnight
-        # evaluated before it would make it late, in some runs and not others).
-        untils: dict[int | None, datetime] = {
-            group: today_midnight(min(now, at - _INSTANT), grace=self._grace) for group, at in watermarks.items()}
-        untils[None] = today_midnight(min(now, latest), grace=self._grace)  # accounts stored before groups
-        async with self._engine.connect() as conn:
-            locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
-            await conn.commit()
+        # clock: its accounts' silence counts up to now. A group's midnight only once its watermark is
+        # strictly past it: an event at that very instant on another topic may still wait in the merge.
+        untils = group_untils(watermarks, self._live_groups(), now, idle_after=None, strictly_past=True,
+                              last_midnight=lambda at: today_midnight(at, grace=self._grace))
+        async with advisory_lock(self._engine, self._lock_key) as locked:
             if not locked:
                 return None
-            try:
-                # New norms first, effective from the midnight: that midnight's points use them, as
-                # the backtest's replay does.
-                await self.refresh_norms_if_due(untils[None])
-                reports = [await self._advance_group(group, until)
-                           for group, until in sorted(untils.items(), key=lambda gu: -1 if gu[0] is None else gu[0])]
-                return RescoreReport(accounts=sum(r.accounts for r in reports), changed=sum(r.changed for r in reports),
-                                     alerts=sum(r.alerts for r in reports), chunks=sum(r.chunks for r in reports))
-            finally:
-                await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
-                await conn.commit()
+            # New norms first: they take effect after every point this pass or a batch may have evaluated.
+            await self.refresh_norms_if_due(max(untils.values()))
+            return _total([await self._advance_group(group, until) for group, until in in_group_order(untils)])
 
     async def _advance_group(self, group: int | None, until: datetime) -> RescoreReport:
         async def due(session: AsyncSession, after: str) -> list[str]:
@@ -152,15 +119,22 @@ class Rescorer:
 
         return await self._in_chunks(due, work)
 
-    async def refresh_norms_if_due(self, now: datetime) -> bool:
-        """A new version of the cohort norms, effective from `now` (a midnight), when the latest is older
-        than the refresh interval."""
+    async def refresh_norms_if_due(self, evaluated_until: datetime) -> bool:
+        """A new version of the cohort norms when the latest is older than the refresh interval, built from
+        the accounts' state now and in force from the first midnight after everything evaluated so far:
+        `evaluated_until` (the latest midnight this pass brings accounts to) and every event applied (the
+        watermarks, held so no batch moves past them before this commits). Points already scored keep
+        the norms they were scored with, so the history does not depend on when the pass ran."""
         tables = self._pipeline.tables
         async with unit_of_work(self._sessions) as session:
+            seen = await hold_watermarks(session, tables.stream_watermarks)
+            if not seen:
+                return False  # no event applied yet: no account to build norms from
+            effective_from = norms_effective_from(evaluated_until, *seen.values())
             norms = tables.cohort_norms
             latest = (await session.execute(sa.select(norms.c.effective_from, norms.c.accounts)
                                             .order_by(norms.c.version.desc()).limit(1))).first()
-            if latest is not None and now - latest.effective_from < self._norms_refresh:
+            if latest is not None and effective_from - latest.effective_from < self._norms_refresh:
                 # ... unless the book has grown by a fifth since: a new installation's first norms come
                 # from its first few accounts, and a day is long to judge everyone else by them.
                 sample = tables.accounts.c.norm_sample
@@ -168,9 +142,10 @@ class Rescorer:
                     sample.is_not(None), sample != sa.text("'{}'::jsonb")))
                 if (samples or 0) <= 1.2 * latest.accounts:
                     return False
-            built = await refresh_norms(session, tables, now=now, active_within=timedelta(days=60),
-                                        keep=self._norms_keep)
-        log.info("cohort norms refreshed", extra={"version": built.version, "cohorts": sorted(built.cohorts)})
+            built = await refresh_norms(session, tables, effective_from=effective_from,
+                                        active_since=max(seen.values()) - timedelta(days=60), keep=self._norms_keep)
+        log.info("cohort norms refreshed", extra={"version": built.version, "cohorts": sorted(built.cohorts),
+                                                  "effective_from": effective_from.isoformat()})
         return True
 
     async def rescore_scorecard(self, segment: str) -> RescoreReport:
@@ -183,20 +158,16 @@ class Rescorer:
         )
 
     async def _in_chunks(self, next_chunk: ChunkQuery, work: ChunkWork) -> RescoreReport:
-        after, accounts, changed, alerts, chunks = "", 0, 0, 0, 0
-        while True:
-            outbox = Outbox()
-            async with unit_of_work(self._sessions) as session:
-                account_ids = await next_chunk(session, after)
-                if not account_ids:
-                    break
-                advances = await work(session, outbox, account_ids)
-                await write_outbox(session, self._pipeline.tables.plumbing.outbox, outbox.messages)
-            self._on_committed()
-            after = account_ids[-1]
-            chunks += 1
-            accounts += len(advances)
+        async def counted(session: AsyncSession, outbox: Outbox, ids: list[str]) -> RescoreReport:
+            advances = await work(session, outbox, ids)
             evaluations = [e for a in advances for e in a.evaluations]
-            changed += sum(1 for e in evaluations if e.changed)
-            alerts += sum(len(e.decisions.decisions) for e in evaluations)
-        return RescoreReport(accounts=accounts, changed=changed, alerts=alerts, chunks=chunks)
+            return RescoreReport(accounts=len(advances), changed=sum(1 for e in evaluations if e.changed),
+                                 alerts=sum(len(e.decisions.decisions) for e in evaluations), chunks=1)
+
+        return _total(await in_chunks(self._sessions, self._pipeline.tables.plumbing.outbox, next_chunk, counted,
+                                      self._on_committed))
+
+
+def _total(reports: list[RescoreReport]) -> RescoreReport:
+    return RescoreReport(accounts=sum(r.accounts for r in reports), changed=sum(r.changed for r in reports),
+                         alerts=sum(r.alerts for r in reports), chunks=sum(r.chunks for r in reports))

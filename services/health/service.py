@@ -1,5 +1,6 @@
 """The health service wired together: tables, runtime (engine, Kafka, relay), the consumer on the three
-canonical topics, the rescorer and the HTTP app. Used by ``__main__`` and by tests that run a real
+canonical topics, the alert inbox's consumer on the churn-risk topic, the rescorer, the timeline's
+retention pruner and the HTTP app. Used by ``__main__`` and by tests that run a real
 worker process; building it does no I/O (``Runtime.start``, called by ``serve``, does)."""
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from fastapi import FastAPI
 
 from services.health.api import HealthContext, create_health_app
 from services.health.handlers import HealthHandler
+from services.health.inbox import INBOX_GROUP, InboxHandler, parse_churn_risk
 from services.health.pipeline import Pipeline, utc_now
 from services.health.scheduler import Rescorer
 from services.health.settings import HealthSettings
 from services.health.store import HealthTables, health_tables
+from services.health.timeline_store import timeline_retention_rules
 from shared.consumer import ConsumerRunner
+from shared.retention import RetentionPruner
 from shared.runtime import Runtime
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -28,7 +32,9 @@ class HealthService:
     runtime: Runtime
     pipeline: Pipeline
     runner: ConsumerRunner
+    inbox_runner: ConsumerRunner
     rescorer: Rescorer
+    timeline_pruner: RetentionPruner
     app: FastAPI
 
 
@@ -40,6 +46,12 @@ def build_service(settings: HealthSettings) -> HealthService:
     runner = runtime.consumer_runner(
         topics=[topics.usage, topics.interaction, topics.contract], handler=HealthHandler(pipeline)
     )
+    # The alert inbox reads the churn-risk topic apart from the scoring merge (services/health/inbox.py says why).
+    inbox_runner = runtime.consumer_runner(topics=[topics.churn_risk], handler=InboxHandler(tables),
+                                           parser=parse_churn_risk, group=INBOX_GROUP)
+    timeline_pruner = RetentionPruner(
+        sessions=runtime.sessions, rules=timeline_retention_rules(tables.timeline, settings.health_timeline_retention),
+        interval_s=settings.prune_interval_s, batch_size=settings.prune_batch_size)
     rescorer = Rescorer(
         pipeline=pipeline,
         engine=runtime.engine,
@@ -57,5 +69,7 @@ def build_service(settings: HealthSettings) -> HealthService:
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
+        backtest_max_bytes=settings.health_backtest_max_bytes,
+        backtest_timeout_s=settings.health_backtest_timeout_s,
     )
-    return HealthService(settings, tables, runtime, pipeline, runner, rescorer, app)
+    return HealthService(settings, tables, runtime, pipeline, runner, inbox_runner, rescorer, timeline_pruner, app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 
 from shared.settings import OrchardSettings
@@ -36,3 +38,17 @@ class HealthSettings(OrchardSettings):
     point with the version a live run had then."""
     health_rescore_chunk: int = Field(default=500, ge=1, le=10_000)
     """Accounts rescored per transaction by the scheduler and after a scorecard change."""
+    health_timeline_retention_days: float = Field(default=400.0, gt=0)
+    """``ORCHARD_HEALTH_TIMELINE_RETENTION_DAYS``: how long an account's timeline keeps its entries and
+    daily usage roll-ups, in event time (pruned every ``ORCHARD_PRUNE_INTERVAL_S``). Score changes
+    and alerts are read from their own tables and are not pruned with it."""
+
+    health_backtest_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    """``ORCHARD_HEALTH_BACKTEST_MAX_BYTES``: the largest event history `POST /v1/backtest` takes (JSONL,
+    gzip allowed; gzip a year of a few thousand accounts' daily telemetry to stay under it)."""
+    health_backtest_timeout_s: float = Field(default=1800.0, gt=0)
+    """``ORCHARD_HEALTH_BACKTEST_TIMEOUT_S``: a backtest that runs longer is stopped (504)."""
+
+    @property
+    def health_timeline_retention(self) -> timedelta:
+        return timedelta(days=self.health_timeline_retention_days)

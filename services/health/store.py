@@ -38,6 +38,8 @@ from services.health.domain import (
     validate_scorecard,
 )
 from services.health.domain.days import day_number
+from services.health.override_history import override_history_table
+from services.health.timeline_store import TimelineTables, timeline_tables
 from shared.db import PlumbingTables, plumbing_tables
 from shared.watermarks import stream_watermarks_table
 
@@ -55,6 +57,8 @@ class HealthTables:
     overrides: sa.Table
     cohort_norms: sa.Table
     stream_watermarks: sa.Table
+    timeline: TimelineTables
+    override_history: sa.Table
 
 
 def health_tables(schema: str) -> HealthTables:
@@ -122,6 +126,13 @@ def health_tables(schema: str) -> HealthTables:
         sa.Column("acknowledged_note", sa.Text),
         sa.Column("last_event_id", sa.Text, nullable=False),
         sa.Column("payload", JSONB, nullable=False),
+        # the inbox: who raised it (health, or read from the churn-risk topic), snooze and assignment
+        sa.Column("origin", sa.Text, nullable=False, server_default="health"),
+        sa.Column("snoozed_until", _TZ),
+        sa.Column("snoozed_by", sa.Text),
+        sa.Column("assigned_to", sa.Text),
+        sa.Column("assigned_by", sa.Text),
+        sa.Column("assigned_at", _TZ),
     )
     overrides = sa.Table(
         "overrides", md,
@@ -143,7 +154,7 @@ def health_tables(schema: str) -> HealthTables:
     )
     watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
-                        watermarks)
+                        watermarks, timeline_tables(md), override_history_table(md))
 
 
 def _q(tables: HealthTables, table: str) -> str:
@@ -219,21 +230,22 @@ async def load_norms(session: AsyncSession, tables: HealthTables) -> NormsHistor
 
 
 async def refresh_norms(
-    session: AsyncSession, tables: HealthTables, *, now: datetime, active_within: timedelta, keep: timedelta
+    session: AsyncSession, tables: HealthTables, *, effective_from: datetime, active_since: datetime, keep: timedelta
 ) -> CohortNorms:
-    """A new version of the cohort norms from every account scored within `active_within`, effective
-    from `now`; versions no longer in force for `keep` are dropped (the latest always stays)."""
+    """A new version of the cohort norms from every account scored since `active_since`, in force from
+    `effective_from`; versions no longer in force for `keep` are dropped (the latest always stays)."""
     a, t = tables.accounts, tables.cohort_norms
     rows = await session.execute(
-        sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= now - active_within)
+        sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= active_since)
     )
     samples = [(segment, sample) for segment, sample in rows if sample]
     version = await norms_version(session, tables) + 1
-    norms = build_norms(samples, version=version, effective_from=now)
-    await session.execute(sa.insert(t).values(version=version, effective_from=now, accounts=len(samples),
+    norms = build_norms(samples, version=version, effective_from=effective_from)
+    await session.execute(sa.insert(t).values(version=version, effective_from=effective_from, accounts=len(samples),
                                               norms=norms_to_json(norms)))
     # the version in force `keep` ago stays, so a replay of the last `keep` finds every version it needs
-    in_force_then = sa.select(sa.func.max(t.c.version)).where(t.c.effective_from <= now - keep).scalar_subquery()
+    in_force_then = (sa.select(sa.func.max(t.c.version)).where(t.c.effective_from <= effective_from - keep)
+                     .scalar_subquery())
     await session.execute(sa.delete(t).where(t.c.version < in_force_then))
     return norms
 
@@ -287,7 +299,8 @@ FROM unnest(CAST(:alert_id AS text[]), CAST(:account_id AS text[]), CAST(:kind A
      AS u(id, a, k, sev, st, ep, ra, at, ev, p)
 ON CONFLICT (alert_id) DO UPDATE SET
     severity = excluded.severity, status = excluded.status, updated_at = excluded.updated_at,
-    resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload
+    resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload,
+    origin = 'health'
 """
 
 

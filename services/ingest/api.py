@@ -12,7 +12,7 @@ from services.ingest.metrics import DUPLICATES, REJECTED, REQUESTS_REFUSED
 from services.ingest.routing import Clock, HttpIngest, ProduceFailed, utc_now
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.consumer import is_infrastructure_error
+from shared.batch_failures import is_infrastructure_error
 from shared.errors import ApiError, ErrorBody, error_responses
 from shared.events import INPUT_EXAMPLES, embeddable_input_event_schema
 from shared.settings import TopicSettings

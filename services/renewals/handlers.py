@@ -98,7 +98,8 @@ def _change_of(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook] | N
     if envelope.type == HEALTH_CHANGED:  # type: ignore[comparison-overlap]  # see inputs.py
         record = health_record(event)
         health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
-                        at=record.occurred_at, event_id=record.event_id)
+                        at=record.occurred_at, event_id=record.event_id,
+                        components=tuple(sorted((name, float(v)) for name, v in record.components.items())))
         return lambda book: apply_health(book, health)
     if envelope.type.startswith("contract."):
         contract_event = ContractEvent(envelope.event_id, envelope.type, envelope.occurred_at,

@@ -15,25 +15,24 @@ has gone quiet and moves with it. A midnight is judged only `grace` after it, so
 late land before it. Tests and replays pass `as_of` instead of the wall clock.
 
 One instance at a time: a session-level advisory lock held for the pass; the others skip their turn.
-Chunks of accounts, one transaction each, with their alerts in the same transaction's outbox.
+Chunks of accounts, one transaction each, with their alerts in the same transaction's outbox. The
+loop, the lock, the per-group limits and the chunks are `shared.passes`', shared with health's rescorer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.renewals.domain import JudgingRules, advance, last_midnight, utc_day
 from services.renewals.handlers import store_judged, utc_now
 from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
-from shared.db import unit_of_work
-from shared.outbox import Outbox, write_outbox
+from shared.outbox import Outbox
+from shared.passes import advisory_lock, group_untils, in_chunks, in_group_order, run_periodically
 from shared.watermarks import read_watermarks
 
 log = logging.getLogger(__name__)
@@ -83,68 +82,41 @@ class RenewalsScheduler:
 
     async def run(self) -> None:
         """The background loop: a pass now, then one every interval, until cancelled."""
-        while True:
-            if not self._caught_up():
-                # Events are still queued: an account whose next event waits in the backlog is behind.
-                await asyncio.sleep(min(self._interval, 5.0))
-                continue
-            try:
-                report = await self.judge_due()
-                if report is not None and report.accounts:
-                    log.info("scheduled renewal pass done", extra=report.__dict__)
-            except Exception:
-                # The next pass retries; a failed chunk rolled back and left its accounts due.
-                log.exception("scheduled renewal pass failed")
-            await asyncio.sleep(self._interval)
+        await run_periodically(self.judge_due, interval_s=self._interval, caught_up=self._caught_up, log=log,
+                               what="scheduled renewal pass")
 
     async def untils(self, now: datetime) -> dict[int | None, datetime]:
         """Per partition group, the last midnight the pass may judge its accounts at (see the module
         docstring); None stands for accounts whose group is not known yet (stored before groups were)."""
         async with self._sessions() as session:
             seen = await read_watermarks(session, self._tables.stream_watermarks)
-        busiest = max(seen.values(), default=now)
-        reached = {group: at if at >= busiest - IDLE_GROUP else busiest for group, at in seen.items()}
-        reached.update(dict.fromkeys(self._quiet_groups(), now))
-        untils: dict[int | None, datetime] = {
-            group: last_midnight(min(now, at), grace=self._grace) for group, at in reached.items()}
-        untils[None] = last_midnight(min(now, max(reached.values(), default=now)), grace=self._grace)
-        return untils
+        return group_untils(seen, self._quiet_groups(), now, idle_after=IDLE_GROUP, strictly_past=False,
+                            last_midnight=lambda at: last_midnight(at, grace=self._grace))
 
     async def judge_due(self, *, as_of: datetime | None = None) -> PassReport | None:
         """Judge every account due by its group's last midnight (as of `as_of`, default the clock).
         None when another instance's pass holds the lock."""
         untils = await self.untils(as_of or self._clock())
-        async with self._engine.connect() as conn:
-            locked = await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(sa.func.hashtext(self._lock_key))))
-            await conn.commit()
+        async with advisory_lock(self._engine, self._lock_key) as locked:
             if not locked:
                 return None
-            try:
-                reports = [await self._judge_group(group, until)
-                           for group, until in sorted(untils.items(), key=lambda gu: -1 if gu[0] is None else gu[0])]
-            finally:
-                await conn.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(self._lock_key))))
-                await conn.commit()
-        return PassReport(accounts=sum(r.accounts for r in reports), alerts=sum(r.alerts for r in reports),
-                          chunks=sum(r.chunks for r in reports))
+            return _total([await self._judge_group(group, until) for group, until in in_group_order(untils)])
 
     async def _judge_group(self, group: int | None, until: datetime) -> PassReport:
-        after, accounts, alerts, chunks = "", 0, 0, 0
-        while True:
-            outbox = Outbox()
-            async with unit_of_work(self._sessions) as session:
-                account_ids = await due_accounts(session, self._tables, partition=group, through=utc_day(until),
-                                                 after=after, limit=self._chunk)
-                if not account_ids:
-                    break
-                books = await lock_and_load_accounts(session, self._tables, account_ids)
-                judged = {a: advance(book, a, until=until, rules=self._rules) for a, book in books.items()}
-                await store_judged(session, self._tables, judged, partitions={}, rules=self._rules, outbox=outbox,
-                                   topic=self._topic, emitted_at=self._clock(), contracts=False)
-                await write_outbox(session, self._tables.plumbing.outbox, outbox.messages)
-            self._on_committed()
-            after = account_ids[-1]
-            chunks += 1
-            accounts += len(account_ids)
-            alerts += len(outbox.messages)
-        return PassReport(accounts=accounts, alerts=alerts, chunks=chunks)
+        async def due(session: AsyncSession, after: str) -> list[str]:
+            return await due_accounts(session, self._tables, partition=group, through=utc_day(until), after=after,
+                                      limit=self._chunk)
+
+        async def judge(session: AsyncSession, outbox: Outbox, account_ids: list[str]) -> PassReport:
+            books = await lock_and_load_accounts(session, self._tables, account_ids)
+            judged = {a: advance(book, a, until=until, rules=self._rules) for a, book in books.items()}
+            await store_judged(session, self._tables, judged, partitions={}, rules=self._rules, outbox=outbox,
+                               topic=self._topic, emitted_at=self._clock(), contracts=False)
+            return PassReport(accounts=len(account_ids), alerts=len(outbox.messages), chunks=1)
+
+        return _total(await in_chunks(self._sessions, self._tables.plumbing.outbox, due, judge, self._on_committed))
+
+
+def _total(reports: list[PassReport]) -> PassReport:
+    return PassReport(accounts=sum(r.accounts for r in reports), alerts=sum(r.alerts for r in reports),
+                      chunks=sum(r.chunks for r in reports))

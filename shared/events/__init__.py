@@ -16,6 +16,7 @@ from shared.events.envelope import (
     topic_kind,
 )
 from shared.events.examples import INPUT_EXAMPLES, OUTPUT_EXAMPLES
+from shared.events.frames import OutputEventFrames
 from shared.events.outputs import (
     CHURN_RISK_KINDS,
     ORCHARD_NAMESPACE,
@@ -78,6 +79,7 @@ __all__ = [
     "HealthChanged",
     "InteractionLogged",
     "OutputEvent",
+    "OutputEventFrames",
     "SurveyAnswered",
     "TicketClosed",
     "TicketOpened",

@@ -82,7 +82,7 @@ SENDS: Final[dict[str, tuple[str, ...]]] = {
 }
 RECEIVES: Final[dict[str, tuple[str, ...]]] = {
     "ingest": ("raw",),
-    "health": ("usage", "interaction", "contract"),
+    "health": ("usage", "interaction", "contract", "churn_risk"),  # churn_risk: its alert inbox
     "renewals": ("contract", "account_health"),
     "expansion": ("usage", "interaction", "contract", "account_health", "churn_risk"),
 }

@@ -44,14 +44,13 @@ def test_list_filters_like_the_health_api_and_show_gathers_the_account_from_ever
     assert [r["contract_id"] for r in picture["renewals"]] == [f"{good}-k1"]
     expansion = stack.get("expansion", f"/v1/accounts/{good}/opportunities").json()["items"]
     assert picture["opportunities"] == expansion
-    if stack.get("health", "/openapi.json").json()["paths"].get("/v1/accounts/{account_id}/timeline"):
-        assert picture["timeline"] is not None
-    else:
-        assert picture["timeline"] is None and any("no timeline" in n for n in picture["notes"])
+    timeline = stack.get("health", f"/v1/accounts/{good}/timeline", limit=50).json()["items"]
+    assert timeline and picture["timeline"] == timeline, "the latest page of the account's timeline"
 
     pretty = stack.orchard("accounts", "show", good)
     assert pretty.returncode == 0, pretty.stderr
     assert f"account {good}" in pretty.stdout and "Components" in pretty.stdout and "Renewals" in pretty.stdout
+    assert "Timeline (newest first)" in pretty.stdout and timeline[0]["summary"][:30] in pretty.stdout
     assert health["reasons"][0]["detail"][:40] in pretty.stdout
 
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.consumer import is_infrastructure_error
+from shared.batch_failures import is_infrastructure_error
 
 pytestmark = pytest.mark.integration
 

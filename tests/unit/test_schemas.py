@@ -210,7 +210,7 @@ async def test_receive_operations_are_how_the_services_are_wired(monkeypatch: py
     consumer_runner = shared.runtime.Runtime.consumer_runner
 
     def spy(self: shared.runtime.Runtime, *, topics: list[str], **kwargs: Any) -> Any:
-        subscribed[self.settings.service_name] = set(topics)
+        subscribed.setdefault(self.settings.service_name, set()).update(topics)  # every runner of it
         return consumer_runner(self, topics=topics, **kwargs)
 
     monkeypatch.setattr(shared.runtime.Runtime, "consumer_runner", spy)

@@ -6,7 +6,8 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import FastAPI
 
-from services.health.api import accounts, alerts, overrides, scorecards
+from services.health.api import accounts, alerts, overrides, scorecards, timeline
+from services.health.api.backtest import build_backtest_router
 from services.health.api.context import HealthContext
 from shared.app import create_app
 from shared.auth import ApiKeys
@@ -14,8 +15,10 @@ from shared.auth import ApiKeys
 __all__ = ["HealthContext", "create_health_app"]
 
 DESCRIPTION = """\
-An explainable, configurable account health score per account, its history and trend, versioned
-scorecards per segment, manual overrides, and churn-risk alerts. Every `/v1` endpoint needs
+An explainable, configurable account health score per account, its history and trend, the account's
+timeline, versioned scorecards per segment, manual overrides and their history, and the inbox of
+churn-risk alerts (health's and other services'), and a backtest of an event history against its
+outcomes. Every `/v1` endpoint needs
 `Authorization: Bearer <API key>` with the `read` or `write` scope. Lists take `limit` (default 50,
 max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on the last page).
 """
@@ -26,13 +29,16 @@ def create_health_app(
     *,
     api_keys: ApiKeys,
     readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
+    backtest_max_bytes: int = 256 * 1024 * 1024,
+    backtest_timeout_s: float = 1800.0,
 ) -> FastAPI:
     app = create_app(
         service="health",
         title="Orchard health",
         description=DESCRIPTION,
         api_keys=api_keys,
-        routers=[accounts.router, overrides.router, alerts.router, scorecards.router],
+        routers=[accounts.router, timeline.router, overrides.router, alerts.router, scorecards.router,
+                 build_backtest_router(max_body_bytes=backtest_max_bytes, timeout_s=backtest_timeout_s)],
         readiness=readiness,
     )
     app.state.health = context

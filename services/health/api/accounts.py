@@ -56,6 +56,14 @@ from shared.pagination import (
 router = api_router(prefix="/v1/accounts", tags=["accounts"])
 
 AccountId = Path(min_length=1, max_length=128)
+SinceParam = Query(None, alias="from", description="Inclusive (RFC 3339 with offset).")
+UntilParam = Query(None, alias="to", description="Exclusive (RFC 3339 with offset).")
+
+
+def check_window(since: datetime | None, until: datetime | None) -> None:
+    """A `from`/`to` window that holds nothing is a caller's mistake, not an empty page."""
+    if since is not None and until is not None and since >= until:
+        raise ApiError(400, "`from` must be before `to`", details=[{"loc": "query.from", "msg": "after `to`"}])
 
 
 @router.get("/{account_id}/health", response_model=AccountHealth, summary="An account's health and why")
@@ -140,15 +148,14 @@ def override_model(row: Record, *, now: datetime) -> Override:
             summary="Every change of an account's score, newest first")
 async def account_history(
     account_id: str = AccountId,
-    since: AwareDatetime | None = Query(None, alias="from", description="Inclusive (RFC 3339 with offset)."),
-    until: AwareDatetime | None = Query(None, alias="to", description="Exclusive (RFC 3339 with offset)."),
+    since: AwareDatetime | None = SinceParam,
+    until: AwareDatetime | None = UntilParam,
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
     _: str = Depends(require_scope("read")),
     ctx: HealthContext = Depends(context),
 ) -> Page[HistoryEntry]:
-    if since is not None and until is not None and since >= until:
-        raise ApiError(400, "`from` must be before `to`", details=[{"loc": "query.from", "msg": "after `to`"}])
+    check_window(since, until)
     after = time_key_position(decode_cursor(cursor), int)
     async with ctx.sessions() as session:
         if await queries.account(session, ctx.tables, account_id) is None:

@@ -95,6 +95,16 @@ class Alert(BaseModel):
     acknowledged_by: str | None
     acknowledged_at: datetime | None
     acknowledged_note: str | None
+    origin: Literal["health", "topic"] = Field(
+        description="`health`: raised by this service; `topic`: read from the churn-risk topic, raised by another "
+                    "service (renewals' `renewal_at_risk`, ...).")
+    owner: str | None = Field(None, description="The account's manager, from the latest account.updated.")
+    account_name: str | None = Field(None, description="From the latest account.updated.")
+    snoozed_until: datetime | None = Field(None, description="Hidden from `snoozed=false` lists until then.")
+    snoozed_by: str | None = None
+    assigned_to: str | None = None
+    assigned_by: str | None = None
+    assigned_at: datetime | None = None
 
 
 class AccountHealth(BaseModel):
@@ -170,6 +180,41 @@ class AckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str | None = Field(default=None, max_length=2000)
+
+
+class SnoozeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    until: AwareDatetime | None = Field(description="Snoozed until then (in the future); null wakes it now.")
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(min_length=1, max_length=200,
+                                 description="Who works on it (an email address or a name); null unassigns.")
+
+
+class TimelineEntry(BaseModel):
+    kind: Literal["interaction", "ticket", "survey", "contact", "contract", "account", "usage", "score", "alert"]
+    type: str = Field(description="The input event's type; `usage.daily` for a day's usage of a feature; "
+                                  "`health.changed` for a score change; `churn_risk` for an alert.")
+    at: datetime = Field(description="When it happened (event time); a usage roll-up's day starts at 00:00 UTC.")
+    entry_id: str = Field(description="Unique in the account's timeline.")
+    event_id: str | None = Field(description="The input event's id (null for roll-ups, score changes and alerts).")
+    summary: str = Field(description="In words.")
+    data: dict[str, Any] = Field(description="The event's data; a roll-up's feature, quantity and events; a score "
+                                             "change's scores and reasons; an alert's kind, severity and status.")
+
+
+class OverrideHistoryEntry(BaseModel):
+    kind: Literal["grade", "sentiment"]
+    action: Literal["set", "changed", "expired", "removed"]
+    at: datetime
+    by: str = Field(description="The API key's name; `system` for an expiry.")
+    value: str | float | None
+    reason: str | None = Field(description="Why it was set or changed (or removed, when the remover said).")
+    expires_at: datetime | None
 
 
 class Scorecard(BaseModel):

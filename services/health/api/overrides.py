@@ -1,25 +1,28 @@
-"""Manual overrides: an account manager's grade or sentiment, with a reason and an expiry.
+"""Manual overrides: an account manager's grade or sentiment, with a reason and an expiry, and their
+history (every one set, changed, expired or removed, with who and why).
 
 Stored apart from the computed score, so no recompute can wipe them; the health response shows them
 beside the computed score, and an expired one stays visible (as expired) until it is replaced or
-deleted.
+deleted. Who is the API key's name.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import Depends, Response
+from fastapi import Depends, Query, Response
+from pydantic import AwareDatetime
 
-from services.health import queries
-from services.health.api.accounts import AccountId, override_model
+from services.health import override_history, queries
+from services.health.api.accounts import AccountId, SinceParam, UntilParam, check_window, override_model
 from services.health.api.context import HealthContext, context
-from services.health.api.models import Override, OverrideIn
+from services.health.api.models import Override, OverrideHistoryEntry, OverrideIn
 from services.health.domain import Override as DomainOverride
 from shared.app import api_router
 from shared.auth import require_scope
 from shared.db import unit_of_work
 from shared.errors import ApiError
+from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, time_key_cursor, time_key_position
 
 router = api_router(prefix="/v1/accounts", tags=["overrides"])
 
@@ -49,8 +52,9 @@ async def put_override(
     async with unit_of_work(ctx.sessions) as session:
         if await queries.account(session, ctx.tables, account_id) is None:
             raise ApiError(404, f"no account {account_id}")
-        row = await queries.put_override(session, ctx.tables, account_id=account_id, kind=kind, value=body.value,
-                                         reason=body.reason, set_by=who, set_at=now, expires_at=body.expires_at)
+        row = await override_history.put_override(session, ctx.tables, account_id=account_id, kind=kind,
+                                                  value=body.value, reason=body.reason, set_by=who, set_at=now,
+                                                  expires_at=body.expires_at)
     return override_model(row, now=now)
 
 
@@ -59,11 +63,39 @@ async def put_override(
 async def delete_override(
     kind: OverrideKind,
     account_id: str = AccountId,
-    _: str = Depends(require_scope("write")),
+    reason: str | None = Query(None, min_length=1, max_length=2000, description="Why (kept in the history)."),
+    who: str = Depends(require_scope("write")),
     ctx: HealthContext = Depends(context),
 ) -> Response:
     async with unit_of_work(ctx.sessions) as session:
-        deleted = await queries.delete_override(session, ctx.tables, account_id, kind)
+        deleted = await override_history.delete_override(session, ctx.tables, account_id=account_id, kind=kind,
+                                                         by=who, why=reason, at=ctx.clock())
     if not deleted:
         raise ApiError(404, f"no {kind} override on account {account_id}")
     return Response(status_code=204)
+
+
+@router.get("/{account_id}/overrides/history", response_model=Page[OverrideHistoryEntry],
+            summary="Every override of the account set, changed, expired or removed, newest first")
+async def overrides_history(
+    account_id: str = AccountId,
+    kind: OverrideKind | None = Query(None),
+    since: AwareDatetime | None = SinceParam,
+    until: AwareDatetime | None = UntilParam,
+    limit: int = LimitParam,
+    cursor: str | None = CursorParam,
+    _: str = Depends(require_scope("read")),
+    ctx: HealthContext = Depends(context),
+) -> Page[OverrideHistoryEntry]:
+    check_window(since, until)
+    after = time_key_position(decode_cursor(cursor), str)
+    filters = override_history.HistoryFilters(kind=kind, since=since, until=until)
+    async with ctx.sessions() as session:
+        if await queries.account(session, ctx.tables, account_id) is None:
+            raise ApiError(404, f"no account {account_id}")
+        rows = await override_history.override_history(session, ctx.tables, account_id, filters=filters,
+                                                       now=ctx.clock(), after=after, limit=limit + 1)
+    items = [OverrideHistoryEntry(kind=r.kind, action=r.action, at=r.at, by=r.by, value=r.value, reason=r.reason,
+                                  expires_at=r.expires_at) for r in rows[:limit]]
+    next_cursor = time_key_cursor(rows[limit - 1].at, rows[limit - 1].key) if len(rows) > limit else None
+    return Page[OverrideHistoryEntry](items=items, next_cursor=next_cursor)

@@ -34,6 +34,7 @@ from services.health.domain import (
     component_scores,
     contract_summary,
     norm_sample,
+    norms_effective_from,
     validate_scorecard,
 )
 from services.health.domain.days import day_number
@@ -108,11 +109,13 @@ def sample_account(events: Sequence[Envelope], refreshes: Sequence[datetime]) ->
 
 
 def norms_from_samples(samples: Iterable[NormSample]) -> NormsHistory:
-    """One norm version per refresh time, effective from then, as the service's scheduler builds them."""
+    """One norm version per refresh time, in force from the next midnight, as the service's scheduler
+    builds them (never for points that may already have been scored)."""
     by_time: dict[datetime, list[NormSample]] = {}
     for sample in samples:
         by_time.setdefault(sample.at, []).append(sample)
-    versions = [build_norms(((s.cohort, s.measures) for s in by_time[at]), version=n, effective_from=at)
+    versions = [build_norms(((s.cohort, s.measures) for s in by_time[at]), version=n,
+                              effective_from=norms_effective_from(at))
                 for n, at in enumerate(sorted(by_time), start=1)]
     return NormsHistory(tuple(versions))
 

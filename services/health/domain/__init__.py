@@ -38,6 +38,7 @@ from services.health.domain.norms import (
     CohortNorms,
     NormsHistory,
     build_norms,
+    norms_effective_from,
     norms_from_json,
     norms_to_json,
 )
@@ -143,6 +144,7 @@ __all__ = [
     "keep_recent",
     "midnights",
     "norm_sample",
+    "norms_effective_from",
     "norms_from_json",
     "norms_to_json",
     "recent_scores_from_json",

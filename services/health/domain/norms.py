@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from services.health.domain.days import day_number, start_of_day
+
 ALL = "all"
 """The cohort of every account: used when the account's own cohort is too small to compare with."""
 
@@ -102,6 +104,14 @@ class NormsHistory:
 
 
 NO_NORMS = NormsHistory()
+
+
+def norms_effective_from(*evaluated: datetime) -> datetime:
+    """When norms built now take effect: the first midnight after every moment the account points may
+    already have been evaluated at. Never earlier: a point evaluated before the norms existed would
+    then have been scored without them in one run and with them in another (a batch committed just
+    before or just after the build), and outputs would depend on timing instead of on the events."""
+    return start_of_day(day_number(max(evaluated)) + 1)
 
 
 def _quantiles(values: list[float]) -> tuple[float, ...]:

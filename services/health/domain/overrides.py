@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Literal
 
 from services.health.domain.days import day_number, require_aware
 from services.health.domain.measures import ComponentScore, Part
@@ -111,3 +112,25 @@ def _overridden_sentiment(c: ComponentScore, value: float, override: Override) -
     part = Part("override", value, 1.0, override.describe())
     return replace(c, score=value, parts=(part,), missing=None,
                    facts={**c.facts, "computed_score": c.score, "override": value})
+
+
+OverrideAction = Literal["set", "changed", "expired", "removed"]
+
+
+def override_changes(
+    current_expires_at: datetime | None, *, now: datetime, removing: bool
+) -> list[tuple[OverrideAction, datetime]]:
+    """What an override's history records when a person sets or removes one (`removing`), given the
+    one in place (its expiry, None when there is none), oldest first. An override that ran out
+    before this change is recorded as expired at its expiry first: nobody acted then, yet the
+    history must show when it stopped counting. Setting over an active one is a change."""
+    changes: list[tuple[OverrideAction, datetime]] = []
+    active = current_expires_at is not None and current_expires_at > now
+    if current_expires_at is not None and not active:
+        changes.append(("expired", current_expires_at))
+    if removing:
+        if current_expires_at is not None:
+            changes.append(("removed", now))
+    else:
+        changes.append(("changed" if active else "set", now))
+    return changes

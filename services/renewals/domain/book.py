@@ -82,12 +82,13 @@ def _latest(current: datetime | None, candidate: datetime) -> datetime:
 
 def _health_json(health: Health) -> dict[str, Any]:
     return {"score": health.score, "grade": health.grade, "previous_score": health.previous_score,
-            "at": health.at.isoformat(), "event_id": health.event_id}
+            "at": health.at.isoformat(), "event_id": health.event_id, "components": dict(health.components)}
 
 
 def _health_of(stored: Mapping[str, Any]) -> Health:
     return Health(score=stored["score"], grade=stored["grade"], previous_score=stored["previous_score"],
-                  at=datetime.fromisoformat(stored["at"]), event_id=stored["event_id"])
+                  at=datetime.fromisoformat(stored["at"]), event_id=stored["event_id"],
+                  components=tuple(sorted((stored.get("components") or {}).items())))
 
 
 def _time(value: str | None) -> datetime | None:

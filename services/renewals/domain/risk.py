@@ -8,14 +8,18 @@
                 at least high (a customer that unhappy gives notice)
     closing     30 days or fewer left at high risk or worse: critical (little time to turn it round)
     overdue     the date has passed with no renewal recorded and no auto-renew: one band higher
+    weak parts  a part of health below 30 behind a green or yellow grade: usage (seat use and activity),
+                relationship (champion and sponsor: a departure without a successor empties it) or
+                support (urgent and open tickets): one band higher, never above high (a grade can
+                average a collapsing part away; the renewal should not)
 
 A reason's `delta` is the number of bands its factor moves the renewal, negative towards churn (as
 health's negative deltas are); the health grade's reason, the starting point, has 0.
 
-Not judged here, because renewals does not see them: seat utilisation (usage events go to health
-only, which weighs seat use in its usage component) and champion or sponsor loss and urgent tickets
-(renewals does not consume the interaction topic; health weighs them in relationship and support,
-and they reach this function through the grade).
+Seat utilisation, champion or sponsor loss and urgent tickets reach renewals through health's
+components (`health.changed` carries them): renewals consumes neither the usage nor the interaction
+topic, and health already judges them (seat use in usage, contacts in relationship, tickets in
+support), so they are read from there rather than judged twice.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ RISK_BANDS: tuple[RiskBand, ...] = ("low", "medium", "high", "critical")
 @dataclass(frozen=True)
 class RiskRules:
     critical_score_below: float = 25.0
+    weak_part_below: float = 30.0
     trend_days: int = 30
     trend_points: float = 15.0
     closing_days: int = 30
@@ -49,6 +54,12 @@ class Health:
     previous_score: float | None
     at: datetime
     event_id: str
+    components: tuple[tuple[str, float], ...] = ()
+    """Health's parts (name, 0-100), as the health.changed event carried them."""
+
+
+WEAK_PARTS = {"usage": "seat use and activity", "relationship": "champion and sponsor",
+              "support": "urgent and open tickets"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,15 @@ def assess_risk(
         if steps:
             reasons.append(RiskReason(component, float(-steps), detail))
             band = moved_to
+
+    if health is not None and band in ("low", "medium"):
+        weak = [(name, value) for name, value in health.components
+                if name in WEAK_PARTS and value < rules.weak_part_below]
+        if weak:
+            band = _moved(band, 1)
+            parts = ", ".join(f"{name} {value:g}/100 ({WEAK_PARTS[name]})" for name, value in weak)
+            reasons.append(RiskReason("weak_parts", -1.0, f"weak behind the {health.grade} grade: {parts}",
+                                      (health.event_id,)))
 
     if auto_renew:
         floor: RiskBand = "high" if health is not None and health.grade == "red" else "low"

@@ -33,6 +33,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/accounts/{account_id}/overrides/{kind}"):
         {"value": "red", "reason": "called them", "expires_at": "2099-01-01T00:00:00Z"},
     ("POST", "/v1/alerts/{alert_id}/ack"): {"note": "on it"},
+    ("POST", "/v1/alerts/{alert_id}/snooze"): {"until": "2099-01-01T00:00:00Z"},
+    ("POST", "/v1/alerts/{alert_id}/assign"): {"assignee": "kim@example.com"},
     ("PUT", "/v1/scorecards/{segment}"): SCORECARD,
     ("POST", "/v1/scorecards/{segment}/preview"): SCORECARD,
     ("PATCH", "/v1/renewals/{renewal_id}"): {"stage": "in_progress", "owner": "ann", "notes": "call"},

@@ -63,6 +63,22 @@ async def test_only_one_scheduler_pass_at_a_time(health: Health) -> None:
     assert quiet_now.date() == at(90).date()
 
 
+
+async def test_a_groups_midnight_waits_while_its_watermark_is_at_that_very_instant(health: Health) -> None:
+    """An event at the watermark's instant on another topic may still wait its turn in the merge: the
+    midnight it would be late for is evaluated only once the watermark is strictly past it."""
+    quiet, busy = healthy("still"), healthy("busy-still", days=90)
+    await health.apply(quiet.in_time_order() + busy.in_time_order())
+    grace = timedelta(seconds=health.settings.health_midnight_grace_s)
+    midnight = today_midnight(at(80))
+    async with health.service.runtime.engine.begin() as conn:
+        await conn.execute(sa.text(f'UPDATE "{health.schema}".stream_watermarks SET event_at = :at'),
+                           {"at": midnight + grace})
+    report = await health.service.rescorer.rescore_due(as_of=at(200))
+    assert report is not None and report.accounts == 1
+    still = (await health.rows("SELECT as_of FROM {s}.accounts WHERE account_id = 'still'"))[0].as_of
+    assert still == midnight - timedelta(days=1), "not the midnight the watermark has only reached"
+
 ENTERPRISE_USAGE_ONLY = {
     "weights": {"usage": 100, "engagement": 0, "sentiment": 0, "support": 0, "relationship": 0},
     "thresholds": {"green_enter": 95, "green_exit": 90, "red_enter": 40, "red_exit": 45},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from services.health.domain import (
@@ -12,6 +14,7 @@ from services.health.domain import (
     score_account,
     trend,
 )
+from services.health.domain.overrides import override_changes
 from tests.unit.health.factories import at, healthy_account
 
 pytestmark = pytest.mark.unit
@@ -73,3 +76,20 @@ def test_trend_over_7_30_90_days() -> None:
     assert trend(history, at(90)) == {"7d": -9.5, "30d": -17.5, "90d": -19.5}
     assert trend(history, at(20)) == {"7d": 0.0, "30d": None, "90d": None}
     assert trend([], at(20)) == {"7d": None, "30d": None, "90d": None}
+
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("current", "removing", "expected"), [
+    (None, False, [("set", NOW)]),                                               # the first one
+    (NOW + timedelta(days=3), False, [("changed", NOW)]),                        # over an active one
+    (NOW - timedelta(days=3), False, [("expired", NOW - timedelta(days=3)), ("set", NOW)]),  # over a run-out one
+    (NOW + timedelta(days=3), True, [("removed", NOW)]),
+    (NOW - timedelta(days=3), True, [("expired", NOW - timedelta(days=3)), ("removed", NOW)]),
+    (None, True, []),                                                            # nothing to remove
+])
+def test_override_history_records_what_happened_and_an_expiry_nobody_acted_on(
+    current: datetime | None, removing: bool, expected: list[tuple[str, datetime]]
+) -> None:
+    assert override_changes(current, now=NOW, removing=removing) == expected

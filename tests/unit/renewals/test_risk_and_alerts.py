@@ -15,7 +15,10 @@ from services.renewals.domain import (
     Health,
     Renewal,
     apply_contract_events,
+    apply_health,
     assess_risk,
+    book_from_json,
+    book_to_json,
     decide_alert,
     in_window,
     reminder_window,
@@ -169,3 +172,30 @@ def test_no_reminder_without_an_open_alert() -> None:
     assert _decide("yellow", 55, AlertState(band="medium"), on=RENEWS - timedelta(days=60)) is None
     late = _decide("red", 40, AlertState(), on=RENEWS - timedelta(days=45))
     assert late is not None and late.action == "raised" and late.state.reminded == 60, "raised late: no catch-up"
+
+
+def _with_parts(grade: str, score: float, **parts: float) -> Health:
+    return replace(health(grade, score), components=tuple(sorted(parts.items())))
+
+
+def test_a_weak_part_behind_a_good_grade_raises_a_band_and_says_which() -> None:
+    band, reasons = _risk([_with_parts("green", 78, usage=12, relationship=90, support=85)])
+    assert band == "medium"
+    assert reasons[1] == ("weak_parts", -1.0, "weak behind the green grade: usage 12/100 (seat use and activity)")
+    band, reasons = _risk([_with_parts("yellow", 60, usage=80, relationship=20, support=10)])
+    assert band == "high", "two weak parts move one band, not two"
+    assert reasons[1][2] == ("weak behind the yellow grade: relationship 20/100 (champion and sponsor), "
+                             "support 10/100 (urgent and open tickets)")
+
+
+def test_weak_parts_must_not_fire_at_30_for_other_parts_or_above_high() -> None:
+    assert _risk([_with_parts("green", 80, usage=30, relationship=30, support=30)])[0] == "low"
+    assert _risk([_with_parts("green", 80, engagement=5, sentiment=5)])[0] == "low", "only usage, relationship, support"
+    band, reasons = _risk([_with_parts("red", 40, usage=5)])
+    assert band == "high" and [r[0] for r in reasons] == ["health"], "red is high already; critical stays the score's"
+
+
+def test_health_parts_survive_the_stored_book() -> None:
+    record = _with_parts("green", 78, usage=12.5)
+    stored = book_from_json(book_to_json(apply_health(AccountBook(), record)))
+    assert stored.health_trail == (record,)
