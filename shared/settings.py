@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import ApiKeys
+from shared.fx import ExchangeRates, load_rates
 from shared.tls import DatabaseTls, KafkaSecurity
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://orchard@127.0.0.1:5433/orchard"
@@ -78,6 +79,10 @@ class OrchardSettings(BaseSettings):
     prune_interval_s: float = Field(default=600.0, gt=0)
     prune_batch_size: int = Field(default=10_000, ge=1)
 
+    fx_rates: str = ""
+    """The optional exchange-rate table (inline JSON or a YAML file path; see
+    ``shared.fx``) for consolidated totals beside the per-currency ones (renewals, expansion)."""
+
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
     run_migrations_on_start: bool = True
@@ -93,6 +98,15 @@ class OrchardSettings(BaseSettings):
                 "a downstream service that forgot an id ingest still de-duplicates could apply a redelivery twice"
             )
         return self
+
+    @model_validator(mode="after")
+    def _exchange_rates_readable(self) -> Self:
+        load_rates(self.fx_rates)  # a bad table stops the process at start, saying what is wrong
+        return self
+
+    def exchange_rates(self) -> ExchangeRates | None:
+        """The exchange-rate table, read now (build it once, at start)."""
+        return load_rates(self.fx_rates)
 
     @property
     def processed_events_retention(self) -> timedelta:

@@ -1,12 +1,14 @@
 """The batch handler: usage, interaction and contract events, and the account's health and churn-risk
-records (`inputs.py`), in; account signals, held triggers, opportunities and `upsell.triggered`
-events out. Follow one event: `ExpansionHandler.__call__` groups the batch by
-account, `fold_events` hands each account's new events to `domain.decide`, which folds them one at a
-time and runs the rules after each, at its event time (so batch boundaries change nothing), and the
-opportunities opened are inserted and announced.
+records (`inputs.py`), in; account signals, held triggers, opportunities, `upsell.triggered` events and
+revenue_health_divergence alerts (on the churn-risk topic) out. Follow one event:
+`ExpansionHandler.__call__` groups the batch by account, `fold_events` hands each account's new events
+to `domain.decide`, which folds them one at a time and runs the rules after each, at its event time (so
+batch boundaries change nothing), and the opportunities opened are inserted and announced, those won by
+a contract or expired are closed.
 
 Per batch, whatever its size: one statement locks and loads the accounts, one reads their latest
-opportunity episodes, one saves the signals, one inserts the new opportunities.
+opportunity episodes, one saves the signals, one inserts the new opportunities, one closes the closed
+ones.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from datetime import UTC, datetime
 from services.expansion import outputs
 from services.expansion.domain import (
     Catalogue,
+    Closed,
     Decided,
     ExpansionSignals,
     NewOpportunity,
     Thresholds,
     decide,
 )
+from services.expansion.domain.divergence import DivergenceAlert
 from services.expansion.inputs import fold_order, signal_event
 from services.expansion.store import (
     ExpansionTables,
+    close_opportunities,
     insert_opportunities,
     latest_episodes,
     lock_and_load_accounts,
@@ -46,6 +51,7 @@ class ExpansionHandler:
     catalogue: Catalogue
     thresholds: Thresholds
     upsell_topic: str
+    churn_risk_topic: str
     clock: Callable[[], datetime] = utc_now
     """Wall-clock time, for `emitted_at` only; triggers are judged at event time."""
 
@@ -57,6 +63,8 @@ class ExpansionHandler:
 
         folded: dict[str, ExpansionSignals] = {}
         opened: list[NewOpportunity] = []
+        closed: list[Closed] = []
+        alerts: list[DivergenceAlert] = []
         for account_id, account_events in grouped.items():
             start = Decided(stored.get(account_id) or ExpansionSignals(), episodes.get(account_id, {}))
             decided, applied = fold_events(start, account_events, ctx, apply=self._decide(account_id))
@@ -64,11 +72,15 @@ class ExpansionHandler:
                 continue
             folded[account_id] = decided.signals
             opened += decided.opened
+            closed += decided.closed
+            alerts += decided.alerts
         await save_signals(ctx.session, self.tables, folded)
         inserted = await insert_opportunities(ctx.session, self.tables, opened)
+        await close_opportunities(ctx.session, self.tables, closed)
+        now = self.clock()
         outputs.emit(ctx.outbox, [o for o in opened if o.opportunity_id in inserted], topic=self.upsell_topic,
-                     emitted_at=self.clock())
-
+                     emitted_at=now)
+        outputs.emit_divergence(ctx.outbox, alerts, topic=self.churn_risk_topic, emitted_at=now)
 
     def _decide(self, account_id: str) -> Callable[[Decided, Sequence[ConsumedEvent]], Decided]:
         def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:

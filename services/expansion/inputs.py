@@ -2,11 +2,11 @@
 
 The usage, interaction and contract topics carry input envelopes; `orchard.account-health.v1`
 (`health.changed`) and `orchard.alerts.churn-risk.v1` (`churn_risk.raised` / `.resolved`) carry
-output events, which are not envelopes. As in renewals (`services/renewals/inputs.py`), one runner
-reads them all, so the records of one account meet in one fold, merged in event time
-(`shared.alignment`): an output event is validated as the contract's model and carried in an
-envelope frame (id, type, account, time; no data) for the runner to de-duplicate and group, and
-`signal_event` reads it back from the record's bytes.
+output events, which are not envelopes. As in renewals, one runner reads them all, so the records of
+one account meet in one fold, merged in event time (`shared.alignment`), with the shared parser for
+such a mix (`shared.events.OutputEventFrames`): an output event is validated as the contract's model
+and carried in an envelope frame (id, type, account, time; no data) for the runner to de-duplicate
+and group, and `signal_event` reads it back from the record's bytes.
 
 A `health.changed` carries the time of the event that caused it, so it ties with that event. The
 merge (`shared.alignment`) puts the input topics first at equal times, and so must a batch: the
@@ -19,19 +19,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-import orjson
-from pydantic import ValidationError
-
 from services.expansion.domain import GATE_EVENT_TYPES, SignalEvent
 from shared.consumer import ConsumedEvent
 from shared.events import (
     ChurnRiskAlert,
     Envelope,
-    EventValidationError,
     HealthChanged,
     OutputEvent,
-    field_errors_from,
-    parse_event,
+    OutputEventFrames,
 )
 
 
@@ -49,36 +44,20 @@ _MODELS: Final[dict[str, type[OutputEvent]]] = {
 }
 
 
+_FRAMES = OutputEventFrames(_MODELS, source="orchard")
+
+
 def parse_expansion_input(raw: bytes) -> Envelope:
     """An input envelope (validated by `parse_event`) or a health / churn-risk record in an envelope
     frame; anything else raises EventValidationError (the runner dead-letters it)."""
-    if b'"health.changed"' not in raw and b'"churn_risk.' not in raw:
-        return parse_event(raw)
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return parse_event(raw)  # reports the JSON problem as every other record's
-    model = _MODELS.get(str(document.get("type"))) if isinstance(document, dict) else None
-    if model is None:
-        return parse_event(raw)
-    try:
-        record = model.model_validate(document)
-    except ValidationError as exc:
-        raise EventValidationError(field_errors_from(exc), str(document.get("event_id"))) from None
-    # Deliberately outside the envelope's types (the contract has no envelope for output events):
-    # only the frame's id, type, account and time are read by the runner and `by_account`.
-    frame: dict[str, Any] = {
-        "event_id": record.event_id, "type": record.type, "schema_version": record.schema_version,
-        "account_id": record.account_id, "occurred_at": record.occurred_at, "source": "orchard", "data": None,
-    }
-    return Envelope.model_construct(**frame)
+    return _FRAMES.parse(raw)
 
 
 def signal_event(event: ConsumedEvent) -> SignalEvent:
     """The event as the domain folds it; a framed record's few fields the health gate reads."""
     envelope = event.envelope
     if envelope.type in GATE_EVENT_TYPES:
-        record = _MODELS[envelope.type].model_validate_json(event.raw)
+        record = _FRAMES.read(envelope.type, event.raw)
         if isinstance(record, HealthChanged):
             data: dict[str, Any] = {"grade": record.grade, "score": record.score}
         else:

@@ -1,16 +1,22 @@
-"""The output event of a new opportunity: `upsell.triggered` on `orchard.signals.upsell.v1`.
+"""The output events: `upsell.triggered` on `orchard.signals.upsell.v1` for a new opportunity, and
+`churn_risk.raised` / `.resolved` of kind `revenue_health_divergence` on
+`orchard.alerts.churn-risk.v1` when an account's ARR and health move apart (`domain.divergence`).
 
-Its event id is derived from the opportunity id (itself deterministic: account, kind, product,
-episode), so a re-emitted trigger carries the same id and consumers can de-duplicate.
+Ids are deterministic: an upsell's from the opportunity id (account, kind, product, episode), a
+divergence alert's from its episode (account, episode number) and action, so a re-emitted event
+carries the same id and consumers can de-duplicate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
+from typing import Literal
 
 from services.expansion.domain import NewOpportunity
-from shared.events import UpsellTriggered, deterministic_event_id
+from services.expansion.domain.divergence import KIND, DivergenceAlert
+from shared.events import AlertReason, ChurnRiskAlert, UpsellTriggered, deterministic_event_id
 from shared.outbox import Outbox
 
 
@@ -43,3 +49,35 @@ def upsell_triggered(opportunity: NewOpportunity, *, emitted_at: datetime) -> Up
 def emit(outbox: Outbox, opportunities: Iterable[NewOpportunity], *, topic: str, emitted_at: datetime) -> None:
     for opportunity in opportunities:
         outbox.emit(topic=topic, key=opportunity.account_id, event=upsell_triggered(opportunity, emitted_at=emitted_at))
+
+
+class DivergenceRecord(ChurnRiskAlert):
+    """The contract's churn-risk event plus what ties one episode together (as renewals' alerts):
+    `alert_id`, `action`, `episode`, `episode_start`, and the direction and ARR by currency."""
+
+    alert_id: str
+    action: Literal["raised", "resolved"]
+    episode: int
+    episode_start: datetime
+    direction: Literal["arr_up_health_down", "arr_down_health_up"]
+    arr_by_currency: dict[str, Decimal]
+
+
+def divergence_alert(alert: DivergenceAlert, *, emitted_at: datetime) -> DivergenceRecord:
+    single = next(iter(alert.arr_now.values())) if len(alert.arr_now) == 1 else None
+    return DivergenceRecord(
+        event_id=alert.event_id, type=f"churn_risk.{alert.action}", account_id=alert.account_id,
+        occurred_at=alert.at, emitted_at=emitted_at, kind=KIND, severity=alert.severity,
+        score=alert.score, previous_score=alert.previous_score,
+        grade=alert.grade,  # type: ignore[arg-type]  # health's grades are the contract's
+        reasons=tuple(AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
+                                  evidence_event_ids=r.evidence_event_ids) for r in alert.reasons),
+        arr_at_risk=single if alert.direction == "arr_up_health_down" else None,
+        alert_id=alert.alert_id, action=alert.action, episode=alert.episode, episode_start=alert.since,
+        direction=alert.direction, arr_by_currency=dict(alert.arr_now),
+    )
+
+
+def emit_divergence(outbox: Outbox, alerts: Iterable[DivergenceAlert], *, topic: str, emitted_at: datetime) -> None:
+    for alert in alerts:
+        outbox.emit(topic=topic, key=alert.account_id, event=divergence_alert(alert, emitted_at=emitted_at))

@@ -8,14 +8,15 @@ pages.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.expansion.domain import CLOSED_STAGES, ExpansionSignals, signals_from_json
+from services.expansion.domain import CLOSED_STAGES, OPEN_STAGES, ExpansionSignals, signals_from_json
+from services.expansion.domain.pipeline import PipelineEntry
 from services.expansion.store import ExpansionTables
 
 Record = sa.Row[*tuple[Any, ...]]
@@ -61,11 +62,14 @@ async def opportunity(session: AsyncSession, tables: ExpansionTables, opportunit
 async def update_opportunity(
     session: AsyncSession, tables: ExpansionTables, opportunity_id: str, *, changes: dict[str, Any], at: datetime,
 ) -> Record:
-    """Apply already-validated changes; a move into a closed stage stamps `closed_at` (the cool-down's start)."""
+    """Apply already-validated changes. A stage move is progress (expiry counts from it again); a move
+    into a closed stage stamps `closed_at` (the cool-down's start), closed by a person."""
     o = tables.opportunities
     values = {**changes, "updated_at": at}
+    if "stage" in changes:
+        values["progressed_at"] = at
     if changes.get("stage") in CLOSED_STAGES:
-        values["closed_at"] = at
+        values |= {"closed_at": at, "closed_by": "person", "close_reason": None}
     stmt = sa.update(o).where(o.c.opportunity_id == opportunity_id).values(**values).returning(*o.c)
     return (await session.execute(stmt)).one()
 
@@ -74,3 +78,14 @@ async def account_signals(session: AsyncSession, tables: ExpansionTables, accoun
     a = tables.accounts
     row = (await session.execute(sa.select(a.c.state).where(a.c.account_id == account_id))).first()
     return None if row is None else signals_from_json(row[0])
+
+
+async def pipeline_entries(session: AsyncSession, tables: ExpansionTables, *, closed_since: date | None
+                           ) -> list[PipelineEntry]:
+    """Every open opportunity, and the closed ones that closed on `closed_since` or later (none when None)."""
+    o = tables.opportunities
+    wanted: sa.ColumnElement[bool] = o.c.stage.in_(sorted(OPEN_STAGES))
+    if closed_since is not None:
+        wanted = sa.or_(wanted, o.c.closed_at >= sa.literal(datetime.combine(closed_since, time(), UTC)))
+    query = sa.select(o.c.stage, o.c.currency, o.c.estimated_arr_uplift, o.c.progressed_at, o.c.closed_at).where(wanted)
+    return [PipelineEntry(*row) for row in await session.execute(query)]

@@ -44,7 +44,8 @@ def build_service(settings: ExpansionSettings) -> ExpansionService:
     tables = expansion_tables(settings.expansion_schema)
     runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
     topics = settings.topics
-    handler = ExpansionHandler(tables=tables, catalogue=catalogue, thresholds=thresholds, upsell_topic=topics.upsell)
+    handler = ExpansionHandler(tables=tables, catalogue=catalogue, thresholds=thresholds, upsell_topic=topics.upsell,
+                               churn_risk_topic=topics.churn_risk)
     # One runner for all five (see inputs.py): an account's health and its usage meet in one fold, in
     # event time. All are keyed by account_id with `topic_partitions` partitions, so they co-partition.
     runner = runtime.consumer_runner(
@@ -52,7 +53,8 @@ def build_service(settings: ExpansionSettings) -> ExpansionService:
         handler=handler, parser=parse_expansion_input)
     app = create_expansion_app(
         ExpansionContext(sessions=runtime.sessions, tables=tables, catalogue=catalogue, thresholds=thresholds,
-                         clock=utc_now),
+                         clock=utc_now, stage_weights=settings.expansion_stage_weights,
+                         exchange_rates=settings.exchange_rates()),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
     )

@@ -6,9 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from services.expansion.domain import Thresholds
+from services.expansion.domain.pipeline import stage_weights
 from shared.settings import OrchardSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,6 +37,25 @@ class ExpansionSettings(OrchardSettings):
     expansion_whitespace_min_fit: float = Field(default=_DEFAULTS.whitespace_min_fit, ge=0, le=1)
     expansion_cooldown_days: int = Field(default=_DEFAULTS.cooldown_days, ge=0)
     expansion_reraise_uplift_factor: Decimal = Field(default=_DEFAULTS.reraise_uplift_factor, ge=1)
+    expansion_opportunity_ttl_days: int = Field(default=_DEFAULTS.opportunity_ttl_days, ge=1, le=3650)
+    """An open opportunity with no progress (opened, or moved
+    by a person) for this many days, in event time, is closed as lost by expiry."""
+
+    expansion_divergence_window_days: int = Field(default=_DEFAULTS.divergence_window_days, ge=1, le=730)
+    """revenue_health_divergence compares ARR and health now with their values this many days ago."""
+    expansion_divergence_min_arr_change: Decimal = Field(default=_DEFAULTS.divergence_min_arr_change, gt=0, lt=1)
+    """The share ARR must move by (per currency) for a divergence."""
+    expansion_divergence_min_score_change: float = Field(default=_DEFAULTS.divergence_min_score_change, gt=0, le=100)
+    """The health points the score must move by, the other way, for a divergence."""
+    expansion_stage_weights: dict[str, Decimal] = Field(default_factory=dict)
+    """JSON, e.g. ``{"open": 0.1, "qualified": 0.3, "proposed": 0.6}`` (the defaults): the share of an
+    open opportunity's uplift the pipeline expects, per stage; stages
+    left out keep their default."""
+
+    @field_validator("expansion_stage_weights")
+    @classmethod
+    def _weights(cls, weights: dict[str, Decimal]) -> dict[str, Decimal]:
+        return stage_weights(weights)
 
     @property
     def catalogue_path(self) -> Path:
@@ -54,4 +74,8 @@ class ExpansionSettings(OrchardSettings):
             whitespace_min_fit=self.expansion_whitespace_min_fit,
             cooldown_days=self.expansion_cooldown_days,
             reraise_uplift_factor=self.expansion_reraise_uplift_factor,
+            opportunity_ttl_days=self.expansion_opportunity_ttl_days,
+            divergence_window_days=self.expansion_divergence_window_days,
+            divergence_min_arr_change=self.expansion_divergence_min_arr_change,
+            divergence_min_score_change=self.expansion_divergence_min_score_change,
         )

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.expansion.domain import (
+    Closed,
     ExpansionSignals,
     LatestEpisode,
     NewOpportunity,
@@ -60,6 +61,10 @@ def expansion_tables(schema: str) -> ExpansionTables:
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("updated_at", _TZ, nullable=False),
         sa.Column("closed_at", _TZ),
+        sa.Column("currency", sa.Text, nullable=False, server_default="USD"),
+        sa.Column("progressed_at", _TZ, nullable=False),
+        sa.Column("closed_by", sa.Text),
+        sa.Column("close_reason", sa.Text),
     )
     return ExpansionTables(schema, plumbing_tables(md), accounts, opportunities)
 
@@ -93,26 +98,27 @@ async def latest_episodes(
     rows = await session.execute(
         sa.text(
             "SELECT DISTINCT ON (account_id, kind, product) account_id, kind, product, episode, stage, "
-            f"estimated_arr_uplift, closed_at FROM {_q(tables, 'opportunities')} "
+            f"estimated_arr_uplift, closed_at, progressed_at FROM {_q(tables, 'opportunities')} "
             "WHERE account_id = ANY(CAST(:ids AS text[])) ORDER BY account_id, kind, product, episode DESC"
         ),
         {"ids": list(account_ids)},
     )
     latest: dict[str, dict[tuple[str, str], LatestEpisode]] = {}
-    for account_id, kind, product, episode, stage, uplift, closed_at in rows:
+    for account_id, kind, product, episode, stage, uplift, closed_at, progressed_at in rows:
         latest.setdefault(account_id, {})[kind, product] = LatestEpisode(kind, product, episode, stage, uplift,
-                                                                          closed_at)
+                                                                          closed_at, progressed_at)
     return latest
 
 
 _INSERT_OPPORTUNITIES = """
 INSERT INTO {table} (opportunity_id, account_id, kind, product, episode, stage, estimated_arr_uplift, confidence,
-                     reason, evidence, as_of, created_at, updated_at)
-SELECT id, a, k, p, ep, 'open', up, c, r, ev::jsonb, ao, now(), now()
+                     reason, evidence, as_of, created_at, updated_at, currency, progressed_at)
+SELECT id, a, k, p, ep, 'open', up, c, r, ev::jsonb, ao, now(), now(), cur, ao
 FROM unnest(CAST(:id AS text[]), CAST(:account_id AS text[]), CAST(:kind AS text[]), CAST(:product AS text[]),
             CAST(:episode AS int[]), CAST(:uplift AS numeric[]), CAST(:confidence AS float8[]),
-            CAST(:reason AS text[]), CAST(:evidence AS text[]), CAST(:as_of AS timestamptz[]))
-     WITH ORDINALITY AS u(id, a, k, p, ep, up, c, r, ev, ao, n)
+            CAST(:reason AS text[]), CAST(:evidence AS text[]), CAST(:as_of AS timestamptz[]),
+            CAST(:currency AS text[]))
+     WITH ORDINALITY AS u(id, a, k, p, ep, up, c, r, ev, ao, cur, n)
 ORDER BY n
 ON CONFLICT DO NOTHING
 RETURNING opportunity_id
@@ -126,13 +132,38 @@ async def insert_opportunities(
     if not opportunities:
         return set()
     columns: dict[str, list[Any]] = {k: [] for k in ("id", "account_id", "kind", "product", "episode", "uplift",
-                                                     "confidence", "reason", "evidence", "as_of")}
+                                                     "confidence", "reason", "evidence", "as_of", "currency")}
     for o in opportunities:
         t = o.trigger
         for key, value in (("id", o.opportunity_id), ("account_id", o.account_id), ("kind", t.kind),
                            ("product", t.product), ("episode", o.episode), ("uplift", t.estimated_arr_uplift),
                            ("confidence", t.confidence), ("reason", t.reason),
-                           ("evidence", orjson.dumps(list(t.evidence_event_ids)).decode()), ("as_of", o.as_of)):
+                           ("evidence", orjson.dumps(list(t.evidence_event_ids)).decode()), ("as_of", o.as_of),
+                           ("currency", o.currency)):
             columns[key].append(value)
     rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), columns)
+    return {row[0] for row in rows}
+
+
+# Only rows still open move: a person's won, lost or dismissed stands, and a replay that closes the
+# same episode again changes nothing. Closing by expiry or by contract is not progress a person made,
+# so `progressed_at` stays.
+_CLOSE_OPPORTUNITIES = """
+UPDATE {table} AS o SET stage = u.st, closed_at = u.ca, closed_by = u.cb, close_reason = u.r, updated_at = now()
+FROM unnest(CAST(:id AS text[]), CAST(:stage AS text[]), CAST(:closed_at AS timestamptz[]),
+            CAST(:closed_by AS text[]), CAST(:reason AS text[])) AS u(id, st, ca, cb, r)
+WHERE o.opportunity_id = u.id AND o.stage IN ('open', 'qualified', 'proposed')
+RETURNING o.opportunity_id
+"""
+
+
+async def close_opportunities(session: AsyncSession, tables: ExpansionTables, closed: Sequence[Closed]) -> set[str]:
+    """Close the opportunities the fold closed, those still open only; returns the ids moved."""
+    if not closed:
+        return set()
+    last = {c.opportunity_id: c for c in closed}  # an id closes once per fold; the last word stands
+    params = {"id": list(last), "stage": [c.stage for c in last.values()],
+              "closed_at": [c.closed_at for c in last.values()], "closed_by": [c.closed_by for c in last.values()],
+              "reason": [c.reason for c in last.values()]}
+    rows = await session.execute(sa.text(_CLOSE_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), params)
     return {row[0] for row in rows}

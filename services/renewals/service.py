@@ -51,7 +51,8 @@ def build_service(settings: RenewalsSettings) -> RenewalsService:
     )
     app = create_renewals_app(
         RenewalsContext(sessions=runtime.sessions, tables=tables, window_days=settings.renewals_window_days,
-                        clock=utc_now, forecast_min_closed=settings.renewals_forecast_min_closed),
+                        clock=utc_now, forecast_min_closed=settings.renewals_forecast_min_closed,
+                        exchange_rates=settings.exchange_rates()),
         api_keys=settings.api_keys,
         readiness=runtime.readiness_checks(),
     )

@@ -78,7 +78,7 @@ SENDS: Final[dict[str, tuple[str, ...]]] = {
     "ingest": ("usage", "interaction", "contract", "dlq"),
     "health": ("account_health", "churn_risk", "dlq"),
     "renewals": ("churn_risk", "dlq"),
-    "expansion": ("upsell", "dlq"),
+    "expansion": ("upsell", "churn_risk", "dlq"),
 }
 RECEIVES: Final[dict[str, tuple[str, ...]]] = {
     "ingest": ("raw",),

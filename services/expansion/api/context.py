@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +14,7 @@ from services.expansion import queries
 from services.expansion.domain import Catalogue, ExpansionSignals, Thresholds
 from services.expansion.store import ExpansionTables
 from shared.errors import ApiError
+from shared.fx import ExchangeRates
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,9 @@ class ExpansionContext:
     catalogue: Catalogue
     thresholds: Thresholds
     clock: Callable[[], datetime]
-    """"Now", for updated_at and closed_at (the cool-down's start)."""
+    """"Now", for updated_at and closed_at (the cool-down's start), and what the pipeline is judged at."""
+    stage_weights: Mapping[str, Decimal]
+    exchange_rates: ExchangeRates | None = None
 
 
 def context(request: Request) -> ExpansionContext:

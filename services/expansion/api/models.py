@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from shared.fx import ConsolidationBasis
+from shared.periods import PeriodReport
 
 Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
 Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
@@ -30,6 +33,15 @@ class Opportunity(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    currency: str = Field(description="The currency of estimated_arr_uplift (the catalogue's for catalogue products).")
+    progressed_at: datetime = Field(description="Its opening (event time) or a person's latest stage move.")
+    expires_at: datetime | None = Field(
+        description="While open: when it is closed as lost for want of progress (progressed_at + "
+                    "ORCHARD_EXPANSION_OPPORTUNITY_TTL_DAYS, event time; stored at the account's next event).")
+    closed_by: Literal["person", "contract", "expiry"] | None = Field(
+        description="person (a PATCH), contract (won by the contract event that added the product, or more of "
+                    "it) or expiry (lost: no progress for the TTL).")
+    close_reason: str | None = Field(description="In words, when closed by a contract or by expiry.")
 
 
 class OpportunityPatch(BaseModel):
@@ -80,3 +92,43 @@ class HeldTriggers(BaseModel):
     held: list[HeldTrigger] = Field(
         description="Upsell triggers that would fire but for the account's health; each fires (as an "
                     "opportunity) once the account is not red and has no open alert, if it still holds.")
+
+
+class PipelineBucket(BaseModel):
+    opportunities: int
+    arr: Money = Field(description="The estimated ARR uplift of the opportunities here.")
+    expected_arr: Money = Field(description="arr x weight, summed.")
+    weight: Decimal | None = Field(None, description="The weight applied to every opportunity here (stage or outcome).")
+
+
+class CurrencyPipeline(BaseModel):
+    currency: str
+    total: PipelineBucket
+    by_stage: dict[str, PipelineBucket] = Field(description="Open opportunities by stage (open, qualified, proposed).")
+    by_outcome: dict[str, PipelineBucket] = Field(
+        description="With a period: opportunities settled in it (won 1, lost and dismissed 0; an open one past its "
+                    "expiry counts as lost).")
+    by_period: dict[str, PipelineBucket] = Field(
+        description="Open opportunities by the quarter of their expected close (their expires_at).")
+
+
+class ConsolidatedPipeline(BaseModel):
+    currency: str
+    arr: Money
+    expected_arr: Money
+
+
+class Pipeline(BaseModel):
+    period: str | None = Field(description="The period asked for; null: the whole open pipeline.")
+    start: date | None
+    end: date | None = Field(description="Exclusive.")
+    as_of: datetime = Field(description="What expiry is judged against: now, or the as_of asked for.")
+    stage_weights: dict[str, Decimal] = Field(description="ORCHARD_EXPANSION_STAGE_WEIGHTS (defaults 0.1/0.3/0.6).")
+    outcome_weights: dict[str, Decimal]
+    opportunity_ttl_days: int = Field(description="An open opportunity's expected close is its last progress + this.")
+    by_currency: list[CurrencyPipeline] = Field(description="One per currency: amounts are never summed across.")
+    consolidated: ConsolidatedPipeline | None = Field(
+        description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
+    consolidation: ConsolidationBasis
+    renewal_forecast: PeriodReport = Field(
+        description="Where the renewal forecast of the same period is (the renewals service), in the same shape.")

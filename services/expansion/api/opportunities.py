@@ -9,7 +9,7 @@ from fastapi import Depends, Query
 from services.expansion import queries
 from services.expansion.api.context import ExpansionContext, context
 from services.expansion.api.models import Opportunity, OpportunityPatch, Stage
-from services.expansion.domain import can_move
+from services.expansion.domain import OPEN_STAGES, can_move, expires_at
 from services.expansion.queries import OpportunityFilters, Record
 from shared.app import api_router
 from shared.auth import require_scope
@@ -27,13 +27,15 @@ from shared.pagination import (
 router = api_router(prefix="/v1", tags=["opportunities"])
 
 
-def opportunity_model(row: Record) -> Opportunity:
+def opportunity_model(row: Record, *, ttl_days: int) -> Opportunity:
     return Opportunity(
         opportunity_id=row.opportunity_id, account_id=row.account_id, kind=row.kind, product=row.product,
         episode=row.episode, stage=row.stage, owner=row.owner, notes=row.notes,
         estimated_arr_uplift=row.estimated_arr_uplift, confidence=row.confidence, reason=row.reason,
         evidence_event_ids=list(row.evidence), as_of=row.as_of, created_at=row.created_at,
-        updated_at=row.updated_at, closed_at=row.closed_at,
+        updated_at=row.updated_at, closed_at=row.closed_at, currency=row.currency, progressed_at=row.progressed_at,
+        expires_at=expires_at(row.progressed_at, ttl_days) if row.stage in OPEN_STAGES else None,
+        closed_by=row.closed_by, close_reason=row.close_reason,
     )
 
 
@@ -42,7 +44,7 @@ async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str 
     after = time_key_position(decode_cursor(cursor), str)
     async with ctx.sessions() as session:
         rows = await queries.list_opportunities(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    items = [opportunity_model(r) for r in rows[:limit]]
+    items = [opportunity_model(r, ttl_days=ctx.thresholds.opportunity_ttl_days) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         next_cursor = time_key_cursor(items[-1].created_at, items[-1].opportunity_id)
@@ -95,4 +97,4 @@ async def patch_opportunity(
             del changes["stage"]  # staying put keeps closed_at as it was
         updated = await queries.update_opportunity(session, ctx.tables, opportunity_id, changes=changes,
                                                    at=ctx.clock())
-    return opportunity_model(updated)
+    return opportunity_model(updated, ttl_days=ctx.thresholds.opportunity_ttl_days)

@@ -2,18 +2,17 @@
 it event by event (`domain.decide`), with cohort norms rebuilt at every UTC midnight from every
 account's state at that moment (two passes: `growth_by_day` for all accounts, then `replay_account`).
 
-Opportunities need people to close them; a replay has none, so it stands in for them the way
-issue 11 describes the service doing it: an open opportunity is closed as won when the account's
-seats or ARR go up, and expires `expire_days` after it opened otherwise. Then the usual cool-down
-(`Thresholds.cooldown_days`) applies before the same (kind, product) can trigger again.
+Opportunities need people to move them along; a replay has none, so it relies on what the service
+does without them (`domain.closing`, inside `decide`): an open opportunity is won by the contract
+event that adds its product (or more of it), and expires `Thresholds.opportunity_ttl_days` after it
+opened otherwise. Then the usual cool-down (`Thresholds.cooldown_days`) applies before the same
+(kind, product) can trigger again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 
 from services.expansion.backtest.judge import RaisedTrigger
 from services.expansion.domain import (
@@ -32,8 +31,6 @@ from services.expansion.domain import (
 from services.expansion.domain.signals import day_number
 from services.expansion.domain.usage import account_growth, feature_growth
 from shared.events import Envelope
-
-EXPIRE_DAYS = 90
 
 GrowthRecord = tuple[int, str, float]
 """(UTC day ordinal, cohort key, growth ratio): one account's standing at the start of a day."""
@@ -73,43 +70,13 @@ def norms_by_day(records: Sequence[GrowthRecord]) -> dict[int, CohortNorms]:
 
 
 def replay_account(account_id: str, events: Sequence[SignalEvent], *, catalogue: Catalogue, thresholds: Thresholds,
-                   norms: Mapping[int, CohortNorms], expire_days: int = EXPIRE_DAYS) -> list[RaisedTrigger]:
+                   norms: Mapping[int, CohortNorms]) -> list[RaisedTrigger]:
     """Every upsell trigger the service would have raised for this account, in event time."""
     state = Decided(ExpansionSignals())
-    opened_at: dict[tuple[str, str], datetime] = {}
     raised: list[RaisedTrigger] = []
     for event in events:
         now = max(event.occurred_at, state.signals.latest_at or event.occurred_at)
-        before = _size(state.signals, now)
-        state = _expire(state, opened_at, now, timedelta(days=expire_days))
         state = decide(Decided(state.signals, state.latest), account_id, [event], catalogue=catalogue,
                        thresholds=thresholds, norms=norms.get(day_number(now), NO_NORMS))
-        for new in state.opened:
-            opened_at[new.trigger.kind, new.trigger.product] = new.as_of
-            raised.append(RaisedTrigger(account_id, new.trigger.kind, new.as_of))
-        if event.event_type.startswith("contract.") and _grew(before, _size(state.signals, now)):
-            state = _close_open(state, now, stage="won")
+        raised += [RaisedTrigger(account_id, new.trigger.kind, new.as_of) for new in state.opened]
     return raised
-
-
-def _size(signals: ExpansionSignals, at: datetime) -> tuple[int, Decimal]:
-    live = signals.live_contracts(at)
-    return sum(c.seats for c in live), sum((c.arr for c in live), Decimal(0))
-
-
-def _grew(before: tuple[int, Decimal], after: tuple[int, Decimal]) -> bool:
-    return after[0] > before[0] or after[1] > before[1]
-
-
-def _expire(state: Decided, opened_at: Mapping[tuple[str, str], datetime], now: datetime,
-            expire: timedelta) -> Decided:
-    latest = dict(state.latest)
-    for key, episode in state.latest.items():
-        if episode.closed_at is None and opened_at[key] + expire <= now:
-            latest[key] = replace(episode, stage="lost", closed_at=opened_at[key] + expire)
-    return replace(state, latest=latest)
-
-
-def _close_open(state: Decided, now: datetime, *, stage: str) -> Decided:
-    return replace(state, latest={key: replace(e, stage=stage, closed_at=now) if e.closed_at is None else e
-                                  for key, e in state.latest.items()})

@@ -13,6 +13,7 @@ How the shell uses it, per batch and per touched account:
 """
 
 from services.expansion.domain.catalogue import Catalogue, CatalogueInvalid, PlanLimit, Product, parse_catalogue
+from services.expansion.domain.closing import Closed, expires_at
 from services.expansion.domain.codec import signals_from_json, signals_to_json
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms, build_norms, cohort_key
 from services.expansion.domain.decide import Decided, decide
@@ -50,6 +51,7 @@ __all__ = [
     "STAGES",
     "Catalogue",
     "CatalogueInvalid",
+    "Closed",
     "CohortNorms",
     "Decided",
     "ExpansionSignals",
@@ -71,6 +73,7 @@ __all__ = [
     "cohort_key",
     "decide",
     "evaluate_triggers",
+    "expires_at",
     "new_opportunities",
     "opportunity_id",
     "parse_catalogue",

@@ -10,6 +10,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.expansion.domain.divergence import (
+    EMPTY_DIVERGENCE,
+    ArrPoint,
+    DivergenceState,
+    OpenDivergence,
+    ScorePoint,
+)
 from services.expansion.domain.health_gate import EMPTY_GATE, Grade, HealthGate, Held, OpenAlert
 from services.expansion.domain.signals import Contract, ExpansionSignals, FeatureUse, Survey
 
@@ -26,6 +33,7 @@ def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
         "volumes": {f: {str(d): q for d, q in days.items()} for f, days in s.volumes.items()},
         "segment": None if s.segment is None else [s.segment[0].isoformat(), s.segment[1], s.segment[2]],
         "gate": _gate_to_json(s.gate),
+        "divergence": _divergence_to_json(s.divergence),
     }
 
 
@@ -46,6 +54,7 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
         volumes={f: {int(d): float(q) for d, q in days.items()} for f, days in doc.get("volumes", {}).items()},
         segment=_segment_from_json(doc.get("segment")),
         gate=_gate_from_json(doc.get("gate")),
+        divergence=_divergence_from_json(doc.get("divergence")),
     )
 
 
@@ -101,4 +110,30 @@ def _gate_from_json(doc: dict[str, Any] | None) -> HealthGate:
         open_alerts={a: OpenAlert(kind, datetime.fromisoformat(since))
                      for a, (kind, since) in doc.get("open_alerts", {}).items()},
         held={(h.kind, h.product): h for h in held},
+    )
+
+
+def _divergence_to_json(state: DivergenceState) -> dict[str, Any] | None:
+    if state == EMPTY_DIVERGENCE:
+        return None
+    o = state.open
+    return {
+        "arr": [[p.at.isoformat(), p.event_id, [[c, str(a)] for c, a in p.arr]] for p in state.arr],
+        "health": [[p.at.isoformat(), p.event_id, p.score, p.grade] for p in state.health],
+        "open": None if o is None else [o.direction, o.since.isoformat(), o.episode],
+        "episodes": state.episodes,
+    }
+
+
+def _divergence_from_json(doc: dict[str, Any] | None) -> DivergenceState:
+    if not doc:
+        return EMPTY_DIVERGENCE
+    o = doc.get("open")
+    return DivergenceState(
+        arr=tuple(ArrPoint(datetime.fromisoformat(at), event_id, tuple((c, Decimal(a)) for c, a in arr))
+                  for at, event_id, arr in doc.get("arr", ())),
+        health=tuple(ScorePoint(datetime.fromisoformat(at), event_id, float(score), grade)
+                     for at, event_id, score, grade in doc.get("health", ())),
+        open=None if o is None else OpenDivergence(o[0], datetime.fromisoformat(o[1]), int(o[2])),
+        episodes=int(doc.get("episodes", 0)),
     )

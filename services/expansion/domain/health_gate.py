@@ -2,7 +2,9 @@
 
 The gate is folded from `health.changed` (the latest grade) and the churn-risk topic (the alerts
 still open, by `alert_id`: a raise, an escalation or a reminder opens or keeps one open, a resolve
-closes it). While it is shut, a trigger that would open an opportunity is kept as *held*, with why,
+closes it; expansion's own revenue_health_divergence records are not a reason to hold: their cause,
+falling health, reaches the gate as health records, and ARR falling while health rises is no reason
+to stop selling). While it is shut, a trigger that would open an opportunity is kept as *held*, with why,
 instead; the held set is what would fire now, re-judged at every event like the triggers themselves.
 When the gate opens again (not red, no alert open), the rules run at that event as at any other, so
 a held trigger whose condition still holds fires then, with the id it would have had, and one that
@@ -21,6 +23,7 @@ HEALTH_CHANGED: Final = "health.changed"
 CHURN_RISK_TYPES: Final = frozenset({"churn_risk.raised", "churn_risk.resolved"})
 GATE_EVENT_TYPES: Final = frozenset({HEALTH_CHANGED, *CHURN_RISK_TYPES})
 CLOSING_ACTIONS: Final = frozenset({"resolved"})
+NOT_GATING_KINDS: Final = frozenset({"revenue_health_divergence"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ def apply_gate_event(gate: HealthGate, *, event_type: str, event_id: str, occurr
         if current is not None and (occurred_at, event_id) < (current.at, current.event_id):
             return gate  # a late, older grade
         return replace(gate, grade=grade)
+    if data.get("kind") in NOT_GATING_KINDS:
+        return gate
     alert_id = str(data.get("alert_id") or data["kind"])
     alerts = dict(gate.open_alerts)
     if event_type == "churn_risk.resolved" or data.get("action") in CLOSING_ACTIONS:

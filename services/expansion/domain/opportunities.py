@@ -59,6 +59,9 @@ class LatestEpisode:
     stage: str
     estimated_arr_uplift: Decimal
     closed_at: datetime | None
+    progressed_at: datetime | None = None
+    """When it last moved forward: opened (event time) or a person's stage move; what expiry counts
+    from (`closing`). None: never expires."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class NewOpportunity:
     episode: int
     as_of: datetime
     trigger: Trigger
+    currency: str = "USD"
+    """The currency of `trigger.estimated_arr_uplift` (`uplift_currency`)."""
 
 
 def new_opportunities(

@@ -14,7 +14,9 @@ What is kept, and why it stays bounded whatever the event volume:
 * the latest NPS and CSAT answers, with the event that gave them (the evidence);
 * the segment the latest contract event named (the cohort the account is compared with);
 * the health gate (`health_gate`): the latest grade, the open churn-risk alerts and the triggers
-  held because of them.
+  held because of them;
+* the ARR and health points of the last `divergence` window and its open episode (`decide` keeps
+  them: they need the window's length).
 
 Registers keep the latest value by (occurred_at, event_id), so out-of-order arrival gives the same
 state as in-order arrival. Idempotency (an event id twice) is the shell's job.
@@ -28,6 +30,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.expansion.domain.divergence import EMPTY_DIVERGENCE, DivergenceState
 from services.expansion.domain.health_gate import EMPTY_GATE, GATE_EVENT_TYPES, HealthGate, apply_gate_event
 from services.expansion.domain.usage import Volumes, add_volume, pruned
 
@@ -95,6 +98,7 @@ class ExpansionSignals:
     segment: tuple[datetime, str, str] | None = None
     """(occurred_at, event_id, segment) of the latest contract event that named a segment."""
     gate: HealthGate = EMPTY_GATE
+    divergence: DivergenceState = EMPTY_DIVERGENCE
 
     @property
     def segment_name(self) -> str | None:
@@ -108,6 +112,12 @@ class ExpansionSignals:
 
     def licensed_seats(self, as_of: datetime) -> int:
         return sum(c.seats for c in self.live_contracts(as_of))
+
+    def arr_by_currency(self, as_of: datetime) -> dict[str, Decimal]:
+        arr: dict[str, Decimal] = {}
+        for c in self.live_contracts(as_of):
+            arr[c.currency] = arr.get(c.currency, Decimal(0)) + c.arr
+        return dict(sorted(arr.items()))
 
     def owned_products(self, as_of: datetime) -> frozenset[str]:
         return frozenset(p for c in self.live_contracts(as_of) for p in c.products)
@@ -162,7 +172,7 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
             gate = apply_gate_event(gate, event_type=event.event_type, event_id=event.event_id,
                                     occurred_at=event.occurred_at, data=event.data)
     return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat, volumes, segment,
-                                     gate))
+                                     gate, signals.divergence))
 
 
 def _later(current: Survey | None, answer: Survey) -> Survey:

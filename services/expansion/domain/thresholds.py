@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from services.expansion.domain.divergence import DivergenceRules
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -38,6 +40,15 @@ class Thresholds:
     """A closed (won, lost, dismissed) opportunity is not raised again for this long ..."""
     reraise_uplift_factor: Decimal = Decimal("1.5")
     """... unless the signal clearly strengthened: its estimated uplift is this many times the closed one's."""
+    divergence_window_days: int = 90
+    """revenue_health_divergence compares ARR and health now with this many days ago (`divergence`) ..."""
+    divergence_min_arr_change: Decimal = Decimal("0.10")
+    """... and fires when ARR moved by this share or more (per currency) ..."""
+    divergence_min_score_change: float = 15.0
+    """... while health moved this many points or more the other way."""
+    opportunity_ttl_days: int = 90
+    """An open opportunity that has not moved forward (opened, or a stage move by a person) for this
+    long is closed as lost, by expiry (`closing`)."""
 
     def __post_init__(self) -> None:
         for name in ("seat_limit_ratio", "seat_headroom_ratio", "healthy_active_ratio", "whitespace_min_fit",
@@ -52,5 +63,16 @@ class Thresholds:
             raise ValueError("usage_growth_ratio must be > 1 and usage_growth_min_baseline_days 1-60")
         if self.cohort_min_accounts < 2:
             raise ValueError("cohort_min_accounts must be >= 2")
+        if self.divergence_window_days < 1 or not 0 < self.divergence_min_arr_change < 1 \
+                or not 0 < self.divergence_min_score_change <= 100:
+            raise ValueError("divergence_window_days must be >= 1, divergence_min_arr_change in (0, 1) and "
+                             "divergence_min_score_change in (0, 100]")
+        if self.opportunity_ttl_days < 1:
+            raise ValueError("opportunity_ttl_days must be >= 1")
         if self.reraise_uplift_factor < 1:
             raise ValueError("reraise_uplift_factor must be >= 1")
+
+    @property
+    def divergence_rules(self) -> DivergenceRules:
+        return DivergenceRules(self.divergence_window_days, self.divergence_min_arr_change,
+                               self.divergence_min_score_change)

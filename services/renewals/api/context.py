@@ -10,6 +10,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.renewals.store import RenewalsTables
+from shared.fx import ExchangeRates
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class RenewalsContext:
     """"Now": today's date for windows and days to renewal, and updated_at."""
     forecast_min_closed: int = 20
     """Closed renewals a risk band needs before the forecast uses the book's own figure for it."""
+    exchange_rates: ExchangeRates | None = None
+    """The optional table for consolidated totals (``ORCHARD_FX_RATES``)."""
 
 
 def context(request: Request) -> RenewalsContext:

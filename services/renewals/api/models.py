@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from shared.fx import ConsolidationBasis
+from shared.periods import PeriodReport
+
 Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]
 StoredStage = Literal["open", "in_progress", "committed", "renewed", "churned"]
 RiskBand = Literal["low", "medium", "high", "critical"]
@@ -90,6 +93,13 @@ class BandProbability(BaseModel):
     detail: str
 
 
+class ConsolidatedForecast(BaseModel):
+    currency: str
+    renewals: int
+    arr: Money
+    expected_arr: Money
+
+
 class Forecast(BaseModel):
     period: str
     start: date
@@ -98,11 +108,17 @@ class Forecast(BaseModel):
     band_probabilities: dict[str, BandProbability] = Field(
         description="Where each risk band's probability came from: the book's own history or the default.")
     by_currency: list[CurrencyForecast] = Field(description="One per currency: amounts are never summed across.")
+    consolidated: ConsolidatedForecast | None = Field(
+        description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
+    consolidation: ConsolidationBasis
+    expansion_pipeline: PeriodReport = Field(
+        description="Where the expansion pipeline of the same period is (the expansion service), in the same shape.")
 
 
-class CurrencyRetention(BaseModel):
+
+
+class ConsolidatedRetention(BaseModel):
     currency: str
-    starting_accounts: int
     starting_arr: Money
     churned_arr: Money
     contraction_arr: Money
@@ -110,6 +126,10 @@ class CurrencyRetention(BaseModel):
     ending_arr: Money
     grr: Ratio | None
     nrr: Ratio | None
+
+
+class CurrencyRetention(ConsolidatedRetention):
+    starting_accounts: int
 
 
 class Retention(BaseModel):
@@ -120,4 +140,8 @@ class Retention(BaseModel):
     churned_accounts: int
     logo_churn: Ratio | None
     by_currency: list[CurrencyRetention]
+    consolidated: ConsolidatedRetention | None = Field(
+        description="Each currency's figures converted with the exchange-rate table (ORCHARD_FX_RATES) and summed, "
+                    "GRR and NRR of the whole book; null without a table or a rate (`consolidation` says why).")
+    consolidation: ConsolidationBasis
     definitions: str

@@ -1,4 +1,5 @@
-"""The forecast and retention of a period (`2027-Q1`, `2027-01` or `2027`), per currency."""
+"""The forecast and retention of a period (`2027-Q1`, `2027-01` or `2027`), per currency, with a
+consolidated figure beside when an exchange-rate table is configured (`shared.fx`)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,27 @@ from services.renewals import domain, queries
 from services.renewals.api.context import RenewalsContext, context
 from services.renewals.api.models import (
     BandProbability,
+    ConsolidatedForecast,
+    ConsolidatedRetention,
     CurrencyForecast,
     CurrencyRetention,
     Forecast,
     ForecastBucket,
     Retention,
 )
-from services.renewals.domain.forecast import Bucket
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.errors import ApiError
+from shared.fx import basis, consolidate
+from shared.periods import PeriodReport, WeightedBucket, requested_period
 
 router = api_router(prefix="/v1", tags=["reports"])
 
 PeriodParam = Query(..., max_length=16, description="A quarter (2027-Q1), a month (2027-01) or a year (2027).")
 
 
-def _period(label: str) -> domain.Period:
-    try:
-        return domain.parse_period(label)
-    except ValueError as exc:
-        raise ApiError(400, str(exc), details=[{"loc": "query.period", "msg": str(exc)}]) from exc
-
-
-def _bucket(bucket: Bucket) -> ForecastBucket:
-    return ForecastBucket(renewals=bucket.renewals, arr=bucket.arr, expected_arr=bucket.expected_arr,
-                          probability=bucket.probability)
+def _bucket(bucket: WeightedBucket) -> ForecastBucket:
+    return ForecastBucket(renewals=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
+                          probability=bucket.weight)
 
 
 @router.get("/forecast", response_model=Forecast, summary="Expected renewal ARR of a period, by risk band",
@@ -44,13 +40,16 @@ def _bucket(bucket: Bucket) -> ForecastBucket:
 async def renewal_forecast(
     period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
 ) -> Forecast:
-    span = _period(period)
+    span = requested_period(period)
     async with ctx.sessions() as session:
         due = await queries.due_renewals(session, ctx.tables, span)
         history = await queries.closed_by_band(session, ctx.tables, before=span.start)
     bands = domain.band_probabilities(history, min_closed=ctx.forecast_min_closed)
     by_risk = {band: b.probability for band, b in bands.items()}
     result = domain.forecast(span, due, by_risk=by_risk)
+    consolidation = basis(result, ctx.exchange_rates)
+    arr = consolidate({c: f.total.arr for c, f in result.items()}, consolidation)
+    expected = consolidate({c: f.total.expected_arr for c, f in result.items()}, consolidation)
     return Forecast(
         period=span.label, start=span.start, end=span.end,
         probabilities={**by_risk, **domain.PROBABILITY_BY_STAGE},
@@ -61,6 +60,11 @@ async def renewal_forecast(
                              by_outcome={k: _bucket(b) for k, b in c.by_outcome.items()})
             for c in result.values()
         ],
+        consolidated=None if arr is None or expected is None or consolidation.currency is None else
+        ConsolidatedForecast(currency=consolidation.currency, renewals=sum(f.total.count for f in result.values()),
+                             arr=arr, expected_arr=expected),
+        consolidation=consolidation,
+        expansion_pipeline=PeriodReport(service="expansion", path=f"/v1/pipeline?period={span.label}"),
     )
 
 
@@ -68,13 +72,17 @@ async def renewal_forecast(
 async def retention_metrics(
     period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
 ) -> Retention:
-    span = _period(period)
+    span = requested_period(period)
     async with ctx.sessions() as session:
         spans = await queries.spans_around(session, ctx.tables, span)
     result = domain.retention(span, spans)
+    consolidation = basis(result.by_currency, ctx.exchange_rates)
+    consolidated = domain.consolidated_retention(result.by_currency, consolidation)
     return Retention(
         period=span.label, start=span.start, end=span.end, starting_accounts=result.starting_accounts,
         churned_accounts=result.churned_accounts, logo_churn=result.logo_churn,
         by_currency=[CurrencyRetention(**vars(c)) for c in result.by_currency.values()],
+        consolidated=None if consolidated is None else ConsolidatedRetention(**vars(consolidated)),
+        consolidation=consolidation,
         definitions=domain.RETENTION_DEFINITIONS,
     )

@@ -36,7 +36,6 @@ from services.renewals.domain.judging import (
     last_midnight,
     next_due,
 )
-from services.renewals.domain.periods import Period, midnight, parse_period, utc_day
 from services.renewals.domain.renewals import (
     CLOSED_STAGES,
     DEFAULT_WINDOW_DAYS,
@@ -51,7 +50,14 @@ from services.renewals.domain.renewals import (
     window_opens_on,
 )
 from services.renewals.domain.retention import DEFINITIONS as RETENTION_DEFINITIONS
-from services.renewals.domain.retention import AccountSpan, CurrencyRetention, Retention, retention
+from services.renewals.domain.retention import (
+    AccountSpan,
+    ConsolidatedRetention,
+    CurrencyRetention,
+    Retention,
+    consolidated_retention,
+    retention,
+)
 from services.renewals.domain.risk import (
     RISK_BANDS,
     RULES,
@@ -64,6 +70,7 @@ from services.renewals.domain.risk import (
     assess_risk,
     health_at,
 )
+from shared.periods import Period, midnight, parse_period, utc_day
 
 __all__ = [
     "CLOSED_STAGES",
@@ -82,6 +89,7 @@ __all__ = [
     "ArrSpan",
     "BandProbability",
     "ClosedCount",
+    "ConsolidatedRetention",
     "Contract",
     "ContractEvent",
     "CurrencyForecast",
@@ -110,6 +118,7 @@ __all__ = [
     "book_to_json",
     "can_move",
     "change_days",
+    "consolidated_retention",
     "decide_alert",
     "fold_contract",
     "forecast",

@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from services.renewals.domain.periods import utc_day
 from services.renewals.domain.renewals import Renewal, in_window
 from services.renewals.domain.risk import RISK_BANDS, Health, RiskBand
 from shared.events import deterministic_event_id
+from shared.periods import utc_day
 
 ALERTING_BANDS: frozenset[RiskBand] = frozenset({"high", "critical"})
 DEFAULT_REMINDER_DAYS: tuple[int, ...] = (120, 90, 60, 30)

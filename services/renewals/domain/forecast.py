@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from services.renewals.domain.periods import Period
+from shared.periods import Period, WeightedBucket
 
 CENTS = Decimal("0.01")
 RATIO = Decimal("0.0001")
@@ -43,24 +43,11 @@ class DueRenewal:
 
 
 @dataclass
-class Bucket:
-    renewals: int = 0
-    arr: Decimal = Decimal(0)
-    expected_arr: Decimal = Decimal(0)
-    probability: Decimal | None = None
-
-    def add(self, arr: Decimal, probability: Decimal) -> None:
-        self.renewals += 1
-        self.arr += arr
-        self.expected_arr = (self.expected_arr + arr * probability).quantize(CENTS)
-
-
-@dataclass
 class CurrencyForecast:
     currency: str
-    total: Bucket = field(default_factory=Bucket)
-    by_risk: dict[str, Bucket] = field(default_factory=dict)
-    by_outcome: dict[str, Bucket] = field(default_factory=dict)
+    total: WeightedBucket = field(default_factory=WeightedBucket)
+    by_risk: dict[str, WeightedBucket] = field(default_factory=dict)
+    by_outcome: dict[str, WeightedBucket] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -114,6 +101,6 @@ def forecast(period: Period, renewals: Iterable[DueRenewal], *,
         result = by_currency.setdefault(renewal.currency, CurrencyForecast(renewal.currency))
         grouping, key, chance = probability(renewal, by_risk)
         buckets = result.by_risk if grouping == "risk" else result.by_outcome
-        buckets.setdefault(key, Bucket(probability=chance)).add(renewal.arr, chance)
+        buckets.setdefault(key, WeightedBucket(weight=chance)).add(renewal.arr, chance)
         result.total.add(renewal.arr, chance)
     return dict(sorted(by_currency.items()))

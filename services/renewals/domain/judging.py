@@ -22,9 +22,9 @@ from datetime import date, datetime, timedelta
 
 from services.renewals.domain.alerts import DEFAULT_REMINDER_DAYS, AlertDecision, AlertState, decide_alert
 from services.renewals.domain.book import AccountBook, with_alerts
-from services.renewals.domain.periods import midnight, utc_day
 from services.renewals.domain.renewals import DEFAULT_WINDOW_DAYS
 from services.renewals.domain.risk import RULES, RiskRules, health_at, trend_change_days
+from shared.periods import midnight, utc_day
 
 
 @dataclass(frozen=True)

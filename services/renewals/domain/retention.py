@@ -14,12 +14,13 @@ amendments at a higher ARR, and cross-sell to the account). Accounts that start 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from services.renewals.domain.periods import Period
+from shared.fx import ConsolidationBasis, consolidate
+from shared.periods import Period
 
 RATIO = Decimal("0.0001")
 DEFINITIONS = (
@@ -43,10 +44,15 @@ class AccountSpan:
         return self.valid_from <= day < self.valid_to
 
 
-@dataclass(frozen=True)
-class CurrencyRetention:
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsolidatedRetention:
+    """Retention's money in one currency: a currency's own figures (`CurrencyRetention`), or every
+    currency's converted with one exchange-rate table and summed, GRR and NRR of the whole book
+    (`consolidated_retention`; the per-currency figures stay the source)."""
+
     currency: str
-    starting_accounts: int
     starting_arr: Decimal
     churned_arr: Decimal
     contraction_arr: Decimal
@@ -54,6 +60,11 @@ class CurrencyRetention:
     ending_arr: Decimal
     grr: Decimal | None
     nrr: Decimal | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurrencyRetention(ConsolidatedRetention):
+    starting_accounts: int
 
 
 @dataclass(frozen=True)
@@ -106,3 +117,21 @@ def retention(period: Period, spans: Iterable[AccountSpan]) -> Retention:
 
 def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
     return (part / whole).quantize(RATIO) if whole else None
+
+
+
+
+def consolidated_retention(by_currency: Mapping[str, CurrencyRetention], consolidation: ConsolidationBasis
+                           ) -> ConsolidatedRetention | None:
+    """None when the basis cannot consolidate (no table, or a currency without a rate)."""
+    if consolidation.currency is None:
+        return None
+    sums = {}
+    for name in ("starting_arr", "churned_arr", "contraction_arr", "expansion_arr", "ending_arr"):
+        total = consolidate({c: getattr(r, name) for c, r in by_currency.items()}, consolidation)
+        if total is None:
+            return None
+        sums[name] = total
+    s, lost = sums["starting_arr"], sums["churned_arr"] + sums["contraction_arr"]
+    return ConsolidatedRetention(currency=consolidation.currency, **sums, grr=_ratio(s - lost, s),
+                                 nrr=_ratio(s - lost + sums["expansion_arr"], s))

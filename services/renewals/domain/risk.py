@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from services.renewals.domain.periods import midnight, utc_day
+from shared.periods import midnight, utc_day
 
 RiskBand = Literal["low", "medium", "high", "critical"]
 RISK_BANDS: tuple[RiskBand, ...] = ("low", "medium", "high", "critical")

@@ -81,6 +81,10 @@ class Expansion:
             schema = f'"{self.settings.expansion_schema}"'
             return list((await conn.execute(sa.text(sql.replace("{s}", schema)), params)).all())
 
+    async def applied(self, n: int) -> bool:
+        """Whether `n` records (or more) have been applied: one processed event each."""
+        return bool((await self.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
+
     async def upsells(self, *, at_least: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
         """The records on the upsell topic, once the outbox is empty and there are `at_least`."""
         topic = self.topics.upsell

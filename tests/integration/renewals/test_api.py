@@ -61,7 +61,8 @@ def _book() -> list[Input]:
 async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Renewals]:
     unique = new_unique()
     schema = f"t_{unique}"
-    async with running(settings_for(infra, schema=schema, unique=unique)) as renewals:
+    rates = '{"base": "USD", "as_of": "2031-01-01", "rates": {"EUR": "1.25"}}'
+    async with running(settings_for(infra, schema=schema, unique=unique, fx_rates=rates)) as renewals:
         await renewals.apply(_book())
         yield renewals
     async with engine.begin() as conn:
@@ -130,6 +131,11 @@ async def test_forecast_by_risk_band_per_currency(api: Renewals) -> None:
     assert body["probabilities"]["critical"] == 0.25
     high = body["band_probabilities"]["high"]
     assert (high["source"], high["probability"], high["closed"]) == ("default", 0.5, 0), "no closed renewal yet"
+    # Beside the per-currency figures, one total with the table: 30000 + 8000 x 1.25, 24000 + 6400 x 1.25.
+    assert body["consolidated"] == {"currency": "USD", "renewals": 3, "arr": "40000.00", "expected_arr": "32000.00"}
+    assert body["consolidation"]["rates"] == {"EUR": "1.25", "USD": "1"} and body["consolidation"]["as_of"] == \
+        "2031-01-01"
+    assert body["expansion_pipeline"]["path"] == "/v1/pipeline?period=2031-Q1"
     bad = await api.http.get("/v1/forecast", params={"period": "2031-Q5"})
     assert bad.status_code == 400 and "not a quarter" in bad.json()["error"]["message"]
 
@@ -143,6 +149,8 @@ async def test_retention_by_hand(api: Renewals) -> None:
     assert (usd["churned_arr"], usd["contraction_arr"], usd["expansion_arr"]) == ("5000", "0", "10000")
     assert usd["grr"] == 0.8571 and usd["nrr"] == 1.1429
     assert (body["starting_accounts"], body["churned_accounts"], body["logo_churn"]) == (3, 1, 0.3333)
+    whole = body["consolidated"]
+    assert (whole["currency"], whole["starting_arr"], whole["grr"], whole["nrr"]) == ("USD", "35000.00", 0.8571, 1.1429)
     assert (await api.http.get("/v1/metrics/retention", params={"period": "soon"})).status_code == 400
 
 

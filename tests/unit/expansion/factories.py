@@ -13,11 +13,13 @@ import yaml
 
 from services.expansion.domain import (
     Catalogue,
+    Decided,
     ExpansionSignals,
     SignalEvent,
     Snapshot,
     Thresholds,
     apply_events,
+    decide,
     parse_catalogue,
     snapshot,
 )
@@ -90,6 +92,19 @@ def signal_events(events: list[dict[str, Any]]) -> list[SignalEvent]:
     raws = [orjson.dumps(e) for e in events]
     consumed = [ConsumedEvent(parse_expansion_input(raw), "t", 0, n, raw) for n, raw in enumerate(raws)]
     return [signal_event(c) for c in consumed]
+
+
+def decide_story(story: Story, *, chunk: int | None = None, catalogue: Catalogue | None = None,
+                 thresholds: Thresholds | None = None) -> Decided:
+    """The story folded through `decide` in event time, in one call or in chunks of `chunk` events
+    (batches), each chunk carrying on from the last."""
+    events = sorted(signal_events(story.events), key=lambda e: (e.occurred_at, e.event_id))
+    state = Decided(ExpansionSignals())
+    step = chunk or len(events) or 1
+    for start in range(0, len(events), step):
+        state = decide(state, story.account_id, events[start:start + step], catalogue=catalogue or default_catalogue(),
+                       thresholds=thresholds or Thresholds())
+    return state
 
 
 def fold(story: Story) -> ExpansionSignals:

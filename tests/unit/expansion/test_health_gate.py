@@ -8,9 +8,7 @@ import pytest
 
 from services.expansion.domain import (
     Decided,
-    ExpansionSignals,
     Thresholds,
-    decide,
     opportunity_id,
     signals_from_json,
     signals_to_json,
@@ -18,7 +16,7 @@ from services.expansion.domain import (
 from services.expansion.inputs import fold_order, parse_expansion_input
 from shared.consumer import ConsumedEvent
 from shared.events import EventValidationError
-from tests.unit.expansion.factories import Story, at, default_catalogue, signal_events, upsell_story
+from tests.unit.expansion.factories import Story, at, decide_story, default_catalogue, upsell_story
 
 pytestmark = pytest.mark.unit
 CATALOGUE = default_catalogue()
@@ -27,13 +25,7 @@ T = Thresholds()
 
 def _decide(story: Story, *, chunk: int | None = None) -> Decided:
     """The story folded in event time, in one call or in chunks of `chunk` events (batches)."""
-    events = sorted(signal_events(story.events), key=lambda e: (e.occurred_at, e.event_id))
-    state = Decided(ExpansionSignals())
-    step = chunk or len(events)
-    for start in range(0, len(events), step):
-        state = decide(Decided(state.signals, state.latest, state.opened), story.account_id,
-                       events[start:start + step], catalogue=CATALOGUE, thresholds=T)
-    return state
+    return decide_story(story, chunk=chunk, catalogue=CATALOGUE, thresholds=T)
 
 
 def _kinds(state: Decided) -> set[str]:

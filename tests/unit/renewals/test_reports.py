@@ -12,10 +12,12 @@ from services.renewals.domain import (
     ClosedCount,
     DueRenewal,
     band_probabilities,
+    consolidated_retention,
     forecast,
     parse_period,
     retention,
 )
+from shared.fx import basis, parse_rates
 
 pytestmark = pytest.mark.unit
 
@@ -44,9 +46,9 @@ def test_forecast_by_risk_band_per_currency() -> None:
     assert list(result) == ["EUR", "USD"]
     usd = result["USD"]
     # 10000 x 0.95 + 20000 x 0.5 + 4000 x 0.25 + 5000 x 1.0 (renewed)
-    assert usd.total.renewals == 4 and usd.total.arr == Decimal(39000)
+    assert usd.total.count == 4 and usd.total.arr == Decimal(39000)
     assert usd.total.expected_arr == Decimal("25500.00")
-    assert usd.by_risk["high"].expected_arr == Decimal("10000.00") and usd.by_risk["high"].renewals == 1
+    assert usd.by_risk["high"].expected_arr == Decimal("10000.00") and usd.by_risk["high"].count == 1
     assert usd.by_outcome["renewed"].expected_arr == Decimal("5000.00")
     assert result["EUR"].total.expected_arr == Decimal("6400.00"), "EUR is never added to USD"
 
@@ -67,7 +69,7 @@ def test_the_forecast_applies_the_probabilities_it_is_given() -> None:
     result = forecast(parse_period("2027-Q1"), [_due(1, "10000", "USD", "high"), _due(2, "1000", "USD", "low"),
                                                 _due(3, "5000", "USD", "low", stage="churned")], by_risk=by_risk)
     usd = result["USD"]
-    assert usd.by_risk["high"].expected_arr == Decimal("6500.00") and usd.by_risk["high"].probability == Decimal("0.65")
+    assert usd.by_risk["high"].expected_arr == Decimal("6500.00") and usd.by_risk["high"].weight == Decimal("0.65")
     assert usd.total.expected_arr == Decimal("7400.00"), "6500 + 900 + churned 0"
 
 
@@ -99,3 +101,21 @@ def test_retention_by_hand_on_a_small_book() -> None:
 def test_retention_of_an_empty_book_has_no_ratios() -> None:
     result = retention(parse_period("2027-Q1"), [])
     assert result.starting_accounts == 0 and result.logo_churn is None and result.by_currency == {}
+
+
+def test_consolidated_retention_converts_each_currency_and_only_with_every_rate() -> None:
+    book = [_span("stays", "100000", "2026-01-01", "2028-01-01"),
+            _span("leaves", "50000", "2026-01-01", "2027-02-01"),
+            _span("euro", "10000", "2026-01-01", "2027-02-01", currency="EUR"),
+            _span("euro", "20000", "2027-02-01", "2028-01-01", currency="EUR")]
+    by_currency = retention(parse_period("2027-Q1"), book).by_currency
+    table = parse_rates({"base": "USD", "rates": {"EUR": "1.5"}})
+    whole = consolidated_retention(by_currency, basis(by_currency, table))
+    assert whole is not None and whole.currency == "USD"
+    # S = 150,000 + 10,000 x 1.5 = 165,000; churned 50,000; expansion 10,000 x 1.5 = 15,000.
+    assert (whole.starting_arr, whole.churned_arr, whole.expansion_arr) == (Decimal("165000.00"),
+                                                                          Decimal("50000.00"), Decimal("15000.00"))
+    assert whole.grr == Decimal("0.6970") and whole.nrr == Decimal("0.7879")
+    assert consolidated_retention(by_currency, basis(by_currency, None)) is None
+    no_eur = basis(by_currency, parse_rates({"base": "USD", "rates": {"GBP": "1.2"}}))
+    assert consolidated_retention(by_currency, no_eur) is None and no_eur.missing == ["EUR"]

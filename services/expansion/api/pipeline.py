@@ -1,0 +1,74 @@
+"""The weighted expansion pipeline and its forecast, by stage and by period (`domain.pipeline`),
+per currency with a consolidated total beside when an exchange-rate table is configured."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import Depends, Query
+
+from services.expansion import queries
+from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.models import (
+    ConsolidatedPipeline,
+    CurrencyPipeline,
+    Pipeline,
+    PipelineBucket,
+)
+from services.expansion.domain.pipeline import OUTCOME_WEIGHTS, pipeline
+from shared.app import api_router
+from shared.auth import require_scope
+from shared.errors import ApiError
+from shared.fx import basis, consolidate
+from shared.periods import PeriodReport, WeightedBucket, quarter_of, requested_period, utc_day
+
+router = api_router(prefix="/v1", tags=["pipeline"])
+
+
+def _bucket(bucket: WeightedBucket) -> PipelineBucket:
+    return PipelineBucket(opportunities=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
+                          weight=bucket.weight)
+
+
+@router.get("/pipeline", response_model=Pipeline, summary="The weighted expansion pipeline, by stage and by period",
+            description="Open opportunities count their estimated uplift x their stage's weight "
+                        "(`ORCHARD_EXPANSION_STAGE_WEIGHTS`) and are expected to close by their `expires_at`; with a "
+                        "`period`, only those and the ones won, lost or dismissed in it count. The renewal forecast "
+                        "of the same period is the renewals service's `GET /v1/forecast`, in the same shape.")
+async def expansion_pipeline(
+    period: str | None = Query(None, max_length=16,
+                               description="A quarter (2027-Q1), a month (2027-01) or a year (2027); none: all open."),
+    as_of: datetime | None = Query(None, description="Judge expiry at this time instead of now (with an offset)."),
+    _: str = Depends(require_scope("read")),
+    ctx: ExpansionContext = Depends(context),
+) -> Pipeline:
+    span = None if period is None else requested_period(period)
+    if as_of is not None and (as_of.utcoffset() is None or not 1900 <= as_of.year <= 9000):
+        problem = "as_of needs a UTC offset and a year from 1900 to 9000"
+        raise ApiError(400, problem, details=[{"loc": "query.as_of", "msg": problem}])
+    judged_at = as_of or ctx.clock()
+    async with ctx.sessions() as session:
+        entries = await queries.pipeline_entries(session, ctx.tables, closed_since=None if span is None else span.start)
+    result = pipeline(entries, weights=ctx.stage_weights, ttl_days=ctx.thresholds.opportunity_ttl_days,
+                      as_of=judged_at, period=span)
+    consolidation = basis(result, ctx.exchange_rates)
+    arr = consolidate({c: p.total.arr for c, p in result.items()}, consolidation)
+    expected = consolidate({c: p.total.expected_arr for c, p in result.items()}, consolidation)
+    return Pipeline(
+        period=None if span is None else span.label, start=None if span is None else span.start,
+        end=None if span is None else span.end, as_of=judged_at, stage_weights=dict(ctx.stage_weights),
+        outcome_weights=dict(OUTCOME_WEIGHTS), opportunity_ttl_days=ctx.thresholds.opportunity_ttl_days,
+        by_currency=[
+            CurrencyPipeline(currency=c.currency, total=_bucket(c.total),
+                             by_stage={k: _bucket(b) for k, b in c.by_stage.items()},
+                             by_outcome={k: _bucket(b) for k, b in c.by_outcome.items()},
+                             by_period={k: _bucket(b) for k, b in c.by_period.items()})
+            for c in result.values()
+        ],
+        consolidated=None if arr is None or expected is None or consolidation.currency is None else
+        ConsolidatedPipeline(currency=consolidation.currency, arr=arr, expected_arr=expected),
+        consolidation=consolidation,
+        renewal_forecast=PeriodReport(
+            service="renewals", path=f"/v1/forecast?period={(span or quarter_of(utc_day(judged_at))).label}"),
+    )
+
