@@ -12,16 +12,29 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from cli.report.figures import amount
+from cli.report.page import percent
+
 Json = Mapping[str, Any]
 BANDS = ("low", "medium", "high", "critical")
 
 
 def money(value: Any) -> str:
-    return f"{Decimal(str(value)):,.0f}"
+    return f"{amount(value):,.0f}"
 
 
-def percent(value: Any) -> str:
-    return "–" if value is None else f"{100 * Decimal(str(value)):.1f}%"
+def account_manager_moves(opportunities: Iterable[Json]) -> list[tuple[Json, str, str]]:
+    """What the demo's account manager does next (opportunity, stage, note): proposes the largest open
+    seat-limit opportunity and qualifies the largest open high-satisfaction one, so that the pipeline
+    weighs more than one stage."""
+    still_open = [o for o in opportunities if o.get("stage") == "open"]
+    moves = []
+    for kind, stage, note in (("seat_limit", "proposed", "quote sent for the seats proposed"),
+                              ("high_satisfaction", "qualified", "call booked with the sponsor")):
+        candidates = [o for o in still_open if o.get("kind") == kind]
+        if candidates:
+            moves.append((max(candidates, key=lambda o: amount(o.get("estimated_arr_uplift"))), stage, note))
+    return moves
 
 
 def _consolidated(report: Json, line: str) -> list[str]:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from cli.api import connect
 from cli.config import Config
 from cli.report import collect_report_data, write_report
 from cli.report.figures import forecast_periods, retention_periods
-from deploy.local.book import forecast_lines, pipeline_lines, retention_lines
+from deploy.local.book import account_manager_moves, forecast_lines, pipeline_lines, retention_lines
 from deploy.local.sample import generate_sample, sample_accounts
 from shared.kafka import partitions_of
 from shared.settings import TopicSettings
@@ -168,6 +168,34 @@ async def settled_triggers(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return previous or []
 
 
+LATE_BILLING_DAYS = 7
+Event = dict[str, Any]
+
+
+def split_late_billing(events: list[Event], now: datetime) -> tuple[list[Event], list[Event]]:
+    """The sample's history, and its contract events of the last days (renewals signed, cancellations),
+    which the demo sends once health and renewals have read the history, as a billing export would
+    come. Sent in the same stream, a cancellation can reach renewals before the health records that
+    preceded it in event time (health writes them only as it gets through the usage), and renewals
+    would keep the risk of weeks-old health as the one the renewal was last judged at while open."""
+    cutoff = now - timedelta(days=LATE_BILLING_DAYS)
+    late = [e for e in events
+            if e["type"].startswith("contract.") and datetime.fromisoformat(e["occurred_at"]) >= cutoff]
+    kept = {id(e) for e in late}
+    return [e for e in events if id(e) not in kept], late
+
+
+async def settle(env: dict[str, str], client: httpx.AsyncClient, now: datetime) -> list[dict[str, Any]]:
+    """Until health has applied everything sent and scored every account at the present, and renewals
+    has read the contract events and the health records that came of them."""
+    inputs = TopicSettings()  # the ORCHARD_TOPIC_* names the services were started with
+    await wait_consumed(env, group="orchard-health", topics=[inputs.usage, inputs.interaction, inputs.contract])
+    # Once the stream has been quiet a few seconds, the scheduler counts silence up to today.
+    accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
+    await wait_consumed(env, group="orchard-renewals", topics=[inputs.contract, inputs.account_health])
+    return accounts
+
+
 async def due_renewals(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     reply = await client.get(f"{RENEWALS.url}/v1/renewals", params={"due_within_days": 120, "limit": 500})
     reply.raise_for_status()
@@ -231,6 +259,12 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
             f"  {t['account_id']:10} {t['kind']:20} {t['product']:11} +{float(t['estimated_arr_uplift']):>9,.0f}/yr "
             f"conf {t['confidence']:.2f}  {t['stage']:5} {t['reason']}"
         )
+    for opportunity, stage, note in account_manager_moves(triggers):
+        reply = await client.patch(f"{EXPANSION.url}/v1/opportunities/{opportunity['opportunity_id']}",
+                                   json={"stage": stage, "notes": note, "owner": "sam.lee@example.com"})
+        reply.raise_for_status()
+        what = f"{opportunity['account_id']}'s {opportunity['kind']} ({opportunity['product']})"
+        print(f"  an account manager moves {what} to {stage}: {note} (PATCH /v1/opportunities/{{id}})")
     pipeline = await _get(client, f"{EXPANSION.url}/v1/pipeline")
     this_quarter = await _get(client, f"{EXPANSION.url}/v1/pipeline", period=forecast_periods(now)[0])
     print("\nExpansion pipeline (uplift x the stage's weight; GET /v1/pipeline)")
@@ -281,10 +315,11 @@ async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None
             print("services ready: " + ", ".join(f"{s.name} {s.url}" for s in SERVICES))
             now = datetime.now(UTC)
             events = generate_sample(now)
+            history, changes = split_late_billing(events, now)
             started = time.perf_counter()
-            totals = await feed(client, events)
+            totals = await feed(client, history)
             print(
-                f"fed {len(events)} sample events over HTTP in {time.perf_counter() - started:.1f}s: "
+                f"fed {len(history)} sample events over HTTP in {time.perf_counter() - started:.1f}s: "
                 f"{totals['accepted']} accepted, {totals['duplicates']} duplicates (ids seen before), "
                 f"{totals['rejected']} rejected"
             )
@@ -294,10 +329,12 @@ async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None
                     "dates from the first run. `python3 deploy/local/infra.py reset` starts from empty.)"
                 )
             print("waiting for health to apply them and re-evaluate every account at the present ...")
-            inputs = TopicSettings()  # the ORCHARD_TOPIC_* names the services were started with
-            await wait_consumed(env, group="orchard-health", topics=[inputs.usage, inputs.interaction, inputs.contract])
-            # Once the stream has been quiet a few seconds, the scheduler counts silence up to today.
-            accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
+            await settle(env, client, now)
+            latest = await feed(client, changes)
+            totals = {key: totals[key] + latest[key] for key in totals}
+            print(f"then the last {LATE_BILLING_DAYS} days' billing changes: {len(changes)} contract events "
+                  f"(renewals signed, cancellations), {latest['rejected']} rejected")
+            accounts = await settle(env, client, now)
             shown = await summary(client, accounts)
             if json_path is not None:
                 figures = json.dumps({"feed": totals, **shown}, indent=2, default=str)
