@@ -166,9 +166,10 @@ def _forecast(page: Page, data: ReportData) -> str:
         if (total := f.get("consolidated")) is not None:
             rows.append([esc(f["period"]), f"all in {esc(total['currency'])}", esc(total["renewals"]),
                          money(total["arr"]), money(total["expected_arr"])])
+    drawn = "".join(page.chart(charts.forecast(data.forecasts, c)) for c in currencies)
     return ("<section><h2>Renewal forecast by risk band</h2><p class=note>Pale: ARR up for renewal; solid: expected "
-            "ARR (each band's probability applied).</p>" + "".join(page.chart(charts.forecast(data.forecasts, c))
-                                                                 for c in currencies)
+            "ARR (each band's probability applied; renewals already renewed count whole, churned ones nothing).</p>"
+            + drawn
             + table(["period", "currency", "renewals", "up for renewal", "expected"], rows, numeric=[2, 3, 4])
             + _basis(data.forecasts[-1] if data.forecasts else None) + "</section>")
 

@@ -46,8 +46,8 @@ STORIES = (
 SEGMENTS = ("enterprise", "mid_market", "smb")
 FEATURES = ("dashboards", "reports", "alerts", "exports", "api", "sso", "workflows", "forecasting")
 CONTRACT_STORIES = {
-    1: "renewed_early", 2: "cancelled", 6: "cancelled", 9: "renewed_flat", 13: "downgraded", 17: "renewed_up",
-    21: "downgraded", 24: "upgraded",
+    1: "renewed_early", 6: "cancelled", 9: "renewed_flat", 13: "downgraded", 17: "renewed_up", 21: "downgraded",
+    22: "cancelled", 24: "upgraded",
 }
 """Account number -> what its contract does; the others stay in the term they signed."""
 CURRENCIES = {13: "EUR", 16: "EUR", 17: "GBP", 20: "GBP"}
@@ -215,7 +215,7 @@ def _contract_events(a: SampleAccount, now: datetime, start: datetime, event: Ma
                 end_date + timedelta(days=1), end_date + timedelta(days=365), a.seats, a.arr, products), "billing")
         case "cancelled":
             yield event("contract.signed", signed_at, signed, "billing")
-            reason = {"gone_quiet": "no longer using the product"}.get(a.story, "moving to a competitor")
+            reason = "moving to a competitor" if a.segment == "enterprise" else "no longer using the product"
             yield event("contract.cancelled", now - timedelta(days=6), {
                 "contract_id": signed["contract_id"], "end_date": end_date.isoformat(), "reason": reason}, "billing")
         case _:

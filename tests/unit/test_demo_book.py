@@ -19,16 +19,16 @@ NO_TABLE = {"currency": None, "reason": "no exchange-rate table is configured (O
 
 
 def _retention(consolidated: dict[str, Any] | None, basis: dict[str, Any]) -> dict[str, Any]:
-    def currency(code: str, start: str, contraction: str, expansion: str, grr: str, nrr: str) -> dict[str, Any]:
+    def currency(code: str, start: str, contraction: str, expansion: str, grr: float, nrr: float) -> dict[str, Any]:
         return {"currency": code, "starting_accounts": 2, "starting_arr": start, "churned_arr": "0",
                 "contraction_arr": contraction, "expansion_arr": expansion, "grr": grr, "nrr": nrr}
-    return {"period": "2026-Q3", "starting_accounts": 4, "logo_churn": "0", "consolidated": consolidated,
-            "consolidation": basis, "by_currency": [currency("EUR", "414000", "61200", "0", "0.8522", "0.8522"),
-                                                    currency("USD", "100000", "0", "5000", "1", "1.05")]}
+    return {"period": "2026-Q3", "starting_accounts": 4, "logo_churn": 0.0, "consolidated": consolidated,
+            "consolidation": basis, "by_currency": [currency("EUR", "414000", "61200", "0", 0.8522, 0.8522),
+                                                    currency("USD", "100000", "0", "5000", 1.0, 1.05)]}
 
 
 def test_retention_shows_each_currency_and_the_whole_book_when_consolidated() -> None:
-    whole = {"currency": "USD", "starting_arr": "547120", "grr": "0.8792", "nrr": "0.8884"}
+    whole = {"currency": "USD", "starting_arr": "547120", "grr": 0.8792, "nrr": 0.8884}
 
     lines = retention_lines([_retention(whole, TABLE), {"period": "2026-Q2", "by_currency": []}])
 
