@@ -31,7 +31,8 @@ status:
 
 lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks' data sets
 	$(BIN)/ruff check shared services cli tests bench deploy
-	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/launcher bench/signal_quality.py bench/datasets \
+	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
+		bench/signal_quality.py bench/datasets \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models

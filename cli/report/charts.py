@@ -13,6 +13,7 @@ Chart = dict[str, Any]
 
 GRADE_COLOURS = {"green": "#2e9d5b", "yellow": "#e0b300", "red": "#d64545"}
 RISK_COLOURS = {"critical": "#8b1e1e", "high": "#d64545", "medium": "#e0b300", "low": "#2e9d5b"}
+OUTCOME_COLOURS = {"renewed": "#4c78a8", "committed": "#72b7b2", "churned": "#555555"}
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#eeca3b", "#ff9da6")
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 
@@ -62,21 +63,24 @@ def renewals_at_risk(rows: Sequence[Json]) -> Chart:
 
 
 def forecast(forecasts: Sequence[Json], currency: str) -> Chart:
-    """Per period: ARR up for renewal and the expected ARR, by risk band, in one currency."""
-    bands = ("low", "medium", "high", "critical")
+    """Per period: ARR up for renewal and the expected ARR, by risk band for the pending renewals and
+    by outcome for the settled ones (renewed, committed, churned), in one currency."""
+    groups = [("by_risk", band, RISK_COLOURS[band]) for band in ("low", "medium", "high", "critical")]
+    groups += [("by_outcome", outcome, colour) for outcome, colour in OUTCOME_COLOURS.items()
+               if any(outcome in c.get("by_outcome", {}) for f in forecasts for c in f.get("by_currency", []))]
     traces = []
     for measure, opacity in (("arr", 0.45), ("expected_arr", 1.0)):
-        for band in bands:
+        for key, name, colour in groups:
             x, y = [], []
             for f in forecasts:
                 for c in f.get("by_currency", []):
                     if c["currency"] == currency:
                         x.append([f["period"], "up for renewal" if measure == "arr" else "expected"])
-                        y.append(float(amount((c["by_risk"].get(band) or {}).get(measure))))
-            traces.append({"type": "bar", "name": f"{band}", "legendgroup": band, "showlegend": measure == "arr",
+                        y.append(float(amount((c.get(key, {}).get(name) or {}).get(measure))))
+            traces.append({"type": "bar", "name": name, "legendgroup": name, "showlegend": measure == "arr",
                            "x": [[p for p, _ in x], [m for _, m in x]], "y": y, "opacity": opacity,
-                           "marker": {"color": RISK_COLOURS[band]},
-                           "hovertemplate": f"{band}: %{{y:,.0f}} {currency}<extra></extra>"})
+                           "marker": {"color": colour},
+                           "hovertemplate": f"{name}: %{{y:,.0f}} {currency}<extra></extra>"})
     return {"data": traces, "layout": _layout(barmode="stack", height=300,
                                               yaxis={"title": {"text": f"ARR ({currency})"}})}
 

@@ -37,11 +37,12 @@ async def collect_report_data(api: Api, *, now: datetime, backtest: Path | None 
             return None
 
     accounts = await section("health", api.items("health", "/v1/accounts", sort="score")) or []
-    renewals, forecasts, retention, opportunities = await asyncio.gather(
+    renewals, forecasts, retention, opportunities, weighted = await asyncio.gather(
         section("renewals", api.items("renewals", "/v1/renewals", due_within_days=120)),
         section("forecast", _each(api, "/v1/forecast", forecast_periods(now))),
         section("retention", _each(api, "/v1/metrics/retention", retention_periods(now))),
         section("expansion", api.items("expansion", "/v1/opportunities")),
+        section("pipeline", api.get("expansion", "/v1/pipeline")),
     )
     histories: dict[str, list[Json]] | None = {}
     at_risk: list[Json] | None = []
@@ -56,7 +57,7 @@ async def collect_report_data(api: Api, *, now: datetime, backtest: Path | None 
         problems["signal_quality"] = f"no backtest at {backtest}"
     return ReportData(generated_at=now, accounts=accounts, histories=histories or {}, at_risk=at_risk or [],
                       renewals=renewals or [], forecasts=forecasts or [], retention=retention or [],
-                      opportunities=opportunities or [],
+                      opportunities=opportunities or [], weighted_pipeline=weighted,
                       backtest=backtest_json, backtest_path=None if found is None else str(found), problems=problems)
 
 

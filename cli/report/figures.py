@@ -30,6 +30,8 @@ class ReportData:
     forecasts: list[Json] = field(default_factory=list)
     retention: list[Json] = field(default_factory=list)
     opportunities: list[Json] = field(default_factory=list)
+    weighted_pipeline: Json | None = None
+    """Expansion's ``GET /v1/pipeline``: the open opportunities weighted by stage, per currency."""
     backtest: Json | None = None
     backtest_path: str | None = None
     problems: dict[str, str] = field(default_factory=dict)

@@ -105,9 +105,10 @@ def _kpis(data: ReportData, at_risk_renewals: list[Json], pipe: figures.Pipeline
              (f"{money(pipe.open_uplift)}", f"open pipeline uplift / yr ({pipe.open_count} opportunities)")]
     latest = next((r for r in reversed(data.retention) if r.get("by_currency")), None)
     if latest is not None:
-        c = latest["by_currency"][0]
+        c = latest.get("consolidated") or latest["by_currency"][0]
+        whole = "all currencies in " if latest.get("consolidated") else ""
         tiles.append((f"{percent(c.get('grr'))} / {percent(c.get('nrr'))}",
-                      f"GRR / NRR {esc(latest['period'])} ({esc(c['currency'])})"))
+                      f"GRR / NRR {esc(latest['period'])} ({whole}{esc(c['currency'])})"))
     return '<div class="kpis">' + "".join(f'<div class="kpi"><b>{v}</b><span>{label}</span></div>'
                                           for v, label in tiles) + "</div>"
 
@@ -158,13 +159,19 @@ def _forecast(page: Page, data: ReportData) -> str:
     if not currencies:
         return (f"<section><h2>Renewal forecast</h2>{_problem(data, 'forecast')}<p class=note>No renewal falls in "
                 f"{esc(', '.join(figures.forecast_periods(data.generated_at)))}.</p></section>")
-    rows = [[esc(f["period"]), esc(c["currency"]), esc(c["total"]["renewals"]), money(c["total"]["arr"]),
-             money(c["total"]["expected_arr"])] for f in data.forecasts for c in f.get("by_currency", [])]
+    rows = []
+    for f in data.forecasts:
+        rows += [[esc(f["period"]), esc(c["currency"]), esc(c["total"]["renewals"]), money(c["total"]["arr"]),
+                  money(c["total"]["expected_arr"])] for c in f.get("by_currency", [])]
+        if (total := f.get("consolidated")) is not None:
+            rows.append([esc(f["period"]), f"all in {esc(total['currency'])}", esc(total["renewals"]),
+                         money(total["arr"]), money(total["expected_arr"])])
+    drawn = "".join(page.chart(charts.forecast(data.forecasts, c)) for c in currencies)
     return ("<section><h2>Renewal forecast by risk band</h2><p class=note>Pale: ARR up for renewal; solid: expected "
-            "ARR (each band's probability applied).</p>" + "".join(page.chart(charts.forecast(data.forecasts, c))
-                                                                 for c in currencies)
+            "ARR (each band's probability applied; renewals already renewed count whole, churned ones nothing).</p>"
+            + drawn
             + table(["period", "currency", "renewals", "up for renewal", "expected"], rows, numeric=[2, 3, 4])
-            + "</section>")
+            + _basis(data.forecasts[-1] if data.forecasts else None) + "</section>")
 
 
 def _pipeline(page: Page, data: ReportData, pipe: figures.Pipeline) -> str:
@@ -177,9 +184,35 @@ def _pipeline(page: Page, data: ReportData, pipe: figures.Pipeline) -> str:
              money(o.get("estimated_arr_uplift")), f"{o.get('confidence', 0):.2f}", esc(o.get("reason"))] for o in top]
     return ("<section><h2>Expansion pipeline</h2><p class=note>Estimated ARR uplift by stage and kind; "
             f"{pipe.open_count} open opportunities worth {money(pipe.open_uplift)} a year.</p>"
-            + page.chart(charts.pipeline(pipe)) + "<h3>Largest open opportunities</h3>"
+            + page.chart(charts.pipeline(pipe)) + _weighted(data) + "<h3>Largest open opportunities</h3>"
             + table(["account", "kind", "product", "stage", "uplift / yr", "confidence", "why"], rows, numeric=[4, 5])
             + "</section>")
+
+
+def _basis(report: Json | None) -> str:
+    """How a report's currencies were consolidated, or why they were not (only said when it has several)."""
+    if report is None or len(report.get("by_currency") or []) < 2:
+        return ""
+    return f"<p class=note>{esc((report.get('consolidation') or {}).get('reason'))}</p>"
+
+
+def _weighted(data: ReportData) -> str:
+    """Expansion's weighted pipeline: each open stage's uplift x its weight, per currency."""
+    p = data.weighted_pipeline
+    if not p or not p.get("by_currency"):
+        return _problem(data, "pipeline")
+    rows = []
+    for c in p["by_currency"]:
+        rows += [[esc(stage), esc(c["currency"]), esc(b["opportunities"]), money(b["arr"]), esc(b.get("weight")),
+                  money(b["expected_arr"])] for stage, b in c.get("by_stage", {}).items()]
+        rows.append(["all open", esc(c["currency"]), esc(c["total"]["opportunities"]), money(c["total"]["arr"]), "",
+                     money(c["total"]["expected_arr"])])
+    if (whole := p.get("consolidated")) is not None:
+        rows.append(["all open", f"all in {esc(whole['currency'])}", "", money(whole["arr"]), "",
+                     money(whole["expected_arr"])])
+    return ("<h3>Weighted pipeline (uplift x the stage's weight)</h3>"
+            + table(["stage", "currency", "opportunities", "uplift / yr", "weight", "weighted"], rows,
+                    numeric=[2, 3, 4, 5]) + _basis(p))
 
 
 def _retention(page: Page, data: ReportData) -> str:
@@ -187,14 +220,19 @@ def _retention(page: Page, data: ReportData) -> str:
     if not currencies:
         return (f"<section><h2>Retention (GRR / NRR)</h2>{_problem(data, 'retention')}<p class=note>No account was "
                 "active at the start of the last four quarters.</p></section>")
-    rows = [[esc(r["period"]), esc(c["currency"]), esc(c["starting_accounts"]), money(c["starting_arr"]),
-             money(c["churned_arr"]), money(c["contraction_arr"]), money(c["expansion_arr"]), percent(c.get("grr")),
-             percent(c.get("nrr"))] for r in data.retention for c in r.get("by_currency", [])]
+    rows = []
+    for r in data.retention:
+        totals = [(esc(c["currency"]), esc(c["starting_accounts"]), c) for c in r.get("by_currency", [])]
+        if (whole := r.get("consolidated")) is not None:
+            totals.append((f"all in {esc(whole['currency'])}", esc(r["starting_accounts"]), whole))
+        rows += [[esc(r["period"]), name, accounts, money(c["starting_arr"]), money(c["churned_arr"]),
+                  money(c["contraction_arr"]), money(c["expansion_arr"]), percent(c.get("grr")), percent(c.get("nrr"))]
+                 for name, accounts, c in totals]
     return ("<section><h2>Retention (GRR / NRR), last four quarters</h2>"
             + "".join(page.chart(charts.retention(data.retention, c)) for c in currencies)
             + table(["quarter", "currency", "accounts", "starting ARR", "churned", "contraction", "expansion", "GRR",
                      "NRR"], rows, numeric=list(range(2, 9)))
-            + f"<p class=note>{esc(data.retention[0].get('definitions'))}</p></section>")
+            + _basis(data.retention[-1]) + f"<p class=note>{esc(data.retention[0].get('definitions'))}</p></section>")
 
 
 def _signal(page: Page, data: ReportData) -> str:

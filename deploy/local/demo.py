@@ -3,8 +3,9 @@
 Starts the services as local processes against the Kafka and PostgreSQL that ``make up`` started,
 posts the sample (``deploy/local/sample.py``) to ingest over HTTP, waits until health has scored
 every account, then prints each account's health with its reasons, the churn-risk alerts raised,
-the renewals due with their risk and the quarter's forecast, and the upsell and cross-sell triggers
-expansion found, and writes the HTML report (``orchard report``) and prints where.
+the renewals due with their risk, retention (GRR/NRR) of the last four quarters, the renewal forecast
+by risk band, the upsell and cross-sell triggers expansion found and its weighted pipeline, and
+writes the HTML report (``orchard report``) and prints where.
 The services keep running for exploration until Ctrl+C (``--once``: stop after the summary).
 """
 
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from cli.api import connect
 from cli.config import Config
 from cli.report import collect_report_data, write_report
+from cli.report.figures import forecast_periods, retention_periods
+from deploy.local.book import account_manager_moves, forecast_lines, pipeline_lines, retention_lines
 from deploy.local.sample import generate_sample, sample_accounts
 from shared.kafka import partitions_of
 from shared.settings import TopicSettings
@@ -43,6 +46,7 @@ DEV_KEYS = {"dev": {"sha256": hashlib.sha256(DEV_KEY.encode()).hexdigest(),
                     "scopes": ["ingest:write", "read", "write"]}}
 LOGS = REPO / ".data" / "logs"
 REPORT = REPO / ".data" / "orchard-report.html"
+FX_RATES = REPO / "deploy" / "local" / "fx_rates.yaml"
 
 
 @dataclass(frozen=True)
@@ -164,9 +168,32 @@ async def settled_triggers(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return previous or []
 
 
-def this_and_next_quarter(now: datetime) -> list[str]:
-    quarter = (now.month - 1) // 3
-    return [f"{now.year}-Q{quarter + 1}", f"{now.year + (quarter == 3)}-Q{(quarter + 1) % 4 + 1}"]
+LATE_BILLING_DAYS = 7
+Event = dict[str, Any]
+
+
+def split_late_billing(events: list[Event], now: datetime) -> tuple[list[Event], list[Event]]:
+    """The sample's history, and its contract events of the last days (renewals signed, cancellations),
+    which the demo sends once health and renewals have read the history, as a billing export would
+    come. Sent in the same stream, a cancellation can reach renewals before the health records that
+    preceded it in event time (health writes them only as it gets through the usage), and renewals
+    would keep the risk of weeks-old health as the one the renewal was last judged at while open."""
+    cutoff = now - timedelta(days=LATE_BILLING_DAYS)
+    late = [e for e in events
+            if e["type"].startswith("contract.") and datetime.fromisoformat(e["occurred_at"]) >= cutoff]
+    kept = {id(e) for e in late}
+    return [e for e in events if id(e) not in kept], late
+
+
+async def settle(env: dict[str, str], client: httpx.AsyncClient, now: datetime) -> list[dict[str, Any]]:
+    """Until health has applied everything sent and scored every account at the present, and renewals
+    has read the contract events and the health records that came of them."""
+    inputs = TopicSettings()  # the ORCHARD_TOPIC_* names the services were started with
+    await wait_consumed(env, group="orchard-health", topics=[inputs.usage, inputs.interaction, inputs.contract])
+    # Once the stream has been quiet a few seconds, the scheduler counts silence up to today.
+    accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
+    await wait_consumed(env, group="orchard-renewals", topics=[inputs.contract, inputs.account_health])
+    return accounts
 
 
 async def due_renewals(client: httpx.AsyncClient) -> list[dict[str, Any]]:
@@ -175,6 +202,13 @@ async def due_renewals(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     order = {"critical": 0, "high": 1, "medium": 2, "low": 3}
     items: list[dict[str, Any]] = reply.json()["items"]
     return sorted(items, key=lambda r: (order.get(r["risk"], 4), r["renewal_date"]))
+
+
+async def _get(client: httpx.AsyncClient, url: str, **params: str) -> dict[str, Any]:
+    reply = await client.get(url, params=params)
+    reply.raise_for_status()
+    body: dict[str, Any] = reply.json()
+    return body
 
 
 def grade_mark(grade: str) -> str:
@@ -209,30 +243,41 @@ async def summary(client: httpx.AsyncClient, accounts: list[dict[str, Any]]) -> 
             f"  {r['account_id']:10} {r['renewal_date']}  in {r['days_to_renewal']:>3} days  "
             f"{float(r['arr']):>10,.0f} {r['currency']}  {r['risk']:8} {r['stage']:11} {reason}"
         )
-    forecasts = []
-    for quarter in this_and_next_quarter(datetime.now(UTC)):
-        forecast = (await client.get(f"{RENEWALS.url}/v1/forecast", params={"period": quarter})).json()
-        forecasts.append(forecast)
-        for currency in forecast["by_currency"]:
-            total = currency["total"]
-            print(
-                f"  forecast {quarter}: {total['renewals']} renewals, {float(total['arr']):,.0f} "
-                f"{currency['currency']} up for renewal, {float(total['expected_arr']):,.0f} expected"
-            )
+    now = datetime.now(UTC)
+    retention = [await _get(client, f"{RENEWALS.url}/v1/metrics/retention", period=quarter)
+                 for quarter in retention_periods(now)]
+    print("\nRetention of the last four quarters (GRR / NRR per currency; GET /v1/metrics/retention)")
+    print("\n".join(retention_lines(retention)))
+    forecasts = [await _get(client, f"{RENEWALS.url}/v1/forecast", period=quarter) for quarter in forecast_periods(now)]
+    print("\nRenewal forecast by risk band (expected ARR = ARR x the band's probability; GET /v1/forecast)")
+    print("\n".join(forecast_lines(forecasts)))
 
     triggers = await settled_triggers(client)
     print(f"\nUpsell and cross-sell triggers ({len(triggers)}; also on orchard.signals.upsell.v1)")
     for t in sorted(triggers, key=lambda t: (t["account_id"], -float(t["estimated_arr_uplift"]))):
         print(
             f"  {t['account_id']:10} {t['kind']:20} {t['product']:11} +{float(t['estimated_arr_uplift']):>9,.0f}/yr "
-            f"conf {t['confidence']:.2f}  {t['reason']}"
+            f"conf {t['confidence']:.2f}  {t['stage']:5} {t['reason']}"
         )
+    for opportunity, stage, note in account_manager_moves(triggers):
+        reply = await client.patch(f"{EXPANSION.url}/v1/opportunities/{opportunity['opportunity_id']}",
+                                   json={"stage": stage, "notes": note, "owner": "sam.lee@example.com"})
+        reply.raise_for_status()
+        what = f"{opportunity['account_id']}'s {opportunity['kind']} ({opportunity['product']})"
+        print(f"  an account manager moves {what} to {stage}: {note} (PATCH /v1/opportunities/{{id}})")
+    pipeline = await _get(client, f"{EXPANSION.url}/v1/pipeline")
+    this_quarter = await _get(client, f"{EXPANSION.url}/v1/pipeline", period=forecast_periods(now)[0])
+    print("\nExpansion pipeline (uplift x the stage's weight; GET /v1/pipeline)")
+    print("\n".join(pipeline_lines(pipeline, this_quarter)))
     return {
         "accounts": [{**a, "story": stories.get(a["account_id"])} for a in accounts],
         "alerts": alerts,
         "triggers": triggers,
         "renewals": renewals,
         "forecasts": forecasts,
+        "retention": retention,
+        "pipeline": pipeline,
+        "pipeline_this_quarter": this_quarter,
     }
 
 
@@ -259,6 +304,8 @@ async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None
     env.setdefault("ORCHARD_HEALTH_MIDNIGHT_GRACE_S", "0")
     # ... and silence counted up to now soon after the sample is read (production waits five minutes).
     env.setdefault("ORCHARD_HEALTH_STREAM_QUIET_S", "5")
+    # The sample has euro and pound contracts: consolidated totals in dollars beside theirs.
+    env.setdefault("ORCHARD_FX_RATES", str(FX_RATES))
     processes = {s.name: start(s, env) for s in SERVICES}
     try:
         headers = {"Authorization": f"Bearer {DEV_KEY}"}
@@ -268,10 +315,11 @@ async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None
             print("services ready: " + ", ".join(f"{s.name} {s.url}" for s in SERVICES))
             now = datetime.now(UTC)
             events = generate_sample(now)
+            history, changes = split_late_billing(events, now)
             started = time.perf_counter()
-            totals = await feed(client, events)
+            totals = await feed(client, history)
             print(
-                f"fed {len(events)} sample events over HTTP in {time.perf_counter() - started:.1f}s: "
+                f"fed {len(history)} sample events over HTTP in {time.perf_counter() - started:.1f}s: "
                 f"{totals['accepted']} accepted, {totals['duplicates']} duplicates (ids seen before), "
                 f"{totals['rejected']} rejected"
             )
@@ -281,10 +329,12 @@ async def demo(*, once: bool, json_path: Path | None, report_path: Path) -> None
                     "dates from the first run. `python3 deploy/local/infra.py reset` starts from empty.)"
                 )
             print("waiting for health to apply them and re-evaluate every account at the present ...")
-            inputs = TopicSettings()  # the ORCHARD_TOPIC_* names the services were started with
-            await wait_consumed(env, group="orchard-health", topics=[inputs.usage, inputs.interaction, inputs.contract])
-            # Once the stream has been quiet a few seconds, the scheduler counts silence up to today.
-            accounts = await wait_scored(client, expected=len(sample_accounts()), now=now)
+            await settle(env, client, now)
+            latest = await feed(client, changes)
+            totals = {key: totals[key] + latest[key] for key in totals}
+            print(f"then the last {LATE_BILLING_DAYS} days' billing changes: {len(changes)} contract events "
+                  f"(renewals signed, cancellations), {latest['rejected']} rejected")
+            accounts = await settle(env, client, now)
             shown = await summary(client, accounts)
             if json_path is not None:
                 figures = json.dumps({"feed": totals, **shown}, indent=2, default=str)

@@ -10,7 +10,9 @@ import pytest
 
 from cli.errors import BadFile
 from cli.events_file import BODY_OVERHEAD, Line, batches, read_events, request_body, typed_cell
+from cli.report import charts
 from cli.report.figures import (
+    ReportData,
     forecast_periods,
     grade_on,
     grade_trend,
@@ -18,7 +20,7 @@ from cli.report.figures import (
     score_series,
     signal_rows,
 )
-from cli.report.page import script_json
+from cli.report.page import render_report, script_json
 
 pytestmark = pytest.mark.unit
 
@@ -124,3 +126,51 @@ def test_chart_data_cannot_close_its_script_element() -> None:
     text = script_json({"label": "</script><script>alert(1)</script> & more"})
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == {"label": "</script><script>alert(1)</script> & more"}
+
+
+def _bucket(arr: str, expected: str) -> dict[str, object]:
+    return {"renewals": 1, "arr": arr, "expected_arr": expected}
+
+
+FORECAST = {"period": "2026-Q4", "by_currency": [{
+    "currency": "USD", "total": {"renewals": 3, "arr": "208500", "expected_arr": "147750"},
+    "by_risk": {"critical": _bucket("10200", "2550")},
+    "by_outcome": {"renewed": _bucket("145200", "145200"), "churned": _bucket("53100", "0")}}]}
+
+
+def test_the_forecast_chart_shows_settled_renewals_beside_the_bands() -> None:
+    chart = charts.forecast([FORECAST], "USD")
+
+    up = {t["name"]: t["y"] for t in chart["data"] if t["showlegend"]}
+    assert up == {"low": [0.0], "medium": [0.0], "high": [0.0], "critical": [10200.0], "renewed": [145200.0],
+                  "churned": [53100.0]}, "every ARR up for renewal is drawn, settled or not"
+    expected = {t["name"]: t["y"] for t in chart["data"] if not t["showlegend"]}
+    assert expected["renewed"] == [145200.0] and expected["churned"] == [0.0]
+
+
+def test_the_report_shows_the_weighted_pipeline_and_the_consolidated_totals() -> None:
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    basis = {"currency": "USD", "reason": "consolidated in USD with the exchange-rate table (ORCHARD_FX_RATES)"}
+    retention = {"period": "2026-Q3", "starting_accounts": 3, "definitions": "", "consolidation": basis,
+                 "consolidated": {"currency": "USD", "starting_arr": "1000", "churned_arr": "0",
+                                  "contraction_arr": "100", "expansion_arr": "50", "grr": 0.9, "nrr": 0.95},
+                 "by_currency": [{"currency": c, "starting_accounts": 1, "starting_arr": "500", "churned_arr": "0",
+                                  "contraction_arr": "0", "expansion_arr": "0", "grr": 1.0, "nrr": 1.0}
+                                 for c in ("EUR", "USD")]}
+    weighted = {"consolidation": basis, "consolidated": {"currency": "USD", "arr": "3000", "expected_arr": "1250"},
+                "by_currency": [{"currency": "USD",
+                                 "total": {"opportunities": 2, "arr": "3000", "expected_arr": "1250"},
+                                 "by_stage": {"open": {"opportunities": 1, "arr": "500", "weight": "0.10",
+                                                       "expected_arr": "50"},
+                                              "proposed": {"opportunities": 1, "arr": "2000", "weight": "0.60",
+                                                           "expected_arr": "1200"}}}]}
+    opportunity = {"account_id": "a", "kind": "seat_limit", "product": "core", "stage": "proposed",
+                   "estimated_arr_uplift": "2000", "confidence": 0.5, "reason": "r"}
+
+    page = render_report(ReportData(generated_at=now, retention=[retention], weighted_pipeline=weighted,
+                                    opportunities=[opportunity]))
+
+    assert "Weighted pipeline" in page and "<td>proposed</td><td>USD</td>" in page
+    assert '<td class="num">0.60</td><td class="num">1,200</td>' in page
+    assert "<td>all in USD</td>" in page and "90.0%" in page and "95.0%" in page
+    assert "GRR / NRR 2026-Q3 (all currencies in USD)" in page

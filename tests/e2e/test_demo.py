@@ -1,5 +1,7 @@
-"""`make run`'s main job, end to end: the real service processes (ingest, health, expansion), fed the
-sample over HTTP: health, alerts and triggers come out as the stories say."""
+"""`make run`'s main job, end to end: the real service processes (ingest, health, renewals, expansion),
+fed the sample over HTTP: health, alerts and triggers come out as the stories say, and the contract
+stories show in retention, the renewal forecast and the expansion pipeline, consolidated with the
+local run's exchange-rate table."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from deploy.local.sample import sample_accounts
 from tests.cli.stack import free_port
 from tests.infra import REPO, Infra
 
@@ -72,3 +76,42 @@ def test_the_demo_scores_every_sample_account_and_raises_the_stories_alerts(
     assert red_and_due, "the sample has red accounts renewing within 120 days"
     assert all(r["risk"] in {"high", "critical"} for r in red_and_due), "renewal risk follows health"
     assert any(f["by_currency"] for f in summary["forecasts"]), "the coming quarters' renewals are forecast"
+    _assert_the_book_figures(summary, stories, done.stdout)
+
+
+def _assert_the_book_figures(summary: dict[str, Any], stories: dict[str, str], printed: str) -> None:
+    contract_stories = {a.account_id: a.contract_story for a in sample_accounts()}
+    renewals = {r["account_id"]: r for r in summary["renewals"]}
+    cancelled = {acct for acct, story in contract_stories.items() if story == "cancelled"}
+    assert {stories[acct] for acct in cancelled} <= {"gone_quiet", "usage_collapse"}
+    assert all(renewals[acct]["stage"] == "churned" and renewals[acct]["risk"] in {"high", "critical"}
+               for acct in cancelled), "churn on accounts whose health was red before it: judged so while open"
+    early = next(acct for acct, story in contract_stories.items() if story == "renewed_early")
+    assert renewals[early]["stage"] == "renewed"
+
+    last_quarter = summary["retention"][-1]
+    by_currency = {c["currency"]: c for c in last_quarter["by_currency"]}
+    assert set(by_currency) == {"EUR", "GBP", "USD"}
+    assert float(by_currency["EUR"]["contraction_arr"]) > 0 and float(by_currency["EUR"]["grr"]) < 1, "downgrade"
+    assert float(by_currency["GBP"]["expansion_arr"]) > 0 and float(by_currency["GBP"]["nrr"]) > 1, "a higher plan"
+    whole = last_quarter["consolidated"]
+    assert whole is not None and whole["currency"] == "USD" and 0 < float(whole["grr"]) < 1
+
+    outcomes = {o for f in summary["forecasts"] for c in f["by_currency"] for o in c["by_outcome"]}
+    assert {"renewed", "churned"} <= outcomes, "the early renewal and the cancellations settle their renewals"
+    assert any(f["consolidated"] is not None for f in summary["forecasts"] if len(f["by_currency"]) > 1)
+
+    upgraded = next(acct for acct, story in contract_stories.items() if story == "upgraded")
+    won = {(t["kind"], t["closed_by"]) for t in summary["triggers"]
+           if t["account_id"] == upgraded and t["stage"] == "won"}
+    assert ("seat_limit", "contract") in won, "the upgrade wins the seat-limit opportunity"
+    stages = {stage for c in summary["pipeline"]["by_currency"] for stage in c["by_stage"]}
+    assert {"open", "qualified", "proposed"} <= stages, "weighted by stage: the account manager moved two along"
+    assert summary["pipeline"]["consolidated"] is not None
+    assert any("won" in c["by_outcome"] for c in summary["pipeline_this_quarter"]["by_currency"])
+
+    for heading in ("Retention of the last four quarters", "Renewal forecast by risk band", "Expansion pipeline"):
+        assert heading in printed
+    grr, nrr = (f"{100 * float(whole[m]):.1f}%" for m in ("grr", "nrr"))
+    assert f"GRR {grr}  NRR {nrr}" in printed, "the book's GRR and NRR of the last quarter, consolidated"
+    assert "by risk: " in printed and "settled: " in printed and "by stage: " in printed
