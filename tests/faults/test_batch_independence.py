@@ -138,6 +138,7 @@ def _assert_all_equal(outcomes: dict[str, HealthOutcome]) -> None:
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.timeout(1200)  # three runs of 15,738 events side by side, one of them 2,250 transactions of 7
 async def test_batch_sizes_and_kills_give_the_same_scores_history_and_events(
     infra: Infra, engine: AsyncEngine, tmp_path: Path
 ) -> None:
