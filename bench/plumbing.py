@@ -8,14 +8,21 @@ Writes bench/results/plumbing.json.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import Stopwatch, provide_infra, write_result
+from bench.common import (
+    Stopwatch,
+    load_average,
+    own_cpu_seconds,
+    own_peak_rss_mb,
+    provide_infra,
+    sized,
+    write_result,
+)
 from shared.db import create_engine
 from shared.runtime import Runtime
 from shared.settings import OrchardSettings, TopicSettings
@@ -55,7 +62,7 @@ async def runner_consume(
     engine = create_engine(dsn, pool_size=1)
     runner = runtime.consumer_runner(topics=[topic], handler=service.handle)
     relay_task = asyncio.create_task(runtime.relay.run())
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), own_cpu_seconds()
     task = asyncio.create_task(runner.run())
     try:
         applied = 0
@@ -64,7 +71,7 @@ async def runner_consume(
             async with engine.connect() as conn:
                 applied = int(await conn.scalar(
                     sa.text(f'SELECT coalesce(sum(events), 0) FROM "{schema}".account_counts')) or 0)
-        applied_s = time.perf_counter() - started
+        applied_s, applied_cpu = time.perf_counter() - started, own_cpu_seconds() - cpu
         while True:
             async with engine.connect() as conn:
                 if not await conn.scalar(sa.text(f'SELECT count(*) FROM "{schema}".outbox')):
@@ -80,11 +87,13 @@ async def runner_consume(
         async with engine.begin() as conn:
             await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await engine.dispose()
-    return {"applied_per_s": n / applied_s, "applied_and_published_per_s": n / published_s}
+    return {"applied_per_s": n / applied_s, "applied_and_published_per_s": n / published_s,
+            "cpu_s_per_1000_events": 1000 * applied_cpu / n}
 
 
 async def main() -> None:
-    n = int(os.environ.get("BENCH_EVENTS", "50000"))
+    n = sized("BENCH_EVENTS", 50_000, 2_000)
+    load_at_start = load_average()
     with provide_infra() as infra:
         unique = uuid.uuid4().hex[:8]
         topic, out_topic = f"bench.in.{unique}", f"bench.out.{unique}"
@@ -99,11 +108,15 @@ async def main() -> None:
         emitting = await runner_consume(infra.kafka_bootstrap, infra.database_url, topic, n, out_topic)
     write_result("plumbing", {
         "events": n,
+        "load_average_at_start": load_at_start,
         "raw_aiokafka_consume_per_s": round(raw),
         "runner_trivial_handler_per_s": round(trivial["applied_per_s"]),
         "ratio_runner_to_raw": round(trivial["applied_per_s"] / raw, 3),
         "runner_with_outbox_applied_per_s": round(emitting["applied_per_s"]),
         "runner_with_outbox_applied_and_published_per_s": round(emitting["applied_and_published_per_s"]),
+        "runner_trivial_cpu_s_per_1000_events": round(trivial["cpu_s_per_1000_events"], 3),
+        "runner_with_outbox_cpu_s_per_1000_events": round(emitting["cpu_s_per_1000_events"], 3),
+        "peak_rss_mb": own_peak_rss_mb(),
         "notes": "trivial handler: parse+validate, processed-ids insert, one upsert per batch, offset commit per "
                  "batch. with outbox: plus one output event per input through the outbox, published concurrently "
                  "by the relay (acks=all, idempotent). Each runner run uses a fresh consumer group on the same topic.",
