@@ -11,11 +11,15 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.infra import REPO, Infra, provide_infra
 
@@ -23,6 +27,39 @@ from tests.infra import REPO, Infra, provide_infra
 RESULTS = Path(os.environ.get("ORCHARD_BENCH_RESULTS") or REPO / "bench" / "results")
 
 __all__ = ["RESULTS", "Infra", "git_revision", "provide_infra", "quick", "write_result"]
+
+_UNIQUES: list[str] = []
+
+
+def new_unique() -> str:
+    """A suffix for a run's topics, schemas and groups; `delete_topics` removes the topics at the end."""
+    suffix = uuid.uuid4().hex[:8]
+    _UNIQUES.append(suffix)
+    return suffix
+
+
+async def delete_topics(bootstrap: str) -> None:
+    """This process's topics only (others may share the broker, which runs out of file handles when
+    every run leaves its topics behind)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="orchard-bench-cleanup")
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if any(u in t for u in _UNIQUES)]
+        for start in range(0, len(mine), 100):
+            await admin.delete_topics(mine[start:start + 100])
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def bench_infra() -> AsyncIterator[Infra]:
+    """`provide_infra` (the environment's broker and database when both are named: nothing started),
+    and this run's topics deleted at the end."""
+    with provide_infra() as infra:
+        try:
+            yield infra
+        finally:
+            await delete_topics(infra.kafka_bootstrap)
 
 
 def quick() -> bool:

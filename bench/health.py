@@ -24,7 +24,6 @@ import asyncio
 import os
 import random
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,10 +32,11 @@ import sqlalchemy as sa
 
 from bench.common import (
     Stopwatch,
+    bench_infra,
     load_average,
+    new_unique,
     own_cpu_seconds,
     own_peak_rss_mb,
-    provide_infra,
     quick,
     sized,
     write_result,
@@ -131,9 +131,9 @@ async def storage(engine: Any, schema: str) -> dict[str, dict[str, int]]:
 async def run_health(
     bootstrap: str, dsn: str, events: list[dict[str, Any]], *, now: datetime, rescore: bool = True
 ) -> dict[str, Any]:
-    unique = uuid.uuid4().hex[:8]
+    unique = new_unique()
     schema = f"bench_health_{unique}"
-    topics = TopicSettings(**{name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
+    topics = TopicSettings.model_validate({name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
     await produce_feed(bootstrap, topics, events)
     settings = HealthSettings(service_name=f"bench-health-{unique}", kafka_bootstrap=bootstrap, database_url=dsn,
                               health_schema=schema, topics=topics,
@@ -206,7 +206,7 @@ async def _rescore_all(service: Any, engine: Any, schema: str, *, now: datetime)
 
 async def plumbing_ceiling(bootstrap: str, dsn: str, n: int) -> dict[str, float]:
     """bench.plumbing's figures on a topic of `n` events, in this run, on this machine."""
-    unique = uuid.uuid4().hex[:8]
+    unique = new_unique()
     topic, out_topic = f"bench.in.{unique}", f"bench.out.{unique}"
     await create_topic(bootstrap, topic, partitions=6)
     await create_topic(bootstrap, out_topic, partitions=6)
@@ -228,7 +228,7 @@ async def main() -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     load_at_start = load_average()
     by_scale: dict[str, Any] = {}
-    with provide_infra() as infra:
+    async with bench_infra() as infra:
         for accounts in scales:
             events = feed(accounts, accounts * per_account, now=now)
             figures = await run_health(infra.kafka_bootstrap, infra.database_url, events, now=now)

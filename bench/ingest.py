@@ -15,7 +15,6 @@ import asyncio
 import os
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +26,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from bench.common import (
     ProcessMeter,
     Stopwatch,
+    bench_infra,
     free_port,
     load_average,
-    provide_infra,
+    new_unique,
     sized,
     start_service,
     write_result,
@@ -170,11 +170,11 @@ async def main() -> None:
     kafka_n = sized("BENCH_KAFKA_EVENTS", 60_000, 2_000)
     clients = int(os.environ.get("BENCH_CLIENTS", "4"))
     load_at_start = load_average()
-    unique = uuid.uuid4().hex[:8]
-    topics = TopicSettings(**{name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
+    unique = new_unique()
+    topics = TopicSettings.model_validate({name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
     schema = f"bench_ingest_{unique}"
     port = free_port(int(os.environ.get("BENCH_PORT", "18001")))
-    with provide_infra() as infra:
+    async with bench_infra() as infra:
         # The ceiling first, on an idle broker: the same events, the service's producer settings.
         ceiling_topic = f"bench.ceiling.{unique}"
         await create_topic(infra.kafka_bootstrap, ceiling_topic, partitions=6)

@@ -23,7 +23,6 @@ import asyncio
 import os
 import statistics
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,9 +36,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import (
     ProcessMeter,
+    bench_infra,
     free_port,
     load_average,
-    provide_infra,
+    new_unique,
     quick,
     sized,
     start_service,
@@ -70,8 +70,8 @@ class Pipeline:
 
 
 async def start_pipeline(bootstrap: str, dsn: str) -> Pipeline:
-    unique = uuid.uuid4().hex[:8]
-    topics = TopicSettings(**{name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
+    unique = new_unique()
+    topics = TopicSettings.model_validate({name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
     pipeline = Pipeline(unique, topics, {s: free_port(18101 + i) for i, s in enumerate(SERVICES)})
     common = {
         "ORCHARD_KAFKA_BOOTSTRAP": bootstrap, "ORCHARD_DATABASE_URL": dsn, "ORCHARD_LOG_LEVEL": "WARNING",
@@ -79,17 +79,19 @@ async def start_pipeline(bootstrap: str, dsn: str) -> Pipeline:
         "ORCHARD_HEALTH_RESCORE_INTERVAL_S": "3600", "ORCHARD_RENEWALS_PASS_INTERVAL_S": "3600",
         **topic_env(topics),
     }
-    try:
-        for service in SERVICES:
-            pipeline.processes[service] = await start_service(f"services.{service}", {
-                **common,
-                "ORCHARD_SERVICE_NAME": f"{service}-bench-{unique}",
-                f"ORCHARD_{service.upper()}_PORT": str(pipeline.ports[service]),
-                f"ORCHARD_{service.upper()}_SCHEMA": pipeline.schema(service),
-            }, port=pipeline.ports[service])
-    except BaseException:
+    started = await asyncio.gather(*(start_service(f"services.{service}", {
+        **common,
+        "ORCHARD_SERVICE_NAME": f"{service}-bench-{unique}",
+        f"ORCHARD_{service.upper()}_PORT": str(pipeline.ports[service]),
+        f"ORCHARD_{service.upper()}_SCHEMA": pipeline.schema(service),
+    }, port=pipeline.ports[service]) for service in SERVICES), return_exceptions=True)
+    for service, process in zip(SERVICES, started, strict=True):
+        if isinstance(process, asyncio.subprocess.Process):
+            pipeline.processes[service] = process
+    failed = [p for p in started if isinstance(p, BaseException)]
+    if failed:
         await stop_pipeline(pipeline, dsn)
-        raise
+        raise failed[0]
     return pipeline
 
 
@@ -108,7 +110,7 @@ async def stop_pipeline(pipeline: Pipeline, dsn: str) -> None:
 
 def probe_setup(prefix: str, count: int, *, now: datetime) -> list[dict[str, Any]]:
     """Probe accounts whose champion left 8 days ago: the next event of one raises champion_left."""
-    out = []
+    out: list[dict[str, Any]] = []
     for n in range(count):
         account = f"{prefix}-{n:04d}"
 
@@ -295,7 +297,7 @@ async def main() -> None:
     probe_count = int(probes_per_s * seconds * len(rates)) + 10
     setup = probe_setup("probe", probe_count, now=now)
     load_at_start = load_average()
-    with provide_infra() as infra:
+    async with bench_infra() as infra:
         pipeline = await start_pipeline(infra.kafka_bootstrap, infra.database_url)
         alerts = Alerts(infra.kafka_bootstrap, pipeline.topics.churn_risk)
         lag = Lag(infra.kafka_bootstrap, {s: pipeline.group(s) for s in CONSUMERS})

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import (
     Stopwatch,
+    bench_infra,
     load_average,
+    new_unique,
     own_cpu_seconds,
     own_peak_rss_mb,
-    provide_infra,
     sized,
     write_result,
 )
@@ -32,7 +32,7 @@ from tests.kafka_utils import create_topic, envelope, produce
 
 async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
+        topic, bootstrap_servers=bootstrap, group_id=f"bench-raw-{new_unique()}",
         enable_auto_commit=False, auto_offset_reset="earliest", max_partition_fetch_bytes=4 << 20,
     )
     await consumer.start()
@@ -50,7 +50,7 @@ async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
 async def runner_consume(
     bootstrap: str, dsn: str, topic: str, n: int, out_topic: str, *, emit: bool = True
 ) -> dict[str, float]:
-    unique = uuid.uuid4().hex[:8]
+    unique = new_unique()
     schema = f"bench_{unique}"
     settings = OrchardSettings(
         service_name=f"bench-{unique}", kafka_bootstrap=bootstrap, database_url=dsn,
@@ -94,8 +94,8 @@ async def runner_consume(
 async def main() -> None:
     n = sized("BENCH_EVENTS", 50_000, 2_000)
     load_at_start = load_average()
-    with provide_infra() as infra:
-        unique = uuid.uuid4().hex[:8]
+    async with bench_infra() as infra:
+        unique = new_unique()
         topic, out_topic = f"bench.in.{unique}", f"bench.out.{unique}"
         await create_topic(infra.kafka_bootstrap, topic, partitions=6)
         await create_topic(infra.kafka_bootstrap, out_topic, partitions=6)
