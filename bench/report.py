@@ -141,14 +141,19 @@ def resources(results: Results) -> list[str]:
 
 def scale(results: Results) -> list[str]:
     by = _get(results, "health", "worst_case_by_accounts") or {}
-    lines = ["| accounts | events | applied ev/s | full rescore (s) | accounts/s | storage | bytes per account "
-             "| MB per million events | score_history rows |", "|" + " --- |" * 9]
+    lines = ["| accounts | events | applied ev/s | full rescore (s) | accounts/s | storage (MB) | of which outbox, "
+             "emptied (MB) | bytes per account | MB per million events | score_history rows (MB) |",
+             "|" + " --- |" * 10]
     for accounts, f in sorted(by.items(), key=lambda kv: int(kv[0])):
-        st = f["storage"]
+        st, tables = f["storage"], f["storage"]["tables"]
+        outbox, history = tables.get("outbox", {}), tables.get("score_history", {})
         lines.append(f"| {_n(int(accounts))} | {_n(f['events'])} | {_n(f['applied_per_s'])} | "
                      f"{f.get('rescore_seconds', '-')} | {_n(f.get('rescore_accounts_per_s', 0))} | "
-                     f"{st['total_bytes'] / 2**20:.1f} MB | {_n(st['bytes_per_account'])} | "
-                     f"{st['bytes_per_million_events'] / 2**20:,.0f} | {_n(f['history_rows'])} |")
+                     f"{st['total_bytes'] / 2**20:.1f} | {outbox.get('bytes', 0) / 2**20:.1f} | "
+                     f"{_n(st['bytes_per_account'])} | {st['bytes_per_million_events'] / 2**20:,.0f} | "
+                     f"{_n(history.get('rows', 0))} ({history.get('bytes', 0) / 2**20:.1f}) |")
+    lines += ["", "The outbox is empty after each run; its size is rows deleted after publishing that autovacuum "
+              "has not yet reclaimed (it is reused, not grown, in a steady state)."]
     return lines
 
 
