@@ -33,6 +33,7 @@ import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import (
     ProcessMeter,
@@ -210,6 +211,22 @@ async def post(http: httpx.AsyncClient, events: list[dict[str, Any]]) -> float:
     return time.perf_counter() - started
 
 
+async def ingest_seconds(http: httpx.AsyncClient) -> dict[str, float]:
+    """Ingest's own sums and counts: time in POST /v1/events, and in waiting for Kafka's acks."""
+    out = {"request_s": 0.0, "requests": 0.0, "produce_s": 0.0, "produces": 0.0}
+    for family in text_string_to_metric_families((await http.get("/metrics")).text):
+        for sample in family.samples:
+            if family.name == "orchard_http_request_seconds" and sample.labels.get("method") == "POST":
+                key = {"_sum": "request_s", "_count": "requests"}.get(sample.name.removeprefix(family.name))
+            elif family.name == "orchard_ingest_produce_seconds" and sample.labels.get("path") == "http":
+                key = {"_sum": "produce_s", "_count": "produces"}.get(sample.name.removeprefix(family.name))
+            else:
+                continue
+            if key:
+                out[key] += sample.value
+    return out
+
+
 async def wait_drained(lag: Lag, *, within_s: float) -> float | None:
     started = time.monotonic()
     while time.monotonic() - started < within_s:
@@ -226,6 +243,7 @@ async def step(
     meters = {s: ProcessMeter(p.pid) for s, p in pipeline.processes.items()}
     cpu = {s: m.cpu_seconds() for s, m in meters.items()}
     load_at_start = load_average()
+    server_before = await ingest_seconds(http)
     batch = max(1, min(500, rate // 10))  # ten requests a second, as many producers would send
     interval = batch / rate
     in_flight: set[asyncio.Task[float]] = set()
@@ -255,6 +273,7 @@ async def step(
         in_flight -= done
     latencies.extend(await asyncio.gather(*in_flight))
     fed_s = time.monotonic() - started
+    server = {k: v - server_before[k] for k, v in (await ingest_seconds(http)).items()}
     at_end = await lag.now()
     during = [sample for _, sample in lag.samples[first_sample:]] or [at_end]
     drain_s = await wait_drained(lag, within_s=120)
@@ -274,6 +293,9 @@ async def step(
         "lag_max": {s: max(sample[s] for sample in during) for s in CONSUMERS},
         "drain_s": round(drain_s, 1) if drain_s is not None else None,
         "post_p99_ms": round(1000 * _quantile(latencies, 99), 1),
+        # Seen by ingest itself: a client-side figure far above these is queueing before the request is read.
+        "ingest_request_mean_ms": round(1000 * server["request_s"] / max(server["requests"], 1), 1),
+        "ingest_produce_mean_ms": round(1000 * server["produce_s"] / max(server["produces"], 1), 1),
         "alert_latency_ms": {
             "samples": len(alert_ms), "missing": len(triggered) - len(alert_ms),
             **({f"p{q}": round(_quantile(alert_ms, q) / 1, 1) for q in (50, 95, 99)} if alert_ms else {}),
