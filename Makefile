@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-ingest bench-health bench-pipeline bench-report bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-ingest bench-health bench-pipeline bench-profile bench-report bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,7 +32,7 @@ status:
 lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks' data sets
 	$(BIN)/ruff check shared services cli tests bench deploy
 	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py bench/signal_quality.py bench/datasets \
-		bench/common.py bench/plumbing.py bench/ingest.py bench/health.py bench/pipeline.py bench/report.py \
+		bench/common.py bench/plumbing.py bench/ingest.py bench/health.py bench/pipeline.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
@@ -88,6 +88,15 @@ bench-health: bench-infra ## Health alone: worst case and clustered events/s, fu
 
 bench-pipeline: bench-infra ## The four services as processes at rising steady rates: lag, CPU, ingest-to-alert latency
 	$(BIN)/python -m bench.pipeline
+
+# py-spy is a developer's tool, not a dependency: pip install py-spy==0.4.3 into .venv first.
+PROFILE_ENV := BENCH_HEALTH_SCALES=2000 BENCH_HEALTH_CLUSTERED_ACCOUNTS=20 BENCH_HEALTH_CLUSTERED_EVENTS=200 \
+	ORCHARD_BENCH_RESULTS=bench/results/profiles
+bench-profile: bench-infra ## py-spy flame graph and top frames of health's hot path on bench.health's workload: bench/results/profiles/
+	mkdir -p bench/results/profiles
+	$(PROFILE_ENV) $(BIN)/py-spy record --nolineno -o bench/results/profiles/health.svg -- $(BIN)/python -m bench.health
+	$(PROFILE_ENV) $(BIN)/py-spy record --nolineno --format raw -o bench/results/profiles/health.txt -- $(BIN)/python -m bench.health
+	$(BIN)/python -m bench.profile_top bench/results/profiles/health.txt
 
 bench-report: install ## bench/results/summary.md and summary.svg from the latest bench/results/*.json
 	$(BIN)/python -m bench.report
