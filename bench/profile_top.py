@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def parse(text: str, within: str) -> tuple[list[tuple[list[str], int]], int]:
-    """The stacks (root first) that contain `within`, with their sample counts, and all samples."""
+    """The stacks that pass through `within`, from it down, with their sample counts; and all samples."""
     stacks, total = [], 0
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -22,8 +22,9 @@ def parse(text: str, within: str) -> tuple[list[tuple[list[str], int]], int]:
             continue
         total += int(count)
         frames = stack.split(";")
-        if any(within in f for f in frames):
-            stacks.append((frames, int(count)))
+        at = next((i for i, f in enumerate(frames) if within in f), None)
+        if at is not None:
+            stacks.append((frames[at:], int(count)))  # from `within` down: the frames above are the loop's
     return stacks, total
 
 
@@ -56,7 +57,7 @@ def main() -> None:
     p.add_argument("--top", type=int, default=10)
     args = p.parse_args()
     text = report(args.profile, within=args.within, n=args.top)
-    args.profile.with_suffix(".top.md").write_text(text)
+    args.profile.with_name(f"{args.profile.stem}.{args.within.replace('.', '_')}.top.md").write_text(text)
     print(text)
 
 
