@@ -68,7 +68,7 @@ migrate: install ## Apply a service's migrations without starting it: make migra
 replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
-bench: ## All benchmarks, then the one table: bench/results/*.json and bench/results/summary.md (BENCH_QUICK=1: tiny sizes)
+bench: ## All benchmarks, then the one table: bench/results/*.json and bench/results/summary.md (BENCH_QUICK=1: the performance benches at tiny sizes)
 	$(MAKE) bench-plumbing bench-ingest bench-health bench-pipeline bench-signal bench-expansion
 	$(MAKE) bench-report
 

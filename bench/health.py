@@ -42,6 +42,7 @@ from bench.common import (
     write_result,
 )
 from bench.plumbing import raw_consume, runner_consume
+from services.health.domain import DEFAULT_SCORECARDS, NO_NORMS, SignalEvent, StoredAccount, advance
 from services.health.service import build_service
 from services.health.settings import HealthSettings
 from shared.db import create_engine
@@ -110,6 +111,29 @@ async def _drained(engine: Any, schema: str) -> None:
         if not await _count(engine, f'SELECT count(*) FROM "{schema}".outbox'):
             return
         await asyncio.sleep(0.1)
+
+
+def domain_only(events: list[dict[str, Any]]) -> dict[str, float]:
+    """Health's ceiling without I/O: the pure domain (`advance`) over the same feed, in batches of 1,000
+    grouped by account as the handler does, the state kept in memory."""
+    signal_events = [SignalEvent(e["event_id"], e["type"], datetime.fromisoformat(e["occurred_at"]), e["data"])
+                     for e in events]
+    state: dict[str, StoredAccount] = {}
+    points = 0
+    cpu = own_cpu_seconds()
+    with Stopwatch() as watch:
+        for start in range(0, len(events), 1000):
+            grouped: dict[str, list[SignalEvent]] = {}
+            for e, signal in zip(events[start:start + 1000], signal_events[start:start + 1000], strict=True):
+                grouped.setdefault(e["account_id"], []).append(signal)
+            for account_id, batch in grouped.items():
+                moved = advance(state.get(account_id) or StoredAccount(account_id), batch,
+                                scorecards=DEFAULT_SCORECARDS, norms=NO_NORMS)
+                points += len(moved.evaluations)
+                state[account_id] = moved.account
+    cpu = own_cpu_seconds() - cpu
+    return {"per_s": len(events) / watch.seconds, "cpu_s_per_1000_events": 1000 * cpu / len(events),
+            "points_per_event": points / len(events)}
 
 
 async def storage(engine: Any, schema: str) -> dict[str, dict[str, int]]:
@@ -238,6 +262,7 @@ async def main() -> None:
         clustered = await run_health(infra.kafka_bootstrap, infra.database_url, events, now=now, rescore=False)
         clustered.update(events=len(events), accounts=clustered_accounts, load_average=load_average())
         largest = by_scale[str(max(scales))]
+        domain = domain_only(feed(max(scales), largest["events"], now=now))
         ceiling = await plumbing_ceiling(infra.kafka_bootstrap, infra.database_url, largest["events"])
     write_result("health", {
         "load_average_at_start": load_at_start,
@@ -247,6 +272,9 @@ async def main() -> None:
         **{k: v for k, v in largest.items() if k not in ("storage", "events")},
         "worst_case_by_accounts": by_scale,
         "clustered": clustered,
+        "domain_only_per_s": round(domain["per_s"]),
+        "domain_only_cpu_s_per_1000_events": round(domain["cpu_s_per_1000_events"], 3),
+        "evaluation_points_per_event": round(domain["points_per_event"], 2),
         "plumbing_raw_aiokafka_per_s": round(ceiling["raw"]),
         "plumbing_runner_trivial_handler_per_s": round(ceiling["trivial"]),
         "plumbing_runner_with_outbox_per_s": round(ceiling["outbox"]),
@@ -262,7 +290,9 @@ async def main() -> None:
                  "production, score_history keeps one point per account per evaluation that changed the score). "
                  "cpu: this process's user+system seconds while the runner applied and the relay published; "
                  "peak_rss_mb: this process's high-water mark so far (it holds the feed too). "
-                 "plumbing: bench.plumbing's runner on a topic of as many events over 10,000 keys, same run.",
+                 "plumbing: bench.plumbing's runner on a topic of as many events over 10,000 keys, same run. "
+                 "domain_only: services.health.domain.advance over the largest worst-case feed, no I/O (the "
+                 "norms empty, the default scorecards): the most the handler could do per core.",
     })
 
 

@@ -24,6 +24,7 @@ from bench.common import (
     write_result,
 )
 from shared.db import create_engine
+from shared.events import parse_event
 from shared.runtime import Runtime
 from shared.settings import OrchardSettings, TopicSettings
 from tests.integration.plumbing_service import VERSIONS, build
@@ -45,6 +46,16 @@ async def raw_consume(bootstrap: str, topic: str, n: int) -> float:
         return seen / watch.seconds
     finally:
         await consumer.stop()
+
+
+def decode_validate(payloads: list[bytes]) -> dict[str, float]:
+    """The runner's per-record floor: `parse_event` (JSON decode + pydantic validation) on each envelope."""
+    cpu = own_cpu_seconds()
+    with Stopwatch() as watch:
+        for payload in payloads:
+            parse_event(payload)
+    cpu = own_cpu_seconds() - cpu
+    return {"per_s": len(payloads) / watch.seconds, "cpu_s_per_1000_events": 1000 * cpu / len(payloads)}
 
 
 async def runner_consume(
@@ -99,11 +110,10 @@ async def main() -> None:
         topic, out_topic = f"bench.in.{unique}", f"bench.out.{unique}"
         await create_topic(infra.kafka_bootstrap, topic, partitions=6)
         await create_topic(infra.kafka_bootstrap, out_topic, partitions=6)
-        await produce(infra.kafka_bootstrap, topic, (
-            (f"acct-{i % 1000}", envelope(event_id=f"{unique}-{i}", account_id=f"acct-{i % 1000}"))
-            for i in range(n)
-        ))
+        payloads = [envelope(event_id=f"{unique}-{i}", account_id=f"acct-{i % 1000}") for i in range(n)]
+        await produce(infra.kafka_bootstrap, topic, ((f"acct-{i % 1000}", v) for i, v in enumerate(payloads)))
         raw = await raw_consume(infra.kafka_bootstrap, topic, n)
+        decode = decode_validate(payloads)
         trivial = await runner_consume(infra.kafka_bootstrap, infra.database_url, topic, n, out_topic, emit=False)
         emitting = await runner_consume(infra.kafka_bootstrap, infra.database_url, topic, n, out_topic)
     write_result("plumbing", {
@@ -112,6 +122,8 @@ async def main() -> None:
         "raw_aiokafka_consume_per_s": round(raw),
         "runner_trivial_handler_per_s": round(trivial["applied_per_s"]),
         "ratio_runner_to_raw": round(trivial["applied_per_s"] / raw, 3),
+        "raw_decode_validate_per_s": round(decode["per_s"]),
+        "raw_decode_validate_cpu_s_per_1000_events": round(decode["cpu_s_per_1000_events"], 3),
         "runner_with_outbox_applied_per_s": round(emitting["applied_per_s"]),
         "runner_with_outbox_applied_and_published_per_s": round(emitting["applied_and_published_per_s"]),
         "runner_trivial_cpu_s_per_1000_events": round(trivial["cpu_s_per_1000_events"], 3),

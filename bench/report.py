@@ -59,10 +59,12 @@ def rows(results: Results) -> list[Row]:
         out.append(Row(path, text, ceiling, target, value / goal))
 
     trivial, raw = g("plumbing", "runner_trivial_handler_per_s"), g("plumbing", "raw_aiokafka_consume_per_s")
+    decode = g("plumbing", "raw_decode_validate_per_s")
     # Two targets: the share is the worse of the two, in units of the rate target.
     row("consumer runner, trivial handler", ">= 50k ev/s, ratio >= 0.3", 50_000, (
         lambda: (50_000 * min(trivial / 50_000, trivial / raw / 0.3),
-                 f"{_n(trivial)} ev/s", f"raw aiokafka consume {_n(raw)} ev/s (ratio {trivial / raw:.2f})"))
+                 f"{_n(trivial)} ev/s", f"raw aiokafka consume {_n(raw)} ev/s (ratio {trivial / raw:.2f})"
+                 + (f"; decode + validate alone {_n(decode)} ev/s" if decode else "")))
         if trivial and raw else None)
     produce = g("ingest", "raw_aiokafka_produce_per_s")
     http = g("ingest", "http")
@@ -72,10 +74,14 @@ def rows(results: Results) -> list[Row]:
     kafka = g("ingest", "kafka_path")
     row("ingest, raw Kafka path", ">= 30k ev/s", 30_000, (
         lambda: (kafka["events_per_s"], f"{_n(kafka['events_per_s'])} ev/s", "same")) if kafka and produce else None)
+    domain = g("health", "domain_only_per_s")
+    outbox_text = f"plumbing with outbox {_n(g('health', 'plumbing_runner_with_outbox_per_s') or 0)} ev/s" + (
+        f"; health's domain alone, no I/O, {_n(domain)} ev/s ({g('health', 'evaluation_points_per_event')} "
+        "points per event)" if domain else "")
     outbox = g("health", "plumbing_runner_with_outbox_per_s")
     worst = g("health", "applied_per_s")
     row(f"health, {_n(g('health', 'accounts') or 0)} accounts interleaved (worst case)", ">= 5k ev/s", 5_000,
-        (lambda: (worst, f"{_n(worst)} ev/s", f"plumbing with outbox {_n(outbox)} ev/s")) if worst and outbox else None)
+        (lambda: (worst, f"{_n(worst)} ev/s", outbox_text)) if worst and outbox else None)
     clustered = g("health", "clustered")
     row("health, clustered per account-day", ">= 20k ev/s", 20_000, (
         lambda: (clustered["applied_per_s"], f"{_n(clustered['applied_per_s'])} ev/s "

@@ -42,7 +42,7 @@ def positive(figures: dict[str, Any], *keys: str) -> None:
 def test_plumbing_bench(infra: Infra, tmp_path: Path) -> None:
     figures = run_bench("plumbing", infra, tmp_path)
     positive(figures, "raw_aiokafka_consume_per_s", "runner_trivial_handler_per_s", "runner_with_outbox_applied_per_s",
-             "runner_trivial_cpu_s_per_1000_events", "peak_rss_mb")
+             "runner_trivial_cpu_s_per_1000_events", "peak_rss_mb", "raw_decode_validate_per_s")
 
 
 def test_ingest_bench(infra: Infra, tmp_path: Path) -> None:
@@ -58,7 +58,8 @@ def test_health_bench_with_storage_and_rescore(infra: Infra, tmp_path: Path) -> 
         assert run["accounts_scored"] == int(accounts)
         positive(run, "applied_per_s", "rescore_seconds", "cpu_s_per_1000_events", "storage.bytes_per_account",
                  "storage.bytes_per_million_events", "storage.tables.score_history.rows")
-    positive(figures, "clustered.applied_per_s", "plumbing_runner_with_outbox_per_s", "peak_rss_mb")
+    positive(figures, "clustered.applied_per_s", "plumbing_runner_with_outbox_per_s", "peak_rss_mb",
+             "domain_only_per_s", "evaluation_points_per_event")
 
 
 def test_pipeline_bench_measures_lag_and_alert_latency(infra: Infra, tmp_path: Path) -> None:
