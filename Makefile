@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-plumbing bench-ingest bench-health bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-ingest bench-health bench-pipeline bench-profile bench-report bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,6 +33,7 @@ lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks'
 	$(BIN)/ruff check shared services cli tests bench deploy
 	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
 		bench/signal_quality.py bench/datasets \
+		bench/common.py bench/plumbing.py bench/ingest.py bench/health.py bench/pipeline.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
@@ -68,16 +69,38 @@ migrate: install ## Apply a service's migrations without starting it: make migra
 replay: install ## Rebuild a STOPPED service from the canonical topics: make replay SERVICE=health [FROM=<RFC 3339>] [CONFIRM=yes]
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
-bench: bench-plumbing bench-ingest bench-health bench-signal bench-expansion ## All benchmarks; numbers go to bench/results/
+bench: ## All benchmarks, then the one table: bench/results/*.json and bench/results/summary.md (BENCH_QUICK=1: the performance benches at tiny sizes)
+	$(MAKE) bench-plumbing bench-ingest bench-health bench-pipeline bench-signal bench-expansion
+	$(MAKE) bench-report
 
-bench-plumbing: install up ## Consumer runner vs raw aiokafka on the same broker
+# The broker and database named by ORCHARD_KAFKA_BOOTSTRAP and ORCHARD_DATABASE_URL when both are set
+# (a shared one is never restarted); else the local launcher's.
+bench-infra: install
+	@if [ -z "$$ORCHARD_KAFKA_BOOTSTRAP" ] || [ -z "$$ORCHARD_DATABASE_URL" ]; then $(INFRA) up; fi
+
+bench-plumbing: bench-infra ## Consumer runner vs raw aiokafka on the same broker
 	$(BIN)/python -m bench.plumbing
 
-bench-ingest: install up ## Ingest: HTTP and raw-topic events/s vs raw aiokafka produce, same broker, same run
+bench-ingest: bench-infra ## Ingest: HTTP and raw-topic events/s vs raw aiokafka produce, same broker, same run
 	$(BIN)/python -m bench.ingest
 
-bench-health: install up
+bench-health: bench-infra ## Health alone: worst case and clustered events/s, full rescore, storage at 1,000 and 10,000 accounts
 	$(BIN)/python -m bench.health
+
+bench-pipeline: bench-infra ## The four services as processes at rising steady rates: lag, CPU, ingest-to-alert latency
+	$(BIN)/python -m bench.pipeline
+
+# py-spy is a developer's tool, not a dependency: pip install py-spy==0.4.3 into .venv first.
+PROFILE_ENV := BENCH_HEALTH_SCALES=2000 BENCH_HEALTH_CLUSTERED_ACCOUNTS=20 BENCH_HEALTH_CLUSTERED_EVENTS=200 \
+	ORCHARD_BENCH_RESULTS=bench/results/profiles
+bench-profile: bench-infra ## py-spy flame graph and top frames of health's hot path on bench.health's workload: bench/results/profiles/
+	mkdir -p bench/results/profiles
+	$(PROFILE_ENV) $(BIN)/py-spy record --nolineno -o bench/results/profiles/health.svg -- $(BIN)/python -m bench.health
+	$(PROFILE_ENV) $(BIN)/py-spy record --nolineno --format raw -o bench/results/profiles/health.txt -- $(BIN)/python -m bench.health
+	$(BIN)/python -m bench.profile_top bench/results/profiles/health.txt
+
+bench-report: install ## bench/results/summary.md and summary.svg from the latest bench/results/*.json
+	$(BIN)/python -m bench.report
 
 bench-expansion: install ## Expansion backtest: upgrades preceded by an upsell trigger, triggers followed by one, beside the baselines: bench/results/expansion_signal.*
 	$(BIN)/python -m bench.expansion_signal $(EXPANSION_ARGS)

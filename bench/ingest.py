@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import statistics
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +23,17 @@ import orjson
 import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.common import REPO, Stopwatch, provide_infra, write_result
+from bench.common import (
+    ProcessMeter,
+    Stopwatch,
+    bench_infra,
+    free_port,
+    load_average,
+    new_unique,
+    sized,
+    start_service,
+    write_result,
+)
 from shared.db import create_engine
 from shared.kafka import make_producer
 from shared.settings import TopicSettings
@@ -59,20 +66,10 @@ def events(prefix: str, n: int) -> Iterator[dict[str, Any]]:
         }
 
 
-def free_port(preferred: int) -> int:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", preferred))
-        except OSError:
-            probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def start_service(
+async def start_ingest(
     bootstrap: str, dsn: str, *, port: int, schema: str, unique: str, topics: TopicSettings
 ) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
+    return await start_service("services.ingest", {
         "ORCHARD_KAFKA_BOOTSTRAP": bootstrap,
         "ORCHARD_DATABASE_URL": dsn,
         "ORCHARD_SERVICE_NAME": f"ingest-bench-{unique}",
@@ -80,20 +77,12 @@ async def start_service(
         "ORCHARD_INGEST_SCHEMA": schema,
         "ORCHARD_API_KEYS": orjson.dumps({KEY: ["ingest:write"]}).decode(),
         "ORCHARD_LOG_LEVEL": "WARNING",
-        **{f"ORCHARD_TOPIC_{name.upper()}": topic for name, topic in topics.model_dump().items()},
-    }
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.ingest", cwd=REPO, env=env)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return process
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    process.kill()
-    raise RuntimeError("the ingest service did not become ready")
+        **topic_env(topics),
+    }, port=port)
+
+
+def topic_env(topics: TopicSettings) -> dict[str, str]:
+    return {f"ORCHARD_TOPIC_{name.upper()}": topic for name, topic in topics.model_dump().items()}
 
 
 async def http_phase(port: int, n: int, clients: int, prefix: str) -> dict[str, float]:
@@ -177,27 +166,33 @@ async def kafka_phase(bootstrap: str, topics: TopicSettings, n: int, prefix: str
 
 
 async def main() -> None:
-    http_n = int(os.environ.get("BENCH_HTTP_EVENTS", "60000"))
-    kafka_n = int(os.environ.get("BENCH_KAFKA_EVENTS", "60000"))
+    http_n = sized("BENCH_HTTP_EVENTS", 60_000, 2_000)
+    kafka_n = sized("BENCH_KAFKA_EVENTS", 60_000, 2_000)
     clients = int(os.environ.get("BENCH_CLIENTS", "4"))
-    unique = uuid.uuid4().hex[:8]
-    topics = TopicSettings(**{name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
+    load_at_start = load_average()
+    unique = new_unique()
+    topics = TopicSettings.model_validate({name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
     schema = f"bench_ingest_{unique}"
     port = free_port(int(os.environ.get("BENCH_PORT", "18001")))
-    with provide_infra() as infra:
+    async with bench_infra() as infra:
         # The ceiling first, on an idle broker: the same events, the service's producer settings.
         ceiling_topic = f"bench.ceiling.{unique}"
         await create_topic(infra.kafka_bootstrap, ceiling_topic, partitions=6)
         payloads = [(e["account_id"].encode(), orjson.dumps(e)) for e in events(f"{unique}-c", kafka_n)]
         ceiling = await produce_rate(infra.kafka_bootstrap, ceiling_topic, payloads)
 
-        process = await start_service(
+        process = await start_ingest(
             infra.kafka_bootstrap, infra.database_url, port=port, schema=schema, unique=unique, topics=topics
         )
         try:
+            meter = ProcessMeter(process.pid)
             await http_phase(port, 4 * clients * BATCH, clients, f"{unique}-warm")
+            cpu = meter.cpu_seconds()
             http = await http_phase(port, http_n, clients, f"{unique}-h")
+            http["cpu_s_per_1000_events"], cpu = 1000 * (meter.cpu_seconds() - cpu) / http_n, meter.cpu_seconds()
             kafka = await kafka_phase(infra.kafka_bootstrap, topics, kafka_n, f"{unique}-k")
+            kafka["cpu_s_per_1000_events"] = 1000 * (meter.cpu_seconds() - cpu) / kafka_n
+            peak_rss_mb = meter.peak_rss_mb()
         finally:
             process.terminate()
             await process.wait()
@@ -206,8 +201,10 @@ async def main() -> None:
                 await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             await engine.dispose()
     write_result("ingest", {
-        "http": {"batch": BATCH, "clients": clients, **{k: round(v, 1) for k, v in http.items()}},
-        "kafka_path": {k: round(v) for k, v in kafka.items()},
+        "http": {"batch": BATCH, "clients": clients, **{k: round(v, 3) for k, v in http.items()}},
+        "kafka_path": {k: round(v, 3) for k, v in kafka.items()},
+        "ingest_peak_rss_mb": peak_rss_mb,
+        "load_average_at_start": load_at_start,
         "raw_aiokafka_produce_per_s": round(ceiling),
         "ratio_http_to_raw_produce": round(http["events_per_s"] / ceiling, 3),
         "ratio_kafka_path_to_raw_produce": round(kafka["events_per_s"] / ceiling, 3),
@@ -217,7 +214,8 @@ async def main() -> None:
                  "produce acks=all and wait, commit, reply. Kafka path: runner batch (parse, processed-ids insert, "
                  "outbox insert, offsets) + outbox relay publishing to the canonical topics; rate = burst size / "
                  "time until all of it is on the canonical topics. Ceiling: aiokafka, acks=all, idempotent, same "
-                 "events.",
+                 "events. CPU: the ingest process's user+system seconds over each phase (/proc), per 1,000 "
+                 "events; peak RSS: its VmHWM.",
     })
 
 

@@ -1,0 +1,83 @@
+"""Each performance benchmark runs end to end at its quick size against the real broker and database
+and writes the figures bench/report.py reads. Nothing here is timed: the figures only have to exist
+and be positive (a bench that measured nothing would write zeros or leave keys out)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.report import load, summary
+from tests.infra import REPO, Infra
+
+pytestmark = pytest.mark.integration
+
+
+def run_bench(module: str, infra: Infra, results: Path, **env: str) -> dict[str, Any]:
+    subprocess.run(
+        [sys.executable, "-m", f"bench.{module}"], cwd=REPO, check=True, timeout=280, capture_output=True,
+        env={**os.environ, "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+             "ORCHARD_DATABASE_URL": infra.database_url, "BENCH_QUICK": "1",
+             "ORCHARD_BENCH_RESULTS": str(results), **env},
+    )
+    figures: dict[str, Any] = json.loads((results / f"{module}.json").read_text())
+    assert figures["quick"] is True and len(figures["machine"]["load_average_at_end"]) == 3
+    return figures
+
+
+def positive(figures: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        value: Any = figures
+        for part in key.split("."):
+            value = value[part]
+        assert isinstance(value, int | float) and value > 0, f"{key} = {value!r}"
+
+
+def test_plumbing_bench(infra: Infra, tmp_path: Path) -> None:
+    figures = run_bench("plumbing", infra, tmp_path)
+    positive(figures, "raw_aiokafka_consume_per_s", "runner_trivial_handler_per_s", "runner_with_outbox_applied_per_s",
+             "runner_trivial_cpu_s_per_1000_events", "peak_rss_mb", "raw_decode_validate_per_s")
+
+
+def test_ingest_bench(infra: Infra, tmp_path: Path) -> None:
+    figures = run_bench("ingest", infra, tmp_path)
+    positive(figures, "http.events_per_s", "http.p99_ms", "http.cpu_s_per_1000_events", "kafka_path.events_per_s",
+             "raw_aiokafka_produce_per_s", "ingest_peak_rss_mb")
+
+
+def test_health_bench_with_storage_and_rescore(infra: Infra, tmp_path: Path) -> None:
+    figures = run_bench("health", infra, tmp_path, BENCH_HEALTH_SCALES="60,120")
+    assert sorted(figures["worst_case_by_accounts"], key=int) == ["60", "120"]
+    for accounts, run in figures["worst_case_by_accounts"].items():
+        assert run["accounts_scored"] == int(accounts)
+        positive(run, "applied_per_s", "rescore_seconds", "cpu_s_per_1000_events", "storage.bytes_per_account",
+                 "storage.bytes_per_million_events", "storage.tables.score_history.rows")
+    positive(figures, "clustered.applied_per_s", "plumbing_runner_with_outbox_per_s", "peak_rss_mb",
+             "domain_only_per_s", "evaluation_points_per_event")
+
+
+def test_pipeline_bench_measures_lag_and_alert_latency(infra: Infra, tmp_path: Path) -> None:
+    figures = run_bench("pipeline", infra, tmp_path, BENCH_PIPELINE_LATENCY_RATE="200")
+    [step] = figures["steps"]
+    assert step["target_per_s"] == 200 and set(step["lag_at_end"]) == {"health", "renewals", "expansion"}
+    assert step["alert_latency_ms"]["samples"] > 0 and step["alert_latency_ms"]["missing"] == 0
+    positive(step, "achieved_per_s", "alert_latency_ms.p99", "cpu_s_per_1000_events.health",
+             "cpu_s_per_1000_events.ingest")
+    assert set(figures["peak_rss_mb"]) == {"ingest", "health", "renewals", "expansion"}
+
+
+def test_report_reads_every_result(tmp_path: Path) -> None:
+    """The table from figures shaped as the benches write them (their own tests above check the shape)."""
+    (tmp_path / "plumbing.json").write_text(json.dumps({
+        "at": "2026-11-30T00:00:00+00:00", "git": "x", "machine": {"load_average_at_end": [1, 1, 1]},
+        "raw_aiokafka_consume_per_s": 150_000, "runner_trivial_handler_per_s": 60_000}))
+    text = summary(load(tmp_path))
+    assert "| consumer runner, trivial handler | 60,000 ev/s | raw aiokafka consume 150,000 ev/s (ratio 0.40) " \
+           "| >= 50k ev/s, ratio >= 0.3 | yes |" in text
+    assert "| whole pipeline, steady rate, lag flat | - | - | >= 10k ev/s sustained | not run |" in text
