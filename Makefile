@@ -90,10 +90,11 @@ bench-health: bench-infra ## Health alone: worst case and clustered events/s, fu
 bench-pipeline: bench-infra ## The four services as processes at rising steady rates: lag, CPU, ingest-to-alert latency
 	$(BIN)/python -m bench.pipeline
 
-# py-spy is a developer's tool, not a dependency: pip install py-spy==0.4.3 into .venv first.
+# py-spy is a developer's tool, not a runtime or test dependency: this target installs it into .venv.
 PROFILE_ENV := BENCH_HEALTH_SCALES=2000 BENCH_HEALTH_CLUSTERED_ACCOUNTS=20 BENCH_HEALTH_CLUSTERED_EVENTS=200 \
 	ORCHARD_BENCH_RESULTS=bench/results/profiles
 bench-profile: bench-infra ## py-spy flame graph and top frames of health's hot path on bench.health's workload: bench/results/profiles/
+	$(BIN)/python -m pip install -q py-spy==0.4.3
 	mkdir -p bench/results/profiles
 	$(PROFILE_ENV) $(BIN)/py-spy record --nolineno -o bench/results/profiles/health.svg -- $(BIN)/python -m bench.health
 	$(PROFILE_ENV) $(BIN)/py-spy record --nolineno --format raw -o bench/results/profiles/health.txt -- $(BIN)/python -m bench.health
