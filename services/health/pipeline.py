@@ -30,8 +30,8 @@ from services.health.store import (
     load_scorecards,
     lock_accounts,
     norms_version,
-    save_advances,
 )
+from services.health.store_writes import save_advances
 from shared.outbox import Outbox
 from shared.settings import TopicSettings
 

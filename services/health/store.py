@@ -1,11 +1,12 @@
-"""The health schema's tables, and the write path shared by the handler, the scheduler and a
-scorecard change: lock and load a set of accounts, save their evaluations. Set-based statements
-only (one statement per table per batch), and nothing here commits: the caller's unit of work does.
+"""The health schema's tables, and the read side of the path shared by the handler, the scheduler and
+a scorecard change: lock and load a set of accounts (their evaluations are saved by
+`services.health.store_writes`). Set-based statements only, and nothing here commits: the caller's
+unit of work does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,28 +17,19 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain import (
-    Advance,
-    AlertDecision,
     CohortNorms,
-    Evaluation,
     NormsHistory,
     Scorecard,
     StoredAccount,
     alert_state_from_json,
-    alert_state_to_json,
     build_norms,
     health_score_from_json,
-    health_score_to_json,
-    norm_sample,
     norms_from_json,
     norms_to_json,
     recent_scores_from_json,
-    recent_scores_to_json,
     signals_from_json,
-    signals_to_json,
     validate_scorecard,
 )
-from services.health.domain.days import day_number
 from services.health.override_history import override_history_table
 from services.health.timeline_store import TimelineTables, timeline_tables
 from shared.db import PlumbingTables, plumbing_tables
@@ -157,11 +149,11 @@ def health_tables(schema: str) -> HealthTables:
                         watermarks, timeline_tables(md), override_history_table(md))
 
 
-def _q(tables: HealthTables, table: str) -> str:
+def quoted(tables: HealthTables, table: str) -> str:
     return f'"{tables.schema}"."{table}"'
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
@@ -190,7 +182,7 @@ async def load_accounts(
     rows = await session.execute(
         sa.text(
             "SELECT account_id, signals::text, health::text, alert_state::text, recent_scores::text, last_event_at "
-            f"FROM {_q(tables, 'accounts')} WHERE account_id = ANY(CAST(:ids AS text[]))"
+            f"FROM {quoted(tables, 'accounts')} WHERE account_id = ANY(CAST(:ids AS text[]))"
         ),
         {"ids": list(account_ids)},
     )
@@ -211,7 +203,7 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
     """The current (highest) version of each segment's scorecard."""
     rows = await session.execute(
         sa.text(
-            f"SELECT DISTINCT ON (segment) segment, config::text FROM {_q(tables, 'scorecards')} "
+            f"SELECT DISTINCT ON (segment) segment, config::text FROM {quoted(tables, 'scorecards')} "
             "ORDER BY segment, version DESC"
         )
     )
@@ -250,179 +242,6 @@ async def refresh_norms(
     return norms
 
 
-# --- save --------------------------------------------------------------------------------------
-
-_UPSERT_ACCOUNTS = """
-INSERT INTO {table} (account_id, segment, signals, health, score, grade, scorecard_segment, scorecard_version,
-                     as_of, arr, currency, renewal_date, last_event_at, alert_state, recent_scores, norm_sample,
-                     partition, scored_at)
-SELECT a, seg, sig::jsonb, h::jsonb, sc, g, ss, sv, ao, arr, cur, rd, le, st::jsonb, rs::jsonb, ns::jsonb, pt, now()
-FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:signals AS text[]),
-            CAST(:health AS text[]), CAST(:score AS float8[]), CAST(:grade AS text[]),
-            CAST(:scorecard_segment AS text[]), CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]),
-            CAST(:arr AS numeric[]), CAST(:currency AS text[]), CAST(:renewal_date AS date[]),
-            CAST(:last_event_at AS timestamptz[]), CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]),
-            CAST(:norm_sample AS text[]), CAST(:partition AS int[]))
-     AS u(a, seg, sig, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs, ns, pt)
-ON CONFLICT (account_id) DO UPDATE SET
-    segment = excluded.segment, signals = excluded.signals, health = excluded.health, score = excluded.score,
-    grade = excluded.grade, scorecard_segment = excluded.scorecard_segment,
-    scorecard_version = excluded.scorecard_version, as_of = excluded.as_of, arr = excluded.arr,
-    currency = excluded.currency, renewal_date = excluded.renewal_date, last_event_at = excluded.last_event_at,
-    alert_state = excluded.alert_state, recent_scores = excluded.recent_scores, norm_sample = excluded.norm_sample,
-    partition = coalesce(excluded.partition, {table}.partition), scored_at = excluded.scored_at
-"""
-
-_INSERT_HISTORY = """
-INSERT INTO {table} (account_id, as_of, score, grade, previous_score, previous_grade, components,
-                     component_deltas, reasons, scorecard_segment, scorecard_version, cause, recorded_at)
-SELECT a, ao, sc, g, ps, pg, c::jsonb, cd::jsonb, r::jsonb, ss, sv, cause, now()
-FROM unnest(CAST(:account_id AS text[]), CAST(:as_of AS timestamptz[]), CAST(:score AS float8[]),
-            CAST(:grade AS text[]), CAST(:previous_score AS float8[]), CAST(:previous_grade AS text[]),
-            CAST(:components AS text[]), CAST(:component_deltas AS text[]), CAST(:reasons AS text[]),
-            CAST(:scorecard_segment AS text[]), CAST(:scorecard_version AS int[]), CAST(:cause AS text[]))
-     WITH ORDINALITY AS u(a, ao, sc, g, ps, pg, c, cd, r, ss, sv, cause, n)
-ORDER BY n
-"""
-
-# The alert id is deterministic (account, kind, episode number), so this upsert is what keeps a re-run
-# from ever doubling an alert; an escalation or a resolve updates the one row of its episode. One row
-# per alert per statement: several decisions of one alert in a batch are folded into one row first.
-_UPSERT_ALERTS = """
-INSERT INTO {table} (alert_id, account_id, kind, severity, status, episode_start, raised_at, updated_at,
-                     resolved_at, last_event_id, payload)
-SELECT id, a, k, sev, st, ep, ra, at, CASE WHEN st = 'resolved' THEN at END, ev, p::jsonb
-FROM unnest(CAST(:alert_id AS text[]), CAST(:account_id AS text[]), CAST(:kind AS text[]),
-            CAST(:severity AS text[]), CAST(:status AS text[]), CAST(:episode_start AS timestamptz[]),
-            CAST(:raised_at AS timestamptz[]), CAST(:occurred_at AS timestamptz[]), CAST(:event_id AS text[]),
-            CAST(:payload AS text[]))
-     AS u(id, a, k, sev, st, ep, ra, at, ev, p)
-ON CONFLICT (alert_id) DO UPDATE SET
-    severity = excluded.severity, status = excluded.status, updated_at = excluded.updated_at,
-    resolved_at = excluded.resolved_at, last_event_id = excluded.last_event_id, payload = excluded.payload,
-    origin = 'health'
-"""
-
-
-_UPDATE_SCORES = """
-UPDATE {table} AS t SET segment = seg, health = h::jsonb, score = sc, grade = g, scorecard_segment = ss,
-    scorecard_version = sv, as_of = ao, arr = u.arr, currency = cur, renewal_date = rd, last_event_at = le,
-    alert_state = st::jsonb, recent_scores = rs::jsonb, norm_sample = ns::jsonb, scored_at = now()
-FROM unnest(CAST(:account_id AS text[]), CAST(:segment AS text[]), CAST(:health AS text[]),
-            CAST(:score AS float8[]), CAST(:grade AS text[]), CAST(:scorecard_segment AS text[]),
-            CAST(:scorecard_version AS int[]), CAST(:as_of AS timestamptz[]), CAST(:arr AS numeric[]),
-            CAST(:currency AS text[]), CAST(:renewal_date AS date[]), CAST(:last_event_at AS timestamptz[]),
-            CAST(:alert_state AS text[]), CAST(:recent_scores AS text[]), CAST(:norm_sample AS text[]))
-     AS u(a, seg, h, sc, g, ss, sv, ao, arr, cur, rd, le, st, rs, ns)
-WHERE t.account_id = u.a
-"""
-
-
-_UPDATE_SIGNALS = """
-UPDATE {table} AS t SET signals = sig::jsonb, last_event_at = le, norm_sample = ns::jsonb, scored_at = now()
-FROM unnest(CAST(:account_id AS text[]), CAST(:signals AS text[]), CAST(:last_event_at AS timestamptz[]),
-            CAST(:norm_sample AS text[])) AS u(a, sig, le, ns)
-WHERE t.account_id = u.a
-"""
-
-
-async def save_advances(
-    session: AsyncSession, tables: HealthTables, advances: Sequence[Advance],
-    partitions: Mapping[str, int] | None = None,
-) -> None:
-    """Write what the accounts' points produced: one upsert of the accounts that have new points (their
-    state after the last one; an update that leaves the signals alone when no event moved them: they are
-    the largest column), one update of those whose events made no point, one insert of history (every
-    point that changed the score, in order), one upsert of alerts."""
-    scored = [a for a in advances if a.evaluations]
-    with_events = [a for a in scored if a.signals_changed]
-    without = [a for a in scored if not a.signals_changed]
-    folded_only = [a for a in advances if not a.evaluations and a.signals_changed]
-    if with_events:
-        await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=_q(tables, "accounts"))),
-                              _columns({**_account_row(a), "partition": (partitions or {}).get(a.account.account_id)}
-                                       for a in with_events))
-    if without:
-        await session.execute(sa.text(_UPDATE_SCORES.format(table=_q(tables, "accounts"))),
-                              _columns(_account_row(a, with_signals=False) for a in without))
-    if folded_only:
-        await session.execute(sa.text(_UPDATE_SIGNALS.format(table=_q(tables, "accounts"))),
-                              _columns(_signals_row(a.account) for a in folded_only))
-    changed = [e for a in scored for e in a.evaluations if e.changed]
-    if changed:
-        await session.execute(sa.text(_INSERT_HISTORY.format(table=_q(tables, "score_history"))),
-                              _columns(_history_row(e) for e in changed))
-    alert_rows = _alert_rows(scored)
-    if alert_rows:
-        await session.execute(sa.text(_UPSERT_ALERTS.format(table=_q(tables, "alerts"))), _columns(alert_rows))
-
-
-def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {}
-    for row in rows:
-        for key, value in row.items():
-            columns.setdefault(key, []).append(value)
-    return columns
-
-
-def _account_row(a: Advance, *, with_signals: bool = True) -> dict[str, Any]:
-    """The account after its last point (events folded after it without a point of their own included)."""
-    account, last = a.account, a.evaluations[-1]
-    s, c = last.score, last.contract
-    signals = {"signals": _json(signals_to_json(account.signals))} if with_signals else {}
-    return {
-        "account_id": account.account_id, "segment": c.segment, **signals,
-        "health": _json(health_score_to_json(s)), "score": s.total, "grade": s.grade,
-        "scorecard_segment": s.segment, "scorecard_version": s.scorecard_version, "as_of": s.as_of,
-        "arr": c.arr, "currency": c.currency, "renewal_date": c.renewal_date, "last_event_at": account.last_event_at,
-        "alert_state": _json(alert_state_to_json(account.alert_state)),
-        "recent_scores": _json(recent_scores_to_json(account.recent_scores)),
-        "norm_sample": _json(norm_sample(account.signals, day_number(s.as_of))),
-    }
-
-
-def _signals_row(account: StoredAccount) -> dict[str, Any]:
-    assert account.score is not None
-    return {"account_id": account.account_id, "signals": _json(signals_to_json(account.signals)),
-            "last_event_at": account.last_event_at,
-            "norm_sample": _json(norm_sample(account.signals, day_number(account.score.as_of)))}
-
-
-def _history_row(e: Evaluation) -> dict[str, Any]:
-    s, p = e.score, e.previous
-    components = {name: c.score for name, c in s.components.items()}
-    return {
-        "account_id": e.account_id, "as_of": s.as_of, "score": s.total, "grade": s.grade,
-        "previous_score": p.total if p else None, "previous_grade": p.grade if p else None,
-        "components": _json(components), "component_deltas": _json(e.component_deltas()),
-        "reasons": _json([r.to_json() for r in e.reasons]),
-        "scorecard_segment": s.segment, "scorecard_version": s.scorecard_version, "cause": e.cause,
-    }
-
-
-def _alert_rows(advances: Sequence[Advance]) -> list[dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for a in advances:
-        for e in a.evaluations:
-            for decision in e.decisions.decisions:
-                row = _alert_row(e.account_id, decision)
-                first = rows.get(decision.alert_id)
-                if first is not None:
-                    row["raised_at"] = first["raised_at"]
-                rows[decision.alert_id] = row
-    return list(rows.values())
-
-
-def _alert_row(account_id: str, decision: AlertDecision) -> dict[str, Any]:
-    return {
-        "alert_id": decision.alert_id, "account_id": account_id, "kind": decision.kind,
-        "severity": decision.severity, "status": "resolved" if decision.action == "resolved" else "open",
-        "episode_start": decision.episode_start, "raised_at": decision.occurred_at,
-        "occurred_at": decision.occurred_at, "event_id": decision.event_id,
-        "payload": _json(decision.to_event_data()),
-    }
-
-
 # --- which accounts to rescore -------------------------------------------------------------------
 
 
@@ -433,7 +252,7 @@ async def due_accounts(
     """The next `limit` accounts after `after` (keyset) whose score is older than `cutoff`, or was
     made with a scorecard that is no longer current (a scorecard change interrupted part-way); those of
     one partition group when `partition` is given (else those whose group is not known yet)."""
-    accounts, cards = _q(tables, "accounts"), _q(tables, "scorecards")
+    accounts, cards = quoted(tables, "accounts"), quoted(tables, "scorecards")
     group = "a.partition IS NULL" if partition is None else "a.partition = :partition"
     rows = await session.execute(
         sa.text(
@@ -456,7 +275,7 @@ async def accounts_of_scorecard(
     that segment (a new segment's scorecard takes them over from `default`)."""
     rows = await session.execute(
         sa.text(
-            f"SELECT account_id FROM {_q(tables, 'accounts')} WHERE account_id > :after "
+            f"SELECT account_id FROM {quoted(tables, 'accounts')} WHERE account_id > :after "
             "AND (segment = :segment OR scorecard_segment = :segment) ORDER BY account_id LIMIT :limit"
         ),
         {"after": after, "segment": segment, "limit": limit},
