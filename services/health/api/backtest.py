@@ -31,11 +31,11 @@ from shared.guards import ConcurrencyLimit
 
 COMMAND = [sys.executable, "-m", "services.health.backtest"]
 BODY = {"requestBody": {"required": True, "content": {
-    "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}},
-    "application/gzip": {"schema": {"type": "string", "format": "binary"}}},
-    "description": "The event history: one input envelope per line (as `POST /v1/events` takes them, or "
-                   "an export of the canonical topics), gzip allowed. Outcomes are read from its contract "
-                   "events (cancelled, not renewed, contracted)."}}
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "The event history as JSON Lines (any content type): one input envelope per line (as "
+                   "`POST /v1/events` takes them, or an export of the canonical topics), gzip allowed. "
+                   "Outcomes are read from its contract events (cancelled, not renewed, contracted)."}}
+GZIP = b"\x1f\x8b"
 
 
 def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter:
@@ -62,6 +62,9 @@ def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter
         body = await request.body()
         if not body.strip():
             raise ApiError(400, "the body is empty: send the event history as JSONL (gzip allowed)")
+        if not (body.startswith(GZIP) or body.lstrip().startswith(b"{")):
+            # Cheap before a child process: JSON Lines start with an object, gzip with its magic number.
+            raise ApiError(400, "the body is neither JSON Lines (one event object per line) nor gzip")
         if until is not None and until.tzinfo is None:
             raise ApiError(400, "until needs a UTC offset, e.g. 2026-06-30T23:59:59Z")
         async with running.slot():

@@ -43,6 +43,8 @@ async def test_a_history_is_replayed_and_judged_as_json_and_as_a_page(health: He
 async def test_what_cannot_be_replayed_is_a_clear_400(health: Health) -> None:
     empty = await health.http.post("/v1/backtest", content=b"\n", headers=WRITER)
     assert empty.status_code == 400 and "empty" in empty.json()["error"]["message"]
+    binary = await health.http.post("/v1/backtest", content=b"\x00\x01not json", headers=WRITER)
+    assert binary.status_code == 400 and "neither JSON Lines" in binary.json()["error"]["message"]
     bad_kind = await health.http.post("/v1/backtest", content=_history(), headers=WRITER,
                                       params={"snapshots": "weekly"}, timeout=300)
     assert bad_kind.status_code == 400 and "weekly" in bad_kind.json()["error"]["message"]
