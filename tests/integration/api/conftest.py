@@ -56,7 +56,10 @@ async def apis(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Apis]:
     schemas = {name: f"t_{unique}_{name[:3]}" for name in SERVICES}
 
     def settings(harness: Any, name: str) -> Any:
-        return harness.settings_for(infra, schema=schemas[name], unique=f"{unique}{name[:3]}")
+        # The backtest's upload limit is configuration (a history is large); here it is small enough to
+        # send one byte over it.
+        overrides = {"health_backtest_max_bytes": 512 * 1024} if name == "health" else {}
+        return harness.settings_for(infra, schema=schemas[name], unique=f"{unique}{name[:3]}", **overrides)
 
     async with AsyncExitStack() as stack:
         ingest = await stack.enter_async_context(
