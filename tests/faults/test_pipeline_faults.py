@@ -25,6 +25,8 @@ import orjson
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.health.inbox import INBOX_GROUP
+from services.health.inbox import PROCESSED_PREFIX as INBOX_PROCESSED_PREFIX
 from tests.conftest import new_unique
 from tests.faults.history import CANONICAL, archetype_book
 from tests.faults.infra_control import PrivateInfra
@@ -99,7 +101,9 @@ async def _settle(run: Run) -> None:
     d = run.deployment
     await settled(
         bootstrap=run.bootstrap, engine=run.engine,
-        groups={f"orchard-{s}": [d.topic(t) for t in GROUP_TOPICS[s]] for s in SERVICES},
+        groups={**{f"orchard-{s}": [d.topic(t) for t in GROUP_TOPICS[s]] for s in SERVICES},
+                # health's alert inbox reads the churn-risk topic in a group of its own
+                f"orchard-health-{INBOX_GROUP}": [d.topic("CHURN_RISK")]},
         schemas=[d.schema(s) for s in SERVICES],
         outputs=[d.topic(t) for t in ("ACCOUNT_HEALTH", "CHURN_RISK", "UPSELL", "DLQ")], timeout=600)
 
@@ -151,7 +155,9 @@ async def _check(run: Run, *, dead_letters: Counter[tuple[str, str]] | None = No
             run.figures[f"{name.lower()} records"] = len(values)
         assert outputs["ACCOUNT_HEALTH"] and outputs["CHURN_RISK"], "the book raises scores and alerts at all"
         health_outputs = {v["event_id"] for name in ("ACCOUNT_HEALTH", "CHURN_RISK") for v in outputs[name]}
-        for service, expected_ids in (("health", good_ids), ("expansion", good_ids | health_outputs)):
+        # Health's alert inbox reads every churn-risk record back (its own and other services'), under a prefix.
+        inbox = {INBOX_PROCESSED_PREFIX + v["event_id"] for v in outputs["CHURN_RISK"]}
+        for service, expected_ids in (("health", good_ids | inbox), ("expansion", good_ids | health_outputs)):
             seen = {i for i in await processed_ids(run.engine, d.schema(service)) if not i.startswith("dlq:")}
             assert seen == expected_ids, (f"{service}: {len(expected_ids - seen)} lost, "
                                           f"{len(seen - expected_ids)} unknown")
