@@ -57,6 +57,30 @@ async def processed_ids(engine: AsyncEngine, schema: str) -> list[str]:
         return [row[0] for row in await conn.execute(sa.text(f'SELECT event_id FROM "{schema}".processed_events'))]
 
 
+async def locate(bootstrap: str, topics: Sequence[str], ids: set[str], group: str) -> str:
+    """Where the records with `ids` sit (topic, partition, offsets) beside what `group` committed there:
+    a failure that says whether records were skipped or applied and forgotten."""
+    found: dict[tuple[str, int], list[int]] = {}
+    for topic in topics:
+        for record in await read_all(bootstrap, topic):
+            try:
+                value = orjson.loads(record.value)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict) and value.get("event_id") in ids:
+                found.setdefault((topic, record.partition), []).append(record.offset)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    done = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+    return "; ".join(f"{topic}[{partition}] {len(offsets)} at {min(offsets)}..{max(offsets)} "
+                     f"(committed {done.get((topic, partition))})"
+                     for (topic, partition), offsets in sorted(found.items()))
+
+
 async def topic_values(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     """Every record's value on `topic` that is a JSON object, parsed, as a read_committed consumer sees
     them (a poison record a test put there is left out)."""

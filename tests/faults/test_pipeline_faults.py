@@ -30,7 +30,7 @@ from services.health.inbox import PROCESSED_PREFIX as INBOX_PROCESSED_PREFIX
 from tests.conftest import new_unique
 from tests.faults.history import CANONICAL, archetype_book
 from tests.faults.infra_control import PrivateInfra
-from tests.faults.observe import eventually, processed_ids, settled, topic_values
+from tests.faults.observe import eventually, locate, processed_ids, settled, topic_values
 from tests.faults.processes import Deployment
 from tests.kafka_utils import produce
 
@@ -159,11 +159,9 @@ async def _check(run: Run, *, dead_letters: Counter[tuple[str, str]] | None = No
         inbox = {INBOX_PROCESSED_PREFIX + v["event_id"] for v in outputs["CHURN_RISK"]}
         for service, expected_ids in (("health", good_ids | inbox), ("expansion", good_ids | health_outputs)):
             seen = {i for i in await processed_ids(run.engine, d.schema(service)) if not i.startswith("dlq:")}
-            assert seen == expected_ids, (f"{service}: {len(expected_ids - seen)} lost, "
-                                          f"{len(seen - expected_ids)} unknown")
+            await _same_ids(run, service, seen, expected_ids)
         renewals = {i for i in await processed_ids(run.engine, d.schema("renewals")) if not i.startswith("dlq:")}
-        expected = contract_ids | {v["event_id"] for v in outputs["ACCOUNT_HEALTH"]}
-        assert renewals == expected, f"renewals: {len(expected - renewals)} lost, {len(renewals - expected)} unknown"
+        await _same_ids(run, "renewals", renewals, contract_ids | {v["event_id"] for v in outputs["ACCOUNT_HEALTH"]})
         letters = await topic_values(bootstrap, d.topic("DLQ"))
         found = Counter((letter["service"], letter["error_kind"]) for letter in letters)
         assert found == (dead_letters or Counter()), f"dead letters: {found}; {[x['error'] for x in letters][:5]}"
@@ -172,6 +170,14 @@ async def _check(run: Run, *, dead_letters: Counter[tuple[str, str]] | None = No
         return letters
     finally:
         run.deployment.stop_all()
+
+
+async def _same_ids(run: Run, service: str, seen: set[str], expected: set[str]) -> None:
+    if seen == expected:
+        return
+    lost = expected - seen
+    where = await locate(run.bootstrap, [run.topic(t) for t in GROUP_TOPICS[service]], lost, f"orchard-{service}")
+    raise AssertionError(f"{service}: {len(lost)} lost ({where}), {len(seen - expected)} unknown")
 
 
 def _report(name: str, run: Run) -> None:
