@@ -204,7 +204,8 @@ class ConsumerRunner:
             fetched = fetch.result()
             async with self._batch_lock:
                 if generation != self._generation:
-                    continue  # a rebalance reset our positions: these records will be fetched again
+                    await self._intake.put_back(fetched)
+                    continue
                 if fetched:
                     self._records_at.update(dict.fromkeys({tp.partition for tp in fetched}, time.monotonic()))
                     self._intake.add(fetched)

@@ -110,6 +110,17 @@ class Intake:
             settled[group] = min(_event_time_of(key) for key in keys) if keys else None
         return settled
 
+    async def put_back(self, fetched: Fetched) -> None:
+        """Fetched across a rebalance, not used: put each owned partition's position back to the first
+        of these records. A fetch waiting when a rebalance starts returns the new assignment's records
+        (the positions have moved past them), and dropping those would skip them for good; a fetch
+        that returned before the rebalance left positions the new assignment reset to the committed
+        offsets, which this never moves forward."""
+        owned = self._consumer.assignment()
+        for tp, offset in first_offsets([r for records in fetched.values() for r in records]).items():
+            if tp in owned and offset < await self._consumer.position(tp):
+                self._consumer.seek(tp, offset)
+
     def rewind(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Back to the failed batch's first records, and to the first held ones elsewhere: everything is
         fetched again (the held records too, so nothing is kept from before the failure)."""
