@@ -53,6 +53,12 @@ NOTES = {
     "ORCHARD_CONSUMER_MAX_RECORDS": "Records per consumed batch (one database transaction).",
     "ORCHARD_CONSUMER_MAX_WAIT_MS": "How long a fetch waits to fill a batch.",
     "ORCHARD_CONSUMER_RETRY_BACKOFF_MAX_S": "Longest wait between retries of a failing batch.",
+    "ORCHARD_CONSUMER_SESSION_TIMEOUT_MS": "An instance without a heartbeat this long leaves the group (its "
+                                           "partitions move).",
+    "ORCHARD_CONSUMER_HEARTBEAT_INTERVAL_MS": "How often an instance tells the group it is alive (at most a third "
+                                              "of the session timeout).",
+    "ORCHARD_CONSUMER_MAX_POLL_INTERVAL_MS": "An instance that asks for no records this long (a batch stuck) "
+                                             "leaves the group.",
     "ORCHARD_CONSUMER_DLQ_BREAKER_MIN_BATCH": "The smallest batch the dead-letter breaker judges.",
     "ORCHARD_OUTBOX_BATCH_SIZE": "Outbox rows per relay transaction.",
     "ORCHARD_OUTBOX_IDLE_POLL_S": "How often an idle relay looks for rows (a commit wakes it at once).",

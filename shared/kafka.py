@@ -55,7 +55,8 @@ def make_producer(
 
 def make_consumer(
     bootstrap: str, *, group_id: str, client_id: str, max_records: int = 1000,
-    security: Mapping[str, Any] | None = None,
+    security: Mapping[str, Any] | None = None, session_timeout_ms: int = 30_000, heartbeat_interval_ms: int = 3_000,
+    max_poll_interval_ms: int = 300_000,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -74,9 +75,9 @@ def make_consumer(
         # Range: partition p of every subscribed topic goes to the same instance, so one instance sees
         # all of an account's events and can merge its topics in event time (shared.alignment).
         partition_assignment_strategy=(RangePartitionAssignor,),
-        max_poll_interval_ms=300_000,
-        session_timeout_ms=30_000,
-        heartbeat_interval_ms=3_000,
+        max_poll_interval_ms=max_poll_interval_ms,
+        session_timeout_ms=session_timeout_ms,
+        heartbeat_interval_ms=heartbeat_interval_ms,
     )
 
 

@@ -62,6 +62,11 @@ class OrchardSettings(BaseSettings):
     consumer_max_records: int = Field(default=1000, ge=1, le=100_000)
     consumer_max_wait_ms: int = Field(default=200, ge=1)
     consumer_retry_backoff_max_s: float = Field(default=30.0, gt=0)
+    # Group membership: an instance silent (no heartbeat) for the session timeout, or that has not
+    # asked for records within the poll interval (a handler stuck that long), loses its partitions.
+    consumer_session_timeout_ms: int = Field(default=30_000, ge=1_000)
+    consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    consumer_max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
     # The dead-letter breaker (shared.rejection): a batch of at least min_batch records of which more
     # than this share would be dead-lettered stops the consumer instead (1.0: never).
     consumer_dlq_breaker_share: float = Field(default=0.5, gt=0, le=1)
@@ -86,6 +91,15 @@ class OrchardSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     log_level: str = "INFO"
     run_migrations_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _heartbeats_fit_in_a_session(self) -> Self:
+        if self.consumer_heartbeat_interval_ms * 3 > self.consumer_session_timeout_ms:
+            raise ValueError(
+                f"consumer_heartbeat_interval_ms ({self.consumer_heartbeat_interval_ms}) must be at most a third of "
+                f"consumer_session_timeout_ms ({self.consumer_session_timeout_ms}): one late heartbeat would cost "
+                "the instance its partitions")
+        return self
 
     @model_validator(mode="after")
     def _downstream_remembers_longer_than_ingest(self) -> Self:
