@@ -52,6 +52,15 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def pause(self) -> None:
+        """SIGSTOP: a process stuck as a whole (no heartbeat, no poll) until `resume`."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: no batch finished, no offset committed, no outbox drained."""
         assert self.process is not None
@@ -133,8 +142,19 @@ class Deployment:
         self.processes[name] = process
         return process
 
+    def twin(self, name: str, *, of: str) -> ServiceProcess:
+        """A second instance of process `of`: the same settings (so the same schema and consumer group),
+        a port and a log of its own."""
+        first = self.processes[of]
+        port = free_port()
+        process = ServiceProcess(first.service, {**first.env, f"ORCHARD_{first.service.upper()}_PORT": str(port)},
+                                 self.logs / name, port)
+        self.processes[name] = process
+        return process
+
     def schemas(self) -> list[str]:
-        return [p.env[f"ORCHARD_{p.service.upper()}_SCHEMA"] for p in self.processes.values()]
+        """Each schema once (twins share theirs)."""
+        return sorted({p.env[f"ORCHARD_{p.service.upper()}_SCHEMA"] for p in self.processes.values()})
 
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.processes[name]
