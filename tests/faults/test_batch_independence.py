@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import new_unique
 from tests.faults.history import (
+    CANONICAL,
     HealthOutcome,
     archetype_book,
     health_lag,
@@ -39,6 +40,7 @@ from tests.faults.history import (
 )
 from tests.faults.observe import drop_schemas
 from tests.faults.processes import Deployment
+from tests.faults.reference import Point, canonical_events, reference_history, run_norms
 from tests.infra import Infra
 
 pytestmark = [pytest.mark.integration]
@@ -101,7 +103,8 @@ def _differences(label: str, ref: HealthOutcome, got: HealthOutcome) -> list[str
 
 
 async def _runs(infra: Infra, engine: AsyncEngine, logs: Path, batchings: dict[str, int], *,
-                killed: str | None) -> dict[str, HealthOutcome]:
+                killed: str | None) -> tuple[dict[str, HealthOutcome], dict[str, list[Point]]]:
+    """Each run's outcome, and the history the pure domain makes of the same events (tests/faults/reference.py)."""
     deployment = Deployment(infra, new_unique(), logs)
     try:
         await through_ingest(deployment, engine, archetype_book(**BOOK))
@@ -120,13 +123,17 @@ async def _runs(infra: Infra, engine: AsyncEngine, logs: Path, batchings: dict[s
                 dlq_topic=env["ORCHARD_TOPIC_DLQ"])
         if killed is not None:
             assert deployment[names[killed]].kills == KILLS, "every kill is to land while records remain"
-        return outcomes
+        first = deployment[next(iter(names.values()))].env
+        events = await canonical_events(infra.kafka_bootstrap, {t: deployment.topic(t) for t in CANONICAL})
+        norms = await run_norms(engine, first["ORCHARD_HEALTH_SCHEMA"])
+        return outcomes, reference_history(events, norms)
     finally:
         deployment.stop_all()
         await drop_schemas(engine, deployment.schemas())
 
 
-def _assert_all_equal(outcomes: dict[str, HealthOutcome]) -> None:
+def _assert_all_equal(runs: tuple[dict[str, HealthOutcome], dict[str, list[Point]]]) -> None:
+    outcomes, domain_history = runs
     reference_label, reference = next(iter(outcomes.items()))
     assert len(reference.accounts) == BOOK["accounts"], "every account of the book is scored"
     assert reference.health_changed and reference.churn_risk, "the book is to raise scores and alerts at all"
@@ -136,6 +143,10 @@ def _assert_all_equal(outcomes: dict[str, HealthOutcome]) -> None:
         assert outcome.duplicates_on_topics == 0, f"{label}: an output event id appears twice on its topic"
         problems += _differences(f"{label} vs {reference_label}", reference, outcome)
     assert not problems, "\n".join(problems)
+    differ = sorted(a for a in domain_history.keys() | reference.history.keys()
+                    if domain_history.get(a) != reference.history.get(a))
+    samples = [(a, *_first_difference(domain_history.get(a), reference.history.get(a))) for a in differ[:2]]
+    assert not differ, f"{len(differ)} accounts' history differs from the pure domain's (domain, run): {samples}"
 
 
 @pytest.mark.timeout(1200)  # three runs of 15,738 events side by side, one of them 2,250 transactions of 7
