@@ -130,7 +130,7 @@ async def wait_consumed(env: dict[str, str], *, group: str, topics: list[str], w
             partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(consumer, t)]
             ends = await consumer.end_offsets(partitions) if partitions else {}
             committed = await admin.list_consumer_group_offsets(group)
-            if ends and all((committed.get(tp).offset if committed.get(tp) else 0) >= end  # type: ignore[union-attr]
+            if ends and all((committed.get(tp).offset if committed.get(tp) else 0) >= end
                             for tp, end in ends.items()):
                 return
             await asyncio.sleep(1.0)

@@ -69,7 +69,7 @@ def divergence_alert(alert: DivergenceAlert, *, emitted_at: datetime) -> Diverge
         event_id=alert.event_id, type=f"churn_risk.{alert.action}", account_id=alert.account_id,
         occurred_at=alert.at, emitted_at=emitted_at, kind=KIND, severity=alert.severity,
         score=alert.score, previous_score=alert.previous_score,
-        grade=alert.grade,  # type: ignore[arg-type]  # health's grades are the contract's
+        grade=alert.grade,
         reasons=tuple(AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
                                   evidence_event_ids=r.evidence_event_ids) for r in alert.reasons),
         arr_at_risk=single if alert.direction == "arr_up_health_down" else None,

@@ -49,9 +49,9 @@ def health_changed(evaluation: Evaluation, *, emitted_at: datetime) -> HealthCha
         occurred_at=score.as_of,
         emitted_at=emitted_at,
         score=score.total,
-        grade=score.grade,  # type: ignore[arg-type]  # the domain's grades are the contract's
+        grade=score.grade,
         previous_score=previous.total if previous else None,
-        previous_grade=previous.grade if previous else None,  # type: ignore[arg-type]
+        previous_grade=previous.grade if previous else None,
         # Unmeasured components (no data yet) are left out: the contract's values are 0-100.
         components={name: value for name, value in component_scores(score).items() if value is not None},
         as_of=score.as_of,
@@ -63,15 +63,15 @@ def health_changed(evaluation: Evaluation, *, emitted_at: datetime) -> HealthCha
 def churn_risk(account_id: str, decision: AlertDecision, *, emitted_at: datetime) -> ChurnRiskRecord:
     return ChurnRiskRecord(
         event_id=decision.event_id,
-        type=decision.event_type,  # type: ignore[arg-type]
+        type=decision.event_type,
         account_id=account_id,
         occurred_at=decision.occurred_at,
         emitted_at=emitted_at,
         kind=decision.kind,
-        severity=decision.severity,  # type: ignore[arg-type]
+        severity=decision.severity,
         score=decision.score,
         previous_score=decision.previous_score,
-        grade=decision.grade,  # type: ignore[arg-type]
+        grade=decision.grade,
         reasons=alert_reasons(decision.reasons),
         renewal_date=decision.renewal_date,
         days_to_renewal=decision.days_to_renewal,
@@ -79,7 +79,7 @@ def churn_risk(account_id: str, decision: AlertDecision, *, emitted_at: datetime
         churn_probability=decision.churn_probability,
         kind_precision=decision.kind_precision,
         alert_id=decision.alert_id,
-        action=decision.action,  # type: ignore[arg-type]
+        action=decision.action,
         episode_start=decision.episode_start,
     )
 

@@ -95,7 +95,7 @@ class RenewalsHandler:
 def _change_of(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook] | None:
     """What the event does to the book; None for an event renewals does not fold (it is no point)."""
     envelope = event.envelope
-    if envelope.type == HEALTH_CHANGED:  # type: ignore[comparison-overlap]  # see inputs.py
+    if envelope.type == HEALTH_CHANGED:
         record = health_record(event)
         health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
                         at=record.occurred_at, event_id=record.event_id,

@@ -55,7 +55,7 @@ def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> RenewalAl
         severity=decision.severity,
         score=health.score,
         previous_score=health.previous_score,
-        grade=health.grade,  # type: ignore[arg-type]  # health's grades are the contract's
+        grade=health.grade,
         reasons=(AlertReason(component="renewal", delta=0.0, detail=summary), *reasons),
         renewal_date=renewal.renewal_date,
         days_to_renewal=decision.days_to_renewal,

@@ -22,7 +22,7 @@ async def held_triggers(
     gate = signals.gate
     return HeldTriggers(
         account_id=account_id,
-        grade=None if gate.grade is None else gate.grade.grade,  # type: ignore[arg-type]  # the contract's grades
+        grade=None if gate.grade is None else gate.grade.grade,
         open_alert_ids=sorted(gate.open_alerts),
         held=[HeldTrigger(kind=h.kind, product=h.product, reason=h.reason, held_reason=h.held_reason,
                           held_since=h.since, as_of=h.as_of, evidence_event_ids=list(h.evidence_event_ids),

@@ -93,7 +93,7 @@ async def account_health(
     effective = apply_overrides(score, domain_overrides, as_of=now, scorecard=card)
     return AccountHealth(
         account_id=account_id, name=row.name, owner=row.owner, segment=row.segment, score=score.total,
-        grade=score.grade,  # type: ignore[arg-type]
+        grade=score.grade,
         as_of=score.as_of, scored_at=row.scored_at, last_event_at=row.last_event_at,
         scorecard=ScorecardRef(segment=score.segment, version=score.scorecard_version),
         coverage=score.coverage, components=_components(score), forced_by=score.forced_by,
@@ -103,7 +103,7 @@ async def account_health(
         last_change=None if last is None else LastChange(
             as_of=last.as_of, cause=last.cause, previous_score=last.previous_score,
             previous_grade=last.previous_grade, reasons=[Reason(**r) for r in last.reasons]),
-        effective=Effective(score=effective.effective_total, grade=effective.effective_grade,  # type: ignore[arg-type]
+        effective=Effective(score=effective.effective_total, grade=effective.effective_grade,
                             overridden=effective.overridden, notes=list(effective.notes)),
         overrides=[override_model(o, now=now) for o in override_rows],
         open_alerts=[alert_model(a) for a in open_alerts],

@@ -99,7 +99,7 @@ async def preview_scorecard(
     return ScorecardPreview(
         segment=result.segment, accounts=result.accounts, grade_changes=result.grade_changes,
         grades_now=dict(result.grades_now), grades_candidate=dict(result.grades_candidate),
-        changes=[GradeChange(account_id=c.account_id, score=c.score, grade=c.grade,  # type: ignore[arg-type]
-                             candidate_score=c.candidate_score, candidate_grade=c.candidate_grade)  # type: ignore[arg-type]
+        changes=[GradeChange(account_id=c.account_id, score=c.score, grade=c.grade,
+                             candidate_score=c.candidate_score, candidate_grade=c.candidate_grade)
                  for c in result.changes],
     )
