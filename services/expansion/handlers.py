@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from services.expansion import outputs
 from services.expansion.domain import (
@@ -38,11 +37,8 @@ from services.expansion.store import (
     save_signals,
 )
 from shared.accounts import by_account, fold_events
+from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class ExpansionHandler:
     thresholds: Thresholds
     upsell_topic: str
     churn_risk_topic: str
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; triggers are judged at event time."""
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:

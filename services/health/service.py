@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from services.health.api import HealthContext, create_health_app
 from services.health.handlers import HealthHandler
 from services.health.inbox import INBOX_GROUP, InboxHandler, parse_churn_risk
-from services.health.pipeline import Pipeline, utc_now
+from services.health.pipeline import Pipeline
 from services.health.scheduler import Rescorer
 from services.health.settings import HealthSettings
 from services.health.store import HealthTables, health_tables
 from services.health.timeline_store import timeline_retention_rules
+from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
 from shared.retention import RetentionPruner
 from shared.runtime import Runtime

@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from services.ingest.api import build_router
 from services.ingest.domain import Limits
-from services.ingest.routing import Clock, HttpIngest, raw_batch_handler, raw_parser, utc_now
+from services.ingest.routing import HttpIngest, raw_batch_handler, raw_parser
 from services.ingest.settings import IngestSettings
 from services.ingest.store import ingest_tables
 from shared.app import create_app
+from shared.clock import Clock, utc_now
 from shared.consumer import ConsumerRunner
 from shared.logs import configure_logging
 from shared.runtime import Runtime, serve

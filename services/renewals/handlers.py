@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,13 +46,10 @@ from services.renewals.store import (
     upsert_renewals,
 )
 from shared.accounts import by_account, fold_events
+from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.outbox import Outbox
 from shared.watermarks import advance_watermarks
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ class RenewalsHandler:
     tables: RenewalsTables
     churn_risk_topic: str
     rules: JudgingRules
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; the judgements are made at event time."""
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:

@@ -29,8 +29,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.renewals.domain import JudgingRules, advance, last_midnight, utc_day
-from services.renewals.handlers import store_judged, utc_now
+from services.renewals.handlers import store_judged
 from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
+from shared.clock import Clock, utc_now
 from shared.outbox import Outbox
 from shared.passes import (
     SettledGroups,
@@ -69,7 +70,7 @@ class RenewalsScheduler:
         interval_s: float,
         chunk: int,
         grace_s: float = 0.0,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         caught_up: Callable[[], bool] = lambda: True,
         quiet_groups: Callable[[], set[int]] = set,
         settled_groups: SettledGroups = nothing_known,

@@ -10,11 +10,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.renewals.api import RenewalsContext, create_renewals_app
-from services.renewals.handlers import RenewalsHandler, utc_now
+from services.renewals.handlers import RenewalsHandler
 from services.renewals.inputs import parse_renewals_input
 from services.renewals.scheduler import RenewalsScheduler
 from services.renewals.settings import RenewalsSettings
 from services.renewals.store import RenewalsTables, renewals_tables
+from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
 from shared.runtime import Runtime
 
