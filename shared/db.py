@@ -13,10 +13,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from ssl import SSLContext
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+Record = sa.Row[*tuple[Any, ...]]
+"""A result row of any shape (SQLAlchemy 2.1 types rows by their columns): what the API's queries return."""
 
 
 def create_engine(

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.expansion.domain import CLOSED_STAGES, OPEN_STAGES, ExpansionSignals, signals_from_json
 from services.expansion.domain.pipeline import PipelineEntry
 from services.expansion.store import ExpansionTables
-
-Record = sa.Row[*tuple[Any, ...]]
+from shared import work_items
+from shared.db import Record
 
 
 @dataclass(frozen=True)
@@ -51,27 +51,17 @@ async def list_opportunities(
     return list((await session.execute(query)).all())
 
 
-async def opportunity(session: AsyncSession, tables: ExpansionTables, opportunity_id: str,
-                      *, for_update: bool = False) -> Record | None:
-    query = sa.select(tables.opportunities).where(tables.opportunities.c.opportunity_id == opportunity_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
-
-
 async def update_opportunity(
     session: AsyncSession, tables: ExpansionTables, opportunity_id: str, *, changes: dict[str, Any], at: datetime,
 ) -> Record:
     """Apply already-validated changes. A stage move is progress (expiry counts from it again); a move
     into a closed stage stamps `closed_at` (the cool-down's start), closed by a person."""
-    o = tables.opportunities
     values = {**changes, "updated_at": at}
     if "stage" in changes:
         values["progressed_at"] = at
     if changes.get("stage") in CLOSED_STAGES:
         values |= {"closed_at": at, "closed_by": "person", "close_reason": None}
-    stmt = sa.update(o).where(o.c.opportunity_id == opportunity_id).values(**values).returning(*o.c)
-    return (await session.execute(stmt)).one()
+    return await work_items.update_item(session, tables.opportunities, opportunity_id, values)
 
 
 async def account_signals(session: AsyncSession, tables: ExpansionTables, account_id: str) -> ExpansionSignals | None:

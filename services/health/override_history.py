@@ -19,12 +19,12 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.overrides import override_changes
+from shared.db import Record
 
 if TYPE_CHECKING:
     from services.health.store import HealthTables
 
 _TZ = sa.DateTime(timezone=True)
-Record = sa.Row[*tuple[Any, ...]]
 SYSTEM = "system"
 """Who an expiry is recorded by: nobody acted, the override ran out."""
 

@@ -16,9 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.store import HealthTables
-
-Record = sa.Row[*tuple[Any, ...]]
-"""A result row of any shape (SQLAlchemy 2.1 types rows by their columns)."""
+from shared.db import Record
 
 AccountSort = Literal["score", "-score", "arr", "-arr", "renewal_date"]
 _SORT_COLUMNS: dict[str, tuple[str, bool]] = {

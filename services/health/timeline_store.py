@@ -26,10 +26,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.entries import USAGE_ROLLUP_TYPE, TimelineInput, TimelineKind, split_entries
+from shared.db import Record
 from shared.retention import RetentionRule
 
 _TZ = sa.DateTime(timezone=True)
-Record = sa.Row[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
