@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -20,6 +21,7 @@ from shared.consumer import BatchHandler, ConsumerRunner, Parser
 from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
 from shared.events import parse_event
 from shared.kafka import ensure_topics, make_consumer, make_producer, topic_configs
+from shared.logs import configure_logging
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
 from shared.rejection import RejectionBreaker
@@ -195,3 +197,14 @@ async def serve(
     log.info("stopped")
     if failed:
         raise SystemExit(1)
+
+
+Settings = TypeVar("Settings", bound=OrchardSettings)
+
+
+def run_main(load_settings: Callable[[], Settings], run: Callable[[Settings], Coroutine[object, object, None]]) -> None:
+    """A service process's entry point: its settings (from the environment, read here and nowhere
+    earlier), logging, then `run` until it returns (``serve`` returns on SIGTERM)."""
+    settings = load_settings()
+    configure_logging(service=settings.service_name, level=settings.log_level)
+    asyncio.run(run(settings))
