@@ -8,6 +8,8 @@ pieces here are the parts that do not depend on what a pass does to an account:
 - `advisory_lock`: a session-level lock so one instance runs a pass; should the holder die, its
   connection closes and the lock goes with it;
 - `group_untils` (pure): per partition group, the last midnight its accounts may be brought to;
+- `read_untils`: the same, from the stored watermarks and the consumer's settled groups;
+- `locked_pass`: under the lock, each group in turn (`in_group_order`); `total` adds up its reports;
 - `in_chunks`: keyset chunks of accounts, one transaction each with its outbox rows.
 
 The per-group latest event times the consumers record are `shared.watermarks`'; what a midnight is
@@ -17,18 +19,23 @@ The per-group latest event times the consumers record are `shared.watermarks`'; 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import unit_of_work
 from shared.outbox import Outbox, write_outbox
+from shared.watermarks import read_watermarks
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class PassReport(Protocol):
@@ -38,6 +45,7 @@ class PassReport(Protocol):
 
 R = TypeVar("R", bound=PassReport)
 T = TypeVar("T")
+Counts = TypeVar("Counts", bound="DataclassInstance")
 
 
 _INSTANT = timedelta(microseconds=1)
@@ -150,6 +158,49 @@ async def nothing_known() -> None:
 
 def _before_waiting(reached: datetime, waiting: datetime | None) -> datetime:
     return reached if waiting is None else min(reached, waiting)
+
+
+async def read_untils(
+    sessions: async_sessionmaker[AsyncSession],
+    watermarks: sa.Table,
+    now: datetime,
+    *,
+    quiet_groups: Callable[[], Collection[int]],
+    settled: SettledGroups,
+    last_midnight: Callable[[datetime], datetime],
+    idle_after: timedelta | None,
+    strictly_past: bool,
+) -> dict[int | None, datetime]:
+    """`group_untils` of the stored stream watermarks (`watermarks`, the table) and the consumer's
+    settled groups, each asked after the watermarks are read, as they are then."""
+    async with sessions() as session:
+        seen = await read_watermarks(session, watermarks)
+    return group_untils(seen, quiet_groups(), now, last_midnight=last_midnight, idle_after=idle_after,
+                        strictly_past=strictly_past, settled=await settled())
+
+
+async def locked_pass(
+    engine: AsyncEngine,
+    lock_key: str,
+    untils: Mapping[int | None, datetime],
+    one_group: Callable[[int | None, datetime], Awaitable[T]],
+    *,
+    first: Callable[[], Awaitable[object]] | None = None,
+) -> list[T] | None:
+    """One pass under the advisory lock `lock_key`: `first` (if any), then `one_group` of each group up
+    to its until, in `in_group_order`; a result per group. None when another instance holds the lock."""
+    async with advisory_lock(engine, lock_key) as locked:
+        if not locked:
+            return None
+        if first is not None:
+            await first()
+        return [await one_group(group, until) for group, until in in_group_order(untils)]
+
+
+def total(report_type: type[Counts], reports: Sequence[Counts]) -> Counts:
+    """One report from its parts' (`report_type`, a dataclass of counts): each count summed."""
+    return report_type(**{f.name: sum(getattr(r, f.name) for r in reports)
+                          for f in dataclasses.fields(report_type)})
 
 
 def in_group_order(untils: Mapping[int | None, datetime]) -> list[tuple[int | None, datetime]]:

@@ -31,16 +31,8 @@ from services.health.store import accounts_of_scorecard, due_accounts, refresh_n
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
 from shared.outbox import Outbox
-from shared.passes import (
-    SettledGroups,
-    advisory_lock,
-    group_untils,
-    in_chunks,
-    in_group_order,
-    nothing_known,
-    run_periodically,
-)
-from shared.watermarks import hold_watermarks, read_watermarks
+from shared.passes import SettledGroups, in_chunks, locked_pass, nothing_known, read_untils, run_periodically, total
+from shared.watermarks import hold_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +94,19 @@ class Rescorer:
         """Bring every account whose latest point is before the last midnight (as of `as_of`, default
         now, less the grace) up to that midnight, but never past what its partition group has shown.
         None when another instance's pass holds the lock."""
-        now = as_of or self._pipeline.clock()
-        async with self._sessions() as session:
-            # Per group, never moved on by another group's progress: while a backlog is read, groups advance
-            # at different paces, and an account whose events are still on their way is behind, not silent.
-            watermarks = await read_watermarks(session, self._pipeline.tables.stream_watermarks)
-        # A group this instance has read to the end, with nothing new for a while, is as far as the wall
-        # clock: its accounts' silence counts up to now. A group's midnight only once its watermark is
-        # strictly past it: an event at that very instant on another topic may still wait in the merge.
-        untils = group_untils(watermarks, self._live_groups(), now, idle_after=None, strictly_past=True,
-                              last_midnight=lambda at: today_midnight(at, grace=self._grace),
-                              settled=await self._settled_groups())
-        async with advisory_lock(self._engine, self._lock_key) as locked:
-            if not locked:
-                return None
-            # New norms first: they take effect after every point this pass or a batch may have evaluated.
-            await self.refresh_norms_if_due(max(untils.values()))
-            return _total([await self._advance_group(group, until) for group, until in in_group_order(untils)])
+        # Per group, never moved on by another group's progress (idle_after None): while a backlog is read,
+        # groups advance at different paces, and an account whose events are still on their way is behind,
+        # not silent. A group this instance has read to the end, with nothing new for a while, is as far as
+        # the wall clock: its accounts' silence counts up to now. A group's midnight only once its watermark
+        # is strictly past it: an event at that very instant on another topic may still wait in the merge.
+        untils = await read_untils(
+            self._sessions, self._pipeline.tables.stream_watermarks, as_of or self._pipeline.clock(),
+            quiet_groups=self._live_groups, settled=self._settled_groups, idle_after=None, strictly_past=True,
+            last_midnight=lambda at: today_midnight(at, grace=self._grace))
+        # New norms first: they take effect after every point this pass or a batch may have evaluated.
+        reports = await locked_pass(self._engine, self._lock_key, untils, self._advance_group,
+                                    first=lambda: self.refresh_norms_if_due(max(untils.values())))
+        return None if reports is None else total(RescoreReport, reports)
 
     async def _advance_group(self, group: int | None, until: datetime) -> RescoreReport:
         async def due(session: AsyncSession, after: str) -> list[str]:
@@ -175,10 +163,5 @@ class Rescorer:
             return RescoreReport(accounts=len(advances), changed=sum(1 for e in evaluations if e.changed),
                                  alerts=sum(len(e.decisions.decisions) for e in evaluations), chunks=1)
 
-        return _total(await in_chunks(self._sessions, self._pipeline.tables.plumbing.outbox, next_chunk, counted,
-                                      self._on_committed))
-
-
-def _total(reports: list[RescoreReport]) -> RescoreReport:
-    return RescoreReport(accounts=sum(r.accounts for r in reports), changed=sum(r.changed for r in reports),
-                         alerts=sum(r.alerts for r in reports), chunks=sum(r.chunks for r in reports))
+        return total(RescoreReport, await in_chunks(self._sessions, self._pipeline.tables.plumbing.outbox,
+                                                    next_chunk, counted, self._on_committed))

@@ -33,16 +33,7 @@ from services.renewals.handlers import store_judged
 from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
 from shared.clock import Clock, utc_now
 from shared.outbox import Outbox
-from shared.passes import (
-    SettledGroups,
-    advisory_lock,
-    group_untils,
-    in_chunks,
-    in_group_order,
-    nothing_known,
-    run_periodically,
-)
-from shared.watermarks import read_watermarks
+from shared.passes import SettledGroups, in_chunks, locked_pass, nothing_known, read_untils, run_periodically, total
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +90,17 @@ class RenewalsScheduler:
     async def untils(self, now: datetime) -> dict[int | None, datetime]:
         """Per partition group, the last midnight the pass may judge its accounts at (see the module
         docstring); None stands for accounts whose group is not known yet (stored before groups were)."""
-        async with self._sessions() as session:
-            seen = await read_watermarks(session, self._tables.stream_watermarks)
-        return group_untils(seen, self._quiet_groups(), now, idle_after=IDLE_GROUP, strictly_past=False,
-                            last_midnight=lambda at: last_midnight(at, grace=self._grace),
-                            settled=await self._settled_groups())
+        return await read_untils(self._sessions, self._tables.stream_watermarks, now,
+                                 quiet_groups=self._quiet_groups, settled=self._settled_groups,
+                                 idle_after=IDLE_GROUP, strictly_past=False,
+                                 last_midnight=lambda at: last_midnight(at, grace=self._grace))
 
     async def judge_due(self, *, as_of: datetime | None = None) -> PassReport | None:
         """Judge every account due by its group's last midnight (as of `as_of`, default the clock).
         None when another instance's pass holds the lock."""
         untils = await self.untils(as_of or self._clock())
-        async with advisory_lock(self._engine, self._lock_key) as locked:
-            if not locked:
-                return None
-            return _total([await self._judge_group(group, until) for group, until in in_group_order(untils)])
+        reports = await locked_pass(self._engine, self._lock_key, untils, self._judge_group)
+        return None if reports is None else total(PassReport, reports)
 
     async def _judge_group(self, group: int | None, until: datetime) -> PassReport:
         async def due(session: AsyncSession, after: str) -> list[str]:
@@ -126,9 +114,5 @@ class RenewalsScheduler:
                                topic=self._topic, emitted_at=self._clock(), contracts=False)
             return PassReport(accounts=len(account_ids), alerts=len(outbox.messages), chunks=1)
 
-        return _total(await in_chunks(self._sessions, self._tables.plumbing.outbox, due, judge, self._on_committed))
-
-
-def _total(reports: list[PassReport]) -> PassReport:
-    return PassReport(accounts=sum(r.accounts for r in reports), alerts=sum(r.alerts for r in reports),
-                      chunks=sum(r.chunks for r in reports))
+        return total(PassReport, await in_chunks(self._sessions, self._tables.plumbing.outbox, due, judge,
+                                                 self._on_committed))
