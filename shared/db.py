@@ -102,6 +102,11 @@ def plumbing_tables(metadata: sa.MetaData, *, outbox_batch: bool = True) -> Plum
     return PlumbingTables(schema=metadata.schema, processed_events=processed, outbox=outbox)
 
 
+def qualified(table: sa.Table) -> str:
+    """The table's schema-qualified, quoted name, for the statements written as SQL text."""
+    return f'"{table.schema}"."{table.name}"'
+
+
 def outbox_batch_column() -> sa.Column[int]:
     return sa.Column("batch", sa.BigInteger, nullable=True)
 
@@ -115,7 +120,7 @@ async def record_processed(session: AsyncSession, table: sa.Table, event_ids: Se
     if not event_ids:
         return set()
     stmt = sa.text(
-        f'INSERT INTO "{table.schema}"."{table.name}" (event_id) '
+        f"INSERT INTO {qualified(table)} (event_id) "
         "SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id"
     )
     result = await session.execute(stmt, {"ids": list(event_ids)})
@@ -126,7 +131,7 @@ async def forget_processed(session: AsyncSession, table: sa.Table, event_ids: Se
     """Delete event ids recorded earlier in the same transaction (one statement)."""
     if event_ids:
         await session.execute(
-            sa.text(f'DELETE FROM "{table.schema}"."{table.name}" WHERE event_id = ANY(CAST(:ids AS text[]))'),
+            sa.text(f"DELETE FROM {qualified(table)} WHERE event_id = ANY(CAST(:ids AS text[]))"),
             {"ids": list(event_ids)},
         )
 

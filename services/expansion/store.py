@@ -26,7 +26,7 @@ from services.expansion.domain import (
     signals_to_json,
 )
 from shared import account_state
-from shared.db import PlumbingTables, plumbing_tables
+from shared.db import PlumbingTables, plumbing_tables, qualified
 
 _TZ = sa.DateTime(timezone=True)
 
@@ -74,10 +74,6 @@ def replay_tables(schema: str) -> Sequence[sa.Table]:
     return [expansion_tables(schema).accounts]
 
 
-def _q(tables: ExpansionTables, table: str) -> str:
-    return f'"{tables.schema}"."{table}"'
-
-
 async def lock_and_load_accounts(
     session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
 ) -> dict[str, ExpansionSignals]:
@@ -98,7 +94,7 @@ async def latest_episodes(
     rows = await session.execute(
         sa.text(
             "SELECT DISTINCT ON (account_id, kind, product) account_id, kind, product, episode, stage, "
-            f"estimated_arr_uplift, closed_at, progressed_at FROM {_q(tables, 'opportunities')} "
+            f"estimated_arr_uplift, closed_at, progressed_at FROM {qualified(tables.opportunities)} "
             "WHERE account_id = ANY(CAST(:ids AS text[])) ORDER BY account_id, kind, product, episode DESC"
         ),
         {"ids": list(account_ids)},
@@ -141,7 +137,7 @@ async def insert_opportunities(
                            ("evidence", orjson.dumps(list(t.evidence_event_ids)).decode()), ("as_of", o.as_of),
                            ("currency", o.currency)):
             columns[key].append(value)
-    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), columns)
+    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=qualified(tables.opportunities))), columns)
     return {row[0] for row in rows}
 
 
@@ -165,5 +161,5 @@ async def close_opportunities(session: AsyncSession, tables: ExpansionTables, cl
     params = {"id": list(last), "stage": [c.stage for c in last.values()],
               "closed_at": [c.closed_at for c in last.values()], "closed_by": [c.closed_by for c in last.values()],
               "reason": [c.reason for c in last.values()]}
-    rows = await session.execute(sa.text(_CLOSE_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), params)
+    rows = await session.execute(sa.text(_CLOSE_OPPORTUNITIES.format(table=qualified(tables.opportunities))), params)
     return {row[0] for row in rows}

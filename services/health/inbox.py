@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from services.health.store import HealthTables
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.db import qualified
 from shared.events import ChurnRiskAlert, Envelope, EventValidationError, field_errors_from
 
 PROCESSED_PREFIX = "churn-risk:"
@@ -132,7 +133,7 @@ class InboxHandler:
         if not rows:
             return
         t = self.tables.alerts
-        await ctx.session.execute(sa.text(_UPSERT.format(table=f'"{t.schema}"."{t.name}"')), {
+        await ctx.session.execute(sa.text(_UPSERT.format(table=qualified(t))), {
             "alert_id": [r.alert_id for r in rows], "account_id": [r.account_id for r in rows],
             "kind": [r.kind for r in rows], "severity": [r.severity for r in rows],
             "status": [r.status for r in rows], "episode_start": [r.episode_start for r in rows],
