@@ -7,13 +7,24 @@ move the service's domain forbids is a 422 that names the stage it came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Record
 from shared.errors import ApiError
+
+
+class WorkItemPatch(BaseModel):
+    """A PATCH body: each service narrows `stage` to its own stages (the field keeps its place)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: str | None = None
+    owner: Annotated[str, Field(max_length=200)] | None = None
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 
 async def item(session: AsyncSession, table: sa.Table, item_id: str, *, for_update: bool = False) -> Record | None:

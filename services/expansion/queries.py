@@ -20,6 +20,7 @@ from services.expansion.domain.pipeline import PipelineEntry
 from services.expansion.store import ExpansionTables
 from shared import work_items
 from shared.db import Record
+from shared.keyset import keyset_page
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,7 @@ async def list_opportunities(
         query = query.where(o.c.stage == filters.stage)
     if filters.min_uplift is not None:
         query = query.where(o.c.estimated_arr_uplift >= filters.min_uplift)
-    if after is not None:
-        at, opportunity_id = after
-        query = query.where(sa.tuple_(o.c.created_at, o.c.opportunity_id) < sa.tuple_(sa.literal(at), opportunity_id))
-    query = query.order_by(o.c.created_at.desc(), o.c.opportunity_id.desc()).limit(limit)
+    query = keyset_page(query, o.c.created_at, o.c.opportunity_id, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())
 
 

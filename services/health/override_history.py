@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.overrides import override_changes
 from shared.db import Record
+from shared.keyset import keyset_page
 
 if TYPE_CHECKING:
     from services.health.store import HealthTables
@@ -132,8 +133,5 @@ async def override_history(
         query = query.where(merged.c.at >= filters.since)
     if filters.until is not None:
         query = query.where(merged.c.at < filters.until)
-    if after is not None:
-        query = query.where(sa.tuple_(merged.c.at, merged.c.key) < sa.tuple_(sa.literal(after[0], _TZ),
-                                                                              sa.literal(after[1])))
-    query = query.order_by(merged.c.at.desc(), merged.c.key.desc()).limit(limit)
+    query = keyset_page(query, merged.c.at, merged.c.key, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())

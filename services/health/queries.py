@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.store import HealthTables
 from shared.db import Record
+from shared.keyset import keyset_page
 
 AccountSort = Literal["score", "-score", "arr", "-arr", "renewal_date"]
 _SORT_COLUMNS: dict[str, tuple[str, bool]] = {
@@ -61,13 +62,6 @@ def _after(column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], value: Any
         return sa.and_(column.is_(None), key > key_value)
     beyond = column < value if descending else column > value
     return sa.or_(beyond, sa.and_(column == value, key > key_value), column.is_(None))
-
-
-def _before(column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], position: tuple[Any, Any]
-            ) -> sa.ColumnElement[bool]:
-    """Rows before `position` in (column, key) descending order (both non-null)."""
-    value, key_value = position
-    return sa.or_(column < value, sa.and_(column == value, key < key_value))
 
 
 async def list_accounts(
@@ -141,9 +135,7 @@ async def history(
         query = query.where(h.c.as_of >= since)
     if until is not None:
         query = query.where(h.c.as_of < until)
-    if after is not None:
-        query = query.where(_before(h.c.as_of, h.c.id, after))
-    query = query.order_by(h.c.as_of.desc(), h.c.id.desc()).limit(limit)
+    query = keyset_page(query, h.c.as_of, h.c.id, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())
 
 
@@ -204,9 +196,7 @@ async def alerts(
             raise ValueError("the snoozed filter needs now")
         snoozed = sa.and_(t.c.snoozed_until.is_not(None), t.c.snoozed_until > filters.now)
         query = query.where(snoozed if filters.snoozed else sa.not_(snoozed))
-    if after is not None:
-        query = query.where(_before(t.c.raised_at, t.c.alert_id, after))
-    query = query.order_by(t.c.raised_at.desc(), t.c.alert_id.desc()).limit(limit)
+    query = keyset_page(query, t.c.raised_at, t.c.alert_id, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.entries import USAGE_ROLLUP_TYPE, TimelineInput, TimelineKind, split_entries
 from shared.db import Record, qualified
+from shared.keyset import beyond
 from shared.retention import RetentionRule
 
 _TZ = sa.DateTime(timezone=True)
@@ -157,7 +158,7 @@ def _branch(query: sa.Select[Any], at: sa.ColumnElement[datetime], key: sa.Colum
     if q.until is not None:
         query = query.where(at < q.until)
     if after is not None:
-        query = query.where(sa.tuple_(at, key) < sa.tuple_(sa.literal(after[0], _TZ), sa.literal(after[1])))
+        query = query.where(beyond(at, key, after, descending=True))
     return query
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.renewals.domain import CLOSED_STAGES, AccountSpan, ClosedCount, DueRenewal, Period
 from services.renewals.store import RenewalsTables
 from shared.db import Record
+from shared.keyset import keyset_page
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,7 @@ async def list_renewals(
         query = query.where(_stage_condition(r, filters.stage, today=filters.today, window_days=filters.window_days))
     if filters.pending_only:
         query = query.where(r.c.stage.not_in(sorted(CLOSED_STAGES)))
-    if after is not None:
-        on, renewal_id = after
-        query = query.where(sa.tuple_(r.c.renewal_date, r.c.renewal_id) > sa.tuple_(sa.literal(on), renewal_id))
-    query = query.order_by(r.c.renewal_date, r.c.renewal_id).limit(limit)
+    query = keyset_page(query, r.c.renewal_date, r.c.renewal_id, after=after, descending=False, limit=limit)
     return list((await session.execute(query)).all())
 
 

@@ -17,25 +17,14 @@ from services.ingest.settings import IngestSettings
 from shared.settings import TopicSettings
 from tests.infra import Infra
 from tests.kafka_utils import read_all, wait_for
-from tests.services import API_KEYS, INGEST_WRITER, started, topics_for
+from tests.services import INGEST_WRITER, settings_fields, started
 
 WRITER = INGEST_WRITER
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> IngestSettings:
-    return IngestSettings(
-        **{
-            "service_name": f"ingest-{unique}",
-            "kafka_bootstrap": infra.kafka_bootstrap,
-            "database_url": infra.database_url,
-            "ingest_schema": schema,
-            "topics": topics_for(unique),
-            "api_keys": API_KEYS,
-            "consumer_max_wait_ms": 50,
-            "outbox_idle_poll_s": 0.05,
-            **overrides,
-        }
-    )
+    return IngestSettings(**{**settings_fields(infra, service="ingest", unique=unique), "ingest_schema": schema,
+                             **overrides})
 
 
 @dataclass
