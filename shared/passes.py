@@ -3,6 +3,7 @@
 Both bring accounts forward through time no event marks (silence, a renewal window opening). The
 pieces here are the parts that do not depend on what a pass does to an account:
 
+- `PassWiring`: what a pass takes from its process (engine, sessions, its consumer's progress, the relay);
 - `run_periodically`: the background loop, deferring while the consumer still has a backlog ("now" is
   ahead of the queued events, and an account whose events wait there is behind, not silent);
 - `advisory_lock`: a session-level lock so one instance runs a pass; should the holder die, its
@@ -24,6 +25,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -156,27 +158,47 @@ async def nothing_known() -> None:
     return None
 
 
+@dataclass(frozen=True)
+class PassWiring:
+    """What a scheduled pass takes from its process (``Runtime.pass_wiring`` builds it from the
+    service's runtime and consumer): where it works, how often and in what chunks, how late a midnight
+    is taken (`grace_s`), and the consumer's progress: whether it has caught up (no pass while a backlog
+    is read), its quiet and settled partition groups; `on_committed` wakes the relay after each chunk."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    interval_s: float
+    chunk: int
+    grace_s: float = 0.0
+    caught_up: Callable[[], bool] = lambda: True
+    quiet_groups: Callable[[], set[int]] = set
+    settled_groups: SettledGroups = nothing_known
+    on_committed: Callable[[], None] = _nothing
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self.grace_s)
+
+
 def _before_waiting(reached: datetime, waiting: datetime | None) -> datetime:
     return reached if waiting is None else min(reached, waiting)
 
 
 async def read_untils(
-    sessions: async_sessionmaker[AsyncSession],
+    wiring: PassWiring,
     watermarks: sa.Table,
     now: datetime,
     *,
-    quiet_groups: Callable[[], Collection[int]],
-    settled: SettledGroups,
     last_midnight: Callable[[datetime], datetime],
     idle_after: timedelta | None,
     strictly_past: bool,
 ) -> dict[int | None, datetime]:
     """`group_untils` of the stored stream watermarks (`watermarks`, the table) and the consumer's
-    settled groups, each asked after the watermarks are read, as they are then."""
-    async with sessions() as session:
+    quiet and settled groups, each asked after the watermarks are read, as they are then."""
+    async with wiring.sessions() as session:
         seen = await read_watermarks(session, watermarks)
-    return group_untils(seen, quiet_groups(), now, last_midnight=last_midnight, idle_after=idle_after,
-                        strictly_past=strictly_past, settled=await settled())
+    return group_untils(seen, wiring.quiet_groups(), now, last_midnight=last_midnight, idle_after=idle_after,
+                        strictly_past=strictly_past, settled=await wiring.settled_groups())
 
 
 async def locked_pass(

@@ -24,6 +24,7 @@ from shared.kafka import ensure_topics, make_consumer, make_producer, topic_conf
 from shared.logs import configure_logging
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
+from shared.passes import PassWiring
 from shared.rejection import RejectionBreaker
 from shared.retention import ProcessedEventsPruner
 from shared.settings import OrchardSettings
@@ -116,6 +117,17 @@ class Runtime:
         )
         self.runners.append(runner)
         return runner
+
+    def pass_wiring(
+        self, runner: ConsumerRunner, *, interval_s: float, chunk: int, grace_s: float, quiet_s: float
+    ) -> PassWiring:
+        """A scheduled pass beside `runner`: this process's database, the runner's progress (caught up,
+        its groups quiet for `quiet_s` and its settled groups), and the relay woken after each chunk."""
+        return PassWiring(
+            engine=self.engine, sessions=self.sessions, interval_s=interval_s, chunk=chunk, grace_s=grace_s,
+            caught_up=lambda: runner.caught_up, quiet_groups=lambda: runner.quiet_partitions(quiet_s),
+            settled_groups=runner.settled_groups, on_committed=self.relay.notify,
+        )
 
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[bool]]]:
         async def database() -> bool:
