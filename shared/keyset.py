@@ -1,4 +1,5 @@
-"""Keyset pagination, the SQL side (the cursor is `shared.pagination`'s): a list ordered by a sort
+"""A list endpoint's query, the SQL side (the cursor is `shared.pagination`'s): its optional filters
+(`where_given`) and its keyset page (`keyset_page`). A list ordered by a sort
 column and then a unique key continues after the position (sort value, key) of the previous page's
 last row. One row comparison, which an index on (column, key) serves; a page never skips or repeats
 rows when many share a sort value or when rows change between pages. Both must be non-null (a
@@ -7,9 +8,23 @@ nullable sort column needs its own rule: health's account list).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVarTuple
 
 import sqlalchemy as sa
+
+Columns = TypeVarTuple("Columns")
+
+
+def where_given(
+    query: sa.Select[*Columns], filters: Iterable[tuple[sa.ColumnElement[Any], Any]]
+) -> sa.Select[*Columns]:
+    """`query` narrowed to rows whose column equals the filter's value, for each (column, value) whose
+    value is given: None means any."""
+    for column, value in filters:
+        if value is not None:
+            query = query.where(column == value)
+    return query
 
 
 def beyond(
@@ -23,9 +38,9 @@ def beyond(
 
 
 def keyset_page(
-    query: sa.Select[Any], column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], *,
+    query: sa.Select[*Columns], column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], *,
     after: tuple[Any, Any] | None, descending: bool, limit: int,
-) -> sa.Select[Any]:
+) -> sa.Select[*Columns]:
     """`query`'s next `limit` rows after `after` (None: from the start) in (column, key) order."""
     if after is not None:
         query = query.where(beyond(column, key, after, descending=descending))

@@ -105,20 +105,25 @@ class DownstreamService(Service, Protocol):
 
 
 S = TypeVar("S", bound=OrchardSettings)
+V = TypeVar("V", bound=Service)
 D = TypeVar("D", bound=DownstreamService)
 
 
 @dataclass
-class Harness(Generic[S, D]):
-    """A running downstream service (health, renewals, expansion) and what its tests do with it."""
+class Running(Generic[S, V]):
+    """A service running in-process: its settings, its parts, an HTTP client on its app."""
 
     settings: S
-    service: D
+    service: V
     http: httpx.AsyncClient
 
     @property
     def topics(self) -> TopicSettings:
         return self.settings.topics
+
+
+class Harness(Running[S, D]):
+    """A running downstream service (health, renewals, expansion) and what its tests do with it."""
 
     @property
     def schema(self) -> str:
@@ -160,17 +165,19 @@ class Harness(Generic[S, D]):
         return [orjson.loads(r.value) for r in await read_all(self.settings.kafka_bootstrap, topic)]
 
 
-H = TypeVar("H", bound=Harness[Any, Any])
+R = TypeVar("R", bound=Running[Any, Any])
 
 
 @asynccontextmanager
 async def serving(
-    harness: Callable[[S, D, httpx.AsyncClient], H], settings: S, service: D, *, consume: bool, name: str
-) -> AsyncIterator[H]:
-    """The service wired as in its ``__main__``: its HTTP app in-process (as the reader), its relay
-    running, and its consumer too when `consume` (else tests feed the handler with `Harness.handle`)."""
-    async with started(service, consume=consume, name=name, headers=READER) as http:
-        yield harness(settings, service, http)
+    running: Callable[[S, V, httpx.AsyncClient], R], settings: S, service: V, *, consume: bool, name: str,
+    headers: dict[str, str] | None = READER,
+) -> AsyncIterator[R]:
+    """The service wired as in its ``__main__``: its HTTP app in-process (as the reader unless
+    `headers` say otherwise), its relay running, and its consumer too when `consume` (else tests feed a
+    downstream service's handler with `Harness.handle`)."""
+    async with started(service, consume=consume, name=name, headers=headers) as http:
+        yield running(settings, service, http)
 
 
 async def all_pages(http: httpx.AsyncClient, path: str, **params: Any) -> list[dict[str, Any]]:

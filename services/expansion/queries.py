@@ -20,7 +20,7 @@ from services.expansion.domain.pipeline import PipelineEntry
 from services.expansion.store import ExpansionTables
 from shared import work_items
 from shared.db import Record
-from shared.keyset import keyset_page
+from shared.keyset import keyset_page, where_given
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,8 @@ async def list_opportunities(
     after: tuple[datetime, str] | None, limit: int,
 ) -> list[Record]:
     o = tables.opportunities
-    query = sa.select(o)
-    if filters.account_id is not None:
-        query = query.where(o.c.account_id == filters.account_id)
-    if filters.kind is not None:
-        query = query.where(o.c.kind == filters.kind)
-    if filters.stage is not None:
-        query = query.where(o.c.stage == filters.stage)
+    query = where_given(sa.select(o), [(o.c.account_id, filters.account_id), (o.c.kind, filters.kind),
+                                       (o.c.stage, filters.stage)])
     if filters.min_uplift is not None:
         query = query.where(o.c.estimated_arr_uplift >= filters.min_uplift)
     query = keyset_page(query, o.c.created_at, o.c.opportunity_id, after=after, descending=True, limit=limit)

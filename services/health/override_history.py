@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.overrides import override_changes
 from shared.db import Record
-from shared.keyset import keyset_page
+from shared.keyset import keyset_page, where_given
 
 if TYPE_CHECKING:
     from services.health.store import HealthTables
@@ -127,8 +127,7 @@ async def override_history(
                         ).where(o.c.account_id == account_id, o.c.expires_at <= now)
     merged = sa.union_all(recorded, ran_out).subquery()
     query = sa.select(merged)
-    if filters.kind is not None:
-        query = query.where(merged.c.kind == filters.kind)
+    query = where_given(query, [(merged.c.kind, filters.kind)])
     if filters.since is not None:
         query = query.where(merged.c.at >= filters.since)
     if filters.until is not None:

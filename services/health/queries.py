@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.store import HealthTables
 from shared.db import Record
-from shared.keyset import keyset_page
+from shared.keyset import keyset_page, where_given
 
 AccountSort = Literal["score", "-score", "arr", "-arr", "renewal_date"]
 _SORT_COLUMNS: dict[str, tuple[str, bool]] = {
@@ -75,12 +75,7 @@ async def list_accounts(
     query = sa.select(a.c.account_id, a.c.segment, a.c.score, a.c.grade, a.c.scorecard_segment,
                       a.c.scorecard_version, a.c.arr, a.c.currency, a.c.renewal_date, a.c.as_of, a.c.last_event_at,
                       name_of.label("name"), owner_of.label("owner"))
-    if filters.owner is not None:
-        query = query.where(owner_of == filters.owner)
-    if filters.grade is not None:
-        query = query.where(a.c.grade == filters.grade)
-    if filters.segment is not None:
-        query = query.where(a.c.segment == filters.segment)
+    query = where_given(query, [(owner_of, filters.owner), (a.c.grade, filters.grade), (a.c.segment, filters.segment)])
     if filters.min_score is not None:
         query = query.where(a.c.score >= filters.min_score)
     if filters.max_score is not None:
@@ -185,12 +180,9 @@ async def alerts(
     each with its account's owner and name."""
     t, a = tables.alerts, tables.accounts
     query = _alerts_with_owner(tables)
-    for name in ("status", "kind", "account_id", "severity", "assigned_to"):
-        value = getattr(filters, name)
-        if value is not None:
-            query = query.where(t.c[name] == value)
-    if filters.owner is not None:
-        query = query.where(profile_field(a.c.signals, "owner") == filters.owner)
+    query = where_given(query, [*((t.c[name], getattr(filters, name))
+                                  for name in ("status", "kind", "account_id", "severity", "assigned_to")),
+                                (profile_field(a.c.signals, "owner"), filters.owner)])
     if filters.snoozed is not None:
         if filters.now is None:
             raise ValueError("the snoozed filter needs now")

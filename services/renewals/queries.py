@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.renewals.domain import CLOSED_STAGES, AccountSpan, ClosedCount, DueRenewal, Period
 from services.renewals.store import RenewalsTables
 from shared.db import Record
-from shared.keyset import keyset_page
+from shared.keyset import keyset_page, where_given
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,10 @@ async def list_renewals(
     after: tuple[date, str] | None, limit: int,
 ) -> list[Record]:
     r = tables.renewals
-    query = sa.select(r)
-    if filters.account_id is not None:
-        query = query.where(r.c.account_id == filters.account_id)
+    query = where_given(sa.select(r), [(r.c.account_id, filters.account_id), (r.c.risk, filters.risk)])
     if filters.due_within_days is not None:
         query = query.where(r.c.renewal_date.between(filters.today,
                                                      filters.today + timedelta(days=filters.due_within_days)))
-    if filters.risk is not None:
-        query = query.where(r.c.risk == filters.risk)
     if filters.stage is not None:
         query = query.where(_stage_condition(r, filters.stage, today=filters.today, window_days=filters.window_days))
     if filters.pending_only:
