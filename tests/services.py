@@ -154,6 +154,10 @@ class Harness(Running[S, D]):
         async with self.service.runtime.engine.connect() as conn:
             return list((await conn.execute(sa.text(sql.replace("{s}", f'"{self.schema}"')), params)).all())
 
+    async def applied(self, n: int) -> bool:
+        """Whether `n` records (or more) have been applied: one processed event each."""
+        return bool((await self.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
+
     async def records(self, topic: str, *, at_least: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
         """The values on `topic`, once there are at least `at_least` of them and the outbox is empty."""
         async def ready() -> bool:

@@ -38,10 +38,6 @@ class Expansion(Harness[ExpansionSettings, ExpansionService]):
             return self.topics.canonical(topic_kind(event_type))
         return self.topics.account_health if event_type == "health.changed" else self.topics.churn_risk
 
-    async def applied(self, n: int) -> bool:
-        """Whether `n` records (or more) have been applied: one processed event each."""
-        return bool((await self.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
-
     async def upsells(self, *, at_least: int = 0, timeout: float = 30) -> list[dict[str, Any]]:
         """The records on the upsell topic, once the outbox is empty and there are `at_least`."""
         return await self.records(self.topics.upsell, at_least=at_least, timeout=timeout)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,18 +13,13 @@ from services.health.service import HealthService, build_service
 from services.health.settings import HealthSettings
 from shared.events import parse_event, topic_kind
 from shared.settings import TopicSettings
+from tests import stories
 from tests.infra import Infra
 from tests.services import API_KEYS, Harness, serving, settings_fields
-
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
+from tests.stories import at
 
 BUILT_IN_VERSION = 2
 """The built-in scorecards' current version on a fresh schema (migration 0003 added version 2)."""
-
-
-def at(day: float) -> datetime:
-    return T0 + timedelta(days=day)
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> HealthSettings:
@@ -52,19 +45,8 @@ def settings_env(settings: HealthSettings) -> dict[str, str]:
     return env
 
 
-@dataclass
-class Story:
-    """One account's events, in the order they are added."""
-
-    account_id: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, day: float, event_type: str, data: dict[str, Any]) -> str:
-        event_id = f"{self.account_id}-{len(self.events):05d}"
-        self.events.append({"event_id": event_id, "type": event_type, "schema_version": 1,
-                            "account_id": self.account_id, "occurred_at": at(day).isoformat(), "data": data})
-        return event_id
-
+class Story(stories.Story):
+    """One account's events, in the order they are added, with the kinds health's tests need."""
     def contract(self, day: float, *, seats: int = 20, arr: str = "120000", segment: str | None = "enterprise",
                  end_day: int = 400) -> str:
         return self.add(day, "contract.signed", {
