@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import qualified
+from shared.db import json_text, qualified
 
 
 def account_state_table(metadata: sa.MetaData, name: str = "accounts") -> sa.Table:
@@ -63,6 +63,6 @@ async def save(
     ids = sorted(states)
     await session.execute(
         sa.text(_SAVE.format(table=qualified(table))),
-        {"ids": ids, "states": [orjson.dumps(states[a][0]).decode() for a in ids],
+        {"ids": ids, "states": [json_text(states[a][0]) for a in ids],
          "latest": [states[a][1] for a in ids]},
     )

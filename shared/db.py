@@ -8,7 +8,7 @@ written in that same transaction and relayed to Kafka afterwards).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -105,6 +105,21 @@ def plumbing_tables(metadata: sa.MetaData, *, outbox_batch: bool = True) -> Plum
 def qualified(table: sa.Table) -> str:
     """The table's schema-qualified, quoted name, for the statements written as SQL text."""
     return f'"{table.schema}"."{table.name}"'
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as text, for a JSONB column fed by an unnest statement (``CAST(... AS jsonb)``)."""
+    return orjson.dumps(value).decode()
+
+
+def columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one list per column: the parameters of a set-based statement that unnests them (one
+    round trip for the batch, whatever its size)."""
+    by_column: dict[str, list[Any]] = {}
+    for row in rows:
+        for key, value in row.items():
+            by_column.setdefault(key, []).append(value)
+    return by_column
 
 
 def outbox_batch_column() -> sa.Column[int]:

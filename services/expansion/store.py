@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +24,7 @@ from services.expansion.domain import (
     signals_to_json,
 )
 from shared import account_state
-from shared.db import PlumbingTables, plumbing_tables, qualified
+from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
 
 _TZ = sa.DateTime(timezone=True)
 
@@ -127,17 +125,13 @@ async def insert_opportunities(
     """Insert the new opportunities in one statement; returns the ids that were really new."""
     if not opportunities:
         return set()
-    columns: dict[str, list[Any]] = {k: [] for k in ("id", "account_id", "kind", "product", "episode", "uplift",
-                                                     "confidence", "reason", "evidence", "as_of", "currency")}
-    for o in opportunities:
-        t = o.trigger
-        for key, value in (("id", o.opportunity_id), ("account_id", o.account_id), ("kind", t.kind),
-                           ("product", t.product), ("episode", o.episode), ("uplift", t.estimated_arr_uplift),
-                           ("confidence", t.confidence), ("reason", t.reason),
-                           ("evidence", orjson.dumps(list(t.evidence_event_ids)).decode()), ("as_of", o.as_of),
-                           ("currency", o.currency)):
-            columns[key].append(value)
-    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=qualified(tables.opportunities))), columns)
+    params = columns(
+        {"id": o.opportunity_id, "account_id": o.account_id, "kind": o.trigger.kind, "product": o.trigger.product,
+         "episode": o.episode, "uplift": o.trigger.estimated_arr_uplift, "confidence": o.trigger.confidence,
+         "reason": o.trigger.reason, "evidence": json_text(list(o.trigger.evidence_event_ids)), "as_of": o.as_of,
+         "currency": o.currency}
+        for o in opportunities)
+    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=qualified(tables.opportunities))), params)
     return {row[0] for row in rows}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -147,10 +146,6 @@ def health_tables(schema: str) -> HealthTables:
     watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
                         watermarks, timeline_tables(md), override_history_table(md))
-
-
-def json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 # --- load --------------------------------------------------------------------------------------

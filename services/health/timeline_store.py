@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.entries import USAGE_ROLLUP_TYPE, TimelineInput, TimelineKind, split_entries
-from shared.db import Record, qualified
+from shared.db import Record, json_text, qualified
 from shared.keyset import beyond
 from shared.retention import RetentionRule
 
@@ -121,7 +120,7 @@ async def record_timeline(session: AsyncSession, tables: TimelineTables, events:
             "event_id": [e.event_id for e in entries], "account_id": [e.account_id for e in entries],
             "at": [e.at for e in entries], "kind": [e.kind for e in entries],
             "type": [e.event_type for e in entries], "source": [e.source for e in entries],
-            "data": [orjson.dumps(dict(e.data)).decode() for e in entries],
+            "data": [json_text(dict(e.data)) for e in entries],
         })
     if touches:
         roll_up = _ROLL_UP_USAGE.format(usage_events=qualified(tables.usage_events), usage=qualified(tables.usage))

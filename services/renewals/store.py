@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
 from shared import account_state
-from shared.db import PlumbingTables, plumbing_tables, qualified
+from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
 from shared.watermarks import stream_watermarks_table
 
 _TZ = sa.DateTime(timezone=True)
@@ -136,21 +135,19 @@ async def upsert_renewals(
     """Insert or refresh the renewals (with the health they were judged on) in one statement."""
     if not renewals:
         return
-    columns: dict[str, list[Any]] = {k: [] for k in (
-        "id", "account_id", "contract_id", "term_start", "renewal_date", "arr", "currency", "seats", "products",
-        "auto_renew", "segment", "outcome", "risk", "reasons", "health_score", "health_grade")}
-    for r, score, grade in renewals:
-        reasons = [{"component": x.component, "delta": x.delta, "detail": x.detail,
-                    "evidence_event_ids": list(x.evidence_event_ids)} for x in r.risk.reasons]
-        for key, value in (
-            ("id", r.renewal_id), ("account_id", r.account_id), ("contract_id", r.contract_id),
-            ("term_start", r.term_start), ("renewal_date", r.renewal_date), ("arr", r.arr),
-            ("currency", r.currency), ("seats", r.seats), ("products", orjson.dumps(list(r.products)).decode()),
-            ("auto_renew", r.auto_renew), ("segment", r.segment), ("outcome", r.outcome), ("risk", r.risk.band),
-            ("reasons", orjson.dumps(reasons).decode()), ("health_score", score), ("health_grade", grade),
-        ):
-            columns[key].append(value)
-    await session.execute(sa.text(_UPSERT_RENEWALS.format(table=qualified(tables.renewals))), columns)
+    params = columns(
+        {"id": r.renewal_id, "account_id": r.account_id, "contract_id": r.contract_id, "term_start": r.term_start,
+         "renewal_date": r.renewal_date, "arr": r.arr, "currency": r.currency, "seats": r.seats,
+         "products": json_text(list(r.products)), "auto_renew": r.auto_renew, "segment": r.segment,
+         "outcome": r.outcome, "risk": r.risk.band, "reasons": json_text(_reasons(r)), "health_score": score,
+         "health_grade": grade}
+        for r, score, grade in renewals)
+    await session.execute(sa.text(_UPSERT_RENEWALS.format(table=qualified(tables.renewals))), params)
+
+
+def _reasons(renewal: Renewal) -> list[dict[str, Any]]:
+    return [{"component": x.component, "delta": x.delta, "detail": x.detail,
+             "evidence_event_ids": list(x.evidence_event_ids)} for x in renewal.risk.reasons]
 
 
 async def save_alert_states(session: AsyncSession, tables: RenewalsTables, states: Mapping[str, AlertState]) -> None:
