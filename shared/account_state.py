@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import json_text, qualified
+
 
 def account_state_table(metadata: sa.MetaData, name: str = "accounts") -> sa.Table:
     return sa.Table(
@@ -45,13 +47,9 @@ WHERE t.account_id = u.a
 """
 
 
-def _name(table: sa.Table) -> str:
-    return f'"{table.schema}"."{table.name}"'
-
-
 async def lock_and_load(session: AsyncSession, table: sa.Table, account_ids: Sequence[str]) -> dict[str, Any]:
     """Lock the accounts' rows for this transaction and return their stored JSON ({} when new)."""
-    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=_name(table))),
+    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=qualified(table))),
                                  {"ids": sorted(set(account_ids))})
     return {account_id: orjson.loads(state) for account_id, state in rows}
 
@@ -64,7 +62,7 @@ async def save(
         return
     ids = sorted(states)
     await session.execute(
-        sa.text(_SAVE.format(table=_name(table))),
-        {"ids": ids, "states": [orjson.dumps(states[a][0]).decode() for a in ids],
+        sa.text(_SAVE.format(table=qualified(table))),
+        {"ids": ids, "states": [json_text(states[a][0]) for a in ids],
          "latest": [states[a][1] for a in ids]},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 from shared.consumer import BatchContext, ConsumedEvent
@@ -51,3 +51,21 @@ def fold_events(
             continue
         applied.append(event)
     return state, applied
+
+
+def fold_accounts(
+    grouped: Mapping[str, Sequence[ConsumedEvent]],
+    ctx: BatchContext,
+    *,
+    start: Callable[[str], State],
+    apply: Callable[[str], Callable[[State, Sequence[ConsumedEvent]], State]],
+) -> dict[str, tuple[State, list[ConsumedEvent]]]:
+    """Each account's new events folded from its `start` state by its `apply` (``fold_events``): the
+    new state and the events that applied, for the accounts where at least one did; an account all of
+    whose events were rejected keeps its stored state untouched."""
+    folded: dict[str, tuple[State, list[ConsumedEvent]]] = {}
+    for account_id, account_events in grouped.items():
+        state, applied = fold_events(start(account_id), account_events, ctx, apply=apply(account_id))
+        if applied:
+            folded[account_id] = (state, applied)
+    return folded

@@ -57,10 +57,15 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     readiness: Mapping[str, ReadinessCheck] | None = None,
     version: str = "1.0.0",
+    context: object = None,
 ) -> FastAPI:
     """The service's app. Refuses (``ApiKeysMissing``) to exist without a configured API key, and
-    (TypeError) to serve a route that skips the guards of ``api_router``."""
+    (TypeError) to serve a route that skips the guards of ``api_router``. `context`, what the routes
+    need (sessions, tables, clock ...), is set as ``app.state.<service>`` for the service's
+    dependency to hand them."""
     app = FastAPI(title=title, description=description, version=version)
+    if context is not None:
+        setattr(app.state, service, context)
     app.router.route_class = ApiRoute
     app.state.api_keys = require_keys(api_keys)
     app.state.readiness = dict(readiness or {})

@@ -8,15 +8,19 @@ written in that same transaction and relayed to Kafka afterwards).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from ssl import SSLContext
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+Record = sa.Row[*tuple[Any, ...]]
+"""A result row of any shape (SQLAlchemy 2.1 types rows by their columns): what the API's queries return."""
 
 
 def create_engine(
@@ -98,6 +102,26 @@ def plumbing_tables(metadata: sa.MetaData, *, outbox_batch: bool = True) -> Plum
     return PlumbingTables(schema=metadata.schema, processed_events=processed, outbox=outbox)
 
 
+def qualified(table: sa.Table) -> str:
+    """The table's schema-qualified, quoted name, for the statements written as SQL text."""
+    return f'"{table.schema}"."{table.name}"'
+
+
+def json_text(value: Any) -> str:
+    """A JSON value as text, for a JSONB column fed by an unnest statement (``CAST(... AS jsonb)``)."""
+    return orjson.dumps(value).decode()
+
+
+def columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one list per column: the parameters of a set-based statement that unnests them (one
+    round trip for the batch, whatever its size)."""
+    by_column: dict[str, list[Any]] = {}
+    for row in rows:
+        for key, value in row.items():
+            by_column.setdefault(key, []).append(value)
+    return by_column
+
+
 def outbox_batch_column() -> sa.Column[int]:
     return sa.Column("batch", sa.BigInteger, nullable=True)
 
@@ -111,7 +135,7 @@ async def record_processed(session: AsyncSession, table: sa.Table, event_ids: Se
     if not event_ids:
         return set()
     stmt = sa.text(
-        f'INSERT INTO "{table.schema}"."{table.name}" (event_id) '
+        f"INSERT INTO {qualified(table)} (event_id) "
         "SELECT unnest(CAST(:ids AS text[])) ON CONFLICT DO NOTHING RETURNING event_id"
     )
     result = await session.execute(stmt, {"ids": list(event_ids)})
@@ -122,7 +146,7 @@ async def forget_processed(session: AsyncSession, table: sa.Table, event_ids: Se
     """Delete event ids recorded earlier in the same transaction (one statement)."""
     if event_ids:
         await session.execute(
-            sa.text(f'DELETE FROM "{table.schema}"."{table.name}" WHERE event_id = ANY(CAST(:ids AS text[]))'),
+            sa.text(f"DELETE FROM {qualified(table)} WHERE event_id = ANY(CAST(:ids AS text[]))"),
             {"ids": list(event_ids)},
         )
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -44,6 +45,15 @@ def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
 
 
 Key = TypeVar("Key", str, int)
+Row = TypeVar("Row")
+Value = TypeVar("Value")
+
+
+def page_of(rows: Sequence[Row], *, limit: int, item: Callable[[Row], T], cursor: Callable[[T], str]) -> Page[T]:
+    """The page of a keyset query asked for `limit + 1` rows: the extra row only says a next page
+    exists, and the next cursor is the position of the page's last item."""
+    items = [item(row) for row in rows[:limit]]
+    return Page[T](items=items, next_cursor=cursor(items[-1]) if len(rows) > limit else None)
 
 
 def time_key_cursor(at: datetime, key: str | int) -> str:
@@ -53,12 +63,31 @@ def time_key_cursor(at: datetime, key: str | int) -> str:
 
 def time_key_position(position: dict[str, Any] | None, key_type: type[Key]) -> tuple[datetime, Key] | None:
     """The (timestamp, key) a ``time_key_cursor`` stands for; anything else is a 400."""
+    keyed = _keyed_position(position, "at", datetime.fromisoformat, key_type)
+    if keyed is not None and keyed[0].tzinfo is None:
+        raise ApiError(400, "invalid cursor")
+    return keyed
+
+
+def date_key_cursor(on: date, key: str) -> str:
+    """The cursor of a list ordered by a day and then a unique key."""
+    return encode_cursor({"on": on.isoformat(), "id": key})
+
+
+def date_key_position(position: dict[str, Any] | None) -> tuple[date, str] | None:
+    """The (day, key) a ``date_key_cursor`` stands for; anything else is a 400."""
+    return _keyed_position(position, "on", date.fromisoformat, str)
+
+
+def _keyed_position(
+    position: dict[str, Any] | None, field: str, parse: Callable[[str], Value], key_type: type[Key]
+) -> tuple[Value, Key] | None:
     if position is None:
         return None
     try:
-        at, key = datetime.fromisoformat(position["at"]), position["id"]
+        value, key = parse(position[field]), position["id"]
     except (KeyError, TypeError, ValueError) as exc:
         raise ApiError(400, "invalid cursor") from exc
-    if at.tzinfo is None or not isinstance(key, key_type):
+    if not isinstance(key, key_type):
         raise ApiError(400, "invalid cursor")
-    return at, key
+    return value, key

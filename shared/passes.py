@@ -3,11 +3,14 @@
 Both bring accounts forward through time no event marks (silence, a renewal window opening). The
 pieces here are the parts that do not depend on what a pass does to an account:
 
+- `PassWiring`: what a pass takes from its process (engine, sessions, its consumer's progress, the relay);
 - `run_periodically`: the background loop, deferring while the consumer still has a backlog ("now" is
   ahead of the queued events, and an account whose events wait there is behind, not silent);
 - `advisory_lock`: a session-level lock so one instance runs a pass; should the holder die, its
   connection closes and the lock goes with it;
 - `group_untils` (pure): per partition group, the last midnight its accounts may be brought to;
+- `read_untils`: the same, from the stored watermarks and the consumer's settled groups;
+- `locked_pass`: under the lock, each group in turn (`in_group_order`); `total` adds up its reports;
 - `in_chunks`: keyset chunks of accounts, one transaction each with its outbox rows.
 
 The per-group latest event times the consumers record are `shared.watermarks`'; what a midnight is
@@ -17,18 +20,24 @@ The per-group latest event times the consumers record are `shared.watermarks`'; 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.db import unit_of_work
 from shared.outbox import Outbox, write_outbox
+from shared.watermarks import read_watermarks
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class PassReport(Protocol):
@@ -38,6 +47,7 @@ class PassReport(Protocol):
 
 R = TypeVar("R", bound=PassReport)
 T = TypeVar("T")
+Counts = TypeVar("Counts", bound="DataclassInstance")
 
 
 _INSTANT = timedelta(microseconds=1)
@@ -148,8 +158,71 @@ async def nothing_known() -> None:
     return None
 
 
+@dataclass(frozen=True)
+class PassWiring:
+    """What a scheduled pass takes from its process (``Runtime.pass_wiring`` builds it from the
+    service's runtime and consumer): where it works, how often and in what chunks, how late a midnight
+    is taken (`grace_s`), and the consumer's progress: whether it has caught up (no pass while a backlog
+    is read), its quiet and settled partition groups; `on_committed` wakes the relay after each chunk."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    interval_s: float
+    chunk: int
+    grace_s: float = 0.0
+    caught_up: Callable[[], bool] = lambda: True
+    quiet_groups: Callable[[], set[int]] = set
+    settled_groups: SettledGroups = nothing_known
+    on_committed: Callable[[], None] = _nothing
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self.grace_s)
+
+
 def _before_waiting(reached: datetime, waiting: datetime | None) -> datetime:
     return reached if waiting is None else min(reached, waiting)
+
+
+async def read_untils(
+    wiring: PassWiring,
+    watermarks: sa.Table,
+    now: datetime,
+    *,
+    last_midnight: Callable[[datetime], datetime],
+    idle_after: timedelta | None,
+    strictly_past: bool,
+) -> dict[int | None, datetime]:
+    """`group_untils` of the stored stream watermarks (`watermarks`, the table) and the consumer's
+    quiet and settled groups, each asked after the watermarks are read, as they are then."""
+    async with wiring.sessions() as session:
+        seen = await read_watermarks(session, watermarks)
+    return group_untils(seen, wiring.quiet_groups(), now, last_midnight=last_midnight, idle_after=idle_after,
+                        strictly_past=strictly_past, settled=await wiring.settled_groups())
+
+
+async def locked_pass(
+    engine: AsyncEngine,
+    lock_key: str,
+    untils: Mapping[int | None, datetime],
+    one_group: Callable[[int | None, datetime], Awaitable[T]],
+    *,
+    first: Callable[[], Awaitable[object]] | None = None,
+) -> list[T] | None:
+    """One pass under the advisory lock `lock_key`: `first` (if any), then `one_group` of each group up
+    to its until, in `in_group_order`; a result per group. None when another instance holds the lock."""
+    async with advisory_lock(engine, lock_key) as locked:
+        if not locked:
+            return None
+        if first is not None:
+            await first()
+        return [await one_group(group, until) for group, until in in_group_order(untils)]
+
+
+def total(report_type: type[Counts], reports: Sequence[Counts]) -> Counts:
+    """One report from its parts' (`report_type`, a dataclass of counts): each count summed."""
+    return report_type(**{f.name: sum(getattr(r, f.name) for r in reports)
+                          for f in dataclasses.fields(report_type)})
 
 
 def in_group_order(untils: Mapping[int | None, datetime]) -> list[tuple[int | None, datetime]]:

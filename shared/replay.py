@@ -38,7 +38,7 @@ from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import create_engine, plumbing_tables
+from shared.db import create_engine, plumbing_tables, qualified
 from shared.kafka import make_admin, partitions_of
 from shared.settings import OrchardSettings
 
@@ -118,7 +118,7 @@ async def execute_replay(
     async with engine.begin() as conn:
         # Wait a little for a straggling transaction, not forever for a running service.
         await conn.execute(sa.text("SET LOCAL lock_timeout = '10s'"))
-        names = ", ".join(f'"{t.schema}"."{t.name}"' for t in plan.tables)
+        names = ", ".join(qualified(t) for t in plan.tables)
         await conn.execute(sa.text(f"TRUNCATE {names}"))
         await _refuse_if_active(bootstrap, plan.group, security)
         await commit_group_offsets(bootstrap, plan.group, plan.targets, security=security)

@@ -10,6 +10,7 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -20,8 +21,10 @@ from shared.consumer import BatchHandler, ConsumerRunner, Parser
 from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
 from shared.events import parse_event
 from shared.kafka import ensure_topics, make_consumer, make_producer, topic_configs
+from shared.logs import configure_logging
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
+from shared.passes import PassWiring
 from shared.rejection import RejectionBreaker
 from shared.retention import ProcessedEventsPruner
 from shared.settings import OrchardSettings
@@ -115,6 +118,17 @@ class Runtime:
         self.runners.append(runner)
         return runner
 
+    def pass_wiring(
+        self, runner: ConsumerRunner, *, interval_s: float, chunk: int, grace_s: float, quiet_s: float
+    ) -> PassWiring:
+        """A scheduled pass beside `runner`: this process's database, the runner's progress (caught up,
+        its groups quiet for `quiet_s` and its settled groups), and the relay woken after each chunk."""
+        return PassWiring(
+            engine=self.engine, sessions=self.sessions, interval_s=interval_s, chunk=chunk, grace_s=grace_s,
+            caught_up=lambda: runner.caught_up, quiet_groups=lambda: runner.quiet_partitions(quiet_s),
+            settled_groups=runner.settled_groups, on_committed=self.relay.notify,
+        )
+
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[bool]]]:
         async def database() -> bool:
             return await ping(self.engine)
@@ -195,3 +209,14 @@ async def serve(
     log.info("stopped")
     if failed:
         raise SystemExit(1)
+
+
+Settings = TypeVar("Settings", bound=OrchardSettings)
+
+
+def run_main(load_settings: Callable[[], Settings], run: Callable[[Settings], Coroutine[object, object, None]]) -> None:
+    """A service process's entry point: its settings (from the environment, read here and nowhere
+    earlier), logging, then `run` until it returns (``serve`` returns on SIGTERM)."""
+    settings = load_settings()
+    configure_logging(service=settings.service_name, level=settings.log_level)
+    asyncio.run(run(settings))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit, urlunsplit
 
 
 class CuttableProxy:
@@ -57,3 +58,13 @@ class CuttableProxy:
             self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.transport.abort()
+
+
+async def database_proxy(dsn: str) -> tuple[CuttableProxy, str]:
+    """A started proxy in front of the database `dsn` names, and the same DSN through the proxy (so a
+    test can cut the database away from a service and bring it back)."""
+    target = urlsplit(dsn)
+    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    await proxy.start()
+    user = target.netloc.rsplit("@", 1)[0] + "@" if "@" in target.netloc else ""
+    return proxy, urlunsplit(target._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))

@@ -4,12 +4,9 @@ relay and the HTTP API (port ``ORCHARD_EXPANSION_PORT``, default 8004), until SI
 
 from __future__ import annotations
 
-import asyncio
-
 from services.expansion.service import build_service
 from services.expansion.settings import ExpansionSettings
-from shared.logs import configure_logging
-from shared.runtime import serve
+from shared.runtime import run_main, serve
 
 
 async def run(settings: ExpansionSettings) -> None:
@@ -18,9 +15,7 @@ async def run(settings: ExpansionSettings) -> None:
 
 
 def main() -> None:
-    settings = ExpansionSettings()
-    configure_logging(service=settings.service_name, level=settings.log_level)
-    asyncio.run(run(settings))
+    run_main(ExpansionSettings, run)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The batch handler: usage, interaction and contract events, and the account's health and churn-risk
 records (`inputs.py`), in; account signals, held triggers, opportunities, `upsell.triggered` events and
 revenue_health_divergence alerts (on the churn-risk topic) out. Follow one event:
-`ExpansionHandler.__call__` groups the batch by account, `fold_events` hands each account's new events
+`ExpansionHandler.__call__` groups the batch by account, `fold_accounts` hands each account's new events
 to `domain.decide`, which folds them one at a time and runs the rules after each, at its event time (so
 batch boundaries change nothing), and the opportunities opened are inserted and announced, those won by
 a contract or expired are closed.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from services.expansion import outputs
 from services.expansion.domain import (
@@ -37,12 +36,9 @@ from services.expansion.store import (
     lock_and_load_accounts,
     save_signals,
 )
-from shared.accounts import by_account, fold_events
+from shared.accounts import by_account, fold_accounts
+from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class ExpansionHandler:
     thresholds: Thresholds
     upsell_topic: str
     churn_risk_topic: str
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; triggers are judged at event time."""
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
@@ -65,11 +61,10 @@ class ExpansionHandler:
         opened: list[NewOpportunity] = []
         closed: list[Closed] = []
         alerts: list[DivergenceAlert] = []
-        for account_id, account_events in grouped.items():
-            start = Decided(stored.get(account_id) or ExpansionSignals(), episodes.get(account_id, {}))
-            decided, applied = fold_events(start, account_events, ctx, apply=self._decide(account_id))
-            if not applied:
-                continue
+        decisions = fold_accounts(
+            grouped, ctx, apply=self._decide,
+            start=lambda a: Decided(stored.get(a) or ExpansionSignals(), episodes.get(a, {})))
+        for account_id, (decided, _) in decisions.items():
             folded[account_id] = decided.signals
             opened += decided.opened
             closed += decided.closed

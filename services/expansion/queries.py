@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.expansion.domain import CLOSED_STAGES, OPEN_STAGES, ExpansionSignals, signals_from_json
 from services.expansion.domain.pipeline import PipelineEntry
 from services.expansion.store import ExpansionTables
-
-Record = sa.Row[*tuple[Any, ...]]
+from shared import work_items
+from shared.db import Record
+from shared.keyset import keyset_page, where_given
 
 
 @dataclass(frozen=True)
@@ -35,28 +36,12 @@ async def list_opportunities(
     after: tuple[datetime, str] | None, limit: int,
 ) -> list[Record]:
     o = tables.opportunities
-    query = sa.select(o)
-    if filters.account_id is not None:
-        query = query.where(o.c.account_id == filters.account_id)
-    if filters.kind is not None:
-        query = query.where(o.c.kind == filters.kind)
-    if filters.stage is not None:
-        query = query.where(o.c.stage == filters.stage)
+    query = where_given(sa.select(o), [(o.c.account_id, filters.account_id), (o.c.kind, filters.kind),
+                                       (o.c.stage, filters.stage)])
     if filters.min_uplift is not None:
         query = query.where(o.c.estimated_arr_uplift >= filters.min_uplift)
-    if after is not None:
-        at, opportunity_id = after
-        query = query.where(sa.tuple_(o.c.created_at, o.c.opportunity_id) < sa.tuple_(sa.literal(at), opportunity_id))
-    query = query.order_by(o.c.created_at.desc(), o.c.opportunity_id.desc()).limit(limit)
+    query = keyset_page(query, o.c.created_at, o.c.opportunity_id, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())
-
-
-async def opportunity(session: AsyncSession, tables: ExpansionTables, opportunity_id: str,
-                      *, for_update: bool = False) -> Record | None:
-    query = sa.select(tables.opportunities).where(tables.opportunities.c.opportunity_id == opportunity_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
 
 
 async def update_opportunity(
@@ -64,14 +49,12 @@ async def update_opportunity(
 ) -> Record:
     """Apply already-validated changes. A stage move is progress (expiry counts from it again); a move
     into a closed stage stamps `closed_at` (the cool-down's start), closed by a person."""
-    o = tables.opportunities
     values = {**changes, "updated_at": at}
     if "stage" in changes:
         values["progressed_at"] = at
     if changes.get("stage") in CLOSED_STAGES:
         values |= {"closed_at": at, "closed_by": "person", "close_reason": None}
-    stmt = sa.update(o).where(o.c.opportunity_id == opportunity_id).values(**values).returning(*o.c)
-    return (await session.execute(stmt)).one()
+    return await work_items.update_item(session, tables.opportunities, opportunity_id, values)
 
 
 async def account_signals(session: AsyncSession, tables: ExpansionTables, account_id: str) -> ExpansionSignals | None:

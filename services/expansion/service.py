@@ -13,10 +13,11 @@ from fastapi import FastAPI
 
 from services.expansion.api import ExpansionContext, create_expansion_app
 from services.expansion.domain import Catalogue, parse_catalogue
-from services.expansion.handlers import ExpansionHandler, utc_now
+from services.expansion.handlers import ExpansionHandler
 from services.expansion.inputs import parse_expansion_input
 from services.expansion.settings import ExpansionSettings
 from services.expansion.store import ExpansionTables, expansion_tables
+from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
 from shared.runtime import Runtime
 

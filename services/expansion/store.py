@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +24,7 @@ from services.expansion.domain import (
     signals_to_json,
 )
 from shared import account_state
-from shared.db import PlumbingTables, plumbing_tables
+from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
 
 _TZ = sa.DateTime(timezone=True)
 
@@ -74,10 +72,6 @@ def replay_tables(schema: str) -> Sequence[sa.Table]:
     return [expansion_tables(schema).accounts]
 
 
-def _q(tables: ExpansionTables, table: str) -> str:
-    return f'"{tables.schema}"."{table}"'
-
-
 async def lock_and_load_accounts(
     session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
 ) -> dict[str, ExpansionSignals]:
@@ -98,7 +92,7 @@ async def latest_episodes(
     rows = await session.execute(
         sa.text(
             "SELECT DISTINCT ON (account_id, kind, product) account_id, kind, product, episode, stage, "
-            f"estimated_arr_uplift, closed_at, progressed_at FROM {_q(tables, 'opportunities')} "
+            f"estimated_arr_uplift, closed_at, progressed_at FROM {qualified(tables.opportunities)} "
             "WHERE account_id = ANY(CAST(:ids AS text[])) ORDER BY account_id, kind, product, episode DESC"
         ),
         {"ids": list(account_ids)},
@@ -131,17 +125,13 @@ async def insert_opportunities(
     """Insert the new opportunities in one statement; returns the ids that were really new."""
     if not opportunities:
         return set()
-    columns: dict[str, list[Any]] = {k: [] for k in ("id", "account_id", "kind", "product", "episode", "uplift",
-                                                     "confidence", "reason", "evidence", "as_of", "currency")}
-    for o in opportunities:
-        t = o.trigger
-        for key, value in (("id", o.opportunity_id), ("account_id", o.account_id), ("kind", t.kind),
-                           ("product", t.product), ("episode", o.episode), ("uplift", t.estimated_arr_uplift),
-                           ("confidence", t.confidence), ("reason", t.reason),
-                           ("evidence", orjson.dumps(list(t.evidence_event_ids)).decode()), ("as_of", o.as_of),
-                           ("currency", o.currency)):
-            columns[key].append(value)
-    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), columns)
+    params = columns(
+        {"id": o.opportunity_id, "account_id": o.account_id, "kind": o.trigger.kind, "product": o.trigger.product,
+         "episode": o.episode, "uplift": o.trigger.estimated_arr_uplift, "confidence": o.trigger.confidence,
+         "reason": o.trigger.reason, "evidence": json_text(list(o.trigger.evidence_event_ids)), "as_of": o.as_of,
+         "currency": o.currency}
+        for o in opportunities)
+    rows = await session.execute(sa.text(_INSERT_OPPORTUNITIES.format(table=qualified(tables.opportunities))), params)
     return {row[0] for row in rows}
 
 
@@ -165,5 +155,5 @@ async def close_opportunities(session: AsyncSession, tables: ExpansionTables, cl
     params = {"id": list(last), "stage": [c.stage for c in last.values()],
               "closed_at": [c.closed_at for c in last.values()], "closed_by": [c.closed_by for c in last.values()],
               "reason": [c.reason for c in last.values()]}
-    rows = await session.execute(sa.text(_CLOSE_OPPORTUNITIES.format(table=_q(tables, "opportunities"))), params)
+    rows = await session.execute(sa.text(_CLOSE_OPPORTUNITIES.format(table=qualified(tables.opportunities))), params)
     return {row[0] for row in rows}

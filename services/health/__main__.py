@@ -5,12 +5,9 @@ the timeline's retention pruner, the outbox relay and the HTTP API (port
 
 from __future__ import annotations
 
-import asyncio
-
 from services.health.service import build_service
 from services.health.settings import HealthSettings
-from shared.logs import configure_logging
-from shared.runtime import serve
+from shared.runtime import run_main, serve
 
 
 async def run(settings: HealthSettings) -> None:
@@ -20,9 +17,7 @@ async def run(settings: HealthSettings) -> None:
 
 
 def main() -> None:
-    settings = HealthSettings()
-    configure_logging(service=settings.service_name, level=settings.log_level)
-    asyncio.run(run(settings))
+    run_main(HealthSettings, run)
 
 
 if __name__ == "__main__":

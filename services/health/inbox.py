@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from pydantic import ValidationError
 
 from services.health.store import HealthTables
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.db import json_text, qualified
 from shared.events import ChurnRiskAlert, Envelope, EventValidationError, field_errors_from
 
 PROCESSED_PREFIX = "churn-risk:"
@@ -132,11 +132,11 @@ class InboxHandler:
         if not rows:
             return
         t = self.tables.alerts
-        await ctx.session.execute(sa.text(_UPSERT.format(table=f'"{t.schema}"."{t.name}"')), {
+        await ctx.session.execute(sa.text(_UPSERT.format(table=qualified(t))), {
             "alert_id": [r.alert_id for r in rows], "account_id": [r.account_id for r in rows],
             "kind": [r.kind for r in rows], "severity": [r.severity for r in rows],
             "status": [r.status for r in rows], "episode_start": [r.episode_start for r in rows],
             "raised_at": [r.raised_at for r in rows], "updated_at": [r.updated_at for r in rows],
             "resolved_at": [r.resolved_at for r in rows], "last_event_id": [r.last_event_id for r in rows],
-            "payload": [orjson.dumps(r.payload).decode() for r in rows],
+            "payload": [json_text(r.payload) for r in rows],
         })

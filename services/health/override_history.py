@@ -19,12 +19,13 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.overrides import override_changes
+from shared.db import Record
+from shared.keyset import keyset_page, where_given
 
 if TYPE_CHECKING:
     from services.health.store import HealthTables
 
 _TZ = sa.DateTime(timezone=True)
-Record = sa.Row[*tuple[Any, ...]]
 SYSTEM = "system"
 """Who an expiry is recorded by: nobody acted, the override ran out."""
 
@@ -126,14 +127,10 @@ async def override_history(
                         ).where(o.c.account_id == account_id, o.c.expires_at <= now)
     merged = sa.union_all(recorded, ran_out).subquery()
     query = sa.select(merged)
-    if filters.kind is not None:
-        query = query.where(merged.c.kind == filters.kind)
+    query = where_given(query, [(merged.c.kind, filters.kind)])
     if filters.since is not None:
         query = query.where(merged.c.at >= filters.since)
     if filters.until is not None:
         query = query.where(merged.c.at < filters.until)
-    if after is not None:
-        query = query.where(sa.tuple_(merged.c.at, merged.c.key) < sa.tuple_(sa.literal(after[0], _TZ),
-                                                                              sa.literal(after[1])))
-    query = query.order_by(merged.c.at.desc(), merged.c.key.desc()).limit(limit)
+    query = keyset_page(query, merged.c.at, merged.c.key, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())

@@ -6,9 +6,9 @@ the scheduler (midnights passing: silence counts) and a scorecard change:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,14 +32,9 @@ from services.health.store import (
     norms_version,
 )
 from services.health.store_writes import save_advances
+from shared.clock import Clock, utc_now
 from shared.outbox import Outbox
 from shared.settings import TopicSettings
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -16,9 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.store import HealthTables
-
-Record = sa.Row[*tuple[Any, ...]]
-"""A result row of any shape (SQLAlchemy 2.1 types rows by their columns)."""
+from shared.db import Record
+from shared.keyset import keyset_page, where_given
 
 AccountSort = Literal["score", "-score", "arr", "-arr", "renewal_date"]
 _SORT_COLUMNS: dict[str, tuple[str, bool]] = {
@@ -65,13 +64,6 @@ def _after(column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], value: Any
     return sa.or_(beyond, sa.and_(column == value, key > key_value), column.is_(None))
 
 
-def _before(column: sa.ColumnElement[Any], key: sa.ColumnElement[Any], position: tuple[Any, Any]
-            ) -> sa.ColumnElement[bool]:
-    """Rows before `position` in (column, key) descending order (both non-null)."""
-    value, key_value = position
-    return sa.or_(column < value, sa.and_(column == value, key < key_value))
-
-
 async def list_accounts(
     session: AsyncSession, tables: HealthTables, *, filters: AccountFilters, sort: str,
     after: tuple[Any, str] | None, limit: int,
@@ -83,12 +75,7 @@ async def list_accounts(
     query = sa.select(a.c.account_id, a.c.segment, a.c.score, a.c.grade, a.c.scorecard_segment,
                       a.c.scorecard_version, a.c.arr, a.c.currency, a.c.renewal_date, a.c.as_of, a.c.last_event_at,
                       name_of.label("name"), owner_of.label("owner"))
-    if filters.owner is not None:
-        query = query.where(owner_of == filters.owner)
-    if filters.grade is not None:
-        query = query.where(a.c.grade == filters.grade)
-    if filters.segment is not None:
-        query = query.where(a.c.segment == filters.segment)
+    query = where_given(query, [(owner_of, filters.owner), (a.c.grade, filters.grade), (a.c.segment, filters.segment)])
     if filters.min_score is not None:
         query = query.where(a.c.score >= filters.min_score)
     if filters.max_score is not None:
@@ -143,9 +130,7 @@ async def history(
         query = query.where(h.c.as_of >= since)
     if until is not None:
         query = query.where(h.c.as_of < until)
-    if after is not None:
-        query = query.where(_before(h.c.as_of, h.c.id, after))
-    query = query.order_by(h.c.as_of.desc(), h.c.id.desc()).limit(limit)
+    query = keyset_page(query, h.c.as_of, h.c.id, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())
 
 
@@ -195,20 +180,15 @@ async def alerts(
     each with its account's owner and name."""
     t, a = tables.alerts, tables.accounts
     query = _alerts_with_owner(tables)
-    for name in ("status", "kind", "account_id", "severity", "assigned_to"):
-        value = getattr(filters, name)
-        if value is not None:
-            query = query.where(t.c[name] == value)
-    if filters.owner is not None:
-        query = query.where(profile_field(a.c.signals, "owner") == filters.owner)
+    query = where_given(query, [*((t.c[name], getattr(filters, name))
+                                  for name in ("status", "kind", "account_id", "severity", "assigned_to")),
+                                (profile_field(a.c.signals, "owner"), filters.owner)])
     if filters.snoozed is not None:
         if filters.now is None:
             raise ValueError("the snoozed filter needs now")
         snoozed = sa.and_(t.c.snoozed_until.is_not(None), t.c.snoozed_until > filters.now)
         query = query.where(snoozed if filters.snoozed else sa.not_(snoozed))
-    if after is not None:
-        query = query.where(_before(t.c.raised_at, t.c.alert_id, after))
-    query = query.order_by(t.c.raised_at.desc(), t.c.alert_id.desc()).limit(limit)
+    query = keyset_page(query, t.c.raised_at, t.c.alert_id, after=after, descending=True, limit=limit)
     return list((await session.execute(query)).all())
 
 

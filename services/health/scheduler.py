@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain import Advance, norms_effective_from, today_midnight
 from services.health.pipeline import Pipeline
@@ -31,16 +31,8 @@ from services.health.store import accounts_of_scorecard, due_accounts, refresh_n
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
 from shared.outbox import Outbox
-from shared.passes import (
-    SettledGroups,
-    advisory_lock,
-    group_untils,
-    in_chunks,
-    in_group_order,
-    nothing_known,
-    run_periodically,
-)
-from shared.watermarks import hold_watermarks, read_watermarks
+from shared.passes import PassWiring, in_chunks, locked_pass, read_untils, run_periodically, total
+from shared.watermarks import hold_watermarks
 
 log = logging.getLogger(__name__)
 
@@ -63,36 +55,20 @@ class Rescorer:
         self,
         *,
         pipeline: Pipeline,
-        engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
-        interval_s: float,
-        chunk: int,
-        grace_s: float = 0.0,
+        wiring: PassWiring,
         norms_refresh_s: float = 86_400.0,
         norms_keep_days: int = 400,
-        on_committed: Callable[[], None] = lambda: None,
-        caught_up: Callable[[], bool] = lambda: True,
-        live_groups: Callable[[], set[int]] = set,
-        settled_groups: SettledGroups = nothing_known,
     ) -> None:
         self._pipeline = pipeline
-        self._engine = engine
-        self._sessions = sessions
-        self._interval = timedelta(seconds=interval_s)
-        self._grace = timedelta(seconds=grace_s)
+        self._wiring = wiring
         self._norms_refresh = timedelta(seconds=norms_refresh_s)
         self._norms_keep = timedelta(days=norms_keep_days)
-        self._chunk = chunk
-        self._on_committed = on_committed
-        self._caught_up = caught_up
-        self._live_groups = live_groups
-        self._settled_groups = settled_groups
         self._lock_key = f"health-scheduler:{pipeline.tables.schema}"
 
     async def run(self) -> None:
         """The background loop: a pass now, then one every interval, until cancelled."""
         await run_periodically(
-            self.rescore_due, interval_s=self._interval.total_seconds(), caught_up=self._caught_up, log=log,
+            self.rescore_due, interval_s=self._wiring.interval_s, caught_up=self._wiring.caught_up, log=log,
             what="scheduled rescore", on_deferred=RESCORE_PASSES.labels("deferred").inc,
             on_ran=lambda seconds, report: record_rescore_pass(seconds=seconds, report=report),
             on_failed=RESCORE_PASSES.labels("failed").inc,
@@ -102,28 +78,23 @@ class Rescorer:
         """Bring every account whose latest point is before the last midnight (as of `as_of`, default
         now, less the grace) up to that midnight, but never past what its partition group has shown.
         None when another instance's pass holds the lock."""
-        now = as_of or self._pipeline.clock()
-        async with self._sessions() as session:
-            # Per group, never moved on by another group's progress: while a backlog is read, groups advance
-            # at different paces, and an account whose events are still on their way is behind, not silent.
-            watermarks = await read_watermarks(session, self._pipeline.tables.stream_watermarks)
-        # A group this instance has read to the end, with nothing new for a while, is as far as the wall
-        # clock: its accounts' silence counts up to now. A group's midnight only once its watermark is
-        # strictly past it: an event at that very instant on another topic may still wait in the merge.
-        untils = group_untils(watermarks, self._live_groups(), now, idle_after=None, strictly_past=True,
-                              last_midnight=lambda at: today_midnight(at, grace=self._grace),
-                              settled=await self._settled_groups())
-        async with advisory_lock(self._engine, self._lock_key) as locked:
-            if not locked:
-                return None
-            # New norms first: they take effect after every point this pass or a batch may have evaluated.
-            await self.refresh_norms_if_due(max(untils.values()))
-            return _total([await self._advance_group(group, until) for group, until in in_group_order(untils)])
+        # Per group, never moved on by another group's progress (idle_after None): while a backlog is read,
+        # groups advance at different paces, and an account whose events are still on their way is behind,
+        # not silent. A group this instance has read to the end, with nothing new for a while, is as far as
+        # the wall clock: its accounts' silence counts up to now. A group's midnight only once its watermark
+        # is strictly past it: an event at that very instant on another topic may still wait in the merge.
+        untils = await read_untils(
+            self._wiring, self._pipeline.tables.stream_watermarks, as_of or self._pipeline.clock(),
+            idle_after=None, strictly_past=True, last_midnight=lambda at: today_midnight(at, grace=self._wiring.grace))
+        # New norms first: they take effect after every point this pass or a batch may have evaluated.
+        reports = await locked_pass(self._wiring.engine, self._lock_key, untils, self._advance_group,
+                                    first=lambda: self.refresh_norms_if_due(max(untils.values())))
+        return None if reports is None else total(RescoreReport, reports)
 
     async def _advance_group(self, group: int | None, until: datetime) -> RescoreReport:
         async def due(session: AsyncSession, after: str) -> list[str]:
-            return await due_accounts(session, self._pipeline.tables, cutoff=until, after=after, limit=self._chunk,
-                                      partition=group)
+            return await due_accounts(session, self._pipeline.tables, cutoff=until, after=after,
+                                      limit=self._wiring.chunk, partition=group)
 
         async def work(session: AsyncSession, outbox: Outbox, ids: list[str]) -> list[Advance]:
             return await self._pipeline.advance_to(session, outbox, ids, until=until)
@@ -137,7 +108,7 @@ class Rescorer:
         watermarks, held so no batch moves past them before this commits). Points already scored keep
         the norms they were scored with, so the history does not depend on when the pass ran."""
         tables = self._pipeline.tables
-        async with unit_of_work(self._sessions) as session:
+        async with unit_of_work(self._wiring.sessions) as session:
             seen = await hold_watermarks(session, tables.stream_watermarks)
             if not seen:
                 return False  # no event applied yet: no account to build norms from
@@ -164,7 +135,7 @@ class Rescorer:
         its latest point, so the change in the history is the config's alone."""
         return await self._in_chunks(
             lambda session, after: accounts_of_scorecard(session, self._pipeline.tables, segment,
-                                                         after=after, limit=self._chunk),
+                                                         after=after, limit=self._wiring.chunk),
             lambda session, outbox, ids: self._pipeline.rescore(session, outbox, ids, cause="scorecard"),
         )
 
@@ -175,10 +146,5 @@ class Rescorer:
             return RescoreReport(accounts=len(advances), changed=sum(1 for e in evaluations if e.changed),
                                  alerts=sum(len(e.decisions.decisions) for e in evaluations), chunks=1)
 
-        return _total(await in_chunks(self._sessions, self._pipeline.tables.plumbing.outbox, next_chunk, counted,
-                                      self._on_committed))
-
-
-def _total(reports: list[RescoreReport]) -> RescoreReport:
-    return RescoreReport(accounts=sum(r.accounts for r in reports), changed=sum(r.changed for r in reports),
-                         alerts=sum(r.alerts for r in reports), chunks=sum(r.chunks for r in reports))
+        return total(RescoreReport, await in_chunks(self._wiring.sessions, self._pipeline.tables.plumbing.outbox,
+                                                    next_chunk, counted, self._wiring.on_committed))

@@ -13,11 +13,12 @@ from fastapi import FastAPI
 from services.health.api import HealthContext, create_health_app
 from services.health.handlers import HealthHandler
 from services.health.inbox import INBOX_GROUP, InboxHandler, parse_churn_risk
-from services.health.pipeline import Pipeline, utc_now
+from services.health.pipeline import Pipeline
 from services.health.scheduler import Rescorer
 from services.health.settings import HealthSettings
 from services.health.store import HealthTables, health_tables
 from services.health.timeline_store import timeline_retention_rules
+from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
 from shared.retention import RetentionPruner
 from shared.runtime import Runtime
@@ -54,17 +55,11 @@ def build_service(settings: HealthSettings) -> HealthService:
         interval_s=settings.prune_interval_s, batch_size=settings.prune_batch_size)
     rescorer = Rescorer(
         pipeline=pipeline,
-        engine=runtime.engine,
-        sessions=runtime.sessions,
-        interval_s=settings.health_rescore_interval_s,
-        chunk=settings.health_rescore_chunk,
-        grace_s=settings.health_midnight_grace_s,
+        wiring=runtime.pass_wiring(runner, interval_s=settings.health_rescore_interval_s,
+                                   chunk=settings.health_rescore_chunk, grace_s=settings.health_midnight_grace_s,
+                                   quiet_s=settings.health_stream_quiet_s),
         norms_refresh_s=settings.health_norms_refresh_s,
         norms_keep_days=settings.health_norms_keep_days,
-        on_committed=runtime.relay.notify,
-        caught_up=lambda: runner.caught_up,
-        live_groups=lambda: runner.quiet_partitions(settings.health_stream_quiet_s),
-        settled_groups=runner.settled_groups,
     )
     app = create_health_app(
         HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -32,7 +31,7 @@ from services.health.domain import (
 )
 from services.health.override_history import override_history_table
 from services.health.timeline_store import TimelineTables, timeline_tables
-from shared.db import PlumbingTables, plumbing_tables
+from shared.db import PlumbingTables, plumbing_tables, qualified
 from shared.watermarks import stream_watermarks_table
 
 _TZ = sa.DateTime(timezone=True)
@@ -149,14 +148,6 @@ def health_tables(schema: str) -> HealthTables:
                         watermarks, timeline_tables(md), override_history_table(md))
 
 
-def quoted(tables: HealthTables, table: str) -> str:
-    return f'"{tables.schema}"."{table}"'
-
-
-def json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
 # --- load --------------------------------------------------------------------------------------
 
 
@@ -182,7 +173,7 @@ async def load_accounts(
     rows = await session.execute(
         sa.text(
             "SELECT account_id, signals::text, health::text, alert_state::text, recent_scores::text, last_event_at "
-            f"FROM {quoted(tables, 'accounts')} WHERE account_id = ANY(CAST(:ids AS text[]))"
+            f"FROM {qualified(tables.accounts)} WHERE account_id = ANY(CAST(:ids AS text[]))"
         ),
         {"ids": list(account_ids)},
     )
@@ -203,7 +194,7 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
     """The current (highest) version of each segment's scorecard."""
     rows = await session.execute(
         sa.text(
-            f"SELECT DISTINCT ON (segment) segment, config::text FROM {quoted(tables, 'scorecards')} "
+            f"SELECT DISTINCT ON (segment) segment, config::text FROM {qualified(tables.scorecards)} "
             "ORDER BY segment, version DESC"
         )
     )
@@ -252,7 +243,7 @@ async def due_accounts(
     """The next `limit` accounts after `after` (keyset) whose score is older than `cutoff`, or was
     made with a scorecard that is no longer current (a scorecard change interrupted part-way); those of
     one partition group when `partition` is given (else those whose group is not known yet)."""
-    accounts, cards = quoted(tables, "accounts"), quoted(tables, "scorecards")
+    accounts, cards = qualified(tables.accounts), qualified(tables.scorecards)
     group = "a.partition IS NULL" if partition is None else "a.partition = :partition"
     rows = await session.execute(
         sa.text(
@@ -275,7 +266,7 @@ async def accounts_of_scorecard(
     that segment (a new segment's scorecard takes them over from `default`)."""
     rows = await session.execute(
         sa.text(
-            f"SELECT account_id FROM {quoted(tables, 'accounts')} WHERE account_id > :after "
+            f"SELECT account_id FROM {qualified(tables.accounts)} WHERE account_id > :after "
             "AND (segment = :segment OR scorecard_segment = :segment) ORDER BY account_id LIMIT :limit"
         ),
         {"after": after, "segment": segment, "limit": limit},

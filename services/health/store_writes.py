@@ -5,7 +5,7 @@ of those whose events made none, one insert of history, one upsert of alerts. Se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,7 +23,8 @@ from services.health.domain import (
     signals_to_json,
 )
 from services.health.domain.days import day_number
-from services.health.store import HealthTables, json_text, quoted
+from services.health.store import HealthTables
+from shared.db import columns, json_text, qualified
 
 _UPSERT_ACCOUNTS = """
 INSERT INTO {table} (account_id, segment, signals, health, score, grade, scorecard_segment, scorecard_version,
@@ -112,30 +113,22 @@ async def save_advances(
     without = [a for a in scored if not a.signals_changed]
     folded_only = [a for a in advances if not a.evaluations and a.signals_changed]
     if with_events:
-        await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=quoted(tables, "accounts"))),
-                              _columns({**_account_row(a), "partition": (partitions or {}).get(a.account.account_id)}
+        await session.execute(sa.text(_UPSERT_ACCOUNTS.format(table=qualified(tables.accounts))),
+                              columns({**_account_row(a), "partition": (partitions or {}).get(a.account.account_id)}
                                        for a in with_events))
     if without:
-        await session.execute(sa.text(_UPDATE_SCORES.format(table=quoted(tables, "accounts"))),
-                              _columns(_account_row(a, with_signals=False) for a in without))
+        await session.execute(sa.text(_UPDATE_SCORES.format(table=qualified(tables.accounts))),
+                              columns(_account_row(a, with_signals=False) for a in without))
     if folded_only:
-        await session.execute(sa.text(_UPDATE_SIGNALS.format(table=quoted(tables, "accounts"))),
-                              _columns(_signals_row(a.account) for a in folded_only))
+        await session.execute(sa.text(_UPDATE_SIGNALS.format(table=qualified(tables.accounts))),
+                              columns(_signals_row(a.account) for a in folded_only))
     changed = [e for a in scored for e in a.evaluations if e.changed]
     if changed:
-        await session.execute(sa.text(_INSERT_HISTORY.format(table=quoted(tables, "score_history"))),
-                              _columns(_history_row(e) for e in changed))
+        await session.execute(sa.text(_INSERT_HISTORY.format(table=qualified(tables.score_history))),
+                              columns(_history_row(e) for e in changed))
     alert_rows = _alert_rows(scored)
     if alert_rows:
-        await session.execute(sa.text(_UPSERT_ALERTS.format(table=quoted(tables, "alerts"))), _columns(alert_rows))
-
-
-def _columns(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    columns: dict[str, list[Any]] = {}
-    for row in rows:
-        for key, value in row.items():
-            columns.setdefault(key, []).append(value)
-    return columns
+        await session.execute(sa.text(_UPSERT_ALERTS.format(table=qualified(tables.alerts))), columns(alert_rows))
 
 
 def _account_row(a: Advance, *, with_signals: bool = True) -> dict[str, Any]:

@@ -20,16 +20,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.entries import USAGE_ROLLUP_TYPE, TimelineInput, TimelineKind, split_entries
+from shared.db import Record, json_text, qualified
+from shared.keyset import beyond
 from shared.retention import RetentionRule
 
 _TZ = sa.DateTime(timezone=True)
-Record = sa.Row[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,6 @@ def timeline_retention_rules(tables: TimelineTables, retention: timedelta) -> li
             RetentionRule(tables.usage_events, "day", retention)]
 
 
-def _q(table: sa.Table) -> str:
-    return f'"{table.schema}"."{table.name}"'
-
-
 _INSERT_EVENTS = """
 INSERT INTO {events} (event_id, account_id, at, kind, type, source, data)
 SELECT ev, a, at, k, t, src, d::jsonb
@@ -120,15 +116,16 @@ async def record_timeline(session: AsyncSession, tables: TimelineTables, events:
     """The batch's applied events into the timeline: one insert of entries, one roll-up statement."""
     entries, touches = split_entries(events)
     if entries:
-        await session.execute(sa.text(_INSERT_EVENTS.format(events=_q(tables.events))), {
+        await session.execute(sa.text(_INSERT_EVENTS.format(events=qualified(tables.events))), {
             "event_id": [e.event_id for e in entries], "account_id": [e.account_id for e in entries],
             "at": [e.at for e in entries], "kind": [e.kind for e in entries],
             "type": [e.event_type for e in entries], "source": [e.source for e in entries],
-            "data": [orjson.dumps(dict(e.data)).decode() for e in entries],
+            "data": [json_text(dict(e.data)) for e in entries],
         })
     if touches:
+        roll_up = _ROLL_UP_USAGE.format(usage_events=qualified(tables.usage_events), usage=qualified(tables.usage))
         await session.execute(
-            sa.text(_ROLL_UP_USAGE.format(usage_events=_q(tables.usage_events), usage=_q(tables.usage))), {
+            sa.text(roll_up), {
                 "event_id": [t.event_id for t in touches], "account_id": [t.account_id for t in touches],
                 "day": [t.day for t in touches], "feature": [t.feature for t in touches],
                 "quantity": [t.quantity for t in touches], "at": [t.at for t in touches],
@@ -160,7 +157,7 @@ def _branch(query: sa.Select[Any], at: sa.ColumnElement[datetime], key: sa.Colum
     if q.until is not None:
         query = query.where(at < q.until)
     if after is not None:
-        query = query.where(sa.tuple_(at, key) < sa.tuple_(sa.literal(after[0], _TZ), sa.literal(after[1])))
+        query = query.where(beyond(at, key, after, descending=True))
     return query
 
 

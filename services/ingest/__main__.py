@@ -3,7 +3,6 @@ its dedupe record, ``processed_events``, past ``ORCHARD_INGEST_DEDUPE_RETENTION_
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,13 +10,13 @@ from fastapi import FastAPI
 
 from services.ingest.api import build_router
 from services.ingest.domain import Limits
-from services.ingest.routing import Clock, HttpIngest, raw_batch_handler, raw_parser, utc_now
+from services.ingest.routing import HttpIngest, raw_batch_handler, raw_parser
 from services.ingest.settings import IngestSettings
 from services.ingest.store import ingest_tables
 from shared.app import create_app
+from shared.clock import Clock, utc_now
 from shared.consumer import ConsumerRunner
-from shared.logs import configure_logging
-from shared.runtime import Runtime, serve
+from shared.runtime import Runtime, run_main, serve
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -76,9 +75,7 @@ async def run(settings: IngestSettings) -> None:
 
 
 def main() -> None:
-    settings = IngestSettings()
-    configure_logging(service=settings.service_name, level=settings.log_level)
-    asyncio.run(run(settings))
+    run_main(IngestSettings, run)
 
 
 if __name__ == "__main__":

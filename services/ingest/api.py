@@ -9,10 +9,11 @@ from pydantic import BaseModel
 
 from services.ingest.domain import Limits, RequestRejected, check_batch, request_events
 from services.ingest.metrics import DUPLICATES, REJECTED, REQUESTS_REFUSED
-from services.ingest.routing import Clock, HttpIngest, ProduceFailed, utc_now
+from services.ingest.routing import HttpIngest, ProduceFailed
 from shared.app import api_router
 from shared.auth import require_scope
 from shared.batch_failures import is_infrastructure_error
+from shared.clock import Clock, utc_now
 from shared.errors import ApiError, ErrorBody, error_responses
 from shared.events import INPUT_EXAMPLES, embeddable_input_event_schema
 from shared.settings import TopicSettings

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from aiokafka import AIOKafkaProducer
@@ -27,17 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.ingest.domain import Limits, Route, check_event, rejection_reason, route
 from services.ingest.metrics import ACCEPTED, PRODUCE_SECONDS, REJECTED
+from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, Parser
 from shared.db import record_processed, unit_of_work
 from shared.events import Envelope, EventValidationError
 from shared.outbox import OutgoingMessage
 from shared.settings import TopicSettings
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ProduceFailed(Exception):

@@ -4,12 +4,9 @@ account-health topics, the scheduled pass, the outbox relay and the HTTP API (po
 
 from __future__ import annotations
 
-import asyncio
-
 from services.renewals.service import build_service
 from services.renewals.settings import RenewalsSettings
-from shared.logs import configure_logging
-from shared.runtime import serve
+from shared.runtime import run_main, serve
 
 
 async def run(settings: RenewalsSettings) -> None:
@@ -18,9 +15,7 @@ async def run(settings: RenewalsSettings) -> None:
 
 
 def main() -> None:
-    settings = RenewalsSettings()
-    configure_logging(service=settings.service_name, level=settings.log_level)
-    asyncio.run(run(settings))
+    run_main(RenewalsSettings, run)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The batch handler: contract events and `health.changed` records in; renewals, ARR spans and
 `renewal_at_risk` alerts out. Follow one event: `RenewalsHandler.__call__` groups the batch by
-account, `fold_events` applies each account's new events in event-time order, and each event is a
+account, `fold_accounts` applies each account's new events in event-time order, and each event is a
 point in time (`domain.judging`): the midnights since the account's last point are judged first
 (what the scheduled pass would have judged had it got there first), then the event is applied
 (contract events are kept and re-folded, a health record joins the trail) and every renewal of the
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,14 +45,11 @@ from services.renewals.store import (
     save_schedule,
     upsert_renewals,
 )
-from shared.accounts import by_account, fold_events
+from shared.accounts import by_account, fold_accounts
+from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.outbox import Outbox
 from shared.watermarks import advance_watermarks
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ class RenewalsHandler:
     tables: RenewalsTables
     churn_risk_topic: str
     rules: JudgingRules
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; the judgements are made at event time."""
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
@@ -70,11 +67,9 @@ class RenewalsHandler:
         judged: dict[str, Judged] = {}
         partitions: dict[str, int] = {}
         watermarks: dict[int, datetime] = {}
-        for account_id, account_events in grouped.items():
-            result, applied = fold_events(Judged(stored.get(account_id) or AccountBook()), account_events, ctx,
-                                          apply=partial(self._apply, account_id))
-            if not applied:
-                continue
+        folded = fold_accounts(grouped, ctx, start=lambda a: Judged(stored.get(a) or AccountBook()),
+                               apply=lambda a: partial(self._apply, a))
+        for account_id, (result, applied) in folded.items():
             judged[account_id] = result
             partitions[account_id] = applied[-1].partition
             for event in applied:

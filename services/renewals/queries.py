@@ -7,16 +7,15 @@ renewal_id). The `upcoming`/`open` split is computed from the day asked about (s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import CLOSED_STAGES, AccountSpan, ClosedCount, DueRenewal, Period
 from services.renewals.store import RenewalsTables
-
-Record = sa.Row[*tuple[Any, ...]]
+from shared.db import Record
+from shared.keyset import keyset_page, where_given
 
 
 @dataclass(frozen=True)
@@ -44,39 +43,16 @@ async def list_renewals(
     after: tuple[date, str] | None, limit: int,
 ) -> list[Record]:
     r = tables.renewals
-    query = sa.select(r)
-    if filters.account_id is not None:
-        query = query.where(r.c.account_id == filters.account_id)
+    query = where_given(sa.select(r), [(r.c.account_id, filters.account_id), (r.c.risk, filters.risk)])
     if filters.due_within_days is not None:
         query = query.where(r.c.renewal_date.between(filters.today,
                                                      filters.today + timedelta(days=filters.due_within_days)))
-    if filters.risk is not None:
-        query = query.where(r.c.risk == filters.risk)
     if filters.stage is not None:
         query = query.where(_stage_condition(r, filters.stage, today=filters.today, window_days=filters.window_days))
     if filters.pending_only:
         query = query.where(r.c.stage.not_in(sorted(CLOSED_STAGES)))
-    if after is not None:
-        on, renewal_id = after
-        query = query.where(sa.tuple_(r.c.renewal_date, r.c.renewal_id) > sa.tuple_(sa.literal(on), renewal_id))
-    query = query.order_by(r.c.renewal_date, r.c.renewal_id).limit(limit)
+    query = keyset_page(query, r.c.renewal_date, r.c.renewal_id, after=after, descending=False, limit=limit)
     return list((await session.execute(query)).all())
-
-
-async def renewal(session: AsyncSession, tables: RenewalsTables, renewal_id: str, *, for_update: bool = False
-                  ) -> Record | None:
-    query = sa.select(tables.renewals).where(tables.renewals.c.renewal_id == renewal_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
-
-
-async def update_renewal(
-    session: AsyncSession, tables: RenewalsTables, renewal_id: str, *, changes: dict[str, Any], at: datetime,
-) -> Record:
-    r = tables.renewals
-    stmt = sa.update(r).where(r.c.renewal_id == renewal_id).values(**changes, updated_at=at).returning(*r.c)
-    return (await session.execute(stmt)).one()
 
 
 async def due_renewals(session: AsyncSession, tables: RenewalsTables, period: Period) -> list[DueRenewal]:

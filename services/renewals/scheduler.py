@@ -22,26 +22,17 @@ loop, the lock, the per-group limits and the chunks are `shared.passes`', shared
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import JudgingRules, advance, last_midnight, utc_day
-from services.renewals.handlers import store_judged, utc_now
+from services.renewals.handlers import store_judged
 from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
+from shared.clock import Clock, utc_now
 from shared.outbox import Outbox
-from shared.passes import (
-    SettledGroups,
-    advisory_lock,
-    group_untils,
-    in_chunks,
-    in_group_order,
-    nothing_known,
-    run_periodically,
-)
-from shared.watermarks import read_watermarks
+from shared.passes import PassWiring, in_chunks, locked_pass, read_untils, run_periodically, total
 
 log = logging.getLogger(__name__)
 
@@ -62,61 +53,41 @@ class RenewalsScheduler:
         self,
         *,
         tables: RenewalsTables,
-        engine: AsyncEngine,
-        sessions: async_sessionmaker[AsyncSession],
+        wiring: PassWiring,
         rules: JudgingRules,
         churn_risk_topic: str,
-        interval_s: float,
-        chunk: int,
-        grace_s: float = 0.0,
-        clock: Callable[[], datetime] = utc_now,
-        caught_up: Callable[[], bool] = lambda: True,
-        quiet_groups: Callable[[], set[int]] = set,
-        settled_groups: SettledGroups = nothing_known,
-        on_committed: Callable[[], None] = lambda: None,
+        clock: Clock = utc_now,
     ) -> None:
         self._tables = tables
-        self._engine = engine
-        self._sessions = sessions
+        self._wiring = wiring
         self._rules = rules
         self._topic = churn_risk_topic
-        self._interval = interval_s
-        self._chunk = chunk
-        self._grace = timedelta(seconds=grace_s)
         self._clock = clock
-        self._caught_up = caught_up
-        self._quiet_groups = quiet_groups
-        self._settled_groups = settled_groups
-        self._on_committed = on_committed
         self._lock_key = f"renewals-scheduler:{tables.schema}"
 
     async def run(self) -> None:
         """The background loop: a pass now, then one every interval, until cancelled."""
-        await run_periodically(self.judge_due, interval_s=self._interval, caught_up=self._caught_up, log=log,
-                               what="scheduled renewal pass")
+        await run_periodically(self.judge_due, interval_s=self._wiring.interval_s, caught_up=self._wiring.caught_up,
+                               log=log, what="scheduled renewal pass")
 
     async def untils(self, now: datetime) -> dict[int | None, datetime]:
         """Per partition group, the last midnight the pass may judge its accounts at (see the module
         docstring); None stands for accounts whose group is not known yet (stored before groups were)."""
-        async with self._sessions() as session:
-            seen = await read_watermarks(session, self._tables.stream_watermarks)
-        return group_untils(seen, self._quiet_groups(), now, idle_after=IDLE_GROUP, strictly_past=False,
-                            last_midnight=lambda at: last_midnight(at, grace=self._grace),
-                            settled=await self._settled_groups())
+        return await read_untils(self._wiring, self._tables.stream_watermarks, now, idle_after=IDLE_GROUP,
+                                 strictly_past=False,
+                                 last_midnight=lambda at: last_midnight(at, grace=self._wiring.grace))
 
     async def judge_due(self, *, as_of: datetime | None = None) -> PassReport | None:
         """Judge every account due by its group's last midnight (as of `as_of`, default the clock).
         None when another instance's pass holds the lock."""
         untils = await self.untils(as_of or self._clock())
-        async with advisory_lock(self._engine, self._lock_key) as locked:
-            if not locked:
-                return None
-            return _total([await self._judge_group(group, until) for group, until in in_group_order(untils)])
+        reports = await locked_pass(self._wiring.engine, self._lock_key, untils, self._judge_group)
+        return None if reports is None else total(PassReport, reports)
 
     async def _judge_group(self, group: int | None, until: datetime) -> PassReport:
         async def due(session: AsyncSession, after: str) -> list[str]:
             return await due_accounts(session, self._tables, partition=group, through=utc_day(until), after=after,
-                                      limit=self._chunk)
+                                      limit=self._wiring.chunk)
 
         async def judge(session: AsyncSession, outbox: Outbox, account_ids: list[str]) -> PassReport:
             books = await lock_and_load_accounts(session, self._tables, account_ids)
@@ -125,9 +96,5 @@ class RenewalsScheduler:
                                topic=self._topic, emitted_at=self._clock(), contracts=False)
             return PassReport(accounts=len(account_ids), alerts=len(outbox.messages), chunks=1)
 
-        return _total(await in_chunks(self._sessions, self._tables.plumbing.outbox, due, judge, self._on_committed))
-
-
-def _total(reports: list[PassReport]) -> PassReport:
-    return PassReport(accounts=sum(r.accounts for r in reports), alerts=sum(r.alerts for r in reports),
-                      chunks=sum(r.chunks for r in reports))
+        return total(PassReport, await in_chunks(self._wiring.sessions, self._tables.plumbing.outbox, due, judge,
+                                                 self._wiring.on_committed))

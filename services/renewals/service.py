@@ -10,11 +10,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.renewals.api import RenewalsContext, create_renewals_app
-from services.renewals.handlers import RenewalsHandler, utc_now
+from services.renewals.handlers import RenewalsHandler
 from services.renewals.inputs import parse_renewals_input
 from services.renewals.scheduler import RenewalsScheduler
 from services.renewals.settings import RenewalsSettings
 from services.renewals.store import RenewalsTables, renewals_tables
+from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
 from shared.runtime import Runtime
 
@@ -41,13 +42,10 @@ def build_service(settings: RenewalsSettings) -> RenewalsService:
     runner = runtime.consumer_runner(topics=[topics.contract, topics.account_health], handler=handler,
                                      parser=parse_renewals_input)
     scheduler = RenewalsScheduler(
-        tables=tables, engine=runtime.engine, sessions=runtime.sessions, rules=rules,
-        churn_risk_topic=topics.churn_risk, interval_s=settings.renewals_pass_interval_s,
-        chunk=settings.renewals_pass_chunk, grace_s=settings.renewals_midnight_grace_s, clock=utc_now,
-        caught_up=lambda: runner.caught_up,
-        quiet_groups=lambda: runner.quiet_partitions(settings.renewals_stream_quiet_s),
-        settled_groups=runner.settled_groups,
-        on_committed=runtime.relay.notify,
+        tables=tables, rules=rules, churn_risk_topic=topics.churn_risk, clock=utc_now,
+        wiring=runtime.pass_wiring(runner, interval_s=settings.renewals_pass_interval_s,
+                                   chunk=settings.renewals_pass_chunk, grace_s=settings.renewals_midnight_grace_s,
+                                   quiet_s=settings.renewals_stream_quiet_s),
     )
     app = create_renewals_app(
         RenewalsContext(sessions=runtime.sessions, tables=tables, window_days=settings.renewals_window_days,

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
 from shared import account_state
-from shared.db import PlumbingTables, plumbing_tables
+from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
 from shared.watermarks import stream_watermarks_table
 
 _TZ = sa.DateTime(timezone=True)
@@ -96,10 +95,6 @@ def replay_tables(schema: str) -> Sequence[sa.Table]:
     return [tables.accounts, tables.arr_spans, tables.schedule, tables.stream_watermarks]
 
 
-def _q(tables: RenewalsTables, table: str) -> str:
-    return f'"{tables.schema}"."{table}"'
-
-
 async def lock_and_load_accounts(
     session: AsyncSession, tables: RenewalsTables, account_ids: Sequence[str]
 ) -> dict[str, AccountBook]:
@@ -140,21 +135,19 @@ async def upsert_renewals(
     """Insert or refresh the renewals (with the health they were judged on) in one statement."""
     if not renewals:
         return
-    columns: dict[str, list[Any]] = {k: [] for k in (
-        "id", "account_id", "contract_id", "term_start", "renewal_date", "arr", "currency", "seats", "products",
-        "auto_renew", "segment", "outcome", "risk", "reasons", "health_score", "health_grade")}
-    for r, score, grade in renewals:
-        reasons = [{"component": x.component, "delta": x.delta, "detail": x.detail,
-                    "evidence_event_ids": list(x.evidence_event_ids)} for x in r.risk.reasons]
-        for key, value in (
-            ("id", r.renewal_id), ("account_id", r.account_id), ("contract_id", r.contract_id),
-            ("term_start", r.term_start), ("renewal_date", r.renewal_date), ("arr", r.arr),
-            ("currency", r.currency), ("seats", r.seats), ("products", orjson.dumps(list(r.products)).decode()),
-            ("auto_renew", r.auto_renew), ("segment", r.segment), ("outcome", r.outcome), ("risk", r.risk.band),
-            ("reasons", orjson.dumps(reasons).decode()), ("health_score", score), ("health_grade", grade),
-        ):
-            columns[key].append(value)
-    await session.execute(sa.text(_UPSERT_RENEWALS.format(table=_q(tables, "renewals"))), columns)
+    params = columns(
+        {"id": r.renewal_id, "account_id": r.account_id, "contract_id": r.contract_id, "term_start": r.term_start,
+         "renewal_date": r.renewal_date, "arr": r.arr, "currency": r.currency, "seats": r.seats,
+         "products": json_text(list(r.products)), "auto_renew": r.auto_renew, "segment": r.segment,
+         "outcome": r.outcome, "risk": r.risk.band, "reasons": json_text(_reasons(r)), "health_score": score,
+         "health_grade": grade}
+        for r, score, grade in renewals)
+    await session.execute(sa.text(_UPSERT_RENEWALS.format(table=qualified(tables.renewals))), params)
+
+
+def _reasons(renewal: Renewal) -> list[dict[str, Any]]:
+    return [{"component": x.component, "delta": x.delta, "detail": x.detail,
+             "evidence_event_ids": list(x.evidence_event_ids)} for x in renewal.risk.reasons]
 
 
 async def save_alert_states(session: AsyncSession, tables: RenewalsTables, states: Mapping[str, AlertState]) -> None:
@@ -163,7 +156,7 @@ async def save_alert_states(session: AsyncSession, tables: RenewalsTables, state
     ids = sorted(states)
     await session.execute(
         sa.text(
-            f"UPDATE {_q(tables, 'renewals')} AS t SET alert_severity = u.s, alert_episode = u.e "
+            f"UPDATE {qualified(tables.renewals)} AS t SET alert_severity = u.s, alert_episode = u.e "
             "FROM unnest(CAST(:ids AS text[]), CAST(:severities AS text[]), CAST(:episodes AS int[])) AS u(r, s, e) "
             "WHERE t.renewal_id = u.r"
         ),
@@ -184,7 +177,7 @@ async def replace_arr_spans(
         return
     await session.execute(
         sa.text(
-            f"INSERT INTO {_q(tables, 'arr_spans')} (account_id, contract_id, currency, arr, valid_from, valid_to) "
+            f"INSERT INTO {qualified(tables.arr_spans)} (account_id, contract_id, currency, arr, valid_from, valid_to) "
             "SELECT * FROM unnest(CAST(:a AS text[]), CAST(:c AS text[]), CAST(:cur AS text[]), "
             "CAST(:arr AS numeric[]), CAST(:f AS date[]), CAST(:t AS date[]))"
         ),
@@ -209,7 +202,7 @@ async def save_schedule(session: AsyncSession, tables: RenewalsTables, due: Mapp
     ids = sorted(due)
     await session.execute(
         sa.text(
-            f"INSERT INTO {_q(tables, 'schedule')} AS s (account_id, partition, next_due, judged_at) "
+            f"INSERT INTO {qualified(tables.schedule)} AS s (account_id, partition, next_due, judged_at) "
             "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:partitions AS int[]), CAST(:due AS date[]), "
             "CAST(:judged AS timestamptz[])) "
             "ON CONFLICT (account_id) DO UPDATE SET partition = COALESCE(excluded.partition, s.partition), "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -27,27 +26,18 @@ from tests.integration.plumbing_harness import (
 )
 from tests.integration.plumbing_service import VERSIONS, build
 from tests.kafka_utils import produce, read_all, wait_for
-from tests.proxy import CuttableProxy
+from tests.proxy import database_proxy
 from tests.services import API_KEYS
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
-def _through(dsn: str, port: int) -> str:
-    parts = urlsplit(dsn)
-    netloc = parts.netloc.rsplit("@", 1)
-    host = f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-
-
 async def test_a_database_outage_retries_the_batch_without_dead_lettering_or_losing_it(
     infra: Infra, engine: AsyncEngine, plumbing: Setup
 ) -> None:
-    target = urlsplit(infra.database_url)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
+    proxy, through_proxy = await database_proxy(infra.database_url)
     settings = settings_for(
-        infra, plumbing, database_url=_through(infra.database_url, proxy.port), consumer_retry_backoff_max_s=0.5
+        infra, plumbing, database_url=through_proxy, consumer_retry_backoff_max_s=0.5
     )
     service = build(plumbing.schema, plumbing.out_topic)
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
@@ -110,10 +100,8 @@ async def test_instances_joining_and_leaving_the_group_apply_each_event_once(
 
 
 async def test_readyz_reports_the_database_going_away_and_coming_back(infra: Infra, plumbing: Setup) -> None:
-    target = urlsplit(infra.database_url)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
-    settings = settings_for(infra, plumbing, database_url=_through(infra.database_url, proxy.port))
+    proxy, through_proxy = await database_proxy(infra.database_url)
+    settings = settings_for(infra, plumbing, database_url=through_proxy)
     service = build(plumbing.schema, plumbing.out_topic)
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
     await runtime.start()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from shared.accounts import by_account, fold_events
+from shared.accounts import by_account, fold_accounts, fold_events
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.events import parse_event
 from shared.outbox import Outbox
@@ -86,3 +86,14 @@ def test_a_batch_is_grouped_by_account_in_a_fixed_order() -> None:
     grouped = by_account([consumed("1", "b", 1), consumed("2", "a", 2), consumed("3", "b", 3)])
     assert list(grouped) == ["a", "b"]
     assert [e.envelope.event_id for e in grouped["b"]] == ["1", "3"]
+
+
+def test_accounts_are_folded_from_their_start_and_one_with_nothing_applied_is_left_out() -> None:
+    context = ctx()
+    grouped = by_account([consumed("1", "a", 1, "first"), consumed("2", "b", 2, "poison"),
+                          consumed("3", "c", 3, "third")])
+    folded = fold_accounts(grouped, context, start=lambda account: (f"stored-{account}",),
+                           apply=lambda account: features)
+    assert {a: (state, [e.envelope.event_id for e in applied]) for a, (state, applied) in folded.items()} == {
+        "a": (("stored-a", "first"), ["1"]), "c": (("stored-c", "third"), ["3"])}
+    assert [e.envelope.event_id for e, _ in context.rejected] == ["2"]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.passes import group_untils, in_group_order, run_periodically
+from shared.passes import group_untils, in_group_order, run_periodically, total
 
 pytestmark = pytest.mark.unit
 
@@ -173,3 +173,14 @@ def test_without_a_consumer_every_group_is_judged_by_its_watermark() -> None:
     watermarks = {0: day(19), 1: day(12)}
     assert untils_of(watermarks, strictly_past=True) == group_untils(
         watermarks, (), NOW, last_midnight=last_midnight, idle_after=None, strictly_past=True, settled=None)
+
+
+@dataclass(frozen=True)
+class _Counts:
+    accounts: int
+    alerts: int
+
+
+def test_a_pass_report_is_the_sum_of_its_parts_count_by_count() -> None:
+    assert total(_Counts, [_Counts(2, 1), _Counts(3, 0), _Counts(0, 4)]) == _Counts(accounts=5, alerts=5)
+    assert total(_Counts, []) == _Counts(accounts=0, alerts=0)

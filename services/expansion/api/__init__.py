@@ -32,13 +32,12 @@ def create_expansion_app(
     api_keys: ApiKeys,
     readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> FastAPI:
-    app = create_app(
+    return create_app(
         service="expansion",
         title="Orchard expansion",
         description=DESCRIPTION,
         api_keys=api_keys,
         routers=[opportunities.router, held.router, whitespace.router, pipeline.router],
         readiness=readiness,
+        context=context,
     )
-    app.state.expansion = context
-    return app

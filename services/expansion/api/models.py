@@ -6,10 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer
 
 from shared.fx import ConsolidationBasis
 from shared.periods import PeriodReport
+from shared.work_items import WorkItemPatch
 
 Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
 Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
@@ -44,12 +45,8 @@ class Opportunity(BaseModel):
     close_reason: str | None = Field(description="In words, when closed by a contract or by expiry.")
 
 
-class OpportunityPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OpportunityPatch(WorkItemPatch):
     stage: Stage | None = Field(None, description="open -> qualified -> proposed -> won | lost | dismissed.")
-    owner: Annotated[str, Field(max_length=200)] | None = None
-    notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 
 class WhitespaceProduct(BaseModel):

@@ -10,16 +10,18 @@ from services.expansion import queries
 from services.expansion.api.context import ExpansionContext, context
 from services.expansion.api.models import Opportunity, OpportunityPatch, Stage
 from services.expansion.domain import OPEN_STAGES, can_move, expires_at
-from services.expansion.queries import OpportunityFilters, Record
+from services.expansion.queries import OpportunityFilters
+from shared import work_items
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.db import unit_of_work
+from shared.db import Record, unit_of_work
 from shared.errors import ApiError, patch_changes
 from shared.pagination import (
     CursorParam,
     LimitParam,
     Page,
     decode_cursor,
+    page_of,
     time_key_cursor,
     time_key_position,
 )
@@ -44,11 +46,9 @@ async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str 
     after = time_key_position(decode_cursor(cursor), str)
     async with ctx.sessions() as session:
         rows = await queries.list_opportunities(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    items = [opportunity_model(r, ttl_days=ctx.thresholds.opportunity_ttl_days) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = time_key_cursor(items[-1].created_at, items[-1].opportunity_id)
-    return Page[Opportunity](items=items, next_cursor=next_cursor)
+    return page_of(rows, limit=limit,
+                   item=lambda row: opportunity_model(row, ttl_days=ctx.thresholds.opportunity_ttl_days),
+                   cursor=lambda o: time_key_cursor(o.created_at, o.opportunity_id))
 
 
 @router.get("/opportunities", response_model=Page[Opportunity], summary="Opportunities, newest first")
@@ -86,13 +86,10 @@ async def patch_opportunity(
 ) -> Opportunity:
     changes = patch_changes(body, required=("stage",))
     async with unit_of_work(ctx.sessions) as session:
-        row = await queries.opportunity(session, ctx.tables, opportunity_id, for_update=True)
+        row = await work_items.item(session, ctx.tables.opportunities, opportunity_id, for_update=True)
         if row is None:
             raise ApiError(404, f"no opportunity {opportunity_id}")
-        if "stage" in changes and not can_move(row.stage, changes["stage"]):
-            raise ApiError(422, f"an opportunity cannot move from {row.stage} to {changes['stage']}",
-                           code="invalid_transition",
-                           details=[{"loc": "body.stage", "msg": f"not allowed from {row.stage}"}])
+        work_items.check_stage_move(changes, current=row.stage, can_move=can_move, item_name="an opportunity")
         if changes.get("stage") == row.stage:
             del changes["stage"]  # staying put keeps closed_at as it was
         updated = await queries.update_opportunity(session, ctx.tables, opportunity_id, changes=changes,

@@ -32,7 +32,7 @@ def create_health_app(
     backtest_max_bytes: int = 256 * 1024 * 1024,
     backtest_timeout_s: float = 1800.0,
 ) -> FastAPI:
-    app = create_app(
+    return create_app(
         service="health",
         title="Orchard health",
         description=DESCRIPTION,
@@ -40,6 +40,5 @@ def create_health_app(
         routers=[accounts.router, timeline.router, overrides.router, alerts.router, scorecards.router,
                  build_backtest_router(max_body_bytes=backtest_max_bytes, timeout_s=backtest_timeout_s)],
         readiness=readiness,
+        context=context,
     )
-    app.state.health = context
-    return app

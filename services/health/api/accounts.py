@@ -38,10 +38,10 @@ from services.health.domain import (
     validate_scorecard,
 )
 from services.health.domain import Override as DomainOverride
-from services.health.queries import Record
 from services.health.store import HealthTables, load_accounts, load_scorecards
 from shared.app import api_router
 from shared.auth import require_scope
+from shared.db import Record
 from shared.errors import ApiError
 from shared.pagination import (
     CursorParam,

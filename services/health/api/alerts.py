@@ -14,16 +14,16 @@ from fastapi import Depends, Query
 from services.health import queries
 from services.health.api.context import HealthContext, context
 from services.health.api.models import AckIn, Alert, AssignIn, Reason, SnoozeIn
-from services.health.queries import Record
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.db import unit_of_work
+from shared.db import Record, unit_of_work
 from shared.errors import ApiError
 from shared.pagination import (
     CursorParam,
     LimitParam,
     Page,
     decode_cursor,
+    page_of,
     time_key_cursor,
     time_key_position,
 )
@@ -72,10 +72,7 @@ async def list_alerts(
                                    assigned_to=assigned_to, snoozed=snoozed, now=ctx.clock())
     async with ctx.sessions() as session:
         rows = await queries.alerts(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    items = [alert_model(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    next_cursor = time_key_cursor(items[-1].raised_at, items[-1].alert_id) if more else None
-    return Page[Alert](items=items, next_cursor=next_cursor)
+    return page_of(rows, limit=limit, item=alert_model, cursor=lambda a: time_key_cursor(a.raised_at, a.alert_id))
 
 
 @router.get("/{alert_id}", response_model=Alert, summary="One alert")

@@ -32,13 +32,12 @@ def create_renewals_app(
     api_keys: ApiKeys,
     readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> FastAPI:
-    app = create_app(
+    return create_app(
         service="renewals",
         title="Orchard renewals",
         description=DESCRIPTION,
         api_keys=api_keys,
         routers=[renewals.router, reports.router],
         readiness=readiness,
+        context=context,
     )
-    app.state.renewals = context
-    return app

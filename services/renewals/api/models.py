@@ -6,10 +6,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer
 
 from shared.fx import ConsolidationBasis
 from shared.periods import PeriodReport
+from shared.work_items import WorkItemPatch
 
 Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]
 StoredStage = Literal["open", "in_progress", "committed", "renewed", "churned"]
@@ -58,13 +59,9 @@ class AccountRenewals(BaseModel):
     renewals: list[Renewal] = Field(description="The account's renewals not yet renewed or churned, soonest first.")
 
 
-class RenewalPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RenewalPatch(WorkItemPatch):
     stage: StoredStage | None = Field(
         None, description="open <-> in_progress <-> committed -> renewed; any of them -> churned; final once closed.")
-    owner: Annotated[str, Field(max_length=200)] | None = None
-    notes: Annotated[str, Field(max_length=10_000)] | None = None
 
 
 class ForecastBucket(BaseModel):

@@ -11,12 +11,21 @@ from services.renewals import queries
 from services.renewals.api.context import RenewalsContext, context
 from services.renewals.api.models import AccountRenewals, Renewal, RenewalPatch, RiskBand, Stage
 from services.renewals.domain import can_move, shown_stage, window_opens_on
-from services.renewals.queries import Record, RenewalFilters
+from services.renewals.queries import RenewalFilters
+from shared import work_items
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.db import unit_of_work
+from shared.db import Record, unit_of_work
 from shared.errors import ApiError, patch_changes
-from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, encode_cursor
+from shared.pagination import (
+    CursorParam,
+    LimitParam,
+    Page,
+    date_key_cursor,
+    date_key_position,
+    decode_cursor,
+    page_of,
+)
 
 router = api_router(prefix="/v1", tags=["renewals"])
 
@@ -35,19 +44,6 @@ def renewal_model(row: Record, *, today: date, window_days: int) -> Renewal:
     )
 
 
-def _position(cursor: str | None) -> tuple[date, str] | None:
-    position = decode_cursor(cursor)
-    if position is None:
-        return None
-    try:
-        on, renewal_id = date.fromisoformat(position["on"]), position["id"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ApiError(400, "invalid cursor") from exc
-    if not isinstance(renewal_id, str):
-        raise ApiError(400, "invalid cursor")
-    return on, renewal_id
-
-
 @router.get("/renewals", response_model=Page[Renewal], summary="Renewals, soonest first")
 async def list_renewals(
     due_within_days: int | None = Query(None, ge=0, le=3650, description="Renewal date from today to today + N."),
@@ -62,13 +58,10 @@ async def list_renewals(
     filters = RenewalFilters(today=today, window_days=ctx.window_days, due_within_days=due_within_days, risk=risk,
                              stage=stage)
     async with ctx.sessions() as session:
-        rows = await queries.list_renewals(session, ctx.tables, filters=filters, after=_position(cursor),
-                                           limit=limit + 1)
-    items = [renewal_model(r, today=today, window_days=ctx.window_days) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = encode_cursor({"on": items[-1].renewal_date.isoformat(), "id": items[-1].renewal_id})
-    return Page[Renewal](items=items, next_cursor=next_cursor)
+        rows = await queries.list_renewals(session, ctx.tables, filters=filters,
+                                           after=date_key_position(decode_cursor(cursor)), limit=limit + 1)
+    return page_of(rows, limit=limit, item=lambda row: renewal_model(row, today=today, window_days=ctx.window_days),
+                   cursor=lambda r: date_key_cursor(r.renewal_date, r.renewal_id))
 
 
 @router.get("/accounts/{account_id}/renewal", response_model=AccountRenewals,
@@ -97,12 +90,9 @@ async def patch_renewal(
     changes = patch_changes(body, required=("stage",))
     now = ctx.clock()
     async with unit_of_work(ctx.sessions) as session:
-        row = await queries.renewal(session, ctx.tables, renewal_id, for_update=True)
+        row = await work_items.item(session, ctx.tables.renewals, renewal_id, for_update=True)
         if row is None:
             raise ApiError(404, f"no renewal {renewal_id}")
-        if "stage" in changes and not can_move(row.stage, changes["stage"]):
-            raise ApiError(422, f"a renewal cannot move from {row.stage} to {changes['stage']}",
-                           code="invalid_transition",
-                           details=[{"loc": "body.stage", "msg": f"not allowed from {row.stage}"}])
-        updated = await queries.update_renewal(session, ctx.tables, renewal_id, changes=changes, at=now)
+        work_items.check_stage_move(changes, current=row.stage, can_move=can_move, item_name="a renewal")
+        updated = await work_items.update_item(session, ctx.tables.renewals, renewal_id, {**changes, "updated_at": now})
     return renewal_model(updated, today=now.date(), window_days=ctx.window_days)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.expansion.harness import Expansion, running, settings_for
-from tests.services import WRITER
+from tests.services import WRITER, all_pages
 from tests.unit.expansion.factories import steady_story, upsell_story
 
 pytestmark = pytest.mark.integration
@@ -32,15 +32,7 @@ async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Expansion]:
 
 
 async def _all(api: Expansion, path: str, **params: object) -> list[dict[str, object]]:
-    items, cursor = [], None
-    while True:
-        reply = await api.http.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
-        assert reply.status_code == 200, reply.text
-        body = reply.json()
-        items += body["items"]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items
+    return await all_pages(api.http, path, **params)
 
 
 async def test_list_pages_through_every_opportunity_once_newest_first(api: Expansion) -> None:

@@ -11,15 +11,11 @@ import sqlalchemy as sa
 
 from shared.replay import derived_tables
 from tests.infra import Infra
-from tests.integration.expansion.harness import Expansion, running, settings_for
+from tests.integration.expansion.harness import running, settings_for
 from tests.kafka_utils import wait_for
 from tests.unit.expansion.factories import steady_story, upsell_story
 
 pytestmark = pytest.mark.integration
-
-
-async def _applied(expansion: Expansion, n: int) -> bool:
-    return bool((await expansion.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
 
 
 async def test_events_in_opportunities_stored_and_each_upsell_triggered_once_across_redelivery_and_replay(
@@ -29,7 +25,7 @@ async def test_events_in_opportunities_stored_and_each_upsell_triggered_once_acr
     events = up.events + steady.events
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as expansion:
         await expansion.produce(events)
-        await wait_for(lambda: _applied(expansion, len(events)), timeout=60, what="every event applied")
+        await wait_for(lambda: expansion.applied(len(events)), timeout=60, what="every event applied")
         stored = await expansion.rows("SELECT opportunity_id, account_id, kind, product, stage FROM {s}.opportunities")
         assert {r.account_id for r in stored} == {up.account_id}, "the steady account has nothing to sell"
         assert {"seat_limit", "premium_feature_use", "high_satisfaction"} <= {r.kind for r in stored}

@@ -9,15 +9,11 @@ import asyncio
 import pytest
 
 from tests.infra import Infra
-from tests.integration.expansion.harness import Expansion, running, settings_for
+from tests.integration.expansion.harness import running, settings_for
 from tests.kafka_utils import wait_for
 from tests.unit.expansion.factories import upsell_story
 
 pytestmark = pytest.mark.integration
-
-
-async def _applied(expansion: Expansion, n: int) -> bool:
-    return bool((await expansion.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
 
 
 async def test_red_holds_the_triggers_and_green_releases_each_once(infra: Infra, schema: str, unique: str) -> None:
@@ -27,10 +23,10 @@ async def test_red_holds_the_triggers_and_green_releases_each_once(infra: Infra,
     usage, red = story.events[:-1], story.events[-1:]
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as expansion:
         await expansion.produce(red)
-        await wait_for(lambda: _applied(expansion, 1), timeout=60, what="the red health record applied")
+        await wait_for(lambda: expansion.applied(1), timeout=60, what="the red health record applied")
         await expansion.produce(usage)
         total = len(story.events)
-        await wait_for(lambda: _applied(expansion, total), timeout=60, what="every event applied")
+        await wait_for(lambda: expansion.applied(total), timeout=60, what="every event applied")
 
         assert await expansion.upsells() == [], "nothing is triggered on a red account"
         assert await expansion.rows("SELECT 1 FROM {s}.opportunities") == []
@@ -46,7 +42,7 @@ async def test_red_holds_the_triggers_and_green_releases_each_once(infra: Infra,
         story.health(20.5, "green", 78)
         recovery = story.events[-1:]
         await expansion.produce(recovery)
-        await wait_for(lambda: _applied(expansion, total + 1), timeout=60, what="the green health record applied")
+        await wait_for(lambda: expansion.applied(total + 1), timeout=60, what="the green health record applied")
         stored = await expansion.rows("SELECT opportunity_id, kind, as_of, reason FROM {s}.opportunities")
         assert set(held) <= {r.kind for r in stored}
         upsells = await expansion.upsells(at_least=len(stored))

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.health.harness import BUILT_IN_VERSION, Health, Story, at, healthy, running, settings_for
-from tests.services import WRITER
+from tests.services import WRITER, all_pages
 
 pytestmark = pytest.mark.integration
 
@@ -121,16 +121,7 @@ async def test_history_is_paginated_newest_first_within_from_and_to(api: Health)
 
 
 async def _all_pages(api: Health, **params: str | int | float) -> list[dict[str, object]]:
-    items: list[dict[str, object]] = []
-    cursor = None
-    while True:
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        reply = await api.http.get("/v1/accounts", params=query)
-        assert reply.status_code == 200, reply.text
-        items.extend(reply.json()["items"])
-        cursor = reply.json()["next_cursor"]
-        if cursor is None:
-            return items
+    return await all_pages(api.http, "/v1/accounts", **params)
 
 
 async def test_list_sorts_filters_and_pages_through_ties_and_nulls(api: Health) -> None:

@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.health.scheduler import Rescorer
+from shared.passes import PassWiring
 from tests.integration.health.harness import Health, Story, healthy
 from tests.kafka_utils import wait_for
 
@@ -55,9 +56,9 @@ async def test_scheduler_passes_are_counted_with_their_duration_and_work(health:
     accounts = _value("orchard_health_rescored_total", result="accounts")
 
     def scheduler(*, caught_up: bool) -> Rescorer:
-        return Rescorer(pipeline=health.service.pipeline, engine=health.service.runtime.engine,
-                        sessions=health.service.runtime.sessions, interval_s=0.05, chunk=100,
-                        caught_up=lambda: caught_up)
+        return Rescorer(pipeline=health.service.pipeline, wiring=PassWiring(
+            engine=health.service.runtime.engine, sessions=health.service.runtime.sessions, interval_s=0.05,
+            chunk=100, caught_up=lambda: caught_up))
 
     behind = asyncio.create_task(scheduler(caught_up=False).run())
     try:

@@ -7,7 +7,7 @@ import pytest
 
 from shared.replay import run as replay
 from tests.infra import Infra
-from tests.integration.health.harness import Health, healthy, running, settings_for
+from tests.integration.health.harness import healthy, running, settings_for
 from tests.kafka_utils import wait_for
 from tests.services import WRITER
 
@@ -23,12 +23,9 @@ async def test_a_replay_rebuilds_the_same_scores_and_keeps_acknowledged_alerts(
     steady = healthy(f"steady-{unique}")
     events = leaving.in_time_order() + steady.in_time_order()
 
-    async def all_applied(health: Health) -> bool:
-        return bool((await health.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= len(events))
-
     async with running(settings, consume=True) as health:
         await health.produce(events)
-        await wait_for(lambda: all_applied(health), timeout=60, what="every event applied")
+        await wait_for(lambda: health.applied(len(events)), timeout=60, what="every event applied")
         before = {r.account_id: (r.score, r.grade) for r in await health.rows(
             "SELECT account_id, score, grade FROM {s}.accounts")}
         alert_ids = {r.alert_id: r.kind for r in await health.rows("SELECT alert_id, kind FROM {s}.alerts")}
@@ -45,7 +42,7 @@ async def test_a_replay_rebuilds_the_same_scores_and_keeps_acknowledged_alerts(
 
     async with running(settings, consume=True) as health:
         assert await health.rows("SELECT account_id FROM {s}.accounts") == [], "derived state was emptied"
-        await wait_for(lambda: all_applied(health), timeout=60, what="every event applied again")
+        await wait_for(lambda: health.applied(len(events)), timeout=60, what="every event applied again")
         after = {r.account_id: (r.score, r.grade) for r in await health.rows(
             "SELECT account_id, score, grade FROM {s}.accounts")}
         assert after == before

@@ -17,6 +17,7 @@ from shared.retention import RetentionPruner
 from tests.infra import Infra
 from tests.integration.health.harness import Health, Story, at, healthy, running, settings_for
 from tests.kafka_utils import committed_offsets, end_offsets, wait_for
+from tests.services import all_pages
 
 pytestmark = pytest.mark.integration
 
@@ -43,17 +44,7 @@ async def _drained(health: Health) -> None:
 
 
 async def _all(health: Health, account_id: str, **params: Any) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        query = {**params, "limit": 37, **({"cursor": cursor} if cursor else {})}
-        reply = await health.http.get(f"/v1/accounts/{account_id}/timeline", params=query)
-        assert reply.status_code == 200, reply.text
-        page = reply.json()
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
+    return await all_pages(health.http, f"/v1/accounts/{account_id}/timeline", **params, limit=37)
 
 
 def _evidence(value: Any) -> set[str]:

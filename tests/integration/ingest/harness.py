@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -14,40 +13,19 @@ from aiokafka import AIOKafkaProducer
 
 from services.ingest.__main__ import IngestService, build
 from services.ingest.settings import IngestSettings
-from shared.settings import TopicSettings
 from tests.infra import Infra
 from tests.kafka_utils import read_all, wait_for
-from tests.services import API_KEYS, INGEST_WRITER, started, topics_for
+from tests.services import INGEST_WRITER, Running, serving, settings_fields
 
 WRITER = INGEST_WRITER
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> IngestSettings:
-    return IngestSettings(
-        **{
-            "service_name": f"ingest-{unique}",
-            "kafka_bootstrap": infra.kafka_bootstrap,
-            "database_url": infra.database_url,
-            "ingest_schema": schema,
-            "topics": topics_for(unique),
-            "api_keys": API_KEYS,
-            "consumer_max_wait_ms": 50,
-            "outbox_idle_poll_s": 0.05,
-            **overrides,
-        }
-    )
+    return IngestSettings(**{**settings_fields(infra, service="ingest", unique=unique), "ingest_schema": schema,
+                             **overrides})
 
 
-@dataclass
-class Ingest:
-    settings: IngestSettings
-    service: IngestService
-    http: httpx.AsyncClient
-
-    @property
-    def topics(self) -> TopicSettings:
-        return self.settings.topics
-
+class Ingest(Running[IngestSettings, IngestService]):
     @property
     def bootstrap(self) -> str:
         return self.settings.kafka_bootstrap
@@ -77,9 +55,8 @@ class Ingest:
 @asynccontextmanager
 async def running(settings: IngestSettings, *, consume: bool = True) -> AsyncIterator[Ingest]:
     """The service wired as in ``__main__``, its HTTP app in-process, its consumer and relay running."""
-    service = build(settings)
-    async with started(service, consume=consume, name="ingest") as http:
-        yield Ingest(settings, service, http)
+    async with serving(Ingest, settings, build(settings), consume=consume, name="ingest", headers=None) as ingest:
+        yield ingest
 
 
 async def produce_large(bootstrap: str, topic: str, records: Iterable[tuple[str | None, bytes]]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import pytest
@@ -16,7 +15,7 @@ from shared.events import EVENT_TYPES, parse_event
 from tests.infra import Infra
 from tests.integration.ingest.harness import WRITER, Ingest, event_ids, running, settings_for
 from tests.kafka_utils import read_all
-from tests.proxy import CuttableProxy
+from tests.proxy import database_proxy
 from tests.unit.ingest.factories import DROP, KIND_BY_TYPE, make_event
 
 pytestmark = pytest.mark.integration
@@ -164,11 +163,7 @@ async def test_when_kafka_refuses_the_request_is_503_and_the_retry_is_not_a_dupl
 async def test_when_the_database_is_down_the_request_is_503_and_accepted_once_it_is_back(
     infra: Infra, schema: str, unique: str
 ) -> None:
-    target = urlsplit(infra.database_url)
-    proxy = CuttableProxy(target.hostname or "127.0.0.1", target.port or 5432)
-    await proxy.start()
-    user = target.netloc.rsplit("@", 1)[0] + "@" if "@" in target.netloc else ""
-    through_proxy = urlunsplit(target._replace(netloc=f"{user}127.0.0.1:{proxy.port}"))
+    proxy, through_proxy = await database_proxy(infra.database_url)
     settings = settings_for(infra, schema=schema, unique=unique, database_url=through_proxy)
     event = make_event()
     try:

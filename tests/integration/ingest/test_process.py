@@ -13,8 +13,9 @@ import orjson
 import pytest
 
 from tests.infra import REPO, Infra
-from tests.integration.ingest.harness import API_KEYS, WRITER, event_ids, produce_large, topics_for
+from tests.integration.ingest.harness import WRITER, event_ids, produce_large
 from tests.kafka_utils import read_all, wait_for
+from tests.services import API_KEYS, topics_for
 from tests.unit.ingest.factories import make_event
 
 pytestmark = pytest.mark.integration

@@ -18,9 +18,9 @@ from shared.replay import ReplayRefused, commit_group_offsets, run
 from shared.runtime import Runtime
 from shared.settings import OrchardSettings
 from tests.infra import Infra
-from tests.integration.ingest.harness import topics_for
 from tests.integration.plumbing_service import VERSIONS, build
 from tests.kafka_utils import committed_offsets, envelope, produce, wait_for
+from tests.services import topics_for
 
 pytestmark = pytest.mark.integration
 

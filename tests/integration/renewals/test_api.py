@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import new_unique
 from tests.infra import Infra
 from tests.integration.renewals.harness import Input, Renewals, running, settings_for
-from tests.services import READER, WRITER
+from tests.services import READER, WRITER, all_pages
 from tests.unit.renewals.factories import contract_envelope, health_changed, terms
 
 pytestmark = pytest.mark.integration
@@ -70,16 +70,7 @@ async def api(infra: Infra, engine: AsyncEngine) -> AsyncIterator[Renewals]:
 
 
 async def _all(api: Renewals, path: str, **params: object) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        reply = await api.http.get(path, params={**params, **({"cursor": cursor} if cursor else {})})
-        assert reply.status_code == 200, reply.text
-        body = reply.json()
-        items += body["items"]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items
+    return await all_pages(api.http, path, **params)
 
 
 def _accounts(items: list[dict[str, Any]]) -> set[str]:

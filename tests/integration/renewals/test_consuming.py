@@ -12,16 +12,12 @@ import sqlalchemy as sa
 
 from shared.replay import derived_tables
 from tests.infra import Infra
-from tests.integration.renewals.harness import Renewals, running, settings_for
+from tests.integration.renewals.harness import running, settings_for
 from tests.kafka_utils import wait_for
 from tests.services import WRITER
 from tests.unit.renewals.factories import contract_envelope, health_changed, terms
 
 pytestmark = pytest.mark.integration
-
-
-async def _applied(renewals: Renewals, n: int) -> bool:
-    return bool((await renewals.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
 
 
 async def test_contract_in_renewal_stored_and_red_health_alerts_once_across_redelivery(
@@ -36,7 +32,7 @@ async def test_contract_in_renewal_stored_and_red_health_alerts_once_across_rede
     red = health_changed(account, "red", 40, on=now, previous=45)
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as renewals:
         await renewals.produce([signed, red])
-        await wait_for(lambda: _applied(renewals, 2), timeout=30, what="both records applied")
+        await wait_for(lambda: renewals.applied(2), timeout=30, what="both records applied")
 
         reply = await renewals.http.get(f"/v1/accounts/{account}/renewal")
         assert reply.status_code == 200, reply.text

@@ -19,10 +19,6 @@ from tests.unit.renewals.factories import contract_envelope, health_changed, ter
 pytestmark = pytest.mark.integration
 
 
-async def _applied(renewals: Renewals, n: int) -> bool:
-    return bool((await renewals.rows("SELECT count(*) FROM {s}.processed_events"))[0][0] >= n)
-
-
 async def _pass(renewals: Renewals, *, as_of: datetime) -> int:
     """One scheduled pass as of `as_of` (the wall clock it is given); the alerts it emitted."""
     report = await renewals.service.scheduler.judge_due(as_of=as_of)
@@ -51,14 +47,14 @@ async def test_a_stable_red_account_entering_its_window_is_raised_by_the_pass_al
                         renewals_midnight_grace_s=0)
     async with running(busy, consume=True) as renewals:
         await renewals.produce([signed, red])
-        await wait_for(lambda: _applied(renewals, 2), timeout=30, what="contract and health applied")
+        await wait_for(lambda: renewals.applied(2), timeout=30, what="contract and health applied")
         assert await _pass(renewals, as_of=wall_clock_ahead) == 0, "the stream has not reached the window yet"
         (row,) = await renewals.rows("SELECT risk, alert_severity FROM {s}.renewals")
         assert tuple(row) == ("high", None)
 
         # Another account's record moves the stream's time on by a week; nothing arrives for this one.
         await renewals.produce([health_changed(other, "green", 90, on=now + timedelta(days=7))])
-        await wait_for(lambda: _applied(renewals, 3), timeout=30, what="the other account's record applied")
+        await wait_for(lambda: renewals.applied(3), timeout=30, what="the other account's record applied")
         assert await _pass(renewals, as_of=wall_clock_ahead) == 1
         opened = midnight(renews - timedelta(days=120))
         (alert,) = await renewals.alerts(at_least=1)

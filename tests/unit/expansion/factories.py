@@ -3,8 +3,7 @@ the health and churn-risk records expansion reads, and the same events as the do
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +24,18 @@ from services.expansion.domain import (
 )
 from services.expansion.inputs import parse_expansion_input, signal_event
 from shared.consumer import ConsumedEvent
+from tests import stories
+from tests.stories import at
 
-T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[3]
-
-
-def at(day: float) -> datetime:
-    return T0 + timedelta(days=day)
 
 
 def default_catalogue() -> Catalogue:
     return parse_catalogue(yaml.safe_load((REPO / "deploy" / "catalogue.yaml").read_text()))
 
 
-@dataclass
-class Story:
-    account_id: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, day: float, event_type: str, data: dict[str, Any]) -> str:
-        event_id = f"{self.account_id}-{len(self.events):05d}"
-        self.events.append({"event_id": event_id, "type": event_type, "schema_version": 1,
-                            "account_id": self.account_id, "occurred_at": at(day).isoformat(), "data": data})
-        return event_id
+class Story(stories.Story):
+    """One account's events, with the kinds expansion's tests need."""
 
     def contract(self, day: float = 0, *, seats: int = 10, products: tuple[str, ...] = ("core",),
                  arr: str = "60000", event_type: str = "contract.signed", contract_id: str = "k1") -> str:

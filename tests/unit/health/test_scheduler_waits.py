@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from services.health.scheduler import Rescorer, RescoreReport
+from shared.passes import PassWiring
 
 pytestmark = pytest.mark.unit
 
@@ -23,10 +24,9 @@ class CountingRescorer(Rescorer):
 
 def rescorer(caught_up: Any) -> CountingRescorer:
     pipeline: Any = type("P", (), {"tables": type("T", (), {"schema": "s"})()})()
-    return CountingRescorer(
-        pipeline=pipeline, engine=None, sessions=None, interval_s=0.01, chunk=10,  # type: ignore[arg-type]
-        caught_up=caught_up,
-    )
+    wiring = PassWiring(engine=None, sessions=None, interval_s=0.01, chunk=10,  # type: ignore[arg-type]
+                        caught_up=caught_up)
+    return CountingRescorer(pipeline=pipeline, wiring=wiring)
 
 
 async def _run_briefly(r: Rescorer) -> None:
