@@ -41,8 +41,7 @@ from bench.processes import (
     feed_steadily,
     lag_budget,
     post,
-    start_pipeline,
-    stop_pipeline,
+    running_pipeline,
     wait_drained,
 )
 
@@ -188,38 +187,24 @@ async def main() -> None:
     probe_count = int(probes_per_s * seconds * len(rates)) + 10
     setup = probe_setup("probe", probe_count, now=now)
     load_at_start = load_average()
-    async with bench_infra() as infra:
-        pipeline = await start_pipeline(infra.kafka_bootstrap, infra.database_url)
+    steps: list[dict[str, Any]] = []
+    async with bench_infra() as infra, running_pipeline(infra.kafka_bootstrap, infra.database_url) as running:
+        pipeline, lag, http = running.pipeline, running.lag, running.http
         alerts = Alerts(infra.kafka_bootstrap, pipeline.topics.churn_risk)
-        lag = Lag(infra.kafka_bootstrap, {s: pipeline.group(s) for s in CONSUMERS})
-        await lag.start()
-        tasks = [asyncio.create_task(alerts.run()), asyncio.create_task(lag.run())]
-        steps: list[dict[str, Any]] = []
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{pipeline.ports['ingest']}", timeout=60,
-                                         # below uvicorn's 5 s keep-alive, so no request meets a closing socket
-                                         limits=httpx.Limits(max_connections=40, keepalive_expiry=2)) as http:
-                for start in range(0, len(setup), 500):  # warm-up: the probes' history, unmeasured
-                    await post(http, setup[start:start + 500])
-                if await wait_drained(lag, within_s=300) is None:
-                    raise RuntimeError("the pipeline did not absorb the warm-up in 300 s")
-                probes = iter(f"probe-{n:04d}" for n in range(probe_count))
-                for rate in rates:
-                    steps.append(await step(pipeline, http, lag, alerts, book, probes, rate=rate, seconds=seconds,
-                                            probes_per_s=probes_per_s, lag_budget_s=lag_budget_s))
-                    print(orjson.dumps(steps[-1]).decode(), flush=True)
-                    for task in tasks:
-                        if task.done():
-                            task.result()  # a watcher that failed fails the run, never skews it
-                    if not steps[-1]["sustained"]:
-                        break
-            peak_rss = {s: ProcessMeter(p.pid).peak_rss_mb() for s, p in pipeline.processes.items()}
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await lag.close()
-            await stop_pipeline(pipeline, infra.database_url)
+        running.watch(alerts.run())
+        for start in range(0, len(setup), 500):  # warm-up: the probes' history, unmeasured
+            await post(http, setup[start:start + 500])
+        if await wait_drained(lag, within_s=300) is None:
+            raise RuntimeError("the pipeline did not absorb the warm-up in 300 s")
+        probes = iter(f"probe-{n:04d}" for n in range(probe_count))
+        for rate in rates:
+            steps.append(await step(pipeline, http, lag, alerts, book, probes, rate=rate, seconds=seconds,
+                                    probes_per_s=probes_per_s, lag_budget_s=lag_budget_s))
+            print(orjson.dumps(steps[-1]).decode(), flush=True)
+            running.check()
+            if not steps[-1]["sustained"]:
+                break
+        peak_rss = running.peak_rss_mb()
     sustained = [s for s in steps if s["sustained"]]
     at_latency_rate = next((s for s in steps if s["target_per_s"] == latency_rate), None)
     write_result("pipeline", {

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.common import free_port, new_unique, start_service
+from bench.common import ProcessMeter, free_port, new_unique, start_service
 from bench.ingest import topic_env
 from shared.db import create_engine
 from shared.settings import TopicSettings
@@ -185,3 +186,48 @@ async def feed_steadily(
 def lag_budget() -> float:
     """How many seconds of events a consumer may be behind while it keeps up (also bench.soak's bound)."""
     return float(os.environ.get("BENCH_PIPELINE_LAG_BUDGET_S", "5"))
+
+
+@dataclass
+class Running:
+    """A started pipeline, its lag watched every second, and an HTTP client for its ingest."""
+
+    pipeline: Pipeline
+    lag: Lag
+    http: httpx.AsyncClient
+    watchers: list[asyncio.Task[None]]
+
+    def watch(self, watcher: Coroutine[Any, Any, None]) -> None:
+        """Runs `watcher` beside the feed until the pipeline stops."""
+        self.watchers.append(asyncio.create_task(watcher))
+
+    def check(self) -> None:
+        for task in self.watchers:
+            if task.done():
+                task.result()  # a watcher that failed fails the run, never skews it
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        return {s: ProcessMeter(p.pid).peak_rss_mb() for s, p in self.pipeline.processes.items()}
+
+
+@asynccontextmanager
+async def running_pipeline(bootstrap: str, dsn: str) -> AsyncIterator[Running]:
+    """`start_pipeline`, the lag watcher and the client; at the end, the watchers stopped and `stop_pipeline`."""
+    pipeline = await start_pipeline(bootstrap, dsn)
+    lag = Lag(bootstrap, {s: pipeline.group(s) for s in CONSUMERS})
+    running: Running | None = None
+    try:
+        await lag.start()
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{pipeline.ports['ingest']}", timeout=60,
+                                     # below uvicorn's 5 s keep-alive, so no request meets a closing socket
+                                     limits=httpx.Limits(max_connections=40, keepalive_expiry=2)) as http:
+            running = Running(pipeline, lag, http, [])
+            running.watch(lag.run())
+            yield running
+    finally:
+        if running:
+            for task in running.watchers:
+                task.cancel()
+            await asyncio.gather(*running.watchers, return_exceptions=True)
+        await lag.close()
+        await stop_pipeline(pipeline, dsn)

@@ -25,8 +25,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from bench.common import ProcessMeter, bench_infra, load_average, quick, sized, write_result
 from bench.health import feed
 from bench.processes import (
@@ -35,8 +33,7 @@ from bench.processes import (
     Pipeline,
     feed_steadily,
     lag_budget,
-    start_pipeline,
-    stop_pipeline,
+    running_pipeline,
     wait_drained,
 )
 
@@ -121,30 +118,15 @@ async def main() -> None:
     book = iter(feed(accounts, int(rate * seconds * 1.1) + 1000, now=datetime.now(UTC).replace(microsecond=0)))
     load_at_start = load_average()
     samples: list[dict[str, Any]] = []
-    async with bench_infra() as infra:
-        pipeline = await start_pipeline(infra.kafka_bootstrap, infra.database_url)
-        lag = Lag(infra.kafka_bootstrap, {s: pipeline.group(s) for s in CONSUMERS})
-        await lag.start()
+    async with bench_infra() as infra, running_pipeline(infra.kafka_bootstrap, infra.database_url) as running:
+        lag = running.lag
         started = time.monotonic()
-        tasks = [asyncio.create_task(lag.run()), asyncio.create_task(
-            sample_every(pipeline, lag, samples, started=started, interval=interval_s, rate=rate))]
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{pipeline.ports['ingest']}", timeout=60,
-                                         # below uvicorn's 5 s keep-alive, so no request meets a closing socket
-                                         limits=httpx.Limits(max_connections=40, keepalive_expiry=2)) as http:
-                fed = await feed_steadily(http, book, rate=rate, seconds=seconds)
-            feed_end = time.monotonic()
-            drain_s = await wait_drained(lag, within_s=max(300.0, 2 * DRAIN_BUDGET_S))
-            for task in tasks:
-                if task.done():
-                    task.result()  # a watcher that failed fails the run, never skews it
-            peak_rss = {s: ProcessMeter(p.pid).peak_rss_mb() for s, p in pipeline.processes.items()}
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await lag.close()
-            await stop_pipeline(pipeline, infra.database_url)
+        running.watch(sample_every(running.pipeline, lag, samples, started=started, interval=interval_s, rate=rate))
+        fed = await feed_steadily(running.http, book, rate=rate, seconds=seconds)
+        feed_end = time.monotonic()
+        drain_s = await wait_drained(lag, within_s=max(300.0, 2 * DRAIN_BUDGET_S))
+        running.check()
+        peak_rss = running.peak_rss_mb()
     fed_s = feed_end - started
     memory = memory_verdict(samples, first=(warmup_s, warmup_s + window_s), last=(fed_s - window_s, fed_s))
     lag_figures = lag_verdict(lag, since=started + warmup_s, feed_end=feed_end, rate=rate, budget_s=budget_s,
