@@ -119,10 +119,32 @@ class ProcessMeter:
         return (int(fields[11]) + int(fields[12])) / self._ticks  # utime, stime
 
     def peak_rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-        return 0.0
+        return round(_status_kib(self.pid, "VmHWM") / 1024, 1)
+
+    def rss_mib(self) -> float:
+        """Resident memory now, of the process and its descendants (a child's memory is the service's too)."""
+        return round(sum(_status_kib(pid, "VmRSS") for pid in _self_and_descendants(self.pid)) / 1024, 1)
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:  # a child that ended between listing and reading
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith(f"{field}:")), 0)
+
+
+def _self_and_descendants(pid: int) -> list[int]:
+    out, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        out.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending.extend(int(child) for child in task.read_text().split())
+            except FileNotFoundError:
+                continue
+    return out
 
 
 def own_cpu_seconds() -> float:

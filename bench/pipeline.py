@@ -24,89 +24,26 @@ import os
 import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
-import sqlalchemy as sa
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import (
-    ProcessMeter,
-    bench_infra,
-    free_port,
-    load_average,
-    new_unique,
-    quick,
-    sized,
-    start_service,
-    write_result,
-)
+from bench.common import ProcessMeter, bench_infra, load_average, quick, sized, write_result
 from bench.health import feed
-from bench.ingest import topic_env
-from shared.db import create_engine
-from shared.settings import TopicSettings
-
-KEY = "bench-pipeline-key"
-CONSUMERS = ("health", "renewals", "expansion")
-SERVICES = ("ingest", *CONSUMERS)
-
-
-@dataclass
-class Pipeline:
-    unique: str
-    topics: TopicSettings
-    ports: dict[str, int]
-    processes: dict[str, asyncio.subprocess.Process] = field(default_factory=dict)
-
-    def group(self, service: str) -> str:
-        return f"orchard-{service}-bench-{self.unique}"  # shared.runtime: orchard-<service_name>
-
-    def schema(self, service: str) -> str:
-        return f"bench_{service}_{self.unique}"
-
-
-async def start_pipeline(bootstrap: str, dsn: str) -> Pipeline:
-    unique = new_unique()
-    topics = TopicSettings.model_validate({name: f"bench.{name}.{unique}" for name in TopicSettings.model_fields})
-    pipeline = Pipeline(unique, topics, {s: free_port(18101 + i) for i, s in enumerate(SERVICES)})
-    common = {
-        "ORCHARD_KAFKA_BOOTSTRAP": bootstrap, "ORCHARD_DATABASE_URL": dsn, "ORCHARD_LOG_LEVEL": "WARNING",
-        "ORCHARD_API_KEYS": orjson.dumps({KEY: ["ingest:write", "read", "write"]}).decode(),
-        "ORCHARD_HEALTH_RESCORE_INTERVAL_S": "3600", "ORCHARD_RENEWALS_PASS_INTERVAL_S": "3600",
-        **topic_env(topics),
-    }
-    started = await asyncio.gather(*(start_service(f"services.{service}", {
-        **common,
-        "ORCHARD_SERVICE_NAME": f"{service}-bench-{unique}",
-        f"ORCHARD_{service.upper()}_PORT": str(pipeline.ports[service]),
-        f"ORCHARD_{service.upper()}_SCHEMA": pipeline.schema(service),
-    }, port=pipeline.ports[service]) for service in SERVICES), return_exceptions=True)
-    for service, process in zip(SERVICES, started, strict=True):
-        if isinstance(process, asyncio.subprocess.Process):
-            pipeline.processes[service] = process
-    failed = [p for p in started if isinstance(p, BaseException)]
-    if failed:
-        await stop_pipeline(pipeline, dsn)
-        raise failed[0]
-    return pipeline
-
-
-async def stop_pipeline(pipeline: Pipeline, dsn: str) -> None:
-    for process in pipeline.processes.values():
-        if process.returncode is None:
-            process.terminate()
-    for process in pipeline.processes.values():
-        await process.wait()
-    engine = create_engine(dsn, pool_size=1)
-    async with engine.begin() as conn:
-        for service in SERVICES:
-            await conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{pipeline.schema(service)}" CASCADE'))
-    await engine.dispose()
+from bench.processes import (
+    CONSUMERS,
+    Lag,
+    Pipeline,
+    feed_steadily,
+    lag_budget,
+    post,
+    running_pipeline,
+    wait_drained,
+)
 
 
 def probe_setup(prefix: str, count: int, *, now: datetime) -> list[dict[str, Any]]:
@@ -157,60 +94,6 @@ class Alerts:
             await self._consumer.stop()
 
 
-class Lag:
-    """Each consumer group's lag (events), sampled every second: end offsets minus committed offsets
-    over the partitions of every topic the group has committed on."""
-
-    def __init__(self, bootstrap: str, groups: dict[str, str]) -> None:
-        self.groups = groups
-        self.samples: list[tuple[float, dict[str, int]]] = []
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-
-    async def start(self) -> None:
-        await self._admin.start()
-        await self._consumer.start()
-
-    async def close(self) -> None:
-        await self._consumer.stop()
-        await self._admin.close()
-
-    async def now(self) -> dict[str, int]:
-        committed = {name: await self._admin.list_consumer_group_offsets(group) for name, group in self.groups.items()}
-        topics = {tp.topic for offsets in committed.values() for tp in offsets}
-        await self._consumer._client.force_metadata_update()
-        tps = [TopicPartition(t, p) for t in topics for p in self._consumer.partitions_for_topic(t) or ()]
-        ends = await self._consumer.end_offsets(tps) if tps else {}
-        out = {}
-        for name, offsets in committed.items():
-            mine = {tp.topic for tp in offsets}
-            out[name] = sum(end - max(offsets[tp].offset, 0) if tp in offsets else end
-                            for tp, end in ends.items() if tp.topic in mine)
-        return out
-
-    async def run(self) -> None:
-        while True:
-            self.samples.append((time.monotonic(), await self.now()))
-            await asyncio.sleep(1.0)
-
-
-async def post(http: httpx.AsyncClient, events: list[dict[str, Any]]) -> float:
-    started = time.perf_counter()
-    body = orjson.dumps({"events": events})
-    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
-    for attempt in range(3):
-        try:
-            reply = await http.post("/v1/events", content=body, headers=headers)
-            break
-        except httpx.TransportError:  # a kept-alive connection the server closed: the ids make a re-send safe
-            if attempt == 2:
-                raise
-    answer = reply.json() if reply.status_code == 202 else {}
-    if answer.get("accepted", 0) + answer.get("duplicates", 0) != len(events):
-        raise RuntimeError(f"POST answered {reply.status_code}: {reply.text[:300]}")
-    return time.perf_counter() - started
-
-
 async def ingest_seconds(http: httpx.AsyncClient) -> dict[str, float]:
     """Ingest's own sums and counts: time in POST /v1/events, and in waiting for Kafka's acks."""
     out = {"request_s": 0.0, "requests": 0.0, "produce_s": 0.0, "produces": 0.0}
@@ -227,15 +110,6 @@ async def ingest_seconds(http: httpx.AsyncClient) -> dict[str, float]:
     return out
 
 
-async def wait_drained(lag: Lag, *, within_s: float) -> float | None:
-    started = time.monotonic()
-    while time.monotonic() - started < within_s:
-        if not any((await lag.now()).values()):
-            return time.monotonic() - started
-        await asyncio.sleep(0.5)
-    return None
-
-
 async def step(
     pipeline: Pipeline, http: httpx.AsyncClient, lag: Lag, alerts: Alerts, book: Iterator[dict[str, Any]],
     probes: Iterator[str], *, rate: int, seconds: float, probes_per_s: float, lag_budget_s: float,
@@ -244,35 +118,21 @@ async def step(
     cpu = {s: m.cpu_seconds() for s, m in meters.items()}
     load_at_start = load_average()
     server_before = await ingest_seconds(http)
-    batch = max(1, min(500, rate // 10))  # ten requests a second, as many producers would send
-    interval = batch / rate
-    in_flight: set[asyncio.Task[float]] = set()
-    latencies: list[float] = []
     triggered: dict[str, float] = {}
-    sent = 0
     first_sample = len(lag.samples)
-    started = time.monotonic()
-    next_probe = started
-    tick = 0
-    while (now := time.monotonic()) - started < seconds:
-        if now >= next_probe:
-            account = next(probes)
-            triggered[account] = time.time()
-            in_flight.add(asyncio.create_task(post(http, [trigger(account)])))
-            next_probe += 1 / probes_per_s
-        events = [e for _, e in zip(range(batch), book, strict=False)]
-        if len(in_flight) >= 32:  # ingest is behind: wait for it rather than pile up requests
-            done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-            latencies.extend(t.result() for t in done)
-        in_flight.add(asyncio.create_task(post(http, events)))
-        sent += len(events)
-        tick += 1
-        await asyncio.sleep(max(0.0, started + tick * interval - time.monotonic()))
-        done = {t for t in in_flight if t.done()}
-        latencies.extend(t.result() for t in done)
-        in_flight -= done
-    latencies.extend(await asyncio.gather(*in_flight))
-    fed_s = time.monotonic() - started
+    next_probe = time.monotonic()
+
+    def probe(now: float) -> list[dict[str, Any]]:
+        nonlocal next_probe
+        if now < next_probe:
+            return []
+        account = next(probes)
+        triggered[account] = time.time()
+        next_probe += 1 / probes_per_s
+        return [trigger(account)]
+
+    fed = await feed_steadily(http, book, rate=rate, seconds=seconds, extra=probe)
+    sent, fed_s, latencies = fed.sent, fed.seconds, fed.post_seconds
     server = {k: v - server_before[k] for k, v in (await ingest_seconds(http)).items()}
     at_end = await lag.now()
     during = [sample for _, sample in lag.samples[first_sample:]] or [at_end]
@@ -320,45 +180,31 @@ async def main() -> None:
     accounts = sized("BENCH_PIPELINE_ACCOUNTS", 3_000, 50)
     latency_rate = int(os.environ.get("BENCH_PIPELINE_LATENCY_RATE", "2000"))
     probes_per_s = float(os.environ.get("BENCH_PIPELINE_PROBES_PER_S", "4"))
-    lag_budget_s = float(os.environ.get("BENCH_PIPELINE_LAG_BUDGET_S", "5"))
+    lag_budget_s = lag_budget()
     now = datetime.now(UTC).replace(microsecond=0)
     total = int(sum(rates) * seconds * 1.2) + 1000
     book = iter(feed(accounts, total, now=now))
     probe_count = int(probes_per_s * seconds * len(rates)) + 10
     setup = probe_setup("probe", probe_count, now=now)
     load_at_start = load_average()
-    async with bench_infra() as infra:
-        pipeline = await start_pipeline(infra.kafka_bootstrap, infra.database_url)
+    steps: list[dict[str, Any]] = []
+    async with bench_infra() as infra, running_pipeline(infra.kafka_bootstrap, infra.database_url) as running:
+        pipeline, lag, http = running.pipeline, running.lag, running.http
         alerts = Alerts(infra.kafka_bootstrap, pipeline.topics.churn_risk)
-        lag = Lag(infra.kafka_bootstrap, {s: pipeline.group(s) for s in CONSUMERS})
-        await lag.start()
-        tasks = [asyncio.create_task(alerts.run()), asyncio.create_task(lag.run())]
-        steps: list[dict[str, Any]] = []
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{pipeline.ports['ingest']}", timeout=60,
-                                         # below uvicorn's 5 s keep-alive, so no request meets a closing socket
-                                         limits=httpx.Limits(max_connections=40, keepalive_expiry=2)) as http:
-                for start in range(0, len(setup), 500):  # warm-up: the probes' history, unmeasured
-                    await post(http, setup[start:start + 500])
-                if await wait_drained(lag, within_s=300) is None:
-                    raise RuntimeError("the pipeline did not absorb the warm-up in 300 s")
-                probes = iter(f"probe-{n:04d}" for n in range(probe_count))
-                for rate in rates:
-                    steps.append(await step(pipeline, http, lag, alerts, book, probes, rate=rate, seconds=seconds,
-                                            probes_per_s=probes_per_s, lag_budget_s=lag_budget_s))
-                    print(orjson.dumps(steps[-1]).decode(), flush=True)
-                    for task in tasks:
-                        if task.done():
-                            task.result()  # a watcher that failed fails the run, never skews it
-                    if not steps[-1]["sustained"]:
-                        break
-            peak_rss = {s: ProcessMeter(p.pid).peak_rss_mb() for s, p in pipeline.processes.items()}
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await lag.close()
-            await stop_pipeline(pipeline, infra.database_url)
+        running.watch(alerts.run())
+        for start in range(0, len(setup), 500):  # warm-up: the probes' history, unmeasured
+            await post(http, setup[start:start + 500])
+        if await wait_drained(lag, within_s=300) is None:
+            raise RuntimeError("the pipeline did not absorb the warm-up in 300 s")
+        probes = iter(f"probe-{n:04d}" for n in range(probe_count))
+        for rate in rates:
+            steps.append(await step(pipeline, http, lag, alerts, book, probes, rate=rate, seconds=seconds,
+                                    probes_per_s=probes_per_s, lag_budget_s=lag_budget_s))
+            print(orjson.dumps(steps[-1]).decode(), flush=True)
+            running.check()
+            if not steps[-1]["sustained"]:
+                break
+        peak_rss = running.peak_rss_mb()
     sustained = [s for s in steps if s["sustained"]]
     at_latency_rate = next((s for s in steps if s["target_per_s"] == latency_rate), None)
     write_result("pipeline", {

@@ -108,7 +108,25 @@ def rows(results: Results) -> list[Row]:
         out.append(Row("ingest -> churn-risk alert latency", text, "-", "p99 < 500 ms at 2k ev/s", 0.0))
     else:
         out.append(Row("ingest -> churn-risk alert latency", "-", "-", "p99 < 500 ms at 2k ev/s", None))
+    out.append(_soak_row(results.get("soak")))
     return out
+
+
+def _soak_row(soak: dict[str, Any] | None) -> Row:
+    """The share is the tightest of the three bounds (memory per service, lag, drain), each as bound / measured."""
+    path = "load held: one rate for minutes, memory flat, lag bounded"
+    target = "RSS growth <= 10 % and 30 MiB; lag <= budget; drained <= 60 s"
+    if not soak:
+        return Row(path, "-", "-", target, None)
+    memory, lag = soak["memory"]["per_service"], soak["lag"]
+    shares = [min(m["first_mib"] * 1.1, m["first_mib"] + 30) / m["last_mib"] for m in memory.values()]
+    shares.append(lag["budget_s"] / max(*lag["max_s"].values(), 0.01))
+    shares.append(lag["drain_budget_s"] / max(lag["drain_s"], 0.01) if lag["drain_s"] is not None else 0.0)
+    growth = ", ".join(f"{k} {m['first_mib']:.0f} -> {m['last_mib']:.0f} MiB" for k, m in memory.items())
+    drain = f"{lag['drain_s']} s" if lag["drain_s"] is not None else "not drained"
+    measured = (f"{_n(soak['achieved_per_s'])} ev/s for {soak['seconds']:.0f} s: {growth}; max lag "
+                f"{max(lag['max_s'].values())} s (budget {lag['budget_s']} s); drained in {drain}")
+    return Row(path, measured, "-", target, min(shares))
 
 
 def _latency(figures: dict[str, Any], where: str) -> str:
@@ -142,6 +160,11 @@ def resources(results: Results) -> list[str]:
     if pipe.get("peak_rss_mb"):
         lines.append(f"| pipeline | peak RSS per service | | "
                      f"{', '.join(f'{k} {v}' for k, v in pipe['peak_rss_mb'].items())} |")
+    soak = results.get("soak", {})
+    if soak:
+        rss = ", ".join(f"{k} {m['first_mib']} -> {m['last_mib']}" for k, m in soak["memory"]["per_service"].items())
+        lines.append(f"| soak | {_n(soak['rate_per_s'])} ev/s held {soak['seconds']:.0f} s: RSS (MiB) after the "
+                     f"warm-up -> at the end | | {rss} |")
     return lines
 
 
@@ -185,7 +208,7 @@ def svg(table: list[Row]) -> str:
 
 def load(directory: Path) -> Results:
     out = {}
-    for name in ("plumbing", "ingest", "health", "pipeline"):
+    for name in ("plumbing", "ingest", "health", "pipeline", "soak"):
         path = directory / f"{name}.json"
         if path.exists():
             out[name] = json.loads(path.read_text())

@@ -72,6 +72,21 @@ def test_pipeline_bench_measures_lag_and_alert_latency(infra: Infra, tmp_path: P
     assert set(figures["peak_rss_mb"]) == {"ingest", "health", "renewals", "expansion"}
 
 
+def test_soak_bench_samples_memory_and_lag(infra: Infra, tmp_path: Path) -> None:
+    """Whether memory stayed flat is the full run's verdict (a load figure): here, that it is measured."""
+    figures = run_bench("soak", infra, tmp_path)
+    services = {"ingest", "health", "renewals", "expansion"}
+    assert len(figures["samples"]) >= 6 and all(set(s["rss_mib"]) == services for s in figures["samples"])
+    assert all(v > 0 for s in figures["samples"] for v in s["rss_mib"].values())
+    assert set(figures["memory"]["per_service"]) == services and isinstance(figures["held"], bool)
+    for service in services:
+        positive(figures["memory"]["per_service"][service], "first_mib", "last_mib")
+    assert set(figures["lag"]["max_records"]) == {"health", "renewals", "expansion"} and figures["lag"]["samples"] > 0
+    assert figures["lag"]["drain_s"] is not None  # every event fed was consumed
+    positive(figures, "achieved_per_s", "events")
+    assert "| load held: one rate for minutes, memory flat, lag bounded | " in summary(load(tmp_path))
+
+
 def test_report_reads_every_result(tmp_path: Path) -> None:
     """The table from figures shaped as the benches write them (their own tests above check the shape)."""
     (tmp_path / "plumbing.json").write_text(json.dumps({
@@ -81,3 +96,5 @@ def test_report_reads_every_result(tmp_path: Path) -> None:
     assert "| consumer runner, trivial handler | 60,000 ev/s | raw aiokafka consume 150,000 ev/s (ratio 0.40) " \
            "| >= 50k ev/s, ratio >= 0.3 | yes |" in text
     assert "| whole pipeline, steady rate, lag flat | - | - | >= 10k ev/s sustained | not run |" in text
+    assert "| load held: one rate for minutes, memory flat, lag bounded | - | - | RSS growth <= 10 % and 30 MiB; " \
+           "lag <= budget; drained <= 60 s | not run |" in text
