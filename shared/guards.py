@@ -27,6 +27,7 @@ from typing import Any, get_args, get_origin
 from fastapi import Request, Response
 from fastapi import params as fastapi_params
 from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
 from starlette.types import Message
 
 from shared.auth import ScopeCheck, authenticate
@@ -127,11 +128,15 @@ async def read_body(request: Request, *, max_bytes: int) -> bytes:
             raise _too_large(f"{declared} bytes", max_bytes)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise _too_large(f"over {max_bytes} bytes", max_bytes)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(f"over {max_bytes} bytes", max_bytes)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody reads the answer, but the log shows a refused request, not an unhandled exception.
+        raise ApiError(400, f"the client went away after {size} bytes of the body") from None
     return b"".join(chunks)
 
 
