@@ -38,11 +38,16 @@ BODY = {"requestBody": {"required": True, "content": {
 GZIP = b"\x1f\x8b"
 
 
+REPORT: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The report: JSON (`format=json`) or a self-contained HTML page with charts (`format=html`)",
+    "content": {"application/json": {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}}}
+
+
 def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter:
     router = api_router(prefix="/v1", tags=["backtest"])
     running = ConcurrencyLimit(1, what="backtest", retry_after_s=60)
 
-    @router.post("/backtest", response_model=None, responses=error_responses(400, 429, 504),
+    @router.post("/backtest", response_model=None, responses={**REPORT, **error_responses(400, 429, 504)},
                  openapi_extra=BODY, max_body_size=max_body_bytes,
                  summary="Replay an event history through the scoring and judge it against its outcomes")
     async def run_backtest(
