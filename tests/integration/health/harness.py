@@ -27,8 +27,8 @@ from tests.services import API_KEYS, READER, started, topics_for
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
 
-BUILT_IN_VERSION = 2
-"""The built-in scorecards' current version on a fresh schema (migration 0003 added version 2)."""
+BUILT_IN_VERSION = 3
+"""The built-in scorecards' current version on a fresh schema (0003 added version 2, 0005 version 3)."""
 
 
 def at(day: float) -> datetime:

@@ -227,6 +227,41 @@ def test_usage_decline_raises_and_resolves_when_users_return() -> None:
     assert _kinds(resolved) == [("usage_decline", "resolved")]
 
 
+class TestUsageVolumeDecline:
+    """Usage without user ids: a fall in volume alerts only while the usage component itself reads red
+    under the default rules (its level and recency hold it at 55-70 after a halving, so the old gate at
+    50 never let it fire on the archetype books)."""
+
+    card = replace(DEFAULT_SCORECARDS["enterprise"], alerts=replace(
+        DEFAULT_SCORECARDS["enterprise"].alerts, usage_decline_sustain_days=0, enabled=frozenset({"usage_decline"})))
+
+    def _usage(self, score: float, decline: float) -> HealthScore:
+        usage = ComponentScore("usage", score, {"usage_decline_pct": decline, "active_users_decline_pct": None,
+                                                "daily_active_users_recent": None, "daily_active_users_prior": None})
+        only_usage = replace(self.card, weights={"usage": 1}, critical_measures=())
+        return combine([usage], only_usage, as_of=at(100), previous_grade=None)
+
+    def _run(self, score: float, decline: float) -> AlertDecisions:
+        return _evaluate(EMPTY_SIGNALS, self._usage(score, decline), 100, card=self.card)
+
+    def test_a_halving_that_leaves_usage_red_alerts(self) -> None:
+        raised = self._run(60.0, 80.0)
+        assert _kinds(raised) == [("usage_decline", "raised")]
+        assert (raised.raised[0].magnitude, raised.raised[0].severity) == (80.0, "high")
+        assert _kinds(self._run(67.9, 50.0)) == [("usage_decline", "raised")]
+
+    def test_a_fall_to_a_usage_level_still_outside_the_red_band_does_not(self) -> None:
+        assert self._run(68.0, 80.0).decisions == ()
+        assert self._run(85.0, 90.0).decisions == ()
+
+    def test_a_fall_of_less_than_half_does_not(self) -> None:
+        assert self._run(40.0, 49.9).decisions == ()
+
+    def test_the_default_gate_is_the_grades_red_line(self) -> None:
+        for card in DEFAULT_SCORECARDS.values():
+            assert card.alerts.usage_decline_max_usage_score == card.thresholds.red_enter
+
+
 def test_a_run_of_negative_feedback() -> None:
     h = healthy_account(days=60)
     card = replace(ENTERPRISE, alerts=replace(ENTERPRISE.alerts, enabled=frozenset({"negative_feedback"})))
