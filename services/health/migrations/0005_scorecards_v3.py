@@ -9,7 +9,6 @@ import json
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0005"
 down_revision = "0004"
@@ -73,17 +72,15 @@ BUILT_IN_V3 = json.loads(
 
 
 def upgrade(schema: str) -> None:
-    scorecards = sa.table("scorecards", sa.column("segment", sa.Text), sa.column("version", sa.Integer),
-                          sa.column("config", JSONB), sa.column("created_by", sa.Text), schema=schema)
-    latest = op.get_bind().execute(sa.text(
-        f'SELECT DISTINCT ON (segment) segment, version, created_by FROM "{schema}".scorecards '
-        "ORDER BY segment, version DESC")).all()
-    on_built_in = {segment: version for segment, version, created_by in latest if created_by == BUILT_IN}
-    rows = [{"segment": segment, "version": on_built_in[segment] + 1,
-             "config": {**config, "version": on_built_in[segment] + 1}, "created_by": BUILT_IN}
-            for segment, config in BUILT_IN_V3.items() if segment in on_built_in]
-    if rows:
-        op.bulk_insert(scorecards, rows)
+    # One statement: each segment whose latest version is built-in gets the next version, with v3's config.
+    op.execute(sa.text(
+        f'INSERT INTO "{schema}".scorecards (segment, version, config, created_by) '
+        "SELECT latest.segment, latest.version + 1, "
+        "jsonb_set(CAST(:configs AS jsonb) -> latest.segment, '{version}', to_jsonb(latest.version + 1)), :who "
+        f'FROM (SELECT DISTINCT ON (segment) segment, version, created_by FROM "{schema}".scorecards '
+        "ORDER BY segment, version DESC) AS latest "
+        "WHERE latest.created_by = :who AND (CAST(:configs AS jsonb) -> latest.segment) IS NOT NULL"
+    ).bindparams(configs=json.dumps(BUILT_IN_V3), who=BUILT_IN))
 
 
 def downgrade(schema: str) -> None:
