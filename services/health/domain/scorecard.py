@@ -100,8 +100,12 @@ class AlertRules:
     """Active users down by this much against the 30 days before (when usage carries user ids)."""
     usage_decline_volume_pct: float = 50.0
     """Usage volume (per feature, and active days) down by this much, when there are no user ids."""
-    usage_decline_max_usage_score: float = 50.0
-    """...and only while the usage component is below this (a fall to a still healthy level is not a risk)."""
+    usage_decline_max_usage_score: float = 68.0
+    """...and only while the usage component is below this (a fall to a still healthy level is not a risk):
+    the grades' red line (`red_enter`), i.e. usage itself reads red. Not lower: after a fall of half or
+    more, the component's level part (against the cohort, over 30 days) and its recency (the account
+    still uses the product, less) hold it at 55-70, so at 50 the rule never fired on the archetype books
+    (docs/signal-quality.md, "Why churners were missed")."""
     usage_decline_step: float = 20.0
     usage_decline_sustain_days: int = 14
     champion_left_sustain_days: int = 7

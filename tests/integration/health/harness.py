@@ -18,8 +18,8 @@ from tests.infra import Infra
 from tests.services import API_KEYS, Harness, serving, settings_fields
 from tests.stories import at
 
-BUILT_IN_VERSION = 2
-"""The built-in scorecards' current version on a fresh schema (migration 0003 added version 2)."""
+BUILT_IN_VERSION = 3
+"""The built-in scorecards' current version on a fresh schema (0003 added version 2, 0005 version 3)."""
 
 
 def settings_for(infra: Infra, *, schema: str, unique: str, **overrides: Any) -> HealthSettings:

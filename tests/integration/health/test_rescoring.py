@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from services.health.domain import today_midnight
+from services.health.domain import DEFAULT_SCORECARDS, scorecard_to_json, today_midnight
 from tests.integration.health.harness import BUILT_IN_VERSION, Health, at, healthy
 from tests.services import WRITER
 
@@ -123,6 +123,8 @@ async def test_a_scorecard_change_rescores_its_accounts_and_the_history_records_
     current = {c["segment"]: c for c in (await health.http.get("/v1/scorecards")).json()["items"]}
     assert current["enterprise"]["version"] == BUILT_IN_VERSION + 1 and current["smb"]["version"] == BUILT_IN_VERSION
     assert current["enterprise"]["config"]["weights"]["usage"] == 100
+    # the built-in version a fresh schema gets (the latest migration's) is the code's defaults
+    assert {**current["smb"]["config"], "version": 1} == scorecard_to_json(DEFAULT_SCORECARDS["smb"])
 
 
 async def test_scorecards_are_validated_and_a_preview_stores_nothing(health: Health) -> None:

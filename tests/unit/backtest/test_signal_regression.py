@@ -31,8 +31,10 @@ def test_the_default_score_ranks_churn_at_least_as_well_as_the_baseline_without_
                               settings=BacktestSettings())
     ranking, alerts = report["ranking"], report["alerts"]
     assert ranking["churned"] >= 10, "enough churn to judge"
-    # measured 2026-11-30: score 0.767, baseline 0.564, events in the last 30 days 0.789
+    # measured 2026-11-30: score 0.764 (0.767 when the fixture was committed), baseline 0.564, events in
+    # the last 30 days 0.789
     assert ranking["auc"]["score"] >= ranking["auc"]["baseline"]
     assert ranking["auc"]["score"] >= 0.72
-    # measured: 0.364 alerts per account-quarter (the bar: 0.5)
+    # measured: 0.368 alerts per account-quarter (the bar: 0.5; 0.364 when committed), the same with
+    # usage_decline gated at 68 as at 50
     assert alerts["per_account_quarter"] <= 0.5

@@ -67,6 +67,12 @@ def _kinds(decisions: AlertDecisions) -> list[tuple[str, str]]:
     return [(d.kind, d.action) for d in decisions.decisions]
 
 
+def _champion(decisions: AlertDecisions) -> list[tuple[str, str]]:
+    """The departure's decisions alone: the factory's usage ends on day 100, so by day 111 the account
+    has been silent for 11 days with its daily users down a third, which usage_decline rightly reports."""
+    return [k for k in _kinds(decisions) if k[0] == "champion_left"]
+
+
 class TestChampionLeft:
     def _account(self) -> History:
         h = healthy_account(days=100)
@@ -95,7 +101,7 @@ class TestChampionLeft:
         replaced = score_account(h.signals(), ENTERPRISE, as_of=at(111), previous_grade="green")
         assert replaced.components["relationship"].facts["champion_unreplaced_days"] is None
         resolved = _evaluate(h.signals(), replaced, 111, open_alerts=opened)
-        assert _kinds(resolved) == [("champion_left", "resolved")]
+        assert _champion(resolved) == [("champion_left", "resolved")]
         assert resolved.resolved[0].alert_id == alert.alert_id
         assert resolved.resolved[0].event_type == "churn_risk.resolved"
 
@@ -133,7 +139,7 @@ class TestChampionLeft:
         h.contact(110, "c-9", "champion", name="Lee")
         resolved = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(111),
                                                         previous_grade="green"), 111, open_alerts=_open(first))
-        assert _kinds(resolved) == [("champion_left", "resolved")]
+        assert _champion(resolved) == [("champion_left", "resolved")]
         h.contact(140, "c-9", "champion", "left")  # Jane's departure is unreplaced again, and Lee's is new
         again = _evaluate(h.signals(), score_account(h.signals(), ENTERPRISE, as_of=at(141), previous_grade="green"),
                           141, last_resolved={"champion_left": at(111)}, episodes={"champion_left": 1})
@@ -225,6 +231,41 @@ def test_usage_decline_raises_and_resolves_when_users_return() -> None:
     back = score_account(h.signals(160), card, as_of=at(160), previous_grade="red")
     resolved = _evaluate(h.signals(160), back, 160, card=card, open_alerts=_open(alert))
     assert _kinds(resolved) == [("usage_decline", "resolved")]
+
+
+class TestUsageVolumeDecline:
+    """Usage without user ids: a fall in volume alerts only while the usage component itself reads red
+    under the default rules (its level and recency hold it at 55-70 after a halving, so the old gate at
+    50 never let it fire on the archetype books)."""
+
+    card = replace(DEFAULT_SCORECARDS["enterprise"], alerts=replace(
+        DEFAULT_SCORECARDS["enterprise"].alerts, usage_decline_sustain_days=0, enabled=frozenset({"usage_decline"})))
+
+    def _usage(self, score: float, decline: float) -> HealthScore:
+        usage = ComponentScore("usage", score, {"usage_decline_pct": decline, "active_users_decline_pct": None,
+                                                "daily_active_users_recent": None, "daily_active_users_prior": None})
+        only_usage = replace(self.card, weights={"usage": 1}, critical_measures=())
+        return combine([usage], only_usage, as_of=at(100), previous_grade=None)
+
+    def _run(self, score: float, decline: float) -> AlertDecisions:
+        return _evaluate(EMPTY_SIGNALS, self._usage(score, decline), 100, card=self.card)
+
+    def test_a_halving_that_leaves_usage_red_alerts(self) -> None:
+        raised = self._run(60.0, 80.0)
+        assert _kinds(raised) == [("usage_decline", "raised")]
+        assert (raised.raised[0].magnitude, raised.raised[0].severity) == (80.0, "high")
+        assert _kinds(self._run(67.9, 50.0)) == [("usage_decline", "raised")]
+
+    def test_a_fall_to_a_usage_level_still_outside_the_red_band_does_not(self) -> None:
+        assert self._run(68.0, 80.0).decisions == ()
+        assert self._run(85.0, 90.0).decisions == ()
+
+    def test_a_fall_of_less_than_half_does_not(self) -> None:
+        assert self._run(40.0, 49.9).decisions == ()
+
+    def test_the_default_gate_is_the_grades_red_line(self) -> None:
+        for card in DEFAULT_SCORECARDS.values():
+            assert card.alerts.usage_decline_max_usage_score == card.thresholds.red_enter
 
 
 def test_a_run_of_negative_feedback() -> None:

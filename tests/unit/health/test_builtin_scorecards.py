@@ -26,7 +26,7 @@ def _migration(name: str) -> ModuleType:
 
 
 def test_the_latest_built_in_version_in_the_migrations_is_the_code_s_defaults() -> None:
-    frozen = _migration("0003_norms_and_scorecards_v2").BUILT_IN_V2
+    frozen = _migration("0005_scorecards_v3").BUILT_IN_V3
     assert set(frozen) == set(DEFAULT_SCORECARDS)
     for segment, card in DEFAULT_SCORECARDS.items():
         assert {**frozen[segment], "version": card.version} == scorecard_to_json(card), segment
@@ -34,5 +34,6 @@ def test_the_latest_built_in_version_in_the_migrations_is_the_code_s_defaults() 
 
 def test_every_frozen_version_still_validates() -> None:
     for config in (*_migration("0001_health").BUILT_IN_V1.values(),
-                   *_migration("0003_norms_and_scorecards_v2").BUILT_IN_V2.values()):
+                   *_migration("0003_norms_and_scorecards_v2").BUILT_IN_V2.values(),
+                   *_migration("0005_scorecards_v3").BUILT_IN_V3.values()):
         validate_scorecard(config)
