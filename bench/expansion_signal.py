@@ -10,7 +10,11 @@ Data sets: the archetype book (seeds 1, 2: growing accounts amend to more seats 
 renew for more) and the ChurnSim models with plan upgrades (crm6, crm5, seeds 1, 2, daily counts:
 a renewal onto a dearer plan is an upgrade); socialnet7 has no upgrades (one plan), so it is run
 only for how many triggers fire. The catalogue is the service's default (deploy/catalogue.yaml) and
-the thresholds the defaults: nothing is fitted to the data scored.
+the thresholds the defaults: nothing is fitted to the data scored. The crm books are run a third
+time ("plan catalogue") with their own plans as the catalogue (bench/datasets/churnsim_plans.yaml,
+transcribed from the simulator's plan table: tiers, prices, the monthly searches each plan
+includes), as a vendor would configure Orchard: the default catalogue knows none of those plans, so
+plan_limit cannot fire there.
 
 Writes bench/results/expansion_signal.json (history in .jsonl) and expansion_signal.md
 (expansion_signal_partial.* for a run with --only).
@@ -28,12 +32,15 @@ import yaml
 from bench.common import RESULTS, write_result
 from bench.signal_quality import data_sets
 from services.expansion.backtest.run import backtest_archive
-from services.expansion.domain import Thresholds, parse_catalogue
+from services.expansion.domain import Catalogue, Thresholds, parse_catalogue
 from shared.backtest.history import read_archive
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_SETS = ("archetypes-s1", "archetypes-s2", "churnsim-crm6-s1-daily", "churnsim-crm6-s2-daily",
              "churnsim-crm5-s1-daily", "churnsim-crm5-s2-daily", "churnsim-socialnet7-s1-daily")
+PLAN_CATALOGUE = REPO / "bench" / "datasets" / "churnsim_plans.yaml"
+PLAN_CATALOGUE_BOOKS = ("churnsim-crm5", "churnsim-crm6")
+"""The books whose plans that catalogue describes."""
 COLUMNS = ("data_set", "variant", "accounts", "upgrades", "judged_upgrades", "triggers", "recall", "precision",
            "usage_growth_recall", "usage_growth_precision", "growth_top_decile_recall",
            "growth_top_decile_precision", "logistic_top_decile_recall", "logistic_top_decile_precision",
@@ -64,14 +71,18 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def run(only: str | None, workers: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    catalogue = parse_catalogue(yaml.safe_load((REPO / "deploy" / "catalogue.yaml").read_text()))
+    default = _catalogue(REPO / "deploy" / "catalogue.yaml")
+    plans = _catalogue(PLAN_CATALOGUE)
     thresholds = Thresholds()
     rows, reports = [], {}
     for data_set in data_sets():
         if data_set.name not in DATA_SETS or (only and only not in data_set.name):
             continue
         archive = read_archive([data_set.ensure()])
-        for variant, cohorts in (("cohort norms", True), ("own growth only", False)):
+        variants = [("cohort norms", True, default), ("own growth only", False, default)]
+        if data_set.name.startswith(PLAN_CATALOGUE_BOOKS):
+            variants.append(("plan catalogue", True, plans))
+        for variant, cohorts, catalogue in variants:
             started = time.perf_counter()
             report = backtest_archive(archive, catalogue=catalogue, thresholds=thresholds, cohorts=cohorts,
                                       workers=workers)
@@ -79,6 +90,10 @@ def run(only: str | None, workers: int) -> tuple[list[dict[str, Any]], dict[str,
             reports[f"{data_set.name} / {variant}"] = report
             print(markdown(rows[-1:]).splitlines()[-1], flush=True)
     return rows, reports
+
+
+def _catalogue(path: Path) -> Catalogue:
+    return parse_catalogue(yaml.safe_load(path.read_text()))
 
 
 def main() -> None:
@@ -90,7 +105,8 @@ def main() -> None:
     name = "expansion_signal_partial" if args.only else "expansion_signal"  # a partial run never hides a full one
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.md").write_text(markdown(rows))
-    write_result(name, {"thresholds": "default", "catalogue": "deploy/catalogue.yaml", "window_days": 90,
+    write_result(name, {"thresholds": "default", "window_days": 90,
+                        "catalogue": "deploy/catalogue.yaml; plan catalogue rows: bench/datasets/churnsim_plans.yaml",
                         "only": args.only, "data_sets": rows, "reports": reports})
 
 

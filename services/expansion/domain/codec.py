@@ -26,6 +26,7 @@ def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
         "latest_at": s.latest_at.isoformat() if s.latest_at else None,
         "contracts": {cid: _contract_to_json(c) for cid, c in s.contracts.items()},
         "users": dict(s.user_last_seen),
+        "users_reported": s.users_reported,
         "features": {name: [f.product, f.last_day, f.day_mask, list(f.evidence)] for name, f in s.features.items()},
         "usage_evidence": list(s.usage_evidence),
         "nps": _survey_to_json(s.nps),
@@ -55,6 +56,8 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
         segment=_segment_from_json(doc.get("segment")),
         gate=_gate_from_json(doc.get("gate")),
         divergence=_divergence_from_json(doc.get("divergence")),
+        # State stored before the flag existed: users held means ids were reported (the best it can tell).
+        users_reported=bool(doc.get("users_reported", bool(doc.get("users")))),
     )
 
 

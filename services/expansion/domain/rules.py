@@ -25,6 +25,8 @@ FULL_CONFIDENCE_SEAT_RATIO = 1.1
 """seat_limit is fully confident when active users exceed the seats by 10%."""
 PREMIUM_FULL_DAYS = 10
 """premium_feature_use's usage part is full at 10 days of use in 30."""
+ADOPTION_UNKNOWN = 0.5
+"""high_satisfaction's adoption part of the confidence when active users cannot be counted."""
 
 
 def evaluate_triggers(snap: Snapshot, catalogue: Catalogue, thresholds: Thresholds,
@@ -92,20 +94,27 @@ def premium_feature_use(snap: Snapshot, catalogue: Catalogue, t: Thresholds) -> 
 def high_satisfaction(
     snap: Snapshot, catalogue: Catalogue, t: Thresholds, *, taken: frozenset[str] = frozenset()
 ) -> list[Trigger]:
-    """A recent promoter (NPS >= 9 or CSAT >= 4.5 within 90 days) with healthy adoption: offer the
-    best-fitting whitespace product that no earlier rule proposes (`taken`).
+    """A recent promoter (NPS >= 9 or CSAT >= 4.5 within 90 days) with healthy adoption
+    (`Snapshot.healthy_adoption`: active users against seats where user ids are sent, usage volume
+    against its own baseline where they are not): offer the best-fitting whitespace product that no
+    earlier rule proposes (`taken`).
 
     Uplift: that product's list price x licensed seats.
-    Confidence: 0.4 + 0.3 x promoter strength (NPS 9 -> 0.5, 10 -> 1) + 0.3 x min(1, active ratio).
+    Confidence: 0.4 + 0.3 x promoter strength (NPS 9 -> 0.5, 10 -> 1) + 0.3 x min(1, active ratio)
+    (0.5 for that part when active users cannot be counted).
     """
-    if snap.satisfaction is None or not snap.seats or snap.active_ratio < t.healthy_active_ratio:
+    if snap.satisfaction is None or not snap.seats:
+        return []
+    adoption = snap.healthy_adoption(t)
+    if adoption is None:
         return []
     fits = [f for f in whitespace(snap, catalogue, t) if f.prerequisites_met and f.product.product_id not in taken]
     if not fits:
         return []
     best = fits[0]
-    confidence = 0.4 + 0.3 * snap.satisfaction.strength + 0.3 * min(1.0, snap.active_ratio)
-    reason = (f"{snap.satisfaction.describe()} and {snap.describe_adoption()}: a promoter with strong adoption; "
+    adoption_part = min(1.0, snap.active_ratio) if snap.adoption_counted else ADOPTION_UNKNOWN
+    confidence = 0.4 + 0.3 * snap.satisfaction.strength + 0.3 * adoption_part
+    reason = (f"{snap.satisfaction.describe()} and {adoption}: a promoter with healthy adoption; "
               f"{best.product.name} fits next ({best.reasons[0]})")
     evidence = (snap.satisfaction.survey.event_id, *snap.contract_evidence())
     return [Trigger("high_satisfaction", best.product.product_id, reason, evidence, best.estimated_arr_uplift,

@@ -6,7 +6,8 @@ What is kept, and why it stays bounded whatever the event volume:
   licensed seats and owned products are known at any `as_of`;
 * users: each user's last-seen UTC day, for "distinct active users in the last 30 days"; users
   not seen for `ACTIVE_WINDOW_DAYS` before the newest event are dropped, and at most
-  `MAX_TRACKED_USERS` are kept (the most recently seen);
+  `MAX_TRACKED_USERS` are kept (the most recently seen); and whether any usage event ever carried a
+  user id (`users_reported`): without one, active users are unknown, not zero;
 * features: per feature name, the product it was reported under and a 30-bit day mask of the
   days it was used (bit k = the day `k` days before `last_day`), at most `MAX_FEATURES`;
 * volumes: per feature, the summed `quantity` per UTC day over the last `usage.VOLUME_DAYS` days
@@ -99,6 +100,9 @@ class ExpansionSignals:
     """(occurred_at, event_id, segment) of the latest contract event that named a segment."""
     gate: HealthGate = EMPTY_GATE
     divergence: DivergenceState = EMPTY_DIVERGENCE
+    users_reported: bool = False
+    """Some usage event carried a user id. Aggregated daily counts, metered quantities and server-side
+    events carry none: their active users are unknown, and an empty `user_last_seen` says nothing."""
 
     @property
     def segment_name(self) -> str | None:
@@ -149,13 +153,14 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
     evidence = list(signals.usage_evidence)
     volumes = dict(signals.volumes)
     nps, csat, latest, segment = signals.nps, signals.csat, signals.latest_at, signals.segment
-    gate = signals.gate
+    gate, users_reported = signals.gate, signals.users_reported
     for event in events:
         day = day_number(event.occurred_at)
         if latest is None or event.occurred_at > latest:
             latest = event.occurred_at
         if event.event_type == "usage.recorded":
             _apply_usage(event, day, users, features, evidence)
+            users_reported = users_reported or bool(event.data.get("user_id"))
             add_volume(volumes, str(event.data["feature"]), day, float(event.data.get("quantity", 1) or 0))
         elif event.event_type == "survey.answered":
             answer = Survey(int(event.data["score"]), event.occurred_at, event.event_id)
@@ -172,7 +177,7 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
             gate = apply_gate_event(gate, event_type=event.event_type, event_id=event.event_id,
                                     occurred_at=event.occurred_at, data=event.data)
     return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat, volumes, segment,
-                                     gate, signals.divergence))
+                                     gate, signals.divergence, users_reported))
 
 
 def _later(current: Survey | None, answer: Survey) -> Survey:

@@ -51,6 +51,26 @@ class Snapshot:
     def active_ratio(self) -> float:
         return self.active_users / self.seats if self.seats else 0.0
 
+    @property
+    def adoption_counted(self) -> bool:
+        """Active users can be set against seats: the account has seats and its usage carries user ids."""
+        return self.seats > 0 and self.signals.users_reported
+
+    def healthy_adoption(self, t: Thresholds) -> str | None:
+        """Why adoption is healthy, in words; None when it is not, or nothing tells.
+
+        Counted (seats and user ids): active users at `healthy_active_ratio` of seats or above.
+        Otherwise (aggregate telemetry without user ids, or no seats) active users are unknown, not
+        zero, so usage volume stands in: the account's usage at `healthy_usage_ratio` of its own
+        baseline or above (per feature, so units never mix)."""
+        if self.adoption_counted:
+            return self.describe_adoption() if self.active_ratio >= t.healthy_active_ratio else None
+        growth = self.usage_growth
+        if growth is None or growth < t.healthy_usage_ratio:
+            return None
+        missing = "seats" if self.seats <= 0 else "user ids"
+        return f"usage x{growth:.2f} against its previous 60 days (no {missing} to count active users against)"
+
     def describe_adoption(self) -> str:
         return (f"{self.active_users} of {self.seats} seats active in the last 30 days "
                 f"({round(self.active_ratio * 100)}%)")

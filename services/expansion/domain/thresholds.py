@@ -22,6 +22,9 @@ class Thresholds:
     """A survey answer counts as "recent" for this many days."""
     healthy_active_ratio: float = 0.85
     """Adoption that makes a promoter a growth signal (high_satisfaction) and adds to whitespace fit."""
+    healthy_usage_ratio: float = 1.0
+    """Where active users cannot be counted (no user ids, or no seats), healthy adoption is usage volume
+    at this share of its own baseline or above: 1.0 is "not falling" (`Snapshot.healthy_adoption`)."""
     whitespace_min_fit: float = 0.7
     """A whitespace product becomes a trigger (not just a list entry) at this fit or above."""
     usage_growth_ratio: float = 1.3
@@ -52,7 +55,7 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         for name in ("seat_limit_ratio", "seat_headroom_ratio", "healthy_active_ratio", "whitespace_min_fit",
-                     "plan_limit_ratio", "cohort_min_percentile"):
+                     "plan_limit_ratio", "cohort_min_percentile", "healthy_usage_ratio"):
             if not 0 <= getattr(self, name) <= 2:
                 raise ValueError(f"{name} must be between 0 and 2, got {getattr(self, name)}")
         if self.premium_min_days < 1 or self.cooldown_days < 0 or self.satisfaction_window_days < 1:

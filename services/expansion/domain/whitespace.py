@@ -3,7 +3,8 @@
 Fit, 0..1, is the sum of plain facts an account manager would cite:
 
     0.3  the account owns every prerequisite (without them the fit is 0: "needs X first")
-  + 0.3  adoption is healthy: active users >= `healthy_active_ratio` of seats
+  + 0.3  adoption is healthy (`Snapshot.healthy_adoption`): active users >= `healthy_active_ratio` of
+         seats, or without user ids or seats to count them, usage volume holding against its baseline
   + 0.2  a promoter answered recently (NPS/CSAT at or above the promoter threshold)
   + 0.2  the account already uses one of the product's premium features
 
@@ -63,9 +64,9 @@ def _fit(snap: Snapshot, product: Product, t: Thresholds) -> WhitespaceFit:
     owned = ", ".join(product.prerequisites) if product.prerequisites else "no prerequisites"
     reasons = [f"owns its prerequisites ({owned})" if product.prerequisites else "has no prerequisites"]
     evidence = list(snap.contract_evidence())
-    if snap.seats and snap.active_ratio >= t.healthy_active_ratio:
+    if (adoption := snap.healthy_adoption(t)) is not None:
         fit += ADOPTION_WEIGHT
-        reasons.append(f"healthy adoption: {snap.describe_adoption()}")
+        reasons.append(f"healthy adoption: {adoption}")
     if snap.satisfaction is not None:
         fit += PROMOTER_WEIGHT
         reasons.append(f"promoter: {snap.satisfaction.describe()}")
