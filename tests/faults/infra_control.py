@@ -81,7 +81,7 @@ def private_infra(unique: str) -> Iterator[PrivateInfra]:
 
 def main(component: str, action: str) -> None:
     sys.path.insert(0, str(LAUNCHER.parent))
-    import infra  # type: ignore[import-not-found]  # deploy/local/infra.py: standard library only
+    import infra  # deploy/local/infra.py: standard library only
 
     cfg = infra.Config()
     step = {("kafka", "up"): infra.kafka_up, ("kafka", "down"): infra.kafka_down,

@@ -30,17 +30,21 @@ async def end_offsets(bootstrap: str, topics: Sequence[str]) -> dict[TopicPartit
         await consumer.stop()
 
 
-async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
-    """Records on `topics` past the group's committed offsets (a partition never committed counts whole).
-    Transaction markers count too, but a caught-up runner commits its position past them when idle."""
-    ends = await end_offsets(bootstrap, topics)
+async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+    return {tp: meta.offset for tp, meta in committed.items()}
+
+
+async def group_lag(bootstrap: str, group: str, topics: Sequence[str]) -> int:
+    """Records on `topics` past the group's committed offsets (a partition never committed counts whole).
+    Transaction markers count too, but a caught-up runner commits its position past them when idle."""
+    ends = await end_offsets(bootstrap, topics)
+    done = {tp: offset for tp, offset in (await committed_offsets(bootstrap, group)).items() if offset >= 0}
     return sum(max(0, end - done.get(tp, 0)) for tp, end in ends.items())
 
 
@@ -69,13 +73,7 @@ async def locate(bootstrap: str, topics: Sequence[str], ids: set[str], group: st
                 continue
             if isinstance(value, dict) and value.get("event_id") in ids:
                 found.setdefault((topic, record.partition), []).append(record.offset)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        committed = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    done = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
+    done = {(tp.topic, tp.partition): offset for tp, offset in (await committed_offsets(bootstrap, group)).items()}
     return "; ".join(f"{topic}[{partition}] {len(offsets)} at {min(offsets)}..{max(offsets)} "
                      f"(committed {done.get((topic, partition))})"
                      for (topic, partition), offsets in sorted(found.items()))
