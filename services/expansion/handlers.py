@@ -27,7 +27,7 @@ from services.expansion.domain import (
     decide,
 )
 from services.expansion.domain.divergence import DivergenceAlert
-from services.expansion.inputs import fold_order, signal_event
+from services.expansion.inputs import signal_event
 from services.expansion.store import (
     ExpansionTables,
     close_opportunities,
@@ -79,8 +79,10 @@ class ExpansionHandler:
 
     def _decide(self, account_id: str) -> Callable[[Decided, Sequence[ConsumedEvent]], Decided]:
         def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:
-            # A late event is judged at the account's latest event time, not its own (decide's as_of):
-            # a late contract event must not judge the account as it was months ago.
-            signal_events = [signal_event(e) for e in sorted(events, key=fold_order)]
+            # In the order consumed: the runner's merge already puts them in event time (inputs before
+            # the health records they tie with), and a late event (one behind the account's latest) is
+            # judged at the latest event time, whichever batch it came in. Sorting a batch would reorder
+            # late events inside it but not across batches: decisions would depend on batch boundaries.
+            signal_events = [signal_event(e) for e in events]
             return decide(state, account_id, signal_events, catalogue=self.catalogue, thresholds=self.thresholds)
         return apply

@@ -9,14 +9,13 @@ and carried in an envelope frame (id, type, account, time; no data) for the runn
 and group, and `signal_event` reads it back from the record's bytes.
 
 A `health.changed` carries the time of the event that caused it, so it ties with that event. The
-merge (`shared.alignment`) puts the input topics first at equal times, and so must a batch: the
-fold orders by `fold_order`, so a record is never judged under the health it caused, whether the two
-arrive in one batch or in two.
+merge (`shared.alignment`) puts the input topics first at equal times (they come first in the
+runner's topic list), and the handler folds a batch in the order consumed, so a record is never
+judged under the health it caused, whether the two arrive in one batch or in two.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Final
 
 from services.expansion.domain import GATE_EVENT_TYPES, SignalEvent
@@ -65,9 +64,3 @@ def signal_event(event: ConsumedEvent) -> SignalEvent:
             data = {"kind": record.kind, "alert_id": record.alert_id, "action": record.action}
         return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, data)
     return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, envelope.data.model_dump())
-
-
-def fold_order(event: ConsumedEvent) -> tuple[datetime, bool, str]:
-    """Event time, inputs before the health and churn-risk records of the same time, then event id."""
-    envelope = event.envelope
-    return envelope.occurred_at, envelope.type in GATE_EVENT_TYPES, envelope.event_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from aiokafka import TopicPartition
 
 from services.expansion.domain import (
     Decided,
@@ -13,7 +14,8 @@ from services.expansion.domain import (
     signals_from_json,
     signals_to_json,
 )
-from services.expansion.inputs import fold_order, parse_expansion_input
+from services.expansion.inputs import parse_expansion_input
+from shared.alignment import align
 from shared.consumer import ConsumedEvent
 from shared.events import EventValidationError
 from tests.unit.expansion.factories import Story, at, decide_story, default_catalogue, upsell_story
@@ -152,11 +154,16 @@ def test_the_parser_frames_health_and_churn_records_and_rejects_bad_ones() -> No
 
 
 def test_a_health_record_follows_the_input_it_ties_with_whatever_its_id() -> None:
+    """The runner's merge puts the input topics first at equal times (expansion lists them first), and
+    the handler keeps the order consumed."""
     story = Story("a")
     usage_id = story.feature(range(1, 2), "reports")[0]
     story.health(1.5, "red", 41)
     health = {**story.events[1], "event_id": "0-sorts-first"}
-    raws = [orjson.dumps(e) for e in (health, story.events[0])]
-    consumed = [ConsumedEvent(parse_expansion_input(raw), "t", 0, n, raw) for n, raw in enumerate(raws)]
-    assert consumed[0].envelope.occurred_at == consumed[1].envelope.occurred_at
-    assert [e.envelope.event_id for e in sorted(consumed, key=fold_order)] == [usage_id, "0-sorts-first"]
+    usage_tp, health_tp = TopicPartition("usage", 0), TopicPartition("account-health", 0)
+    fetched = {tp: [ConsumedEvent(parse_expansion_input(raw), tp.topic, 0, 0, raw)]
+               for tp, raw in ((health_tp, orjson.dumps(health)), (usage_tp, orjson.dumps(story.events[0])))}
+    assert fetched[usage_tp][0].envelope.occurred_at == fetched[health_tp][0].envelope.occurred_at
+    merged = align(fetched, assigned=fetched, behind=lambda tp: False, time_of=lambda e: e.envelope.occurred_at,
+                   offset_of=lambda e: e.offset, topic_rank={"usage": 0, "account-health": 3})
+    assert [e.envelope.event_id for e in merged.ready] == [usage_id, "0-sorts-first"]
