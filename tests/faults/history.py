@@ -17,6 +17,11 @@ from tests.faults.processes import Deployment
 from tests.kafka_utils import produce
 
 CANONICAL = ("USAGE", "INTERACTION", "CONTRACT")
+STREAM_TIME_ONLY = {"ORCHARD_HEALTH_STREAM_QUIET_S": "1000000000", "ORCHARD_HEALTH_RESCORE_INTERVAL_S": "1",
+                    "ORCHARD_HEALTH_MIDNIGHT_GRACE_S": "0"}
+"""Health's scheduler judges silence only up to the stream's own time, never the wall clock's (a
+stream-quiet time far beyond any test), and takes midnights without grace: runs that are compared
+see the same points (test_batch_independence.py's docstring says why)."""
 
 
 def archetype_book(*, accounts: int, months: int, seed: int) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.health.inbox import INBOX_GROUP
 from services.health.inbox import PROCESSED_PREFIX as INBOX_PROCESSED_PREFIX
 from tests.conftest import new_unique
-from tests.faults.history import CANONICAL, archetype_book
+from tests.faults.history import CANONICAL, STREAM_TIME_ONLY, archetype_book
 from tests.faults.infra_control import PrivateInfra
 from tests.faults.observe import eventually, locate, processed_ids, settled, topic_values
 from tests.faults.processes import Deployment
@@ -62,9 +62,7 @@ def deploy(private: PrivateInfra, logs: Path) -> Deployment:
     deployment = Deployment(private.infra, new_unique(), logs)
     for service in SERVICES:
         deployment.add(service)
-    # The scheduler judges silence only up to the stream's own time (see test_batch_independence).
-    deployment["health"].env.update(ORCHARD_HEALTH_STREAM_QUIET_S="1000000000", ORCHARD_HEALTH_RESCORE_INTERVAL_S="2",
-                                    ORCHARD_HEALTH_MIDNIGHT_GRACE_S="0")
+    deployment["health"].env.update(STREAM_TIME_ONLY)
     return deployment
 
 

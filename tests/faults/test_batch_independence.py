@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.conftest import new_unique
 from tests.faults.history import (
     CANONICAL,
+    STREAM_TIME_ONLY,
     HealthOutcome,
     archetype_book,
     health_lag,
@@ -58,9 +59,7 @@ def _health_run(deployment: Deployment, label: str, max_records: int) -> str:
         ORCHARD_TOPIC_ACCOUNT_HEALTH=deployment.topic(f"health.{label}"),
         ORCHARD_TOPIC_CHURN_RISK=deployment.topic(f"churn.{label}"),
         ORCHARD_TOPIC_DLQ=deployment.topic(f"dlq.{label}"),
-        ORCHARD_HEALTH_STREAM_QUIET_S="1000000000",
-        ORCHARD_HEALTH_RESCORE_INTERVAL_S="1",
-        ORCHARD_HEALTH_MIDNIGHT_GRACE_S="0",
+        **STREAM_TIME_ONLY,
     )
     return name
 

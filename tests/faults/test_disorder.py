@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import new_unique
-from tests.faults.history import archetype_book, health_settled, through_ingest
+from tests.faults.history import STREAM_TIME_ONLY, archetype_book, health_settled, through_ingest
 from tests.faults.observe import drop_schemas
 from tests.faults.processes import Deployment
 from tests.infra import Infra
@@ -61,8 +61,7 @@ async def _run(infra: Infra, engine: AsyncEngine, logs: Path, events: list[dict[
     deployment = Deployment(infra, new_unique(), logs)
     try:
         await through_ingest(deployment, engine, events, copies=copies)
-        deployment.add("health", ORCHARD_HEALTH_STREAM_QUIET_S="1000000000", ORCHARD_HEALTH_MIDNIGHT_GRACE_S="0",
-                       ORCHARD_HEALTH_RESCORE_INTERVAL_S="1", ORCHARD_SERVICE_NAME=f"health-{deployment.unique}")
+        deployment.add("health", **STREAM_TIME_ONLY, ORCHARD_SERVICE_NAME=f"health-{deployment.unique}")
         deployment["health"].start()
         await health_settled(deployment, engine, "health", timeout=900)
         return await _health_state(engine, deployment.schema("health"))
