@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -172,11 +173,22 @@ async def test_when_the_database_is_down_the_request_is_503_and_accepted_once_it
             refused = await ingest.post(event)
             assert (refused.status_code, refused.json()["error"]["code"]) == (503, "unavailable")
             proxy.restore()
-            retried = await ingest.post(event)
-            assert (retried.status_code, retried.json()["accepted"]) == (202, 1)
+            retried = await _post_until_not_503(ingest, event)
+            assert (retried.status_code, retried.json().get("accepted")) == (202, 1), retried.text
             assert event_ids(await read_all(ingest.bootstrap, settings.topics.usage)) == [event["event_id"]]
     finally:
         await proxy.close()
+
+
+async def _post_until_not_503(ingest: Ingest, event: dict[str, object], attempts: int = 20) -> httpx.Response:
+    """Retry as a client told "503: retry" does: on a loaded machine the first request after the
+    database is back can still meet a slow Kafka acknowledgement or a connection being replaced."""
+    for _ in range(attempts - 1):
+        reply = await ingest.post(event)
+        if reply.status_code != 503:
+            return reply
+        await asyncio.sleep(0.5)
+    return await ingest.post(event)
 
 
 async def test_metrics_count_accepted_duplicates_and_rejections_by_reason(ingest: Ingest) -> None:
