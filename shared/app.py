@@ -45,8 +45,10 @@ class _Metrics(BaseHTTPMiddleware):
 
 @dataclass(frozen=True)
 class ApiSpec:
-    """A service's API as its ``api`` package declares it: OpenAPI title and description, and routers."""
+    """A service's API as its ``api`` package declares it: the service (its metrics label, and where its
+    routes find their context: ``app.state.<service>``), OpenAPI title and description, and routers."""
 
+    service: str
     title: str
     description: str
     routers: Sequence[APIRouter]

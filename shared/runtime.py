@@ -142,7 +142,7 @@ class Runtime:
 
     def app(self, api: ApiSpec, *, context: object) -> FastAPI:
         """The service's HTTP app (``shared.app.create_app``): its keys, and readiness from this process."""
-        return create_app(service=self.settings.service_name, title=api.title, description=api.description,
+        return create_app(service=api.service, title=api.title, description=api.description,
                           api_keys=self.settings.api_keys, routers=api.routers, readiness=self.readiness_checks(),
                           context=context)
 

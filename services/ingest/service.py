@@ -54,5 +54,6 @@ def build_service(
     http = HttpIngest(sessions=runtime.sessions, producer=runtime.producer, processed_events=tables.processed_events,
                       produce_timeout_s=settings.ingest_produce_timeout_s)
     routers = [build_router(ingest=http, limits=limits, topics=settings.topics, clock=clock)]
-    app = runtime.app(ApiSpec(title="Orchard ingest", description=DESCRIPTION, routers=routers), context=None)
+    api = ApiSpec(service=settings.service_name, title="Orchard ingest", description=DESCRIPTION, routers=routers)
+    app = runtime.app(api, context=None)
     return IngestService(runtime=runtime, app=app, port=settings.ingest_port, runner=runner)

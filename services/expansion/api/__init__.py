@@ -21,5 +21,5 @@ the last page).
 """
 
 
-API = ApiSpec(title="Orchard expansion", description=DESCRIPTION,
+API = ApiSpec(service="expansion", title="Orchard expansion", description=DESCRIPTION,
               routers=[opportunities.router, held.router, whitespace.router, pipeline.router])

@@ -21,6 +21,6 @@ max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on th
 
 def health_api(*, backtest_max_bytes: int, backtest_timeout_s: float) -> ApiSpec:
     """The API, with the backtest's body and time limits from the settings."""
-    return ApiSpec(title="Orchard health", description=DESCRIPTION, routers=[
+    return ApiSpec(service="health", title="Orchard health", description=DESCRIPTION, routers=[
         accounts.router, timeline.router, overrides.router, alerts.router, scorecards.router,
         build_backtest_router(max_body_bytes=backtest_max_bytes, timeout_s=backtest_timeout_s)])

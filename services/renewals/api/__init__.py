@@ -21,4 +21,5 @@ the last page).
 """
 
 
-API = ApiSpec(title="Orchard renewals", description=DESCRIPTION, routers=[renewals.router, reports.router])
+API = ApiSpec(service="renewals", title="Orchard renewals", description=DESCRIPTION,
+              routers=[renewals.router, reports.router])
