@@ -164,11 +164,7 @@ def openapi(service: str) -> dict[str, Any]:
     settings = settings_class(service)(api_keys=_DOC_KEYS)
 
     async def built() -> dict[str, Any]:
-        if service == "ingest":
-            from services.ingest.__main__ import build
-            wired: Any = build(settings)  # type: ignore[arg-type]
-        else:
-            wired = __import__(f"services.{service}.service", fromlist=["_"]).build_service(settings)
+        wired: Any = __import__(f"services.{service}.service", fromlist=["_"]).build_service(settings)
         try:
             document: dict[str, Any] = wired.app.openapi()
             return document

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -40,6 +41,17 @@ class _Metrics(BaseHTTPMiddleware):
         HTTP_SECONDS.labels(self._service, request.method, path).observe(time.perf_counter() - started)
         HTTP_REQUESTS.labels(self._service, request.method, path, str(response.status_code)).inc()
         return response
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """A service's API as its ``api`` package declares it: the service (its metrics label, and where its
+    routes find their context: ``app.state.<service>``), OpenAPI title and description, and routers."""
+
+    service: str
+    title: str
+    description: str
+    routers: Sequence[APIRouter]
 
 
 def api_router(*, prefix: str, tags: list[str | Enum]) -> APIRouter:

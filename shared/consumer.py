@@ -75,6 +75,19 @@ class BatchContext:
         self.rejected.append((event, reason))
 
 
+@dataclass(frozen=True)
+class AppliedBatch:
+    """What one batch's transaction did."""
+
+    new: int
+    """Events the handler applied (neither seen before nor rejected)."""
+    duplicates: int
+    rejected: tuple[tuple[ConsumedEvent, str], ...]
+    """Events a handler rejected, with the reason: dead-lettered."""
+    written: int
+    """Messages written to the outbox (emitted events and dead letters)."""
+
+
 class BatchHandler(Protocol):
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None: ...
 
@@ -246,13 +259,25 @@ class ConsumerRunner:
                 continue
             events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
 
-        written = await self._transaction(events, poison, batch=len(records))
+        applied = await self._transaction(events, poison, batch=len(records))
         BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - started)
-        await self._commit_offsets(records)
-        if written and self._on_committed is not None:
+        await self.commit_offsets(records)
+        if applied.written and self._on_committed is not None:
             self._on_committed()
 
-    async def _transaction(self, events: list[ConsumedEvent], poison: list[DeadLetter], *, batch: int) -> int:
+    async def apply_batch(self, events: Sequence[ConsumedEvent]) -> AppliedBatch:
+        """Apply already parsed events as one batch, as a fetched batch is (processed ids, the handler on
+        the new ones, rejections dead-lettered, outbox, one transaction), without Kafka: no fetch and no
+        offsets. The seam for tests and tools that drive a service's handler directly; the relay is
+        woken as after a batch."""
+        applied = await self._transaction(list(events), [], batch=len(events))
+        if applied.written and self._on_committed is not None:
+            self._on_committed()
+        return applied
+
+    async def _transaction(
+        self, events: list[ConsumedEvent], poison: list[DeadLetter], *, batch: int
+    ) -> AppliedBatch:
         """The batch in one transaction: ids recorded, new events handled, outbox written."""
         outbox = Outbox()
         rejected: list[tuple[ConsumedEvent, str]] = []
@@ -289,7 +314,8 @@ class ConsumerRunner:
         for (topic, outcome), count in outcomes.items():
             if count:
                 EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
-        return len(outbox.messages)
+        return AppliedBatch(new=len(fresh) - len(rejected), duplicates=len(events) - len(fresh),
+                            rejected=tuple(rejected), written=len(outbox.messages))
 
     async def _unrecord(self, session: AsyncSession, rejected: list[tuple[ConsumedEvent, str]]) -> list[DeadLetter]:
         """A rejected event was not processed: forget its id, so that a corrected copy sent again is
@@ -326,5 +352,6 @@ class ConsumerRunner:
         outbox.messages.extend(ctx.outbox.messages)
         rejected.extend(ctx.rejected)
 
-    async def _commit_offsets(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    async def commit_offsets(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """A batch's last step, once its transaction has committed (a crash test's subclass dies here)."""
         await self._offsets.commit_batch(records)

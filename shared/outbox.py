@@ -221,7 +221,7 @@ class OutboxRelay:
             return 0
         await self._send(producer, rows, batch)
         observe_published(self._service, ((row.topic, row.value) for row in rows))
-        await self._forget(leadership, batch)
+        await self.forget_published(leadership, batch)
         for topic, count in Counter(row.topic for row in rows).items():
             OUTBOX_PUBLISHED.labels(self._service, topic).inc(count)
         return len(rows)
@@ -255,8 +255,9 @@ class OutboxRelay:
             position = {self._progress: OffsetAndMetadata(batch + 1, "")}
             await producer.send_offsets_to_transaction(position, self._group)
 
-    async def _forget(self, leadership: AsyncConnection, batch: int) -> None:
-        """Delete exactly the rows the committed Kafka transaction carried."""
+    async def forget_published(self, leadership: AsyncConnection, batch: int) -> None:
+        """Delete exactly the rows the committed Kafka transaction carried (a crash test's subclass dies
+        here instead, between the Kafka commit and the delete)."""
         table = self._table
         await leadership.execute(sa.delete(table).where(table.c.batch == batch))
         await leadership.commit()

@@ -4,6 +4,7 @@ forecast and retention and expansion's pipeline take the same labels."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from shared.errors import ApiError
+from shared.fx import ConsolidationBasis, ExchangeRates, basis, consolidate
 
 CENTS = Decimal("0.01")
 
@@ -93,3 +95,23 @@ class WeightedBucket:
         self.count += 1
         self.arr += arr
         self.expected_arr = (self.expected_arr + arr * weight).quantize(CENTS)
+
+
+@dataclass(frozen=True)
+class ConsolidatedTotals:
+    currency: str
+    arr: Decimal
+    expected_arr: Decimal
+
+
+def consolidated_totals(
+    totals: Mapping[str, WeightedBucket], rates: ExchangeRates | None
+) -> tuple[ConsolidationBasis, ConsolidatedTotals | None]:
+    """A report's per-currency totals (currency -> its bucket) in one currency: the basis (which table
+    and rates, or why none), and the ARR and expected ARR when every currency has a rate (else None)."""
+    consolidation = basis(totals, rates)
+    arr = consolidate({c: t.arr for c, t in totals.items()}, consolidation)
+    expected = consolidate({c: t.expected_arr for c, t in totals.items()}, consolidation)
+    if arr is None or expected is None or consolidation.currency is None:
+        return consolidation, None
+    return consolidation, ConsolidatedTotals(consolidation.currency, arr, expected)

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from shared.app import ApiSpec, create_app
 from shared.consumer import BatchHandler, ConsumerRunner, Parser
 from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
 from shared.events import parse_event
@@ -31,12 +33,21 @@ from shared.settings import OrchardSettings
 
 log = logging.getLogger(__name__)
 
+Job = Callable[[], Coroutine[object, object, None]]
+"""A background loop of a service process (a scheduler, a pruner), run until the process stops."""
+
 
 class Runtime:
-    """The connections and plumbing of one service process."""
+    """The connections and plumbing of one service process. `runner_class` and `relay_class` are what
+    its consumer runners and its relay are made of (a crash test swaps in subclasses that die at a
+    chosen step)."""
 
-    def __init__(self, settings: OrchardSettings, *, tables: PlumbingTables, versions_dir: Path) -> None:
+    def __init__(
+        self, settings: OrchardSettings, *, tables: PlumbingTables, versions_dir: Path,
+        runner_class: type[ConsumerRunner] = ConsumerRunner, relay_class: type[OutboxRelay] = OutboxRelay,
+    ) -> None:
         self.settings = settings
+        self.runner_class = runner_class
         self.tables = tables
         self.versions_dir = versions_dir
         self.engine: AsyncEngine = create_engine(
@@ -48,7 +59,7 @@ class Runtime:
         self.producer: AIOKafkaProducer = make_producer(
             settings.kafka_bootstrap, client_id=f"orchard-{settings.service_name}", security=self.kafka_security
         )
-        self.relay = OutboxRelay(
+        self.relay = relay_class(
             service=settings.service_name,
             engine=self.engine,
             table=tables.outbox,
@@ -89,7 +100,7 @@ class Runtime:
         for a second runner that reads other topics at its own pace (its rebalances, offsets and replay
         apart from the first's)."""
         settings = self.settings
-        runner = ConsumerRunner(
+        runner = self.runner_class(
             service=settings.service_name,
             consumer=make_consumer(
                 settings.kafka_bootstrap,
@@ -129,6 +140,12 @@ class Runtime:
             settled_groups=runner.settled_groups, on_committed=self.relay.notify,
         )
 
+    def app(self, api: ApiSpec, *, context: object) -> FastAPI:
+        """The service's HTTP app (``shared.app.create_app``): its keys, and readiness from this process."""
+        return create_app(service=api.service, title=api.title, description=api.description,
+                          api_keys=self.settings.api_keys, routers=api.routers, readiness=self.readiness_checks(),
+                          context=context)
+
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[bool]]]:
         async def database() -> bool:
             return await ping(self.engine)
@@ -165,7 +182,7 @@ async def serve(
     app: FastAPI,
     *,
     port: int,
-    background: Sequence[Callable[[], Coroutine[object, object, None]]] = (),
+    background: Sequence[Job] = (),
 ) -> None:
     """Run the HTTP API, the consumers, the relay, the pruner and any other background loops until
     SIGTERM/SIGINT.
@@ -211,6 +228,20 @@ async def serve(
         raise SystemExit(1)
 
 
+@dataclass(frozen=True)
+class Service:
+    """What every service process is, whatever else it holds: its runtime (consumer runners, relay,
+    processed-events pruner), its HTTP app and port, and its own background loops (`background`)."""
+
+    runtime: Runtime
+    app: FastAPI
+    port: int
+
+    @property
+    def background(self) -> Sequence[Job]:
+        return ()
+
+
 Settings = TypeVar("Settings", bound=OrchardSettings)
 
 
@@ -220,3 +251,13 @@ def run_main(load_settings: Callable[[], Settings], run: Callable[[Settings], Co
     settings = load_settings()
     configure_logging(service=settings.service_name, level=settings.log_level)
     asyncio.run(run(settings))
+
+
+def service_main(load_settings: Callable[[], Settings], build: Callable[[Settings], Service]) -> None:
+    """A service's ``__main__``: its settings, then the service `build` wires, served until SIGTERM."""
+
+    async def run(settings: Settings) -> None:
+        service = build(settings)
+        await serve(service.runtime, service.app, port=service.port, background=service.background)
+
+    run_main(load_settings, run)

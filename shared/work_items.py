@@ -6,15 +6,15 @@ move the service's domain forbids is a 422 that names the stage it came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db import Record
-from shared.errors import ApiError
+from shared.db import Record, unit_of_work
+from shared.errors import ApiError, patch_changes
 
 
 class WorkItemPatch(BaseModel):
@@ -50,3 +50,23 @@ def check_stage_move(
         raise ApiError(422, f"{item_name} cannot move from {current} to {changes['stage']}",
                        code="invalid_transition",
                        details=[{"loc": "body.stage", "msg": f"not allowed from {current}"}])
+
+
+Update = Callable[[AsyncSession, Record, dict[str, Any]], Awaitable[Record]]
+"""Writes a PATCH's checked changes to the locked row (given as it was); returns the row as it now is."""
+
+
+async def patch(
+    sessions: async_sessionmaker[AsyncSession], table: sa.Table, item_id: str, body: WorkItemPatch, *,
+    noun: str, can_move: Callable[[str, str], bool], update: Update,
+) -> Record:
+    """A work item's PATCH in one transaction: the body's changes (a null stage is refused), the row
+    locked (404 when there is none), the stage move judged, then `update`."""
+    changes = patch_changes(body, required=("stage",))
+    async with unit_of_work(sessions) as session:
+        row = await item(session, table, item_id, for_update=True)
+        if row is None:
+            raise ApiError(404, f"no {noun} {item_id}")
+        article = "an" if noun[0] in "aeiou" else "a"
+        check_stage_move(changes, current=row.stage, can_move=can_move, item_name=f"{article} {noun}")
+        return await update(session, row, changes)

@@ -17,10 +17,9 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from shared.auth import secret_digest
-from shared.consumer import BatchContext, ConsumedEvent, ConsumerRunner
-from shared.db import PlumbingTables, unit_of_work
+from shared.consumer import ConsumedEvent, ConsumerRunner
+from shared.db import PlumbingTables
 from shared.events import Envelope
-from shared.outbox import Outbox, write_outbox
 from shared.runtime import Runtime
 from shared.settings import OrchardSettings, TopicSettings
 from tests.infra import Infra
@@ -130,16 +129,12 @@ class Harness(Running[S, D]):
         return self.service.tables.schema
 
     async def handle(self, records: Sequence[tuple[Envelope, bytes]]) -> None:
-        """Run the batch handler on the parsed `records` in one transaction, as the consumer runner
-        would (without Kafka in between), and let the relay publish what it emitted."""
+        """Apply the parsed `records` as one batch of the service's consumer runner (processed ids,
+        handler, outbox, one transaction; without Kafka in between), and let the relay publish what it
+        emitted. None may be rejected."""
         consumed = [ConsumedEvent(envelope, "direct", 0, n, raw) for n, (envelope, raw) in enumerate(records)]
-        outbox = Outbox()
-        async with unit_of_work(self.service.runtime.sessions) as session:
-            ctx = BatchContext(session=session, outbox=outbox, service="test", dlq_topic=self.topics.dlq)
-            await self.service.runner._handler(ctx, consumed)
-            assert not ctx.rejected, ctx.rejected
-            await write_outbox(session, self.service.tables.plumbing.outbox, outbox.messages)
-        self.service.runtime.relay.notify()
+        applied = await self.service.runner.apply_batch(consumed)
+        assert not applied.rejected, applied.rejected
 
     async def produce_by_topic(self, records: Iterable[tuple[str, str, bytes]]) -> None:
         """Send (topic, key, value) records, one producer call per topic, each topic's in their order."""

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 from services.expansion.service import build_service
 from services.expansion.settings import ExpansionSettings
-from shared.runtime import run_main, serve
-
-
-async def run(settings: ExpansionSettings) -> None:
-    service = build_service(settings)
-    await serve(service.runtime, service.app, port=settings.expansion_port)
+from shared.runtime import service_main
 
 
 def main() -> None:
-    run_main(ExpansionSettings, run)
+    service_main(ExpansionSettings, build_service)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from fastapi import FastAPI
 
-from services.expansion.api import ExpansionContext, create_expansion_app
+from services.expansion.api import API, ExpansionContext
 from services.expansion.domain import Catalogue, parse_catalogue
 from services.expansion.handlers import ExpansionHandler
 from services.expansion.inputs import parse_expansion_input
@@ -19,7 +18,7 @@ from services.expansion.settings import ExpansionSettings
 from services.expansion.store import ExpansionTables, expansion_tables
 from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
-from shared.runtime import Runtime
+from shared.runtime import Runtime, Service
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -30,20 +29,20 @@ def read_catalogue(path: Path) -> Catalogue:
 
 
 @dataclass(frozen=True)
-class ExpansionService:
+class ExpansionService(Service):
     settings: ExpansionSettings
     tables: ExpansionTables
     catalogue: Catalogue
-    runtime: Runtime
     runner: ConsumerRunner
-    app: FastAPI
 
 
-def build_service(settings: ExpansionSettings) -> ExpansionService:
+def build_service(
+    settings: ExpansionSettings, *, runner_class: type[ConsumerRunner] = ConsumerRunner
+) -> ExpansionService:
     catalogue = read_catalogue(settings.catalogue_path)
     thresholds = settings.thresholds()
     tables = expansion_tables(settings.expansion_schema)
-    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
+    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS, runner_class=runner_class)
     topics = settings.topics
     handler = ExpansionHandler(tables=tables, catalogue=catalogue, thresholds=thresholds, upsell_topic=topics.upsell,
                                churn_risk_topic=topics.churn_risk)
@@ -52,11 +51,8 @@ def build_service(settings: ExpansionSettings) -> ExpansionService:
     runner = runtime.consumer_runner(
         topics=[topics.usage, topics.interaction, topics.contract, topics.account_health, topics.churn_risk],
         handler=handler, parser=parse_expansion_input)
-    app = create_expansion_app(
-        ExpansionContext(sessions=runtime.sessions, tables=tables, catalogue=catalogue, thresholds=thresholds,
-                         clock=utc_now, stage_weights=settings.expansion_stage_weights,
-                         exchange_rates=settings.exchange_rates()),
-        api_keys=settings.api_keys,
-        readiness=runtime.readiness_checks(),
-    )
-    return ExpansionService(settings, tables, catalogue, runtime, runner, app)
+    app = runtime.app(API, context=ExpansionContext(
+        sessions=runtime.sessions, tables=tables, catalogue=catalogue, thresholds=thresholds, clock=utc_now,
+        stage_weights=settings.expansion_stage_weights, exchange_rates=settings.exchange_rates()))
+    return ExpansionService(runtime=runtime, app=app, port=settings.expansion_port, settings=settings, tables=tables,
+                            catalogue=catalogue, runner=runner)

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.expansion.domain import (
@@ -25,8 +24,7 @@ from services.expansion.domain import (
 )
 from shared import account_state
 from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
-
-_TZ = sa.DateTime(timezone=True)
+from shared.tables import declare
 
 
 @dataclass(frozen=True)
@@ -41,29 +39,13 @@ def expansion_tables(schema: str) -> ExpansionTables:
     """The tables of one expansion schema (``ORCHARD_EXPANSION_SCHEMA``); the migration creates them."""
     md = sa.MetaData(schema=schema)
     accounts = account_state.account_state_table(md)
-    opportunities = sa.Table(
-        "opportunities", md,
-        sa.Column("opportunity_id", sa.Text, primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("kind", sa.Text, nullable=False),
-        sa.Column("product", sa.Text, nullable=False),
-        sa.Column("episode", sa.Integer, nullable=False),
-        sa.Column("stage", sa.Text, nullable=False),
-        sa.Column("owner", sa.Text),
-        sa.Column("notes", sa.Text),
-        sa.Column("estimated_arr_uplift", sa.Numeric, nullable=False),
-        sa.Column("confidence", sa.Float, nullable=False),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("evidence", JSONB, nullable=False),
-        sa.Column("as_of", _TZ, nullable=False),
-        sa.Column("created_at", _TZ, nullable=False),
-        sa.Column("updated_at", _TZ, nullable=False),
-        sa.Column("closed_at", _TZ),
-        sa.Column("currency", sa.Text, nullable=False, server_default="USD"),
-        sa.Column("progressed_at", _TZ, nullable=False),
-        sa.Column("closed_by", sa.Text),
-        sa.Column("close_reason", sa.Text),
-    )
+    opportunities = declare(md, "opportunities", """
+        opportunity_id text primary key, account_id text, kind text, product text, episode int, stage text,
+        owner text null, notes text null, estimated_arr_uplift numeric, confidence float8, reason text,
+        evidence jsonb, as_of timestamptz, created_at timestamptz, updated_at timestamptz,
+        closed_at timestamptz null, currency text default 'USD', progressed_at timestamptz,
+        closed_by text null, close_reason text null
+    """)
     return ExpansionTables(schema, plumbing_tables(md), accounts, opportunities)
 
 

@@ -7,17 +7,11 @@ from __future__ import annotations
 
 from services.health.service import build_service
 from services.health.settings import HealthSettings
-from shared.runtime import run_main, serve
-
-
-async def run(settings: HealthSettings) -> None:
-    service = build_service(settings)
-    await serve(service.runtime, service.app, port=settings.health_port,
-                background=[service.rescorer.run, service.timeline_pruner.run])
+from shared.runtime import service_main
 
 
 def main() -> None:
-    run_main(HealthSettings, run)
+    service_main(HealthSettings, build_service)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,11 @@ worker process; building it does no I/O (``Runtime.start``, called by ``serve``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
-
-from services.health.api import HealthContext, create_health_app
+from services.health.api import HealthContext, health_api
 from services.health.handlers import HealthHandler
 from services.health.inbox import INBOX_GROUP, InboxHandler, parse_churn_risk
 from services.health.pipeline import Pipeline
@@ -21,27 +20,29 @@ from services.health.timeline_store import timeline_retention_rules
 from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
 from shared.retention import RetentionPruner
-from shared.runtime import Runtime
+from shared.runtime import Job, Runtime, Service
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 @dataclass(frozen=True)
-class HealthService:
+class HealthService(Service):
     settings: HealthSettings
     tables: HealthTables
-    runtime: Runtime
     pipeline: Pipeline
     runner: ConsumerRunner
     inbox_runner: ConsumerRunner
     rescorer: Rescorer
     timeline_pruner: RetentionPruner
-    app: FastAPI
+
+    @property
+    def background(self) -> Sequence[Job]:
+        return [self.rescorer.run, self.timeline_pruner.run]
 
 
-def build_service(settings: HealthSettings) -> HealthService:
+def build_service(settings: HealthSettings, *, runner_class: type[ConsumerRunner] = ConsumerRunner) -> HealthService:
     tables = health_tables(settings.health_schema)
-    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
+    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS, runner_class=runner_class)
     pipeline = Pipeline(tables=tables, topics=settings.topics, clock=utc_now)
     topics = settings.topics
     runner = runtime.consumer_runner(
@@ -61,11 +62,12 @@ def build_service(settings: HealthSettings) -> HealthService:
         norms_refresh_s=settings.health_norms_refresh_s,
         norms_keep_days=settings.health_norms_keep_days,
     )
-    app = create_health_app(
-        HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline, clock=utc_now),
-        api_keys=settings.api_keys,
-        readiness=runtime.readiness_checks(),
-        backtest_max_bytes=settings.health_backtest_max_bytes,
-        backtest_timeout_s=settings.health_backtest_timeout_s,
+    app = runtime.app(
+        health_api(backtest_max_bytes=settings.health_backtest_max_bytes,
+                   backtest_timeout_s=settings.health_backtest_timeout_s),
+        context=HealthContext(sessions=runtime.sessions, tables=tables, rescorer=rescorer, pipeline=pipeline,
+                              clock=utc_now),
     )
-    return HealthService(settings, tables, runtime, pipeline, runner, inbox_runner, rescorer, timeline_pruner, app)
+    return HealthService(runtime=runtime, app=app, port=settings.health_port, settings=settings, tables=tables,
+                         pipeline=pipeline, runner=runner, inbox_runner=inbox_runner, rescorer=rescorer,
+                         timeline_pruner=timeline_pruner)

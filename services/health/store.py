@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain import (
@@ -32,9 +31,8 @@ from services.health.domain import (
 from services.health.override_history import override_history_table
 from services.health.timeline_store import TimelineTables, timeline_tables
 from shared.db import PlumbingTables, plumbing_tables, qualified
+from shared.tables import declare
 from shared.watermarks import stream_watermarks_table
-
-_TZ = sa.DateTime(timezone=True)
 
 
 @dataclass(frozen=True)
@@ -55,94 +53,39 @@ class HealthTables:
 def health_tables(schema: str) -> HealthTables:
     """The tables of one health schema (``ORCHARD_HEALTH_SCHEMA``); the migration creates them."""
     md = sa.MetaData(schema=schema)
-    accounts = sa.Table(
-        "accounts", md,
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("segment", sa.Text),
-        sa.Column("signals", JSONB, nullable=False),
-        sa.Column("health", JSONB),
-        sa.Column("score", sa.Float),
-        sa.Column("grade", sa.Text),
-        sa.Column("scorecard_segment", sa.Text),
-        sa.Column("scorecard_version", sa.Integer),
-        sa.Column("as_of", _TZ),
-        sa.Column("arr", sa.Numeric),
-        sa.Column("currency", sa.Text),
-        sa.Column("renewal_date", sa.Date),
-        sa.Column("last_event_at", _TZ),
-        sa.Column("alert_state", JSONB, nullable=False),
-        sa.Column("recent_scores", JSONB, nullable=False),
-        sa.Column("scored_at", _TZ, nullable=False),
-        sa.Column("norm_sample", JSONB),
-        sa.Column("partition", sa.Integer),
-    )
-    history = sa.Table(
-        "score_history", md,
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("as_of", _TZ, nullable=False),
-        sa.Column("score", sa.Float, nullable=False),
-        sa.Column("grade", sa.Text, nullable=False),
-        sa.Column("previous_score", sa.Float),
-        sa.Column("previous_grade", sa.Text),
-        sa.Column("components", JSONB, nullable=False),
-        sa.Column("component_deltas", JSONB, nullable=False),
-        sa.Column("reasons", JSONB, nullable=False),
-        sa.Column("scorecard_segment", sa.Text, nullable=False),
-        sa.Column("scorecard_version", sa.Integer, nullable=False),
-        sa.Column("cause", sa.Text, nullable=False),
-        sa.Column("recorded_at", _TZ, nullable=False),
-    )
-    scorecards = sa.Table(
-        "scorecards", md,
-        sa.Column("segment", sa.Text, primary_key=True),
-        sa.Column("version", sa.Integer, primary_key=True),
-        sa.Column("config", JSONB, nullable=False),
-        sa.Column("created_by", sa.Text, nullable=False),
-        sa.Column("created_at", _TZ, nullable=False),
-    )
-    alerts = sa.Table(
-        "alerts", md,
-        sa.Column("alert_id", sa.Text, primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("kind", sa.Text, nullable=False),
-        sa.Column("severity", sa.Text, nullable=False),
-        sa.Column("status", sa.Text, nullable=False),
-        sa.Column("episode_start", _TZ, nullable=False),
-        sa.Column("raised_at", _TZ, nullable=False),
-        sa.Column("updated_at", _TZ, nullable=False),
-        sa.Column("resolved_at", _TZ),
-        sa.Column("acknowledged_by", sa.Text),
-        sa.Column("acknowledged_at", _TZ),
-        sa.Column("acknowledged_note", sa.Text),
-        sa.Column("last_event_id", sa.Text, nullable=False),
-        sa.Column("payload", JSONB, nullable=False),
-        # the inbox: who raised it (health, or read from the churn-risk topic), snooze and assignment
-        sa.Column("origin", sa.Text, nullable=False, server_default="health"),
-        sa.Column("snoozed_until", _TZ),
-        sa.Column("snoozed_by", sa.Text),
-        sa.Column("assigned_to", sa.Text),
-        sa.Column("assigned_by", sa.Text),
-        sa.Column("assigned_at", _TZ),
-    )
-    overrides = sa.Table(
-        "overrides", md,
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("kind", sa.Text, primary_key=True),
-        sa.Column("value", JSONB, nullable=False),
-        sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("set_by", sa.Text, nullable=False),
-        sa.Column("set_at", _TZ, nullable=False),
-        sa.Column("expires_at", _TZ, nullable=False),
-    )
-    norms = sa.Table(
-        "cohort_norms", md,
-        sa.Column("version", sa.Integer, primary_key=True),
-        sa.Column("effective_from", _TZ, nullable=False),
-        sa.Column("accounts", sa.Integer, nullable=False),
-        sa.Column("norms", JSONB, nullable=False),
-        sa.Column("built_at", _TZ, nullable=False, server_default=sa.func.now()),
-    )
+    accounts = declare(md, "accounts", """
+        account_id text primary key, segment text null, signals jsonb, health jsonb null,
+        score float8 null, grade text null, scorecard_segment text null, scorecard_version int null,
+        as_of timestamptz null, arr numeric null, currency text null, renewal_date date null,
+        last_event_at timestamptz null, alert_state jsonb, recent_scores jsonb, scored_at timestamptz,
+        norm_sample jsonb null, partition int null
+    """)
+    history = declare(md, "score_history", """
+        id bigint identity primary key, account_id text, as_of timestamptz, score float8, grade text,
+        previous_score float8 null, previous_grade text null, components jsonb, component_deltas jsonb,
+        reasons jsonb, scorecard_segment text, scorecard_version int, cause text, recorded_at timestamptz
+    """)
+    scorecards = declare(md, "scorecards", """
+        segment text primary key, version int primary key, config jsonb, created_by text,
+        created_at timestamptz
+    """)
+    # origin onward, the inbox: who raised it (health, or read from the churn-risk topic), snooze, assignment
+    alerts = declare(md, "alerts", """
+        alert_id text primary key, account_id text, kind text, severity text, status text,
+        episode_start timestamptz, raised_at timestamptz, updated_at timestamptz,
+        resolved_at timestamptz null, acknowledged_by text null, acknowledged_at timestamptz null,
+        acknowledged_note text null, last_event_id text, payload jsonb, origin text default 'health',
+        snoozed_until timestamptz null, snoozed_by text null, assigned_to text null, assigned_by text null,
+        assigned_at timestamptz null
+    """)
+    overrides = declare(md, "overrides", """
+        account_id text primary key, kind text primary key, value jsonb, reason text, set_by text,
+        set_at timestamptz, expires_at timestamptz
+    """)
+    norms = declare(md, "cohort_norms", """
+        version int primary key, effective_from timestamptz, accounts int, norms jsonb,
+        built_at timestamptz default now()
+    """)
     watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
                         watermarks, timeline_tables(md), override_history_table(md))

@@ -28,8 +28,7 @@ from services.health.domain.entries import USAGE_ROLLUP_TYPE, TimelineInput, Tim
 from shared.db import Record, json_text, qualified
 from shared.keyset import beyond
 from shared.retention import RetentionRule
-
-_TZ = sa.DateTime(timezone=True)
+from shared.tables import declare
 
 
 @dataclass(frozen=True)
@@ -43,34 +42,17 @@ class TimelineTables:
 
 
 def timeline_tables(md: sa.MetaData) -> TimelineTables:
-    events = sa.Table(
-        "timeline_events", md,
-        sa.Column("event_id", sa.Text, primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("at", _TZ, nullable=False),
-        sa.Column("kind", sa.Text, nullable=False),
-        sa.Column("type", sa.Text, nullable=False),
-        sa.Column("source", sa.Text),
-        sa.Column("data", JSONB, nullable=False),
-    )
-    usage = sa.Table(
-        "timeline_usage", md,
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("day", sa.Date, primary_key=True),
-        sa.Column("feature", sa.Text, primary_key=True),
-        sa.Column("at", _TZ, nullable=False),
-        sa.Column("quantity", sa.Float, nullable=False),
-        sa.Column("events", sa.Integer, nullable=False),
-        sa.Column("first_at", _TZ, nullable=False),
-        sa.Column("last_at", _TZ, nullable=False),
-    )
-    usage_events = sa.Table(
-        "timeline_usage_events", md,
-        sa.Column("event_id", sa.Text, primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("day", sa.Date, nullable=False),
-        sa.Column("feature", sa.Text, nullable=False),
-    )
+    events = declare(md, "timeline_events", """
+        event_id text primary key, account_id text, at timestamptz, kind text, type text, source text null,
+        data jsonb
+    """)
+    usage = declare(md, "timeline_usage", """
+        account_id text primary key, day date primary key, feature text primary key, at timestamptz,
+        quantity float8, events int, first_at timestamptz, last_at timestamptz
+    """)
+    usage_events = declare(md, "timeline_usage_events", """
+        event_id text primary key, account_id text, day date, feature text
+    """)
     return TimelineTables(events, usage, usage_events)
 
 

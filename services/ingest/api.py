@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from services.ingest.domain import Limits, RequestRejected, check_batch, request_events
+from services.ingest.handlers import HttpIngest, ProduceFailed
 from services.ingest.metrics import DUPLICATES, REJECTED, REQUESTS_REFUSED
-from services.ingest.routing import HttpIngest, ProduceFailed
 from shared.app import api_router
 from shared.auth import require_scope
 from shared.batch_failures import is_infrastructure_error

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 from services.renewals.service import build_service
 from services.renewals.settings import RenewalsSettings
-from shared.runtime import run_main, serve
-
-
-async def run(settings: RenewalsSettings) -> None:
-    service = build_service(settings)
-    await serve(service.runtime, service.app, port=settings.renewals_port, background=[service.scheduler.run])
+from shared.runtime import service_main
 
 
 def main() -> None:
-    run_main(RenewalsSettings, run)
+    service_main(RenewalsSettings, build_service)
 
 
 if __name__ == "__main__":

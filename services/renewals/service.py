@@ -4,12 +4,11 @@ does no I/O (``Runtime.start``, called by ``serve``, does)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
-
-from services.renewals.api import RenewalsContext, create_renewals_app
+from services.renewals.api import API, RenewalsContext
 from services.renewals.handlers import RenewalsHandler
 from services.renewals.inputs import parse_renewals_input
 from services.renewals.scheduler import RenewalsScheduler
@@ -17,24 +16,28 @@ from services.renewals.settings import RenewalsSettings
 from services.renewals.store import RenewalsTables, renewals_tables
 from shared.clock import utc_now
 from shared.consumer import ConsumerRunner
-from shared.runtime import Runtime
+from shared.runtime import Job, Runtime, Service
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 @dataclass(frozen=True)
-class RenewalsService:
+class RenewalsService(Service):
     settings: RenewalsSettings
     tables: RenewalsTables
-    runtime: Runtime
     runner: ConsumerRunner
     scheduler: RenewalsScheduler
-    app: FastAPI
+
+    @property
+    def background(self) -> Sequence[Job]:
+        return [self.scheduler.run]
 
 
-def build_service(settings: RenewalsSettings) -> RenewalsService:
+def build_service(
+    settings: RenewalsSettings, *, runner_class: type[ConsumerRunner] = ConsumerRunner
+) -> RenewalsService:
     tables = renewals_tables(settings.renewals_schema)
-    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS)
+    runtime = Runtime(settings, tables=tables.plumbing, versions_dir=MIGRATIONS, runner_class=runner_class)
     topics = settings.topics
     rules = settings.judging_rules
     handler = RenewalsHandler(tables=tables, churn_risk_topic=topics.churn_risk, rules=rules)
@@ -47,11 +50,8 @@ def build_service(settings: RenewalsSettings) -> RenewalsService:
                                    chunk=settings.renewals_pass_chunk, grace_s=settings.renewals_midnight_grace_s,
                                    quiet_s=settings.renewals_stream_quiet_s),
     )
-    app = create_renewals_app(
-        RenewalsContext(sessions=runtime.sessions, tables=tables, window_days=settings.renewals_window_days,
-                        clock=utc_now, forecast_min_closed=settings.renewals_forecast_min_closed,
-                        exchange_rates=settings.exchange_rates()),
-        api_keys=settings.api_keys,
-        readiness=runtime.readiness_checks(),
-    )
-    return RenewalsService(settings, tables, runtime, runner, scheduler, app)
+    app = runtime.app(API, context=RenewalsContext(
+        sessions=runtime.sessions, tables=tables, window_days=settings.renewals_window_days, clock=utc_now,
+        forecast_min_closed=settings.renewals_forecast_min_closed, exchange_rates=settings.exchange_rates()))
+    return RenewalsService(runtime=runtime, app=app, port=settings.renewals_port, settings=settings, tables=tables,
+                           runner=runner, scheduler=scheduler)

@@ -16,15 +16,13 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
 from shared import account_state
 from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
+from shared.tables import declare
 from shared.watermarks import stream_watermarks_table
-
-_TZ = sa.DateTime(timezone=True)
 
 
 @dataclass(frozen=True)
@@ -42,49 +40,21 @@ def renewals_tables(schema: str) -> RenewalsTables:
     """The tables of one renewals schema (``ORCHARD_RENEWALS_SCHEMA``); the migration creates them."""
     md = sa.MetaData(schema=schema)
     accounts = account_state.account_state_table(md)
-    renewals = sa.Table(
-        "renewals", md,
-        sa.Column("renewal_id", sa.Text, primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("contract_id", sa.Text, nullable=False),
-        sa.Column("term_start", sa.Date, nullable=False),
-        sa.Column("renewal_date", sa.Date, nullable=False),
-        sa.Column("arr", sa.Numeric, nullable=False),
-        sa.Column("currency", sa.Text, nullable=False),
-        sa.Column("seats", sa.Integer, nullable=False),
-        sa.Column("products", JSONB, nullable=False),
-        sa.Column("auto_renew", sa.Boolean, nullable=False),
-        sa.Column("segment", sa.Text),
-        sa.Column("stage", sa.Text, nullable=False),
-        sa.Column("owner", sa.Text),
-        sa.Column("notes", sa.Text),
-        sa.Column("risk", sa.Text, nullable=False),
-        sa.Column("risk_reasons", JSONB, nullable=False),
-        sa.Column("health_score", sa.Float),
-        sa.Column("health_grade", sa.Text),
-        sa.Column("alert_severity", sa.Text),
-        sa.Column("alert_episode", sa.Integer, nullable=False),
-        sa.Column("created_at", _TZ, nullable=False),
-        sa.Column("updated_at", _TZ, nullable=False),
-    )
-    arr_spans = sa.Table(
-        "arr_spans", md,
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("contract_id", sa.Text, nullable=False),
-        sa.Column("currency", sa.Text, nullable=False),
-        sa.Column("arr", sa.Numeric, nullable=False),
-        sa.Column("valid_from", sa.Date, nullable=False),
-        sa.Column("valid_to", sa.Date, nullable=False),
-    )
+    renewals = declare(md, "renewals", """
+        renewal_id text primary key, account_id text, contract_id text, term_start date, renewal_date date,
+        arr numeric, currency text, seats int, products jsonb, auto_renew boolean, segment text null,
+        stage text, owner text null, notes text null, risk text, risk_reasons jsonb,
+        health_score float8 null, health_grade text null, alert_severity text null, alert_episode int,
+        created_at timestamptz, updated_at timestamptz
+    """)
+    arr_spans = declare(md, "arr_spans", """
+        account_id text, contract_id text, currency text, arr numeric, valid_from date, valid_to date
+    """)
     # When each account is next due for the scheduled pass, per partition group (an account's records
     # all sit on one partition number, whatever the topic).
-    schedule = sa.Table(
-        "schedule", md,
-        sa.Column("account_id", sa.Text, primary_key=True),
-        sa.Column("partition", sa.Integer),
-        sa.Column("next_due", sa.Date),
-        sa.Column("judged_at", _TZ),
-    )
+    schedule = declare(md, "schedule", """
+        account_id text primary key, partition int null, next_due date null, judged_at timestamptz null
+    """)
     stream_watermarks = stream_watermarks_table(md)
     return RenewalsTables(schema, plumbing_tables(md), accounts, renewals, arr_spans, schedule, stream_watermarks)
 

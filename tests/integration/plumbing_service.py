@@ -80,14 +80,14 @@ def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
 class CrashingRunner(ConsumerRunner):
     """Dies by SIGKILL after its first batch is durable in the DB and before its offsets commit."""
 
-    async def _commit_offsets(self, records):
+    async def commit_offsets(self, records):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 class CrashingRelay(OutboxRelay):
     """Dies by SIGKILL after its first Kafka transaction commits and before it deletes those rows."""
 
-    async def _forget(self, leadership: AsyncConnection, batch: int) -> None:
+    async def forget_published(self, leadership: AsyncConnection, batch: int) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -95,14 +95,12 @@ async def main() -> None:
     schema = os.environ["PLUMBING_SCHEMA"]
     settings = OrchardSettings(service_name=os.environ.get("PLUMBING_SERVICE", "plumbing"))
     service = build(schema, os.environ["PLUMBING_OUT_TOPIC"])
-    runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS)
+    crash = os.environ.get("PLUMBING_CRASH")
+    runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS,
+                      runner_class=CrashingRunner if crash == "after_db_commit" else ConsumerRunner,
+                      relay_class=CrashingRelay if crash == "after_publish" else OutboxRelay)
     await runtime.start()
     runner = runtime.consumer_runner(topics=[os.environ["PLUMBING_IN_TOPIC"]], handler=service.handle)
-    crash = os.environ.get("PLUMBING_CRASH")
-    if crash == "after_db_commit":
-        runner.__class__ = CrashingRunner
-    elif crash == "after_publish":
-        runtime.relay.__class__ = CrashingRelay
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stopping.set)

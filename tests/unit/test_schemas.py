@@ -196,7 +196,7 @@ async def test_receive_operations_are_how_the_services_are_wired(monkeypatch: py
     from services.expansion.settings import ExpansionSettings
     from services.health.service import build_service as build_health
     from services.health.settings import HealthSettings
-    from services.ingest.__main__ import build as build_ingest
+    from services.ingest.service import build_service as build_ingest
     from services.ingest.settings import IngestSettings
     from services.renewals.service import build_service as build_renewals
     from services.renewals.settings import RenewalsSettings

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-
-from fastapi import FastAPI
-
 from services.expansion.api import held, opportunities, pipeline, whitespace
 from services.expansion.api.context import ExpansionContext
-from shared.app import create_app
-from shared.auth import ApiKeys
+from shared.app import ApiSpec
 
-__all__ = ["ExpansionContext", "create_expansion_app"]
+__all__ = ["API", "ExpansionContext"]
 
 DESCRIPTION = """\
 Upsell and cross-sell opportunities raised from usage, surveys and contracts (seat limits, premium
@@ -26,18 +21,5 @@ the last page).
 """
 
 
-def create_expansion_app(
-    context: ExpansionContext,
-    *,
-    api_keys: ApiKeys,
-    readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
-) -> FastAPI:
-    return create_app(
-        service="expansion",
-        title="Orchard expansion",
-        description=DESCRIPTION,
-        api_keys=api_keys,
-        routers=[opportunities.router, held.router, whitespace.router, pipeline.router],
-        readiness=readiness,
-        context=context,
-    )
+API = ApiSpec(service="expansion", title="Orchard expansion", description=DESCRIPTION,
+              routers=[opportunities.router, held.router, whitespace.router, pipeline.router])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from fastapi import Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.expansion import queries
 from services.expansion.api.context import ExpansionContext, context
@@ -14,8 +16,7 @@ from services.expansion.queries import OpportunityFilters
 from shared import work_items
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.db import Record, unit_of_work
-from shared.errors import ApiError, patch_changes
+from shared.db import Record
 from shared.pagination import (
     CursorParam,
     LimitParam,
@@ -84,14 +85,11 @@ async def patch_opportunity(
     _: str = Depends(require_scope("write")),
     ctx: ExpansionContext = Depends(context),
 ) -> Opportunity:
-    changes = patch_changes(body, required=("stage",))
-    async with unit_of_work(ctx.sessions) as session:
-        row = await work_items.item(session, ctx.tables.opportunities, opportunity_id, for_update=True)
-        if row is None:
-            raise ApiError(404, f"no opportunity {opportunity_id}")
-        work_items.check_stage_move(changes, current=row.stage, can_move=can_move, item_name="an opportunity")
+    async def update(session: AsyncSession, row: Record, changes: dict[str, Any]) -> Record:
         if changes.get("stage") == row.stage:
             del changes["stage"]  # staying put keeps closed_at as it was
-        updated = await queries.update_opportunity(session, ctx.tables, opportunity_id, changes=changes,
-                                                   at=ctx.clock())
+        return await queries.update_opportunity(session, ctx.tables, opportunity_id, changes=changes, at=ctx.clock())
+
+    updated = await work_items.patch(ctx.sessions, ctx.tables.opportunities, opportunity_id, body,
+                                     noun="opportunity", can_move=can_move, update=update)
     return opportunity_model(updated, ttl_days=ctx.thresholds.opportunity_ttl_days)

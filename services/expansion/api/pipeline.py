@@ -19,8 +19,7 @@ from services.expansion.domain.pipeline import OUTCOME_WEIGHTS, pipeline
 from shared.app import api_router
 from shared.auth import require_scope
 from shared.errors import ApiError
-from shared.fx import basis, consolidate
-from shared.periods import PeriodReport, WeightedBucket, quarter_of, requested_period, utc_day
+from shared.periods import PeriodReport, WeightedBucket, consolidated_totals, quarter_of, requested_period, utc_day
 
 router = api_router(prefix="/v1", tags=["pipeline"])
 
@@ -51,9 +50,7 @@ async def expansion_pipeline(
         entries = await queries.pipeline_entries(session, ctx.tables, closed_since=None if span is None else span.start)
     result = pipeline(entries, weights=ctx.stage_weights, ttl_days=ctx.thresholds.opportunity_ttl_days,
                       as_of=judged_at, period=span)
-    consolidation = basis(result, ctx.exchange_rates)
-    arr = consolidate({c: p.total.arr for c, p in result.items()}, consolidation)
-    expected = consolidate({c: p.total.expected_arr for c, p in result.items()}, consolidation)
+    consolidation, totals = consolidated_totals({c: p.total for c, p in result.items()}, ctx.exchange_rates)
     return Pipeline(
         period=None if span is None else span.label, start=None if span is None else span.start,
         end=None if span is None else span.end, as_of=judged_at, stage_weights=dict(ctx.stage_weights),
@@ -65,8 +62,8 @@ async def expansion_pipeline(
                              by_period={k: _bucket(b) for k, b in c.by_period.items()})
             for c in result.values()
         ],
-        consolidated=None if arr is None or expected is None or consolidation.currency is None else
-        ConsolidatedPipeline(currency=consolidation.currency, arr=arr, expected_arr=expected),
+        consolidated=None if totals is None else
+        ConsolidatedPipeline(currency=totals.currency, arr=totals.arr, expected_arr=totals.expected_arr),
         consolidation=consolidation,
         renewal_forecast=PeriodReport(
             service="renewals", path=f"/v1/forecast?period={(span or quarter_of(utc_day(judged_at))).label}"),

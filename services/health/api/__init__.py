@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-
-from fastapi import FastAPI
-
 from services.health.api import accounts, alerts, overrides, scorecards, timeline
 from services.health.api.backtest import build_backtest_router
 from services.health.api.context import HealthContext
-from shared.app import create_app
-from shared.auth import ApiKeys
+from shared.app import ApiSpec
 
-__all__ = ["HealthContext", "create_health_app"]
+__all__ = ["HealthContext", "health_api"]
 
 DESCRIPTION = """\
 An explainable, configurable account health score per account, its history and trend, the account's
@@ -24,21 +19,8 @@ max 500) and the opaque `cursor` of the previous page (`next_cursor`, null on th
 """
 
 
-def create_health_app(
-    context: HealthContext,
-    *,
-    api_keys: ApiKeys,
-    readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
-    backtest_max_bytes: int = 256 * 1024 * 1024,
-    backtest_timeout_s: float = 1800.0,
-) -> FastAPI:
-    return create_app(
-        service="health",
-        title="Orchard health",
-        description=DESCRIPTION,
-        api_keys=api_keys,
-        routers=[accounts.router, timeline.router, overrides.router, alerts.router, scorecards.router,
-                 build_backtest_router(max_body_bytes=backtest_max_bytes, timeout_s=backtest_timeout_s)],
-        readiness=readiness,
-        context=context,
-    )
+def health_api(*, backtest_max_bytes: int, backtest_timeout_s: float) -> ApiSpec:
+    """The API, with the backtest's body and time limits from the settings."""
+    return ApiSpec(service="health", title="Orchard health", description=DESCRIPTION, routers=[
+        accounts.router, timeline.router, overrides.router, alerts.router, scorecards.router,
+        build_backtest_router(max_body_bytes=backtest_max_bytes, timeout_s=backtest_timeout_s)])

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-
-from fastapi import FastAPI
-
 from services.renewals.api import renewals, reports
 from services.renewals.api.context import RenewalsContext
-from shared.app import create_app
-from shared.auth import ApiKeys
+from shared.app import ApiSpec
 
-__all__ = ["RenewalsContext", "create_renewals_app"]
+__all__ = ["API", "RenewalsContext"]
 
 DESCRIPTION = """\
 One renewal per contract term, opened a configurable number of days (default 120) before its end
@@ -26,18 +21,5 @@ the last page).
 """
 
 
-def create_renewals_app(
-    context: RenewalsContext,
-    *,
-    api_keys: ApiKeys,
-    readiness: Mapping[str, Callable[[], Awaitable[bool]]] | None = None,
-) -> FastAPI:
-    return create_app(
-        service="renewals",
-        title="Orchard renewals",
-        description=DESCRIPTION,
-        api_keys=api_keys,
-        routers=[renewals.router, reports.router],
-        readiness=readiness,
-        context=context,
-    )
+API = ApiSpec(service="renewals", title="Orchard renewals", description=DESCRIPTION,
+              routers=[renewals.router, reports.router])

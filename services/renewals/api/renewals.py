@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals import queries
 from services.renewals.api.context import RenewalsContext, context
@@ -15,8 +17,8 @@ from services.renewals.queries import RenewalFilters
 from shared import work_items
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.db import Record, unit_of_work
-from shared.errors import ApiError, patch_changes
+from shared.db import Record
+from shared.errors import ApiError
 from shared.pagination import (
     CursorParam,
     LimitParam,
@@ -87,12 +89,11 @@ async def patch_renewal(
     _: str = Depends(require_scope("write")),
     ctx: RenewalsContext = Depends(context),
 ) -> Renewal:
-    changes = patch_changes(body, required=("stage",))
     now = ctx.clock()
-    async with unit_of_work(ctx.sessions) as session:
-        row = await work_items.item(session, ctx.tables.renewals, renewal_id, for_update=True)
-        if row is None:
-            raise ApiError(404, f"no renewal {renewal_id}")
-        work_items.check_stage_move(changes, current=row.stage, can_move=can_move, item_name="a renewal")
-        updated = await work_items.update_item(session, ctx.tables.renewals, renewal_id, {**changes, "updated_at": now})
+
+    async def update(session: AsyncSession, row: Record, changes: dict[str, Any]) -> Record:
+        return await work_items.update_item(session, ctx.tables.renewals, renewal_id, {**changes, "updated_at": now})
+
+    updated = await work_items.patch(ctx.sessions, ctx.tables.renewals, renewal_id, body, noun="renewal",
+                                     can_move=can_move, update=update)
     return renewal_model(updated, today=now.date(), window_days=ctx.window_days)

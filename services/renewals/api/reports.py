@@ -19,8 +19,8 @@ from services.renewals.api.models import (
 )
 from shared.app import api_router
 from shared.auth import require_scope
-from shared.fx import basis, consolidate
-from shared.periods import PeriodReport, WeightedBucket, requested_period
+from shared.fx import basis
+from shared.periods import PeriodReport, WeightedBucket, consolidated_totals, requested_period
 
 router = api_router(prefix="/v1", tags=["reports"])
 
@@ -47,9 +47,7 @@ async def renewal_forecast(
     bands = domain.band_probabilities(history, min_closed=ctx.forecast_min_closed)
     by_risk = {band: b.probability for band, b in bands.items()}
     result = domain.forecast(span, due, by_risk=by_risk)
-    consolidation = basis(result, ctx.exchange_rates)
-    arr = consolidate({c: f.total.arr for c, f in result.items()}, consolidation)
-    expected = consolidate({c: f.total.expected_arr for c, f in result.items()}, consolidation)
+    consolidation, totals = consolidated_totals({c: f.total for c, f in result.items()}, ctx.exchange_rates)
     return Forecast(
         period=span.label, start=span.start, end=span.end,
         probabilities={**by_risk, **domain.PROBABILITY_BY_STAGE},
@@ -60,9 +58,9 @@ async def renewal_forecast(
                              by_outcome={k: _bucket(b) for k, b in c.by_outcome.items()})
             for c in result.values()
         ],
-        consolidated=None if arr is None or expected is None or consolidation.currency is None else
-        ConsolidatedForecast(currency=consolidation.currency, renewals=sum(f.total.count for f in result.values()),
-                             arr=arr, expected_arr=expected),
+        consolidated=None if totals is None else
+        ConsolidatedForecast(currency=totals.currency, renewals=sum(f.total.count for f in result.values()),
+                             arr=totals.arr, expected_arr=totals.expected_arr),
         consolidation=consolidation,
         expansion_pipeline=PeriodReport(service="expansion", path=f"/v1/pipeline?period={span.label}"),
     )

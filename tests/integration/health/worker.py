@@ -15,15 +15,14 @@ from shared.logs import configure_logging
 
 
 class CrashingRunner(ConsumerRunner):
-    async def _commit_offsets(self, records):  # type: ignore[no-untyped-def]
+    async def commit_offsets(self, records):  # type: ignore[no-untyped-def]
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 async def main() -> None:
-    service = build_service(HealthSettings())
+    crash = os.environ.get("HEALTH_CRASH") == "after_db_commit"
+    service = build_service(HealthSettings(), runner_class=CrashingRunner if crash else ConsumerRunner)
     await service.runtime.start()
-    if os.environ.get("HEALTH_CRASH") == "after_db_commit":
-        service.runner.__class__ = CrashingRunner
     stopping = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopping.set)
     consume = asyncio.create_task(service.runner.run())

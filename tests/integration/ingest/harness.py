@@ -11,7 +11,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from services.ingest.__main__ import IngestService, build
+from services.ingest.service import IngestService, build_service
 from services.ingest.settings import IngestSettings
 from tests.infra import Infra
 from tests.kafka_utils import read_all, wait_for
@@ -55,7 +55,8 @@ class Ingest(Running[IngestSettings, IngestService]):
 @asynccontextmanager
 async def running(settings: IngestSettings, *, consume: bool = True) -> AsyncIterator[Ingest]:
     """The service wired as in ``__main__``, its HTTP app in-process, its consumer and relay running."""
-    async with serving(Ingest, settings, build(settings), consume=consume, name="ingest", headers=None) as ingest:
+    service = build_service(settings)
+    async with serving(Ingest, settings, service, consume=consume, name="ingest", headers=None) as ingest:
         yield ingest
 
 

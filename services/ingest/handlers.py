@@ -1,4 +1,4 @@
-"""How accepted events reach their canonical topics, on each way in.
+"""Ingest's handlers: how accepted events reach their canonical topics, on each way in.
 
 - From the raw topic: the shared consumer runner parses each record with ``raw_parser`` (invalid
   ones go to the DLQ with the reason and the original bytes), records the batch's ids in
