@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from services.health.domain import (
     EMPTY_SIGNALS,
@@ -19,9 +20,10 @@ from services.health.domain import (
     signals_from_json,
     signals_to_json,
 )
-from services.health.domain.days import day_number
 from services.health.domain.measures import active_users, unreplaced_departures
 from services.health.domain.signals import Stamp
+from shared.days import day_number
+from shared.events import ContractTerms
 from tests.unit.health.factories import History, at, healthy_account, on
 
 pytestmark = pytest.mark.unit
@@ -157,12 +159,14 @@ def test_cancelled_contract_stops_at_its_end_date_and_has_no_renewal() -> None:
     assert contract_summary(h.signals(), on(200)).seats is None
 
 
-def test_amendment_without_all_fields_keeps_the_current_term() -> None:
+def test_an_amendment_restates_the_current_term_and_a_partial_one_never_reaches_the_fold() -> None:
     h = History()
     h.contract(0, seats=40, start=0, end=364)
-    h.add(50, "contract.amended", {"contract_id": "k-1", "seats": 55, "start_date": on(0)})
+    h.contract(50, seats=55, start=0, end=364, kind="amended")
     summary = contract_summary(h.signals(), on(60))
     assert summary.seats == 55 and summary.renewal_date == on(364) and summary.arr == Decimal("120000")
+    with pytest.raises(ValidationError, match="end_date"):  # the contract's payload requires the whole term
+        ContractTerms.model_validate({"contract_id": "k-1", "seats": 55, "arr": "1", "start_date": on(0)})
 
 
 def test_unknown_event_type_and_naive_time_are_errors() -> None:
