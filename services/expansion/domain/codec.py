@@ -74,8 +74,10 @@ def _contracts_stored_before(stored: dict[str, Any], segment: list[str] | None) 
                  "currency": kept["currency"], "start_date": day.isoformat(),
                  "end_date": (day + timedelta(days=1)).isoformat(), "segment": segment[2] if segment else None}
         cancelled = kept.get("cancelled_on")
+        # before a cancellation it was kept with, so that it folds first
         events.append(contract_event(event_id=f"{kept['event_id']}/terms" if cancelled else kept["event_id"],
-                                     event_type="contract.signed", occurred_at=at, data=terms))
+                                     event_type="contract.signed", occurred_at=at - timedelta(microseconds=1),
+                                     data=terms))
         if cancelled:
             events.append(contract_event(event_id=kept["event_id"], event_type="contract.cancelled", occurred_at=at,
                                          data={"contract_id": contract_id, "end_date": cancelled}))

@@ -203,3 +203,39 @@ def test_account_updated_sets_keeps_and_clears_profile_fields_by_event_time() ->
         "name": "Acme", "owner": None, "segment": "enterprise", "crm_id": None, "tier": "gold"}
     assert contract_summary(s, on(5)).segment == "enterprise", "the CRM's segment wins over the contract's"
     assert signals_from_json(signals_to_json(s)) == s
+
+
+def test_contracts_stored_before_events_were_kept_load_as_the_events_that_set_them() -> None:
+    h = History()
+    h.contract(0, seats=40, start=0, end=364)
+    h.contract(300, seats=50, arr="130000", start=365, end=729, kind="renewed")
+    h.add(500, "contract.cancelled", {"contract_id": "k-1", "end_date": on(600)})
+    signals = h.signals()
+    stored = signals_to_json(signals)
+    del stored["contract_events"]
+    stamp = [at(0).isoformat(), h.events[0].event_id]
+    stored["contracts"] = {"k-1": {
+        "terms": [
+            {"start_date": on(0).isoformat(), "end_date": on(364).isoformat(), "arr": "120000", "currency": "USD",
+             "seats": 40, "products": ["core"], "auto_renew": False, "segment": "enterprise", "stamp": stamp},
+            {"start_date": on(365).isoformat(), "end_date": on(729).isoformat(), "arr": "130000", "currency": "USD",
+             "seats": 50, "products": ["core"], "auto_renew": False, "segment": "enterprise",
+             "stamp": [at(300).isoformat(), h.events[1].event_id]}],
+        "first_start": on(0).isoformat(),
+        "cancellation": [on(600).isoformat(), [at(500).isoformat(), h.events[2].event_id]]}}
+    loaded = signals_from_json(json.loads(json.dumps(stored)))
+    assert loaded.contracts.contracts == signals.contracts.contracts
+    for day in (100, 400, 600):
+        assert contract_summary(loaded, on(day)) == contract_summary(signals, on(day))
+
+
+def test_an_amendment_after_a_cancellation_does_not_revoke_it() -> None:
+    """Only a renewal starts a term again (CONTRACT.md); health used to let any later term event
+    supersede a cancellation."""
+    h = History()
+    h.contract(0, seats=40, start=0, end=364)
+    h.add(100, "contract.cancelled", {"contract_id": "k-1", "end_date": on(200)})
+    h.contract(120, seats=30, start=0, end=364, kind="amended")
+    assert contract_summary(h.signals(), on(150)).seats == 30
+    assert contract_summary(h.signals(), on(150)).renewal_date is None
+    assert contract_summary(h.signals(), on(250)).seats is None
