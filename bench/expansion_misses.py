@@ -26,10 +26,10 @@ from bench.signal_quality import data_sets
 from services.expansion.backtest.replay import signal_events
 from services.expansion.domain import Catalogue, Decided, ExpansionSignals, Thresholds, decide, parse_catalogue
 from services.expansion.domain.rules import evaluate_triggers
-from services.expansion.domain.signals import day_number
 from services.expansion.domain.snapshot import snapshot
 from shared.backtest.history import read_archive
 from shared.backtest.outcomes import label_outcomes
+from shared.days import day_number
 from shared.events import Envelope
 
 REPO = Path(__file__).resolve().parents[1]

@@ -22,8 +22,8 @@ from services.health.domain import (
     recent_scores_to_json,
     signals_to_json,
 )
-from services.health.domain.days import day_number
 from services.health.store import HealthTables
+from shared.days import day_number
 from shared.db import columns, json_text, qualified
 
 _UPSERT_ACCOUNTS = """

@@ -24,7 +24,6 @@ from services.renewals import outputs
 from services.renewals.domain import (
     AccountBook,
     AlertState,
-    ContractEvent,
     Health,
     Judged,
     JudgingRules,
@@ -48,6 +47,7 @@ from services.renewals.store import (
 from shared.accounts import by_account, fold_accounts
 from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.contracts import contract_event_of
 from shared.outbox import Outbox
 from shared.watermarks import advance_watermarks
 
@@ -97,8 +97,7 @@ def _change_of(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook] | N
                         components=tuple(sorted((name, float(v)) for name, v in record.components.items())))
         return lambda book: apply_health(book, health)
     if envelope.type.startswith("contract."):
-        contract_event = ContractEvent(envelope.event_id, envelope.type, envelope.occurred_at,
-                                       envelope.data.model_dump(mode="json"))
+        contract_event = contract_event_of(envelope)
         return lambda book: apply_contract_events(book, [contract_event])
     return None
 

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.health.backtest.replay import default_scorecards
 from services.health.domain import SignalEvent, StoredAccount, advance
-from services.health.domain.days import day_number, start_of_day
 from services.health.domain.norms import NormsHistory
 from services.health.store import health_tables, load_norms
+from shared.days import day_number, start_of_day
 from shared.events import Envelope, parse_event
 from tests.faults.history import CANONICAL
 from tests.kafka_utils import read_all

@@ -109,7 +109,8 @@ def test_ingest_routes_it_to_the_interaction_topic_keyed_by_account() -> None:
 
 def test_expansion_folds_past_it_without_changing_what_it_tracks() -> None:
     signed = SignalEvent("c-1", "contract.signed", datetime(2026, 11, 1, tzinfo=UTC),
-                         {"contract_id": "C-1", "seats": 10, "products": ["core"], "arr": "1000", "currency": "USD"})
+                         {"contract_id": "C-1", "seats": 10, "products": ["core"], "arr": "1000", "currency": "USD",
+                          "start_date": "2026-11-01", "end_date": "2027-10-31"})
     before = apply_events(ExpansionSignals(), [signed])
     update = parse_event(account_updated({"tier": "gold"}))
     after = apply_events(before, [SignalEvent(update.event_id, update.type, update.occurred_at,

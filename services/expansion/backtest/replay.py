@@ -28,8 +28,8 @@ from services.expansion.domain import (
     cohort_key,
     decide,
 )
-from services.expansion.domain.signals import day_number
 from services.expansion.domain.usage import account_growth, feature_growth
+from shared.days import day_number
 from shared.events import Envelope
 
 GrowthRecord = tuple[int, str, float]

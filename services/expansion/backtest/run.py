@@ -24,11 +24,11 @@ from services.expansion.backtest.replay import (
     signal_events,
 )
 from services.expansion.domain import Catalogue, Thresholds
-from services.expansion.domain.signals import day_number
 from shared.backtest.activity import activity_at, usage_days
 from shared.backtest.history import Archive, history_from_lines
 from shared.backtest.outcomes import label_outcomes
 from shared.backtest.snapshots import month_ends
+from shared.days import day_number
 
 KINDS = ("seat_limit", "plan_limit", "usage_growth", "premium_feature_use", "high_satisfaction", "whitespace")
 

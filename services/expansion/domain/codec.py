@@ -6,7 +6,7 @@ text. `signals_from_json(signals_to_json(s)) == s`.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,13 +18,14 @@ from services.expansion.domain.divergence import (
     ScorePoint,
 )
 from services.expansion.domain.health_gate import EMPTY_GATE, Grade, HealthGate, Held, OpenAlert
-from services.expansion.domain.signals import Contract, ExpansionSignals, FeatureUse, Survey
+from services.expansion.domain.signals import ExpansionSignals, FeatureUse, Survey
+from shared.contracts import EMPTY_HISTORY, ContractHistory, contract_event, history_from_json, history_to_json
 
 
 def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
     return {
         "latest_at": s.latest_at.isoformat() if s.latest_at else None,
-        "contracts": {cid: _contract_to_json(c) for cid, c in s.contracts.items()},
+        "contract_events": history_to_json(s.contracts),
         "users": dict(s.user_last_seen),
         "users_reported": s.users_reported,
         "features": {name: [f.product, f.last_day, f.day_mask, list(f.evidence)] for name, f in s.features.items()},
@@ -32,7 +33,6 @@ def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
         "nps": _survey_to_json(s.nps),
         "csat": _survey_to_json(s.csat),
         "volumes": {f: {str(d): q for d, q in days.items()} for f, days in s.volumes.items()},
-        "segment": None if s.segment is None else [s.segment[0].isoformat(), s.segment[1], s.segment[2]],
         "gate": _gate_to_json(s.gate),
         "divergence": _divergence_to_json(s.divergence),
     }
@@ -43,7 +43,8 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
         return ExpansionSignals()
     return ExpansionSignals(
         latest_at=datetime.fromisoformat(doc["latest_at"]) if doc.get("latest_at") else None,
-        contracts={cid: _contract_from_json(cid, c) for cid, c in doc.get("contracts", {}).items()},
+        contracts=history_from_json(doc["contract_events"]) if "contract_events" in doc
+        else _contracts_stored_before(doc.get("contracts") or {}, doc.get("segment")),
         user_last_seen={u: int(d) for u, d in doc.get("users", {}).items()},
         features={
             name: FeatureUse(product, int(last_day), int(mask), tuple(evidence))
@@ -53,7 +54,6 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
         nps=_survey_from_json(doc.get("nps")),
         csat=_survey_from_json(doc.get("csat")),
         volumes={f: {int(d): float(q) for d, q in days.items()} for f, days in doc.get("volumes", {}).items()},
-        segment=_segment_from_json(doc.get("segment")),
         gate=_gate_from_json(doc.get("gate")),
         divergence=_divergence_from_json(doc.get("divergence")),
         # State stored before the flag existed: users held means ids were reported (the best it can tell).
@@ -61,24 +61,27 @@ def signals_from_json(doc: dict[str, Any]) -> ExpansionSignals:
     )
 
 
-def _segment_from_json(doc: list[str] | None) -> tuple[datetime, str, str] | None:
-    return None if doc is None else (datetime.fromisoformat(doc[0]), doc[1], doc[2])
-
-
-def _contract_to_json(c: Contract) -> dict[str, Any]:
-    return {
-        "seats": c.seats, "products": list(c.products), "arr": str(c.arr), "currency": c.currency,
-        "at": c.at.isoformat(), "event_id": c.event_id,
-        "cancelled_on": c.cancelled_on.isoformat() if c.cancelled_on else None,
-    }
-
-
-def _contract_from_json(contract_id: str, doc: dict[str, Any]) -> Contract:
-    return Contract(
-        contract_id=contract_id, seats=int(doc["seats"]), products=tuple(doc["products"]), arr=Decimal(doc["arr"]),
-        currency=doc["currency"], at=datetime.fromisoformat(doc["at"]), event_id=doc["event_id"],
-        cancelled_on=date.fromisoformat(doc["cancelled_on"]) if doc.get("cancelled_on") else None,
-    )
+def _contracts_stored_before(stored: dict[str, Any], segment: list[str] | None) -> ContractHistory:
+    """State stored before contract events were kept held per contract the figures of its latest
+    event, a cancellation date, and the segment the latest contract event named. Each contract
+    becomes one signature with those figures (and that segment, so it stays the latest named), and
+    its cancellation. The term's dates were not kept: expansion reads none (`committed`), so the
+    signature's day stands for them."""
+    events = []
+    for contract_id, kept in stored.items():
+        at, day = datetime.fromisoformat(kept["at"]), datetime.fromisoformat(kept["at"]).date()
+        terms = {"contract_id": contract_id, "seats": kept["seats"], "products": kept["products"], "arr": kept["arr"],
+                 "currency": kept["currency"], "start_date": day.isoformat(),
+                 "end_date": (day + timedelta(days=1)).isoformat(), "segment": segment[2] if segment else None}
+        cancelled = kept.get("cancelled_on")
+        # before a cancellation it was kept with, so that it folds first
+        events.append(contract_event(event_id=f"{kept['event_id']}/terms" if cancelled else kept["event_id"],
+                                     event_type="contract.signed", occurred_at=at - timedelta(microseconds=1),
+                                     data=terms))
+        if cancelled:
+            events.append(contract_event(event_id=kept["event_id"], event_type="contract.cancelled", occurred_at=at,
+                                         data={"contract_id": contract_id, "end_date": cancelled}))
+    return EMPTY_HISTORY.add(events)
 
 
 def _survey_to_json(survey: Survey | None) -> list[Any] | None:

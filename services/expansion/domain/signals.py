@@ -2,8 +2,8 @@
 
 What is kept, and why it stays bounded whatever the event volume:
 
-* contracts: the latest terms per `contract_id` (seats, products, ARR) and a cancellation date, so
-  licensed seats and owned products are known at any `as_of`;
+* contracts: every contract event, folded by the rule all services share (`shared.contracts`), so
+  licensed seats, owned products and the segment are known at any `as_of`;
 * users: each user's last-seen UTC day, for "distinct active users in the last 30 days"; users
   not seen for `ACTIVE_WINDOW_DAYS` before the newest event are dropped, and at most
   `MAX_TRACKED_USERS` are kept (the most recently seen); and whether any usage event ever carried a
@@ -13,7 +13,6 @@ What is kept, and why it stays bounded whatever the event volume:
 * volumes: per feature, the summed `quantity` per UTC day over the last `usage.VOLUME_DAYS` days
   (what usage growth and plan limits are judged on; no user id needed), at most `MAX_FEATURES`;
 * the latest NPS and CSAT answers, with the event that gave them (the evidence);
-* the segment the latest contract event named (the cohort the account is compared with);
 * the health gate (`health_gate`): the latest grade, the open churn-risk alerts and the triggers
   held because of them;
 * the ARR and health points of the last `divergence` window and its open episode (`decide` keeps
@@ -27,39 +26,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.expansion.domain.divergence import EMPTY_DIVERGENCE, DivergenceState
 from services.expansion.domain.health_gate import EMPTY_GATE, GATE_EVENT_TYPES, HealthGate, apply_gate_event
 from services.expansion.domain.usage import Volumes, add_volume, pruned
+from shared.contracts import CONTRACT_EVENT_TYPES, EMPTY_HISTORY, ContractEvent, ContractHistory, Term, contract_event
+from shared.days import day_number
 
 ACTIVE_WINDOW_DAYS = 30
 MAX_TRACKED_USERS = 50_000
 MAX_FEATURES = 500
 MAX_EVIDENCE = 5
 _WINDOW_MASK = (1 << ACTIVE_WINDOW_DAYS) - 1
-
-
-def day_number(moment: datetime) -> int:
-    """The UTC calendar day of an aware datetime, as a date ordinal (naive datetimes are an error)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"timestamps must carry a UTC offset, got naive {moment.isoformat()}")
-    return moment.astimezone(UTC).date().toordinal()
-
-
-@dataclass(frozen=True, slots=True)
-class Contract:
-    contract_id: str
-    seats: int
-    products: tuple[str, ...]
-    arr: Decimal
-    currency: str
-    at: datetime
-    """occurred_at of the event that set these terms: a late, older event does not overwrite them."""
-    event_id: str
-    cancelled_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +70,13 @@ class FeatureUse:
 @dataclass(frozen=True)
 class ExpansionSignals:
     latest_at: datetime | None = None
-    contracts: Mapping[str, Contract] = field(default_factory=dict)
+    contracts: ContractHistory = EMPTY_HISTORY
     user_last_seen: Mapping[str, int] = field(default_factory=dict)
     features: Mapping[str, FeatureUse] = field(default_factory=dict)
     usage_evidence: tuple[str, ...] = ()
     nps: Survey | None = None
     csat: Survey | None = None
     volumes: Volumes = field(default_factory=dict)
-    segment: tuple[datetime, str, str] | None = None
-    """(occurred_at, event_id, segment) of the latest contract event that named a segment."""
     gate: HealthGate = EMPTY_GATE
     divergence: DivergenceState = EMPTY_DIVERGENCE
     users_reported: bool = False
@@ -106,13 +85,13 @@ class ExpansionSignals:
 
     @property
     def segment_name(self) -> str | None:
-        return self.segment[2] if self.segment else None
+        """The segment the latest contract event named (the cohort the account is compared with)."""
+        return self.contracts.segment
 
-    def live_contracts(self, as_of: datetime) -> list[Contract]:
-        """Contracts in force on `as_of`'s day: all but those whose cancellation has taken effect.
-        (A term past its end_date without a renewal event still counts: billing data arrives late.)"""
-        today = as_of.astimezone(UTC).date()
-        return [c for c in self.contracts.values() if c.cancelled_on is None or c.cancelled_on > today]
+    def live_contracts(self, as_of: datetime) -> list[Term]:
+        """What the account has bought on `as_of`'s day: each contract's latest term, unless its
+        cancellation has taken effect (`ContractHistory.committed`)."""
+        return self.contracts.committed(as_of.astimezone(UTC).date())
 
     def licensed_seats(self, as_of: datetime) -> int:
         return sum(c.seats for c in self.live_contracts(as_of))
@@ -147,12 +126,12 @@ class SignalEvent:
 
 def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> ExpansionSignals:
     """Fold events into the signals; event types the rules do not read leave them unchanged."""
-    contracts = dict(signals.contracts)
+    contract_events: list[ContractEvent] = []
     users = dict(signals.user_last_seen)
     features = dict(signals.features)
     evidence = list(signals.usage_evidence)
     volumes = dict(signals.volumes)
-    nps, csat, latest, segment = signals.nps, signals.csat, signals.latest_at, signals.segment
+    nps, csat, latest = signals.nps, signals.csat, signals.latest_at
     gate, users_reported = signals.gate, signals.users_reported
     for event in events:
         day = day_number(event.occurred_at)
@@ -168,16 +147,14 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
                 nps = _later(nps, answer)
             else:
                 csat = _later(csat, answer)
-        elif event.event_type.startswith("contract."):
-            _apply_contract(event, contracts)
-            named = event.data.get("segment")
-            if named and (segment is None or (event.occurred_at, event.event_id) > segment[:2]):
-                segment = (event.occurred_at, event.event_id, str(named))
+        elif event.event_type in CONTRACT_EVENT_TYPES:
+            contract_events.append(contract_event(event_id=event.event_id, event_type=event.event_type,
+                                                  occurred_at=event.occurred_at, data=event.data))
         elif event.event_type in GATE_EVENT_TYPES:
             gate = apply_gate_event(gate, event_type=event.event_type, event_id=event.event_id,
                                     occurred_at=event.occurred_at, data=event.data)
-    return _bounded(ExpansionSignals(latest, contracts, users, features, tuple(evidence), nps, csat, volumes, segment,
-                                     gate, signals.divergence, users_reported))
+    return _bounded(ExpansionSignals(latest, signals.contracts.add(contract_events), users, features, tuple(evidence),
+                                     nps, csat, volumes, gate, signals.divergence, users_reported))
 
 
 def _later(current: Survey | None, answer: Survey) -> Survey:
@@ -205,28 +182,6 @@ def _apply_usage(
     features[feature] = replace(use, evidence=(*use.evidence, event.event_id)[-MAX_EVIDENCE:])
     evidence.append(event.event_id)
     del evidence[:-MAX_EVIDENCE]
-
-
-def _apply_contract(event: SignalEvent, contracts: dict[str, Contract]) -> None:
-    data = event.data
-    contract_id = str(data["contract_id"])
-    current = contracts.get(contract_id)
-    if current is not None and (event.occurred_at, event.event_id) < (current.at, current.event_id):
-        return  # a late event older than the terms we hold
-    if event.event_type == "contract.cancelled":
-        base = current or Contract(contract_id, 0, (), Decimal(0), "USD", event.occurred_at, event.event_id)
-        contracts[contract_id] = replace(
-            base,
-            seats=int(data["seats"]) if data.get("seats") is not None else base.seats,
-            products=tuple(data["products"]) if data.get("products") is not None else base.products,
-            at=event.occurred_at, event_id=event.event_id, cancelled_on=data["end_date"],
-        )
-        return
-    contracts[contract_id] = Contract(
-        contract_id=contract_id, seats=int(data["seats"]), products=tuple(data.get("products") or ()),
-        arr=Decimal(str(data["arr"])), currency=str(data.get("currency") or "USD"),
-        at=event.occurred_at, event_id=event.event_id,
-    )
 
 
 def _bounded(signals: ExpansionSignals) -> ExpansionSignals:

@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from services.expansion.domain.cohorts import cohort_key
-from services.expansion.domain.signals import ExpansionSignals, Survey, day_number
+from services.expansion.domain.signals import ExpansionSignals, Survey
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.usage import FeatureGrowth, account_growth, feature_growth
+from shared.days import day_number
 
 CENTS = Decimal("0.01")
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 from services.expansion.domain.catalogue import Catalogue, Product
 from services.expansion.domain.cohorts import CohortNorms
-from services.expansion.domain.signals import day_number
 from services.expansion.domain.snapshot import CENTS, Snapshot
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.trigger import Trigger, base_product
 from services.expansion.domain.usage import window_total
+from shared.days import day_number
 
 FULL_CONFIDENCE_LIMIT_RATIO = 1.1
 """plan_limit is fully confident at 110% of what the plan includes."""

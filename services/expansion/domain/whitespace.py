@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from services.expansion.domain.catalogue import Catalogue, Product
-from services.expansion.domain.signals import day_number
 from services.expansion.domain.snapshot import CENTS, Snapshot
 from services.expansion.domain.thresholds import Thresholds
+from shared.days import day_number
 
 PREREQUISITES_WEIGHT = 0.3
 ADOPTION_WEIGHT = 0.3

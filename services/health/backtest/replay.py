@@ -37,9 +37,9 @@ from services.health.domain import (
     norms_effective_from,
     validate_scorecard,
 )
-from services.health.domain.days import day_number
 from services.health.domain.signals import EMPTY_SIGNALS
 from shared.backtest.judging import RaisedAlert
+from shared.days import day_number
 from shared.events import Envelope
 
 GRADES = ("green", "yellow", "red")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from services.health.domain.signals import AccountSignals, ContractState, ContractTerm
+from services.health.domain.signals import AccountSignals
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,26 +32,14 @@ class ContractSummary:
         return None if self.renewal_date is None else (self.renewal_date - on).days
 
 
-def term_in_force(contract: ContractState, on: date) -> ContractTerm | None:
-    if contract.cancelled and contract.cancellation is not None and contract.cancellation.end_date <= on:
-        return None
-    candidates = [t for t in contract.terms if t.start_date <= on <= t.end_date]
-    return max(candidates, key=lambda t: t.start_date) if candidates else None
-
-
 def contract_summary(signals: AccountSignals, on: date) -> ContractSummary:
-    in_force = [(c, t) for c in signals.contracts.values() if (t := term_in_force(c, on)) is not None]
+    history = signals.contracts
+    in_force = [(contract, term) for contract in history.contracts.values()
+                if (term := contract.term_on(on)) is not None]
     arr_by_currency: dict[str, Decimal] = {}
     for _, term in in_force:
         arr_by_currency[term.currency] = arr_by_currency.get(term.currency, Decimal(0)) + term.arr
-    renewals = [
-        max(t.end_date for t in contract.terms)
-        for contract, _ in in_force
-        if not contract.cancelled
-    ]
-    all_terms = [t for c in signals.contracts.values() for t in c.terms]
-    with_segment = [t for t in all_terms if t.segment]
-    starts = [c.first_start for c in signals.contracts.values() if c.first_start is not None]
+    renewals = [renewal for contract, _ in in_force if (renewal := contract.renewal_date) is not None]
     single_currency = next(iter(arr_by_currency)) if len(arr_by_currency) == 1 else None
     return ContractSummary(
         seats=sum(t.seats for _, t in in_force) if in_force else None,
@@ -59,10 +47,9 @@ def contract_summary(signals: AccountSignals, on: date) -> ContractSummary:
         currency=single_currency,
         arr_by_currency=arr_by_currency,
         renewal_date=min(renewals) if renewals else None,
-        first_start=min(starts) if starts else None,
+        first_start=history.first_start,
         products=tuple(sorted({p for _, t in in_force for p in t.products})),
         # the CRM's word (account.updated) over the billing system's, when it has one
-        segment=signals.profile_value("segment")
-        or (max(with_segment, key=lambda t: t.stamp.key).segment if with_segment else None),
-        evidence_event_ids=tuple(sorted(t.stamp.event_id for _, t in in_force)),
+        segment=signals.profile_value("segment") or history.segment,
+        evidence_event_ids=tuple(sorted(t.event_id for _, t in in_force)),
     )

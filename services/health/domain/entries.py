@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal
 
-from services.health.domain.days import require_aware
+from shared.days import require_aware
 
 TimelineKind = Literal["interaction", "ticket", "survey", "contact", "contract", "account", "usage", "score", "alert"]
 TIMELINE_KINDS: Final[tuple[TimelineKind, ...]] = (

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from services.health.domain.days import day_number, require_aware
 from services.health.domain.fold_state import FoldState
 from services.health.domain.signals import (
     KEY_ROLES,
@@ -24,10 +22,7 @@ from services.health.domain.signals import (
     PROFILE_FIELDS,
     TWO_WAY_CHANNELS,
     AccountSignals,
-    Cancellation,
     ContactState,
-    ContractState,
-    ContractTerm,
     Departure,
     Interaction,
     NegativeFeedback,
@@ -36,9 +31,9 @@ from services.health.domain.signals import (
     SurveyAnswer,
     TicketState,
 )
+from shared.contracts import CONTRACT_EVENT_TYPES, contract_event
+from shared.days import day_number, require_aware
 from shared.rejection import EventRejected
-
-MAX_TERMS_PER_CONTRACT = 4
 
 
 class UnknownEventType(EventRejected):
@@ -193,26 +188,10 @@ class _Fold(FoldState):
             self.departures.append(Departure(contact_id, role, stamp, name))
             self.changed.add("departures")
 
-    def contract_term(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        contract_id = data["contract_id"]
-        known = self.contracts.get(contract_id)
-        fallback = _term_in_force(known, stamp.at.date()) if known else None
-        term = _term_from(data, stamp, fallback)
-        terms = {t.start_date: t for t in known.terms} if known else {}
-        current = terms.get(term.start_date)
-        if current is None or stamp.key > current.stamp.key:
-            terms[term.start_date] = term
-        kept = tuple(sorted(terms.values(), key=lambda t: t.start_date)[-MAX_TERMS_PER_CONTRACT:])
-        first_start = min(d for d in (term.start_date, known.first_start if known else None) if d)
-        cancellation = known.cancellation if known else None
-        self.contracts[contract_id] = ContractState(contract_id, kept, first_start, cancellation)
-
-    def contract_cancelled(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        contract_id = data["contract_id"]
-        known = self.contracts.get(contract_id) or ContractState(contract_id, (), None)
-        cancellation = Cancellation(_as_date(data["end_date"]), stamp)
-        if known.cancellation is None or stamp.key > known.cancellation.stamp.key:
-            self.contracts[contract_id] = replace(known, cancellation=cancellation)
+    def contract_event(self, event_type: str, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
+        """Kept whole, and folded once per batch by the rule all services share (`shared.contracts`)."""
+        self.contract_events.append(contract_event(event_id=stamp.event_id, event_type=event_type,
+                                                   occurred_at=stamp.at, data=data))
 
     def account_updated(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
         """Each field the event names (absent ones are not in `data`; None clears one) takes its
@@ -227,6 +206,14 @@ class _Fold(FoldState):
 
 _Handler = Callable[[_Fold, Stamp, int, Mapping[str, Any]], None]
 
+
+
+def _contract_handler(event_type: str) -> _Handler:
+    def handler(fold: _Fold, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
+        fold.contract_event(event_type, stamp, day, data)
+    return handler
+
+
 _HANDLERS: dict[str, _Handler] = {
     "usage.recorded": _Fold.usage_recorded,
     "interaction.logged": _Fold.interaction_logged,
@@ -234,44 +221,7 @@ _HANDLERS: dict[str, _Handler] = {
     "ticket.closed": _Fold.ticket_closed,
     "survey.answered": _Fold.survey_answered,
     "contact.changed": _Fold.contact_changed,
-    "contract.signed": _Fold.contract_term,
-    "contract.renewed": _Fold.contract_term,
-    "contract.amended": _Fold.contract_term,
-    "contract.cancelled": _Fold.contract_cancelled,
+    **{kind: _contract_handler(kind) for kind in sorted(CONTRACT_EVENT_TYPES)},
     "account.updated": _Fold.account_updated,
 }
 HANDLED_EVENT_TYPES = frozenset(_HANDLERS)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _term_in_force(contract: ContractState, on: date) -> ContractTerm | None:
-    started = [t for t in contract.terms if t.start_date <= on]
-    return max(started, key=lambda t: t.start_date) if started else None
-
-
-def _term_from(data: Mapping[str, Any], stamp: Stamp, fallback: ContractTerm | None) -> ContractTerm:
-    """Term data from the event; an amendment that omits a field keeps the current term's value."""
-
-    def pick(name: str, default: Any = None) -> Any:
-        if data.get(name) is not None:
-            return data[name]
-        if fallback is not None:
-            return getattr(fallback, name)
-        if default is not None:
-            return default
-        raise EventRejected(f"contract event {stamp.event_id}: missing {name}")
-
-    return ContractTerm(
-        start_date=_as_date(pick("start_date")),
-        end_date=_as_date(pick("end_date")),
-        arr=Decimal(str(pick("arr"))),
-        currency=str(pick("currency", "USD")),
-        seats=int(pick("seats")),
-        products=tuple(pick("products", ())),
-        auto_renew=bool(data.get("auto_renew", fallback.auto_renew if fallback else False)),
-        segment=data.get("segment") or (fallback.segment if fallback else None),
-        stamp=stamp,
-    )

@@ -14,6 +14,7 @@ from services.health.domain.signals import (
     TicketState,
     first_days_usage,
 )
+from shared.contracts import ContractEvent
 
 MAX_INTERACTIONS = 400
 MAX_NEGATIVE_FEEDBACK = 50
@@ -52,7 +53,7 @@ class FoldState:
         self.first_ticket_day = s.first_ticket_day
         self.contacts = dict(s.contacts)
         self.departures = list(s.departures)
-        self.contracts = dict(s.contracts)
+        self.contract_events: list[ContractEvent] = []
         self.profile = dict(s.profile)
         self.advanced = False
         self.changed: set[str] = set()  # collections that need trimming or sorting in freeze()
@@ -118,7 +119,7 @@ class FoldState:
             contacts=self.contacts,
             departures=tuple(sorted(self.departures, key=lambda d: d.stamp.key)[-MAX_DEPARTURES:])
             if "departures" in self.changed else s.departures,
-            contracts=self.contracts,
+            contracts=s.contracts.add(self.contract_events),
             profile=self.profile,
         )
 

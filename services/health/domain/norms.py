@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.health.domain.days import day_number, start_of_day
+from shared.days import day_number, start_of_day
 
 ALL = "all"
 """The cohort of every account: used when the account's own cohort is too small to compare with."""

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from services.health.domain.days import day_number, require_aware
 from services.health.domain.measures import ComponentScore, Part
 from services.health.domain.scorecard import GRADES, Scorecard
 from services.health.domain.scoring import HealthScore, combine
+from shared.days import day_number, require_aware
 
 OVERRIDE_KINDS = ("grade", "sentiment")
 

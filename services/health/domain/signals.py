@@ -22,11 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from services.health.domain.days import day_number, parse_moment
+from shared.contracts import EMPTY_HISTORY, ContractHistory, contract_event, history_from_json, history_to_json
+from shared.days import day_number, parse_moment
 
 HORIZON_DAYS = 120
 """Days of activity kept before the newest event: covers two 30-day windows and a 90-day one."""
@@ -123,43 +123,6 @@ class Departure:
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ContractTerm:
-    start_date: date
-    end_date: date
-    arr: Decimal
-    currency: str
-    seats: int
-    products: tuple[str, ...]
-    auto_renew: bool
-    segment: str | None
-    stamp: Stamp
-
-
-@dataclass(frozen=True, slots=True)
-class Cancellation:
-    end_date: date
-    stamp: Stamp
-
-
-@dataclass(frozen=True, slots=True)
-class ContractState:
-    """Terms keyed by start date (latest event per start date wins), newest few kept."""
-
-    contract_id: str
-    terms: tuple[ContractTerm, ...]
-    first_start: date | None
-    cancellation: Cancellation | None = None
-
-    @property
-    def cancelled(self) -> bool:
-        """A cancellation counts unless a later signed/renewed/amended event superseded it."""
-        if self.cancellation is None:
-            return False
-        latest_term = max((t.stamp.key for t in self.terms), default=None)
-        return latest_term is None or self.cancellation.stamp.key >= latest_term
-
-
 PROFILE_FIELDS = ("name", "owner", "segment", "crm_id", "tier")
 """What `account.updated` says about an account (the CRM's word)."""
 
@@ -204,8 +167,8 @@ class AccountSignals:
     # relationship
     contacts: Mapping[str, ContactState] = field(default_factory=dict)
     departures: tuple[Departure, ...] = ()
-    # contracts
-    contracts: Mapping[str, ContractState] = field(default_factory=dict)
+    # contracts: every contract event, folded by the rule all services share (shared.contracts)
+    contracts: ContractHistory = EMPTY_HISTORY
     # the account as people know it: field -> latest value by event time (account.updated)
     profile: Mapping[str, ProfileValue] = field(default_factory=dict)
 
@@ -261,20 +224,6 @@ def _survey(raw: Any) -> SurveyAnswer | None:
                         contact_id=raw["contact_id"])
 
 
-def _term_json(term: ContractTerm) -> dict[str, Any]:
-    return {"start_date": term.start_date.isoformat(), "end_date": term.end_date.isoformat(),
-            "arr": str(term.arr), "currency": term.currency, "seats": term.seats,
-            "products": list(term.products), "auto_renew": term.auto_renew, "segment": term.segment,
-            "stamp": _stamp_json(term.stamp)}
-
-
-def _term(raw: Any) -> ContractTerm:
-    return ContractTerm(start_date=date.fromisoformat(raw["start_date"]),
-                        end_date=date.fromisoformat(raw["end_date"]), arr=Decimal(raw["arr"]),
-                        currency=raw["currency"], seats=raw["seats"], products=tuple(raw["products"]),
-                        auto_renew=raw["auto_renew"], segment=raw["segment"], stamp=_stamp(raw["stamp"]))
-
-
 def signals_to_json(signals: AccountSignals) -> dict[str, Any]:
     s = signals
     return {
@@ -302,30 +251,12 @@ def signals_to_json(signals: AccountSignals) -> dict[str, Any]:
         "contacts": {c.contact_id: [c.role, c.active, _stamp_json(c.since), c.name]
                      for c in s.contacts.values()},
         "departures": [[d.contact_id, d.role, _stamp_json(d.stamp), d.name] for d in s.departures],
-        "contracts": {
-            c.contract_id: {
-                "terms": [_term_json(t) for t in c.terms],
-                "first_start": None if c.first_start is None else c.first_start.isoformat(),
-                "cancellation": None if c.cancellation is None else
-                [c.cancellation.end_date.isoformat(), _stamp_json(c.cancellation.stamp)],
-            }
-            for c in s.contracts.values()
-        },
+        "contract_events": history_to_json(s.contracts),
         "profile": {name: [p.value, _stamp_json(p.stamp)] for name, p in s.profile.items()},
     }
 
 
 def signals_from_json(raw: Mapping[str, Any]) -> AccountSignals:
-    contracts = {}
-    for contract_id, c in raw["contracts"].items():
-        cancel = c["cancellation"]
-        contracts[contract_id] = ContractState(
-            contract_id=contract_id,
-            terms=tuple(_term(t) for t in c["terms"]),
-            first_start=None if c["first_start"] is None else date.fromisoformat(c["first_start"]),
-            cancellation=None if cancel is None else
-            Cancellation(end_date=date.fromisoformat(cancel[0]), stamp=_stamp(cancel[1])),
-        )
     return AccountSignals(
         latest_day=raw["latest_day"],
         first_seen_day=raw["first_seen_day"],
@@ -355,6 +286,28 @@ def signals_from_json(raw: Mapping[str, Any]) -> AccountSignals:
                   for cid, c in raw["contacts"].items()},
         departures=tuple(Departure(contact_id=d[0], role=d[1], stamp=_stamp(d[2]), name=d[3])
                          for d in raw["departures"]),
-        contracts=contracts,
+        contracts=history_from_json(raw["contract_events"]) if "contract_events" in raw
+        else _contracts_stored_before(raw.get("contracts") or {}),
         profile={name: ProfileValue(p[0], _stamp(p[1])) for name, p in raw.get("profile", {}).items()},
     )
+
+
+def _contracts_stored_before(stored: Mapping[str, Any]) -> ContractHistory:
+    """State stored before contract events were kept held up to four terms per contract, each with
+    the event that last set it, and a cancellation: each becomes that event again (the first term a
+    signature, the later ones renewals), which folds back to the same terms."""
+    events = []
+    for contract_id, kept in stored.items():
+        for index, term in enumerate(sorted(kept["terms"], key=lambda t: t["start_date"])):
+            data = {name: term[name] for name in ("start_date", "end_date", "arr", "currency", "seats", "products",
+                                                  "auto_renew", "segment")}
+            events.append(contract_event(event_id=term["stamp"][1],
+                                         event_type="contract.renewed" if index else "contract.signed",
+                                         occurred_at=parse_moment(term["stamp"][0]),
+                                         data={**data, "contract_id": contract_id}))
+        if kept.get("cancellation") is not None:
+            end_date, stamp = kept["cancellation"]
+            events.append(contract_event(event_id=stamp[1], event_type="contract.cancelled",
+                                         occurred_at=parse_moment(stamp[0]),
+                                         data={"contract_id": contract_id, "end_date": end_date}))
+    return EMPTY_HISTORY.add(events)

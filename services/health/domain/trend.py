@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from services.health.domain.days import require_aware
+from shared.days import require_aware
 
 TREND_WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
 

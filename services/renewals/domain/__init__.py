@@ -15,7 +15,6 @@ from services.renewals.domain.book import (
     book_to_json,
     with_alerts,
 )
-from services.renewals.domain.contracts import ArrSpan, Contract, ContractEvent, Term, arr_spans, fold_contract
 from services.renewals.domain.forecast import (
     PROBABILITY_BY_RISK,
     PROBABILITY_BY_STAGE,
@@ -70,6 +69,9 @@ from services.renewals.domain.risk import (
     assess_risk,
     health_at,
 )
+
+# ARR spans are the shared contract fold's; the store writes them (and imports them from here).
+from shared.contracts import ArrSpan
 from shared.periods import Period, midnight, parse_period, utc_day
 
 __all__ = [
@@ -90,8 +92,6 @@ __all__ = [
     "BandProbability",
     "ClosedCount",
     "ConsolidatedRetention",
-    "Contract",
-    "ContractEvent",
     "CurrencyForecast",
     "CurrencyRetention",
     "DueRenewal",
@@ -106,12 +106,10 @@ __all__ = [
     "RiskReason",
     "RiskRules",
     "Stage",
-    "Term",
     "add_health",
     "advance",
     "apply_contract_events",
     "apply_health",
-    "arr_spans",
     "assess_risk",
     "band_probabilities",
     "book_from_json",
@@ -120,7 +118,6 @@ __all__ = [
     "change_days",
     "consolidated_retention",
     "decide_alert",
-    "fold_contract",
     "forecast",
     "health_at",
     "in_window",

@@ -10,22 +10,24 @@ from datetime import datetime
 from typing import Any
 
 from services.renewals.domain.alerts import AlertState
-from services.renewals.domain.contracts import (
+from services.renewals.domain.renewals import Outcome, Renewal, renewals_of
+from services.renewals.domain.risk import RULES, Health, Risk, RiskReason, RiskRules, add_health, assess_risk
+from shared.contracts import (
+    EMPTY_HISTORY,
     ArrSpan,
     Contract,
     ContractEvent,
+    ContractHistory,
     Term,
-    add_events,
     arr_spans,
-    fold_contract,
+    history_from_json,
+    history_to_json,
 )
-from services.renewals.domain.renewals import Outcome, Renewal, renewals_of
-from services.renewals.domain.risk import RULES, Health, Risk, RiskReason, RiskRules, add_health, assess_risk
 
 
 @dataclass(frozen=True)
 class AccountBook:
-    contract_events: Mapping[str, tuple[ContractEvent, ...]] = field(default_factory=dict)
+    contract_history: ContractHistory = EMPTY_HISTORY
     health_trail: tuple[Health, ...] = ()
     """The health records a trend can still need, oldest first (see risk.add_health)."""
     latest_at: datetime | None = None
@@ -40,7 +42,7 @@ class AccountBook:
         return self.health_trail[-1] if self.health_trail else None
 
     def contracts(self) -> list[Contract]:
-        return [fold_contract(contract_id, events) for contract_id, events in sorted(self.contract_events.items())]
+        return list(self.contract_history.contracts.values())
 
     def renewals(self, account_id: str, *, at: datetime, rules: RiskRules = RULES) -> list[Renewal]:
         """Every renewal with its risk at `at`. A closed renewal keeps the band it was last judged at
@@ -63,7 +65,7 @@ def apply_contract_events(book: AccountBook, events: Iterable[ContractEvent]) ->
     events = list(events)
     if not events:
         return book
-    return replace(book, contract_events=add_events(book.contract_events, events),
+    return replace(book, contract_history=book.contract_history.add(events),
                    latest_at=_latest(book.latest_at, max(e.occurred_at for e in events)))
 
 
@@ -97,10 +99,7 @@ def _time(value: str | None) -> datetime | None:
 
 def book_to_json(book: AccountBook) -> dict[str, Any]:
     return {
-        "contracts": {
-            contract_id: [[e.event_id, e.event_type, e.occurred_at.isoformat(), dict(e.data)] for e in events]
-            for contract_id, events in book.contract_events.items()
-        },
+        "contracts": history_to_json(book.contract_history),
         "health_trail": [_health_json(h) for h in book.health_trail],
         "latest_at": None if book.latest_at is None else book.latest_at.isoformat(),
         "judged_at": None if book.judged_at is None else book.judged_at.isoformat(),
@@ -120,11 +119,7 @@ def book_from_json(stored: Mapping[str, Any]) -> AccountBook:
     # Books stored before the trail hold their latest health record only.
     trail = stored.get("health_trail") or ([stored["health"]] if stored.get("health") else [])
     return AccountBook(
-        contract_events={
-            contract_id: tuple(ContractEvent(event_id, kind, datetime.fromisoformat(at), data)
-                               for event_id, kind, at, data in events)
-            for contract_id, events in (stored.get("contracts") or {}).items()
-        },
+        contract_history=history_from_json(stored.get("contracts") or {}),
         health_trail=tuple(_health_of(h) for h in trail),
         latest_at=_time(stored.get("latest_at")),
         judged_at=_time(stored.get("judged_at")),

@@ -15,8 +15,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from services.renewals.domain.contracts import Contract, Term
 from services.renewals.domain.risk import Risk
+from shared.contracts import Contract, Term
 from shared.events import deterministic_event_id
 
 Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]

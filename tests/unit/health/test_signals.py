@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from services.health.domain import (
     EMPTY_SIGNALS,
@@ -19,9 +20,10 @@ from services.health.domain import (
     signals_from_json,
     signals_to_json,
 )
-from services.health.domain.days import day_number
 from services.health.domain.measures import active_users, unreplaced_departures
 from services.health.domain.signals import Stamp
+from shared.days import day_number
+from shared.events import ContractTerms
 from tests.unit.health.factories import History, at, healthy_account, on
 
 pytestmark = pytest.mark.unit
@@ -157,12 +159,14 @@ def test_cancelled_contract_stops_at_its_end_date_and_has_no_renewal() -> None:
     assert contract_summary(h.signals(), on(200)).seats is None
 
 
-def test_amendment_without_all_fields_keeps_the_current_term() -> None:
+def test_an_amendment_restates_the_current_term_and_a_partial_one_never_reaches_the_fold() -> None:
     h = History()
     h.contract(0, seats=40, start=0, end=364)
-    h.add(50, "contract.amended", {"contract_id": "k-1", "seats": 55, "start_date": on(0)})
+    h.contract(50, seats=55, start=0, end=364, kind="amended")
     summary = contract_summary(h.signals(), on(60))
     assert summary.seats == 55 and summary.renewal_date == on(364) and summary.arr == Decimal("120000")
+    with pytest.raises(ValidationError, match="end_date"):  # the contract's payload requires the whole term
+        ContractTerms.model_validate({"contract_id": "k-1", "seats": 55, "arr": "1", "start_date": on(0)})
 
 
 def test_unknown_event_type_and_naive_time_are_errors() -> None:
@@ -199,3 +203,39 @@ def test_account_updated_sets_keeps_and_clears_profile_fields_by_event_time() ->
         "name": "Acme", "owner": None, "segment": "enterprise", "crm_id": None, "tier": "gold"}
     assert contract_summary(s, on(5)).segment == "enterprise", "the CRM's segment wins over the contract's"
     assert signals_from_json(signals_to_json(s)) == s
+
+
+def test_contracts_stored_before_events_were_kept_load_as_the_events_that_set_them() -> None:
+    h = History()
+    h.contract(0, seats=40, start=0, end=364)
+    h.contract(300, seats=50, arr="130000", start=365, end=729, kind="renewed")
+    h.add(500, "contract.cancelled", {"contract_id": "k-1", "end_date": on(600)})
+    signals = h.signals()
+    stored = signals_to_json(signals)
+    del stored["contract_events"]
+    stamp = [at(0).isoformat(), h.events[0].event_id]
+    stored["contracts"] = {"k-1": {
+        "terms": [
+            {"start_date": on(0).isoformat(), "end_date": on(364).isoformat(), "arr": "120000", "currency": "USD",
+             "seats": 40, "products": ["core"], "auto_renew": False, "segment": "enterprise", "stamp": stamp},
+            {"start_date": on(365).isoformat(), "end_date": on(729).isoformat(), "arr": "130000", "currency": "USD",
+             "seats": 50, "products": ["core"], "auto_renew": False, "segment": "enterprise",
+             "stamp": [at(300).isoformat(), h.events[1].event_id]}],
+        "first_start": on(0).isoformat(),
+        "cancellation": [on(600).isoformat(), [at(500).isoformat(), h.events[2].event_id]]}}
+    loaded = signals_from_json(json.loads(json.dumps(stored)))
+    assert loaded.contracts.contracts == signals.contracts.contracts
+    for day in (100, 400, 600):
+        assert contract_summary(loaded, on(day)) == contract_summary(signals, on(day))
+
+
+def test_an_amendment_after_a_cancellation_does_not_revoke_it() -> None:
+    """Only a renewal starts a term again (CONTRACT.md); health used to let any later term event
+    supersede a cancellation."""
+    h = History()
+    h.contract(0, seats=40, start=0, end=364)
+    h.add(100, "contract.cancelled", {"contract_id": "k-1", "end_date": on(200)})
+    h.contract(120, seats=30, start=0, end=364, kind="amended")
+    assert contract_summary(h.signals(), on(150)).seats == 30
+    assert contract_summary(h.signals(), on(150)).renewal_date is None
+    assert contract_summary(h.signals(), on(250)).seats is None

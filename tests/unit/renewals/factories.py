@@ -7,7 +7,9 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.renewals.domain import ContractEvent, Health
+from services.renewals.domain import Health
+from shared.contracts import ContractEvent
+from shared.contracts import contract_event as make_contract_event
 from shared.events import HealthChanged, deterministic_event_id
 
 
@@ -29,7 +31,8 @@ def contract_envelope(account_id: str, kind: str, data: dict[str, Any], *, on: d
 
 
 def contract_event(kind: str, data: dict[str, Any], *, on: date | str, event_id: str | None = None) -> ContractEvent:
-    return ContractEvent(event_id or f"{kind}-{on}", f"contract.{kind}", at(on), data)
+    return make_contract_event(event_id=event_id or f"{kind}-{on}", event_type=f"contract.{kind}", occurred_at=at(on),
+                               data=data)
 
 
 def health(grade: str, score: float, *, on: date | str = "2026-06-01", previous: float | None = None) -> Health:

@@ -11,14 +11,12 @@ import pytest
 from services.renewals.domain import (
     AccountBook,
     AlertState,
-    ArrSpan,
     apply_contract_events,
-    arr_spans,
     book_from_json,
     book_to_json,
-    fold_contract,
     renewal_id,
 )
+from shared.contracts import ArrSpan, arr_spans, fold_contract
 from tests.unit.renewals.factories import at, contract_event, health, terms
 
 pytestmark = pytest.mark.unit

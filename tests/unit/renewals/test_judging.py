@@ -11,7 +11,6 @@ import pytest
 
 from services.renewals.domain import (
     AccountBook,
-    ContractEvent,
     Health,
     Judged,
     JudgingRules,
@@ -26,6 +25,7 @@ from services.renewals.domain import (
     midnight,
     next_due,
 )
+from shared.contracts import ContractEvent
 from tests.unit.renewals.factories import at, contract_event, health, terms
 
 pytestmark = pytest.mark.unit

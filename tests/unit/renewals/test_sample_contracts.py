@@ -12,9 +12,8 @@ from decimal import Decimal
 import pytest
 
 from deploy.local.sample import generate_sample, last_quarter_day, sample_accounts
-from services.renewals.domain import ContractEvent, fold_contract
-from services.renewals.domain.contracts import arr_spans
 from services.renewals.domain.retention import AccountSpan, retention
+from shared.contracts import ContractEvent, arr_spans, contract_event, fold_contract
 from shared.periods import quarter_of
 
 pytestmark = pytest.mark.unit
@@ -25,8 +24,9 @@ def _contracts(now: datetime, days: int = 120) -> dict[str, list[ContractEvent]]
     by_account: dict[str, list[ContractEvent]] = defaultdict(list)
     for e in generate_sample(now, days=days):
         if e["type"].startswith("contract."):
-            by_account[e["account_id"]].append(ContractEvent(e["event_id"], e["type"],
-                                                             datetime.fromisoformat(e["occurred_at"]), e["data"]))
+            by_account[e["account_id"]].append(contract_event(
+                event_id=e["event_id"], event_type=e["type"], occurred_at=datetime.fromisoformat(e["occurred_at"]),
+                data=e["data"]))
     return by_account
 
 
