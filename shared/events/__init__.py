@@ -17,9 +17,15 @@ from shared.events.envelope import (
 )
 from shared.events.examples import INPUT_EXAMPLES, OUTPUT_EXAMPLES
 from shared.events.frames import OutputEventFrames
+from shared.events.ids import (
+    HEALTH_ALERT_IDS,
+    ORCHARD_IDS,
+    ORCHARD_NAMESPACE,
+    IdNamespace,
+    deterministic_event_id,
+)
 from shared.events.outputs import (
     CHURN_RISK_KINDS,
-    ORCHARD_NAMESPACE,
     UPSELL_KINDS,
     AlertReason,
     AlertSeverity,
@@ -29,7 +35,6 @@ from shared.events.outputs import (
     HealthChanged,
     OutputEvent,
     UpsellTriggered,
-    deterministic_event_id,
     output_event_to_json,
 )
 from shared.events.payloads import (
@@ -56,7 +61,9 @@ __all__ = [
     "DATA_MODEL_BY_TYPE",
     "DEFAULT_MAX_BYTES",
     "EVENT_TYPES",
+    "HEALTH_ALERT_IDS",
     "INPUT_EXAMPLES",
+    "ORCHARD_IDS",
     "ORCHARD_NAMESPACE",
     "OUTPUT_EXAMPLES",
     "SUPPORTED_SCHEMA_VERSIONS",
@@ -77,6 +84,7 @@ __all__ = [
     "FieldError",
     "Grade",
     "HealthChanged",
+    "IdNamespace",
     "InteractionLogged",
     "OutputEvent",
     "OutputEventFrames",

@@ -8,7 +8,6 @@ allows extra fields.
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Annotated, Final, Literal
 
@@ -16,9 +15,6 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events._fields import ID_MAX, Identifier, IsoDate, Name, Probability, Timestamp
-
-# Fixed for ever: changing it changes every derived event id and defeats de-duplication.
-ORCHARD_NAMESPACE: Final = uuid.UUID("0065dad5-9b6d-4a6c-8c15-443403957969")
 
 Grade = Literal["green", "yellow", "red"]
 AlertSeverity = Literal["low", "medium", "high", "critical"]
@@ -42,17 +38,6 @@ ChurnRiskKind = Annotated[
 UpsellKind = Annotated[str, Field(min_length=1, max_length=64, examples=list(UPSELL_KINDS), description=_KIND_NOTE)]
 EventIds = tuple[Annotated[str, Field(min_length=1, max_length=ID_MAX)], ...]
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-
-
-def deterministic_event_id(*parts: str) -> str:
-    """A stable id for the condition named by ``parts`` (e.g. account, rule, episode): uuid5 in the
-    Orchard namespace. The parts are JSON-encoded as a list, so ("a:b", "c") and ("a", "b:c") differ."""
-    if not parts:
-        raise ValueError("deterministic_event_id needs at least one part")
-    for part in parts:
-        if not isinstance(part, str):
-            raise TypeError(f"deterministic_event_id parts must be str, got {type(part).__name__}")
-    return str(uuid.uuid5(ORCHARD_NAMESPACE, orjson.dumps(parts).decode()))
 
 
 class _Output(BaseModel):

@@ -11,7 +11,6 @@ history entry when `changed`, the alert decisions, the output events). The sched
 """
 
 from services.health.domain.alert_decisions import (
-    ALERT_NAMESPACE,
     SEVERITIES,
     AlertDecision,
     AlertDecisions,
@@ -84,7 +83,6 @@ from services.health.domain.usage import norm_sample, usage_measures
 
 __all__ = [
     "ALERT_KINDS",
-    "ALERT_NAMESPACE",
     "COMPONENTS",
     "DEFAULT_SCORECARDS",
     "EMPTY_NORMS",

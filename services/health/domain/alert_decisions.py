@@ -1,17 +1,17 @@
 """What the churn-risk alert rules decide, and the state they keep: an open alert per kind, each
 decision (raised, escalated, resolved) with the contract's fields, and what was held back.
 
-Ids are deterministic: alert id = uuid5(ALERT_NAMESPACE, "account|kind|#n") for the account's n-th
+Ids are deterministic (`shared.events.deterministic_event_id` in health's own namespace,
+`HEALTH_ALERT_IDS`): alert id = uuid5 of "account|kind|#n" for the account's n-th
 episode of that kind, counted in the account's state; the same events evaluated at the same points
 (a replay, a crash and redelivery, another batching) count the same episodes and give the same ids,
 and two episodes never share one. The episode start (the departure's time, the first negative item
 of the run, else the UTC day the condition was first seen) is reported, not part of the id. Event
-ids derive from the alert id and the step they record.
+ids derive from the alert id and the step they record (`step_event_id`).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,9 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.health.domain.explain import Reason
-
-ALERT_NAMESPACE = uuid.UUID("5b0e7a3c-2f64-4c1d-9e8a-7d3f1b6c0a92")
-"""Fixed forever: changing it would change every alert id and break de-duplication."""
+from shared.events import HEALTH_ALERT_IDS, deterministic_event_id
 
 SEVERITIES = ("low", "medium", "high", "critical")
 
@@ -33,7 +31,12 @@ def alert_id(account_id: str, kind: str, episode: int) -> str:
     episode is detected at is not always its own (a late event is evaluated at the latest point)."""
     if episode < 1:
         raise ValueError(f"episodes are counted from 1, got {episode}")
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"{account_id}|{kind}|#{episode}"))
+    return deterministic_event_id(account_id, kind, f"#{episode}", namespace=HEALTH_ALERT_IDS)
+
+
+def step_event_id(alert_id: str, *step: str) -> str:
+    """The event id of one step of an alert: ("raised",), ("escalated", severity, bucket), ("resolved",)."""
+    return deterministic_event_id(alert_id, *step, namespace=HEALTH_ALERT_IDS)
 
 
 @dataclass(frozen=True, slots=True)

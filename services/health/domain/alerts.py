@@ -15,7 +15,6 @@ in `alert_conditions`.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -31,12 +30,12 @@ from services.health.domain.alert_conditions import (
     worsened,
 )
 from services.health.domain.alert_decisions import (
-    ALERT_NAMESPACE,
     AlertDecision,
     AlertDecisions,
     OpenAlert,
     Suppressed,
     alert_id,
+    step_event_id,
 )
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.explain import Reason
@@ -139,7 +138,7 @@ def _decide(ctx: AlertContext, action: str, the_id: str, kind: str, open_alert: 
         assert open_alert is not None
         severity, magnitude, baseline = open_alert.severity, open_alert.magnitude, open_alert.baseline
         episode_start = open_alert.episode_start
-        event_id = uuid.uuid5(ALERT_NAMESPACE, f"{the_id}|resolved")
+        event_id = step_event_id(the_id, "resolved")
         reasons: tuple[Reason, ...] = (Reason(CLEARED_COMPONENT[kind], 0.0, cleared_detail(kind, ctx, open_alert)),)
     else:
         assert condition is not None
@@ -147,13 +146,13 @@ def _decide(ctx: AlertContext, action: str, the_id: str, kind: str, open_alert: 
         episode_start = open_alert.episode_start if open_alert else condition.episode_start
         reasons = condition.reasons
         if action == "raised":
-            event_id = uuid.uuid5(ALERT_NAMESPACE, f"{the_id}|raised")
+            event_id = step_event_id(the_id, "raised")
         else:
             bucket = int(magnitude // condition.step) if condition.step else 0
-            event_id = uuid.uuid5(ALERT_NAMESPACE, f"{the_id}|escalated|{severity}|{bucket}")
+            event_id = step_event_id(the_id, "escalated", severity, str(bucket))
     on = ctx.as_of.date()
     return AlertDecision(
-        action=action, alert_id=the_id, event_id=str(event_id), kind=kind, severity=severity,
+        action=action, alert_id=the_id, event_id=event_id, kind=kind, severity=severity,
         episode_start=episode_start, occurred_at=ctx.as_of, magnitude=magnitude, baseline=baseline,
         score=ctx.current.total, previous_score=ctx.previous.total if ctx.previous else None,
         grade=ctx.current.grade, reasons=reasons, renewal_date=ctx.contract.renewal_date,

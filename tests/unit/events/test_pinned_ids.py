@@ -6,15 +6,13 @@ purpose, so any change to how an id is made fails here."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from services.expansion.domain.divergence import alert_id as divergence_alert_id
 from services.expansion.domain.opportunities import opportunity_id
-from services.health.domain.alert_decisions import ALERT_NAMESPACE, alert_id
+from services.health.domain.alert_decisions import alert_id, step_event_id
 from services.renewals.domain import AlertState
-from shared.events import deterministic_event_id
+from shared.events import HEALTH_ALERT_IDS, deterministic_event_id
 from tests.unit.renewals.test_risk_and_alerts import _decide, _renewal
 
 pytestmark = pytest.mark.unit
@@ -22,16 +20,13 @@ pytestmark = pytest.mark.unit
 HEALTH_ALERT = "d633b5df-26d3-56a3-82d9-637b223c1906"  # acct-1, grade_red, episode 1
 
 
-def _health_step(the_id: str, step: str) -> str:
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"{the_id}|{step}"))
-
-
 def test_health_alert_ids() -> None:
     assert alert_id("acct-1", "grade_red", 1) == HEALTH_ALERT
     assert alert_id("acct-1", "usage_decline", 2) == "22a75240-da57-599b-b75c-affc7643c582"
-    assert _health_step(HEALTH_ALERT, "raised") == "aa249509-5704-5574-a454-87865c74a779"
-    assert _health_step(HEALTH_ALERT, "escalated|critical|3") == "c769a0da-c5c3-5918-b0a7-db9cb07e1346"
-    assert _health_step(HEALTH_ALERT, "resolved") == "9ffcdcbb-e1bb-5490-b03e-b648aaa7bb39"
+    assert deterministic_event_id("acct-1", "grade_red", "#1", namespace=HEALTH_ALERT_IDS) == HEALTH_ALERT
+    assert step_event_id(HEALTH_ALERT, "raised") == "aa249509-5704-5574-a454-87865c74a779"
+    assert step_event_id(HEALTH_ALERT, "escalated", "critical", "3") == "c769a0da-c5c3-5918-b0a7-db9cb07e1346"
+    assert step_event_id(HEALTH_ALERT, "resolved") == "9ffcdcbb-e1bb-5490-b03e-b648aaa7bb39"
 
 
 def test_renewal_alert_ids() -> None:
