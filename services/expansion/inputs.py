@@ -28,18 +28,8 @@ from shared.events import (
     OutputEventFrames,
 )
 
-
-class ChurnRiskInput(ChurnRiskAlert):
-    """A churn-risk record as health and renewals write it: the contract's fields plus `alert_id`
-    (one alert's raise, escalations and resolve share it) and `action`. Without an `alert_id`, the
-    kind stands for the alert (`health_gate`)."""
-
-    alert_id: str | None = None
-    action: str | None = None
-
-
 _MODELS: Final[dict[str, type[OutputEvent]]] = {
-    "health.changed": HealthChanged, "churn_risk.raised": ChurnRiskInput, "churn_risk.resolved": ChurnRiskInput,
+    "health.changed": HealthChanged, "churn_risk.raised": ChurnRiskAlert, "churn_risk.resolved": ChurnRiskAlert,
 }
 
 
@@ -60,7 +50,8 @@ def signal_event(event: ConsumedEvent) -> SignalEvent:
         if isinstance(record, HealthChanged):
             data: dict[str, Any] = {"grade": record.grade, "score": record.score}
         else:
-            assert isinstance(record, ChurnRiskInput)
+            assert isinstance(record, ChurnRiskAlert)
+            # Without an `alert_id`, the kind stands for the alert (`health_gate`).
             data = {"kind": record.kind, "alert_id": record.alert_id, "action": record.action}
         return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, data)
     return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, envelope.data.model_dump())

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
-from typing import Literal
 
 from services.expansion.domain import NewOpportunity
 from services.expansion.domain.divergence import KIND, DivergenceAlert
@@ -20,17 +18,10 @@ from shared.events import AlertReason, ChurnRiskAlert, UpsellTriggered, determin
 from shared.outbox import Outbox
 
 
-class UpsellRecord(UpsellTriggered):
-    """The contract's upsell event plus the opportunity it opened, so a CRM can PATCH it back
-    (the contract allows extra fields)."""
-
-    opportunity_id: str
-    episode: int
-
-
-def upsell_triggered(opportunity: NewOpportunity, *, emitted_at: datetime) -> UpsellRecord:
+def upsell_triggered(opportunity: NewOpportunity, *, emitted_at: datetime) -> UpsellTriggered:
+    """With the opportunity it opened (`opportunity_id`, `episode`), so a CRM can PATCH it back."""
     trigger = opportunity.trigger
-    return UpsellRecord(
+    return UpsellTriggered(
         event_id=deterministic_event_id("upsell.triggered", opportunity.opportunity_id),
         account_id=opportunity.account_id,
         occurred_at=opportunity.as_of,
@@ -51,21 +42,11 @@ def emit(outbox: Outbox, opportunities: Iterable[NewOpportunity], *, topic: str,
         outbox.emit(topic=topic, key=opportunity.account_id, event=upsell_triggered(opportunity, emitted_at=emitted_at))
 
 
-class DivergenceRecord(ChurnRiskAlert):
-    """The contract's churn-risk event plus what ties one episode together (as renewals' alerts):
-    `alert_id`, `action`, `episode`, `episode_start`, and the direction and ARR by currency."""
-
-    alert_id: str
-    action: Literal["raised", "resolved"]
-    episode: int
-    episode_start: datetime
-    direction: Literal["arr_up_health_down", "arr_down_health_up"]
-    arr_by_currency: dict[str, Decimal]
-
-
-def divergence_alert(alert: DivergenceAlert, *, emitted_at: datetime) -> DivergenceRecord:
+def divergence_alert(alert: DivergenceAlert, *, emitted_at: datetime) -> ChurnRiskAlert:
+    """With what ties one episode together (`alert_id`, `action`, `episode`, `episode_start`), the
+    direction and the ARR by currency."""
     single = next(iter(alert.arr_now.values())) if len(alert.arr_now) == 1 else None
-    return DivergenceRecord(
+    return ChurnRiskAlert(
         event_id=alert.event_id, type=f"churn_risk.{alert.action}", account_id=alert.account_id,
         occurred_at=alert.at, emitted_at=emitted_at, kind=KIND, severity=alert.severity,
         score=alert.score, previous_score=alert.previous_score,

@@ -40,21 +40,12 @@ INBOX_GROUP = "inbox"
 """The inbox runner's consumer group is the service's plus this suffix."""
 
 
-class InboxRecord(ChurnRiskAlert):
-    """A churn-risk record as the inbox reads it: the contract's fields, and those that tie an
-    alert's records together when the raiser sends them (health and renewals do)."""
-
-    alert_id: str | None = None
-    action: str | None = None
-    episode_start: datetime | None = None
-
-
 def parse_churn_risk(raw: bytes) -> Envelope:
     """A churn-risk record, validated, in an envelope frame the runner can de-duplicate (by its
     deterministic event id) and group by account; the handler reads the record back from its bytes.
     Anything else raises EventValidationError (the runner dead-letters it)."""
     try:
-        record = InboxRecord.model_validate_json(raw)
+        record = ChurnRiskAlert.model_validate_json(raw)
     except ValidationError as exc:
         raise EventValidationError(field_errors_from(exc), None) from None
     # Outside the envelope's types on purpose (the contract has no envelope for output events): only
@@ -81,7 +72,7 @@ class InboxRow:
     payload: dict[str, Any]
 
 
-def inbox_rows(records: Iterable[InboxRecord]) -> list[InboxRow]:
+def inbox_rows(records: Iterable[ChurnRiskAlert]) -> list[InboxRow]:
     """One row per alert from its records in the order they were published (one account's records
     share a partition): the latest says the severity, status and payload, the first when it was
     raised."""
@@ -96,7 +87,7 @@ def inbox_rows(records: Iterable[InboxRecord]) -> list[InboxRow]:
             status="resolved" if resolved else "open",
             episode_start=r.episode_start or (first.episode_start if first else r.occurred_at),
             raised_at=raised_at, updated_at=r.occurred_at, resolved_at=r.occurred_at if resolved else None,
-            last_event_id=r.event_id, payload=r.model_dump(mode="json"),
+            last_event_id=r.event_id, payload=r.published(),
         )
     return list(rows.values())
 
@@ -128,7 +119,7 @@ class InboxHandler:
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
         ordered = sorted(events, key=lambda e: (e.partition, e.offset))
-        rows = inbox_rows(InboxRecord.model_validate_json(e.raw) for e in ordered)
+        rows = inbox_rows(ChurnRiskAlert.model_validate_json(e.raw) for e in ordered)
         if not rows:
             return
         t = self.tables.alerts

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Literal
 
 from services.health.domain import AlertDecision, Evaluation, Reason, component_scores
 from shared.events import AlertReason, ChurnRiskAlert, HealthChanged, OutputEvent, deterministic_event_id
@@ -17,15 +16,6 @@ from shared.settings import TopicSettings
 
 MAX_REASONS = 5
 _DETAIL_MAX = 2_000
-
-
-class ChurnRiskRecord(ChurnRiskAlert):
-    """The contract's churn-risk event plus what lets a reader tie a raise, its escalations and its
-    resolve together and acknowledge it through the API (the contract allows extra fields)."""
-
-    alert_id: str
-    action: Literal["raised", "escalated", "resolved"]
-    episode_start: datetime
 
 
 def alert_reasons(reasons: Iterable[Reason]) -> tuple[AlertReason, ...]:
@@ -60,8 +50,10 @@ def health_changed(evaluation: Evaluation, *, emitted_at: datetime) -> HealthCha
     )
 
 
-def churn_risk(account_id: str, decision: AlertDecision, *, emitted_at: datetime) -> ChurnRiskRecord:
-    return ChurnRiskRecord(
+def churn_risk(account_id: str, decision: AlertDecision, *, emitted_at: datetime) -> ChurnRiskAlert:
+    """With `alert_id`, `action` and `episode_start`, which tie a raise, its escalations and its resolve
+    together (the inbox acknowledges the alert by them)."""
+    return ChurnRiskAlert(
         event_id=decision.event_id,
         type=decision.event_type,
         account_id=account_id,
@@ -94,7 +86,17 @@ def output_events(
         yield topics.churn_risk, churn_risk(evaluation.account_id, decision, emitted_at=emitted_at)
 
 
-def emit(outbox: Outbox, evaluations: Iterable[Evaluation], *, topics: TopicSettings, emitted_at: datetime) -> None:
-    for evaluation in evaluations:
-        for topic, event in output_events(evaluation, topics=topics, emitted_at=emitted_at):
-            outbox.emit(topic=topic, key=evaluation.account_id, event=event)
+def all_output_events(
+    evaluations: Iterable[Evaluation], *, topics: TopicSettings, emitted_at: datetime
+) -> list[tuple[str, OutputEvent]]:
+    return [pair for e in evaluations for pair in output_events(e, topics=topics, emitted_at=emitted_at)]
+
+
+def churn_risk_by_id(events: Iterable[tuple[str, OutputEvent]]) -> dict[str, ChurnRiskAlert]:
+    """The churn-risk events by event id: what the store keeps as each alert's payload."""
+    return {event.event_id: event for _, event in events if isinstance(event, ChurnRiskAlert)}
+
+
+def emit(outbox: Outbox, events: Iterable[tuple[str, OutputEvent]]) -> None:
+    for topic, event in events:
+        outbox.emit(topic=topic, key=event.account_id, event=event)

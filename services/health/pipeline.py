@@ -22,7 +22,7 @@ from services.health.domain import (
     advance,
     evaluate,
 )
-from services.health.outputs import emit
+from services.health.outputs import all_output_events, churn_risk_by_id, emit
 from services.health.store import (
     HealthTables,
     load_accounts,
@@ -65,8 +65,10 @@ class Pipeline:
         self, session: AsyncSession, outbox: Outbox, advances: Sequence[Advance],
         partitions: Mapping[str, int] | None = None,
     ) -> None:
-        await save_advances(session, self.tables, advances, partitions)
-        emit(outbox, [e for a in advances for e in a.evaluations], topics=self.topics, emitted_at=self.clock())
+        events = all_output_events([e for a in advances for e in a.evaluations], topics=self.topics,
+                                   emitted_at=self.clock())
+        await save_advances(session, self.tables, advances, partitions, alerts=churn_risk_by_id(events))
+        emit(outbox, events)
 
     async def advance_to(
         self, session: AsyncSession, outbox: Outbox, account_ids: Sequence[str], *, until: datetime

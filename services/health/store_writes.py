@@ -25,6 +25,7 @@ from services.health.domain import (
 from services.health.store import HealthTables
 from shared.days import day_number
 from shared.db import columns, json_text, qualified
+from shared.events import ChurnRiskAlert
 
 _UPSERT_ACCOUNTS = """
 INSERT INTO {table} (account_id, segment, signals, health, score, grade, scorecard_segment, scorecard_version,
@@ -102,12 +103,13 @@ WHERE t.account_id = u.a
 
 async def save_advances(
     session: AsyncSession, tables: HealthTables, advances: Sequence[Advance],
-    partitions: Mapping[str, int] | None = None,
+    partitions: Mapping[str, int] | None = None, *, alerts: Mapping[str, ChurnRiskAlert],
 ) -> None:
     """Write what the accounts' points produced: one upsert of the accounts that have new points (their
     state after the last one; an update that leaves the signals alone when no event moved them: they are
     the largest column), one update of those whose events made no point, one insert of history (every
-    point that changed the score, in order), one upsert of alerts."""
+    point that changed the score, in order), one upsert of alerts (`alerts`: the churn-risk events by
+    event id, each stored as its alert's payload just as it is published)."""
     scored = [a for a in advances if a.evaluations]
     with_events = [a for a in scored if a.signals_changed]
     without = [a for a in scored if not a.signals_changed]
@@ -126,7 +128,7 @@ async def save_advances(
     if changed:
         await session.execute(sa.text(_INSERT_HISTORY.format(table=qualified(tables.score_history))),
                               columns(_history_row(e) for e in changed))
-    alert_rows = _alert_rows(scored)
+    alert_rows = _alert_rows(scored, alerts)
     if alert_rows:
         await session.execute(sa.text(_UPSERT_ALERTS.format(table=qualified(tables.alerts))), columns(alert_rows))
 
@@ -166,12 +168,12 @@ def _history_row(e: Evaluation) -> dict[str, Any]:
     }
 
 
-def _alert_rows(advances: Sequence[Advance]) -> list[dict[str, Any]]:
+def _alert_rows(advances: Sequence[Advance], alerts: Mapping[str, ChurnRiskAlert]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for a in advances:
         for e in a.evaluations:
             for decision in e.decisions.decisions:
-                row = _alert_row(e.account_id, decision)
+                row = _alert_row(e.account_id, decision, alerts[decision.event_id])
                 first = rows.get(decision.alert_id)
                 if first is not None:
                     row["raised_at"] = first["raised_at"]
@@ -179,13 +181,13 @@ def _alert_rows(advances: Sequence[Advance]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
-def _alert_row(account_id: str, decision: AlertDecision) -> dict[str, Any]:
+def _alert_row(account_id: str, decision: AlertDecision, alert: ChurnRiskAlert) -> dict[str, Any]:
     return {
         "alert_id": decision.alert_id, "account_id": account_id, "kind": decision.kind,
         "severity": decision.severity, "status": "resolved" if decision.action == "resolved" else "open",
         "episode_start": decision.episode_start, "raised_at": decision.occurred_at,
         "occurred_at": decision.occurred_at, "event_id": decision.event_id,
-        "payload": json_text(decision.to_event_data()),
+        "payload": json_text(alert.published()),
     }
 
 

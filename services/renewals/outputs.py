@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Literal
 
 from services.renewals.domain import AlertDecision
 from shared.events import AlertReason, ChurnRiskAlert
@@ -19,21 +18,9 @@ from shared.outbox import Outbox
 KIND = "renewal_at_risk"
 
 
-class RenewalAlert(ChurnRiskAlert):
-    """The contract's churn-risk event plus the renewal it is about (the contract allows extra fields)."""
-
-    renewal_id: str
-    contract_id: str
-    currency: str
-    action: Literal["raised", "escalated", "reminded", "resolved"]
-    alert_id: str
-    episode: int
-    episode_start: datetime | None
-    reminder_days: int | None = None
-    """On a reminder: the window (days before the date) it was sent at."""
-
-
-def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> RenewalAlert:
+def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> ChurnRiskAlert:
+    """With the renewal it is about (`renewal_id`, `contract_id`, `currency`, `reminder_days`) and what
+    ties one episode together (`alert_id`, `action`, `episode`, `episode_start`)."""
     renewal, health = decision.renewal, decision.health
     reasons = [AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
                            evidence_event_ids=r.evidence_event_ids) for r in renewal.risk.reasons]
@@ -45,7 +32,7 @@ def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> RenewalAl
         summary = f"reminder, {decision.reminder_days} days or fewer to go: {due}"
     else:
         summary = due
-    return RenewalAlert(
+    return ChurnRiskAlert(
         event_id=decision.event_id,
         type="churn_risk.resolved" if decision.action == "resolved" else "churn_risk.raised",
         account_id=renewal.account_id,
@@ -80,6 +67,6 @@ def _why_cleared(decision: AlertDecision) -> str:
     return f"risk is now {renewal.risk.band}"
 
 
-def emit(outbox: Outbox, alerts: Iterable[RenewalAlert], *, topic: str) -> None:
+def emit(outbox: Outbox, alerts: Iterable[ChurnRiskAlert], *, topic: str) -> None:
     for alert in alerts:
         outbox.emit(topic=topic, key=alert.account_id, event=alert)

@@ -1,15 +1,22 @@
-"""Output events (contract, "Output events") and their deterministic ids.
+"""Output events (contract, "Output events"); their ids come from ``shared.events.ids``.
 
 Services build these and publish them through the outbox; the other services read some of them
-back (renewals and expansion read ``health.changed``). Unknown fields are ignored when reading
-(``extra="ignore"``): a producer may add a field before its readers are redeployed, and the contract
-allows extra fields.
+back (renewals and expansion read ``health.changed``, health's inbox and expansion read churn-risk
+alerts). Unknown fields are ignored when reading (``extra="ignore"``): a producer may add a field
+before its readers are redeployed, and the contract allows extra fields.
+
+A churn-risk alert and an upsell trigger are one model each, whoever raises them: the contract's
+fields plus Orchard's own (``extensions``: what ties an alert's raise, escalations, reminders and
+resolve together, and what a raiser adds about its kind). The model is what is published and what
+is stored as the alert's payload (``published``); an extension a raiser did not set is left out, so
+each raiser's records carry only its own extra fields.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,6 +36,15 @@ CHURN_RISK_KINDS: Final = (
     "revenue_health_divergence",
 )
 UPSELL_KINDS: Final = ("seat_limit", "plan_limit", "premium_feature_use", "high_satisfaction", "whitespace")
+KnownChurnRiskKind = Literal[
+    "score_drop", "grade_red", "champion_left", "usage_decline", "negative_feedback", "renewal_at_risk",
+    "revenue_health_divergence",
+]
+"""The kinds Orchard raises (the producers' type); the model's `kind` stays open for readers."""
+KnownUpsellKind = Literal["seat_limit", "plan_limit", "premium_feature_use", "high_satisfaction", "whitespace"]
+AlertAction = Literal["raised", "escalated", "reminded", "resolved"]
+"""A step of one alert: escalations and reminders are `churn_risk.raised` too, told apart by this."""
+DivergenceDirection = Literal["arr_up_health_down", "arr_down_health_up"]
 
 Score = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 _KIND_NOTE = "an open set: readers must accept kinds they do not know; the examples are the contract's"
@@ -51,6 +67,14 @@ class OutputEvent(_Output):
     account_id: Identifier
     occurred_at: Timestamp
     emitted_at: Timestamp
+
+    extensions: ClassVar[frozenset[str]] = frozenset()
+    """Orchard's own fields beyond the contract's: published only when the raiser set them, and left
+    out of the published JSON Schema (the contract's)."""
+
+    def published(self) -> dict[str, Any]:
+        """The event as published and stored: JSON-safe, without the extensions its raiser did not set."""
+        return self.model_dump(mode="json", exclude=set(self.extensions - self.model_fields_set))
 
 
 class AlertReason(_Output):
@@ -90,6 +114,25 @@ class ChurnRiskAlert(OutputEvent):
         default=None,
         description="the share of this kind's past alerts that were followed by churn or contraction (backtest)",
     )
+    # Orchard's extensions. Every raiser: what ties one alert's records together (a record without
+    # `alert_id` is an alert of its own).
+    alert_id: str | None = None
+    action: AlertAction | None = None
+    episode: int | None = None
+    episode_start: datetime | None = None
+    # renewal_at_risk: the renewal it is about; on a reminder, the window (days before the date).
+    renewal_id: str | None = None
+    contract_id: str | None = None
+    currency: str | None = None
+    reminder_days: int | None = None
+    # revenue_health_divergence: which way ARR and health moved apart, and the ARR by currency.
+    direction: DivergenceDirection | None = None
+    arr_by_currency: dict[str, Decimal] | None = None
+
+    extensions: ClassVar[frozenset[str]] = frozenset({
+        "alert_id", "action", "episode", "episode_start", "renewal_id", "contract_id", "currency", "reminder_days",
+        "direction", "arr_by_currency",
+    })
 
 
 class UpsellTriggered(OutputEvent):
@@ -100,11 +143,16 @@ class UpsellTriggered(OutputEvent):
     evidence_event_ids: EventIds = ()
     estimated_arr_uplift: Amount
     confidence: Probability
+    # Orchard's extensions: the opportunity it opened (a CRM PATCHes it back) and its episode.
+    opportunity_id: str | None = None
+    episode: int | None = None
+
+    extensions: ClassVar[frozenset[str]] = frozenset({"opportunity_id", "episode"})
 
 
 def output_event_to_json(event: OutputEvent) -> bytes:
     """The message value for an output topic: sorted keys, UTC 'Z' timestamps, money as strings."""
-    return orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(event.published(), option=orjson.OPT_SORT_KEYS)
 
 
 class DeadLetter(_Output):

@@ -101,6 +101,9 @@ def output_event_schema(name: str) -> JsonSchema:
     """An output event (or DLQ record) as written to its topic; readers must ignore unknown fields."""
     model = OUTPUT_MODELS[name]
     schema = _draft07(model.model_json_schema(mode="serialization", ref_template="#/definitions/{model}"))
+    # The contract's fields only: Orchard's extensions are extra fields a reader may ignore.
+    extensions: frozenset[str] = getattr(model, "extensions", frozenset())
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in extensions}
     return {"$schema": DRAFT_07, **schema}
 
 

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from services.health.domain.explain import Reason
 from shared.events import HEALTH_ALERT_IDS, deterministic_event_id
@@ -85,19 +84,6 @@ class AlertDecision:
             return None
         return OpenAlert(self.alert_id, self.kind, self.severity, self.episode_start, self.occurred_at,
                          self.magnitude, self.baseline)
-
-    def to_event_data(self) -> dict[str, Any]:
-        """The contract's churn-risk fields, JSON-safe (the shell adds the envelope)."""
-        return {
-            "alert_id": self.alert_id, "action": self.action, "kind": self.kind, "severity": self.severity,
-            "score": self.score, "previous_score": self.previous_score, "grade": self.grade,
-            "reasons": [r.to_json() for r in self.reasons],
-            "episode_start": self.episode_start.isoformat(),
-            "renewal_date": None if self.renewal_date is None else self.renewal_date.isoformat(),
-            "days_to_renewal": self.days_to_renewal,
-            "arr_at_risk": None if self.arr_at_risk is None else str(self.arr_at_risk),
-            "churn_probability": self.churn_probability, "kind_precision": self.kind_precision,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.renewals.outputs import RenewalAlert
-from shared.events import AlertReason, deterministic_event_id, output_event_to_json
+from shared.events import AlertReason, ChurnRiskAlert, deterministic_event_id, output_event_to_json
 from tests.infra import Infra
 from tests.integration.health.harness import Health, at, healthy, running, settings_for
 from tests.kafka_utils import produce, wait_for
@@ -28,10 +27,10 @@ async def consuming(infra: Infra, schema: str, unique: str) -> AsyncIterator[Hea
         yield service
 
 
-def renewal_alert(account_id: str, action: str, day: float, *, severity: str = "high") -> RenewalAlert:
-    """What renewals publishes (its own model), for one renewal's first episode."""
+def renewal_alert(account_id: str, action: str, day: float, *, severity: str = "high") -> ChurnRiskAlert:
+    """What renewals publishes, for one renewal's first episode."""
     alert_id = deterministic_event_id("renewal_at_risk", f"{account_id}-r1", "1")
-    return RenewalAlert(
+    return ChurnRiskAlert(
         event_id=deterministic_event_id("renewal_at_risk", f"{account_id}-r1", "1", action),
         type="churn_risk.resolved" if action == "resolved" else "churn_risk.raised",
         account_id=account_id, occurred_at=at(day), emitted_at=datetime.now(UTC), kind="renewal_at_risk",
@@ -43,7 +42,7 @@ def renewal_alert(account_id: str, action: str, day: float, *, severity: str = "
     )
 
 
-async def publish(health: Health, *alerts: RenewalAlert) -> None:
+async def publish(health: Health, *alerts: ChurnRiskAlert) -> None:
     await produce(health.settings.kafka_bootstrap, health.topics.churn_risk,
                   [(a.account_id, output_event_to_json(a)) for a in alerts])
 

@@ -25,6 +25,7 @@ from services.health.domain import (
     score_account,
 )
 from services.health.domain.scoring import combine
+from services.health.outputs import churn_risk
 from tests.unit.health.factories import History, at, healthy_account
 
 pytestmark = pytest.mark.unit
@@ -89,7 +90,7 @@ class TestChampionLeft:
                                                     "ef61d226-ea44-573a-adbf-1b9a0849db88")
         assert alert.reasons[0].detail == "champion Jane (c-0) left yesterday and no replacement has joined"
         assert self.left in alert.reasons[0].evidence_event_ids
-        data = alert.to_event_data()
+        data = churn_risk("acme", alert, emitted_at=at(101)).published()
         assert data["kind"] == "champion_left" and data["arr_at_risk"] == "120000"
         assert alert.event_type == "churn_risk.raised"
 

@@ -20,6 +20,7 @@ from services.health.domain import (
 )
 from services.health.domain.calibration import Calibration, ProbabilityBand, fit_probability_bands
 from services.health.domain.signals import EMPTY_SIGNALS
+from services.health.outputs import churn_risk
 from shared.backtest.activity import Activity
 from shared.backtest.ranking import ScoredSnapshot
 from shared.backtest.snapshots import Snapshot
@@ -72,7 +73,7 @@ def test_alerts_carry_the_calibrated_probability_and_the_kinds_precision() -> No
                                 open_alerts={}, signals=EMPTY_SIGNALS, scorecard=card, as_of=at(5))
     raised = decisions.raised[0]
     assert (raised.kind, raised.churn_probability, raised.kind_precision) == ("grade_red", 0.35, 0.42)
-    assert raised.to_event_data()["churn_probability"] == 0.35
+    assert churn_risk("acme", raised, emitted_at=at(5)).published()["churn_probability"] == 0.35
     uncalibrated = evaluate_alerts(account_id="acme", previous=None, current=_synthetic(20, 5), score_history=(),
                                    open_alerts={}, signals=EMPTY_SIGNALS,
                                    scorecard=replace(card, calibration=None), as_of=at(5))

@@ -16,7 +16,8 @@ from services.health.domain.entries import (
     kind_of,
     split_entries,
 )
-from services.health.inbox import InboxRecord, inbox_rows
+from services.health.inbox import inbox_rows
+from shared.events import ChurnRiskAlert
 
 pytestmark = pytest.mark.unit
 
@@ -85,8 +86,8 @@ def test_a_score_change_says_from_what_to_what() -> None:
 
 
 def record(event_id: str, action: str, at: datetime, *, alert_id: str | None = "A", severity: str = "high",
-           resolved: bool = False) -> InboxRecord:
-    return InboxRecord(event_id=event_id, type="churn_risk.resolved" if resolved else "churn_risk.raised",
+           resolved: bool = False) -> ChurnRiskAlert:
+    return ChurnRiskAlert(event_id=event_id, type="churn_risk.resolved" if resolved else "churn_risk.raised",
                        account_id="acct", occurred_at=at, emitted_at=at, kind="renewal_at_risk", severity=severity,
                        score=40, grade="red", alert_id=alert_id, action=action)  # type: ignore[arg-type]
 
