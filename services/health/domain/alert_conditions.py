@@ -25,11 +25,12 @@ from services.health.domain.scorecard import AlertRules
 from services.health.domain.scoring import HealthScore
 from services.health.domain.signals import AccountSignals
 from shared.days import day_number, start_of_day
+from shared.events import AlertSeverity
 
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    severity: str
+    severity: AlertSeverity
     magnitude: float
     baseline: float | None
     episode_start: datetime
@@ -55,7 +56,7 @@ class AlertContext:
     def detected_on(self) -> datetime:
         return start_of_day(day_number(self.as_of))
 
-    def severity(self, base: str) -> str:
+    def severity(self, base: AlertSeverity) -> AlertSeverity:
         days = self.contract.days_to_renewal(self.as_of.date())
         near = days is not None and 0 <= days <= self.rules.renewal_critical_days
         return SEVERITIES[min(len(SEVERITIES) - 1, SEVERITIES.index(base) + near)]
@@ -80,7 +81,7 @@ def _score_drop(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition | 
         return None
     headline = Reason("overall", -drop, f"score fell {drop:g} points from {peak:g} to {total:g} "
                                         f"within {r.score_drop_days} days")
-    base = "high" if drop >= r.score_drop_points + r.score_drop_step else (
+    base: AlertSeverity = "high" if drop >= r.score_drop_points + r.score_drop_step else (
         "low" if ctx.current.grade == "green" else "medium")  # still green after the drop: watch it
     return Condition(ctx.severity(base), drop, peak, ctx.detected_on,
                       (headline, *_change(ctx)[:3]), r.score_drop_step)
@@ -99,7 +100,7 @@ def _champion_left(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition
     departed = unreplaced_departures(ctx.signals, day_number(ctx.as_of))
     if not departed:
         return None
-    base = "high" if any(d.role == "champion" for d in departed) else "medium"
+    base: AlertSeverity = "high" if any(d.role == "champion" for d in departed) else "medium"
     reason = part_reason(ctx.current, "relationship", "key_contacts")
     # The episode starts at its first departure since the last resolve (when a replacement leaves
     # too, the old departure is unreplaced again, but it belongs to the episode that resolved).
@@ -136,7 +137,7 @@ def _usage_decline(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition
         return None
     if usage is None or usage.score is None or usage.score >= ctx.rules.usage_decline_max_usage_score:
         return None  # usage fell from a high level to a healthy one: news, not a churn risk
-    base = "high" if decline >= threshold + ctx.rules.usage_decline_step else "medium"
+    base: AlertSeverity = "high" if decline >= threshold + ctx.rules.usage_decline_step else "medium"
     reasons = tuple(r for p in ("trend", "utilisation") if (r := part_reason(ctx.current, "usage", p)))
     return Condition(ctx.severity(base), decline, baseline, ctx.detected_on, reasons,
                       ctx.rules.usage_decline_step)
@@ -155,7 +156,7 @@ def _negative_feedback(ctx: AlertContext, open_alert: OpenAlert | None) -> Condi
     reason = Reason("sentiment", 0.0, f"{plural(len(run), 'negative feedback item')} since "
                                       f"{run[0].stamp.at.date().isoformat()}: {items}",
                     tuple(n.stamp.event_id for n in run[-10:]))
-    base = "high" if len(run) >= 2 * r.negative_feedback_count else "medium"
+    base: AlertSeverity = "high" if len(run) >= 2 * r.negative_feedback_count else "medium"
     return Condition(ctx.severity(base), float(len(run)), None, run[0].stamp.at, (reason,),
                       float(r.negative_feedback_count))
 

@@ -16,11 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal, get_args
 
 from services.health.domain.explain import Reason
-from shared.events import HEALTH_ALERT_IDS, deterministic_event_id
+from shared.events import HEALTH_ALERT_IDS, AlertSeverity, deterministic_event_id
 
-SEVERITIES = ("low", "medium", "high", "critical")
+HealthAlertAction = Literal["raised", "escalated", "resolved"]
+
+SEVERITIES: tuple[AlertSeverity, ...] = get_args(AlertSeverity)
+"""Lowest first."""
 
 
 def alert_id(account_id: str, kind: str, episode: int) -> str:
@@ -42,7 +46,7 @@ def step_event_id(alert_id: str, *step: str) -> str:
 class OpenAlert:
     alert_id: str
     kind: str
-    severity: str
+    severity: AlertSeverity
     episode_start: datetime
     raised_at: datetime
     magnitude: float
@@ -53,11 +57,11 @@ class OpenAlert:
 
 @dataclass(frozen=True, slots=True)
 class AlertDecision:
-    action: str  # "raised" | "escalated" | "resolved"
+    action: HealthAlertAction
     alert_id: str
     event_id: str
     kind: str
-    severity: str
+    severity: AlertSeverity
     episode_start: datetime
     occurred_at: datetime
     magnitude: float

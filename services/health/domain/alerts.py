@@ -32,6 +32,7 @@ from services.health.domain.alert_conditions import (
 from services.health.domain.alert_decisions import (
     AlertDecision,
     AlertDecisions,
+    HealthAlertAction,
     OpenAlert,
     Suppressed,
     alert_id,
@@ -132,7 +133,7 @@ def evaluate_alerts(
     return AlertDecisions(tuple(raised), tuple(resolved), tuple(suppressed), held_since)
 
 
-def _decide(ctx: AlertContext, action: str, the_id: str, kind: str, open_alert: OpenAlert | None,
+def _decide(ctx: AlertContext, action: HealthAlertAction, the_id: str, kind: str, open_alert: OpenAlert | None,
             condition: Condition | None) -> AlertDecision:
     if action == "resolved":
         assert open_alert is not None
