@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.expansion import outputs as expansion_outputs
 from services.expansion.domain import (
@@ -177,19 +177,30 @@ def _by_account_id(values: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, d
     return out
 
 
+async def _states(conn: AsyncConnection, schema: str) -> dict[str, Any]:
+    """account -> its folded state, as the service stored it."""
+    return {r.account_id: r.state for r in await conn.execute(
+        sa.text(f'SELECT account_id, state FROM "{schema}".accounts'))}
+
+
+async def _rows_by_account(conn: AsyncConnection, key: str, sql: str) -> dict[str, dict[str, Any]]:
+    """account -> row id (`key`) -> the row's other columns, JSON-normal."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in await conn.execute(sa.text(sql)):
+        row = dict(r._mapping)
+        account, row_id = row.pop("account_id"), row.pop(key)
+        rows.setdefault(account, {})[row_id] = _plain(row)
+    return rows
+
+
 async def renewals_run(engine: AsyncEngine, schema: str, churn_risk: Sequence[Mapping[str, Any]]) -> Outcome:
     """What a renewals run stored in `schema` and emitted (`churn_risk`: its topic's values), per account."""
     async with engine.connect() as conn:
-        books = {r.account_id: r.state for r in await conn.execute(
-            sa.text(f'SELECT account_id, state FROM "{schema}".accounts'))}
-        rows: dict[str, dict[str, Any]] = {}
-        for r in await conn.execute(sa.text(
-                "SELECT renewal_id, account_id, contract_id, term_start, renewal_date, arr, currency, seats, products,"
-                " auto_renew, segment, stage, risk, risk_reasons, health_score, health_grade, alert_severity,"
-                f' alert_episode FROM "{schema}".renewals')):
-            row = dict(r._mapping)
-            account, renewal_id = row.pop("account_id"), row.pop("renewal_id")
-            rows.setdefault(account, {})[renewal_id] = _plain(row)
+        books = await _states(conn, schema)
+        rows = await _rows_by_account(conn, "renewal_id", (
+            "SELECT renewal_id, account_id, contract_id, term_start, renewal_date, arr, currency, seats, products,"
+            " auto_renew, segment, stage, risk, risk_reasons, health_score, health_grade, alert_severity,"
+            f' alert_episode FROM "{schema}".renewals'))
         spans: dict[str, list[Any]] = {}
         for r in await conn.execute(sa.text(
                 f'SELECT account_id, contract_id, currency, arr, valid_from, valid_to FROM "{schema}".arr_spans')):
@@ -251,16 +262,11 @@ async def expansion_run(engine: AsyncEngine, schema: str, upsell: Sequence[Mappi
                         divergence: Sequence[Mapping[str, Any]]) -> Outcome:
     """What an expansion run stored in `schema` and emitted (its topics' values), per account."""
     async with engine.connect() as conn:
-        signals = {r.account_id: r.state for r in await conn.execute(
-            sa.text(f'SELECT account_id, state FROM "{schema}".accounts'))}
-        opportunities: dict[str, dict[str, Any]] = {}
-        for r in await conn.execute(sa.text(
-                "SELECT opportunity_id, account_id, kind, product, episode, stage, estimated_arr_uplift, confidence,"
-                " reason, evidence, as_of, currency, closed_at, closed_by, close_reason"
-                f' FROM "{schema}".opportunities')):
-            row = dict(r._mapping)
-            account, opportunity_id = row.pop("account_id"), row.pop("opportunity_id")
-            opportunities.setdefault(account, {})[opportunity_id] = _plain(row)
+        signals = await _states(conn, schema)
+        opportunities = await _rows_by_account(conn, "opportunity_id", (
+            "SELECT opportunity_id, account_id, kind, product, episode, stage, estimated_arr_uplift, confidence,"
+            " reason, evidence, as_of, currency, closed_at, closed_by, close_reason"
+            f' FROM "{schema}".opportunities'))
     upsells, alerts = _by_account_id(upsell), _by_account_id(divergence)
     accounts = signals.keys() | opportunities.keys() | upsells.keys() | alerts.keys()
     return Outcome({a: {"signals": _plain(signals.get(a)), "opportunities": opportunities.get(a, {}),
