@@ -12,7 +12,7 @@ production wiring), each run with a consumer group and a schema of its own, in t
 
 The backlog runs again with small fetch sizes (``ORCHARD_CONSUMER_FETCH_MAX_BYTES`` /
 ``ORCHARD_CONSUMER_MAX_PARTITION_FETCH_BYTES`` 1 MiB / 256 KiB instead of 16 MiB / 4 MiB) and with
-batches of 100, and ``backlog`` and ``live`` once more under tracemalloc (started in the service
+batches of 100, with glibc's mmap threshold at 64 KiB, and once more under tracemalloc (started in the service
 process, snapshots on SIGUSR1: half-way through the book, and 15 s after it was all applied), which says
 where the traced memory is: aiokafka (prefetched records and buffers), the services' code (the batch
 in flight), SQLAlchemy and asyncpg, the rest.
@@ -72,8 +72,10 @@ RUNS: dict[str, tuple[str, dict[str, str], bool]] = {
     # threshold rises to 32 MiB as large blocks are freed, so fetch buffers end up on the heap, kept).
     "backlog_mmap_64k": ("backlog", {"MALLOC_MMAP_THRESHOLD_": "65536"}, False),
     "backlog_traced": ("backlog", {}, True),
-    "live_traced": ("live", {}, True),
 }
+TRACED_LIVE: dict[str, tuple[str, dict[str, str], bool]] = {"live_traced": ("live", {}, True)}
+"""Only when asked for (BENCH_MEMORY_RUNS=live_traced): tracing slows health four- to fivefold, so a
+live feed it kept up with untraced becomes a backlog."""
 SETTLE_S = 15.0
 
 
@@ -212,7 +214,7 @@ async def one_run(infra: Any, engine: AsyncEngine, topics: TopicSettings, events
 
 async def main() -> None:
     events_count = sized("BENCH_MEMORY_EVENTS", 20_000, 3_000)
-    live_rate = int(os.environ.get("BENCH_MEMORY_LIVE_RATE", "150"))
+    live_rate = int(os.environ.get("BENCH_MEMORY_LIVE_RATE", "100"))
     chosen = [r for r in os.environ.get("BENCH_MEMORY_RUNS", ",".join(RUNS)).split(",") if r]
     now = datetime.now(UTC)
     events = feed(max(events_count // 10, 1), events_count, now=now)
@@ -226,16 +228,16 @@ async def main() -> None:
         engine = create_engine(infra.database_url, pool_size=1)
         try:
             for label in chosen:
-                mode, settings, traced = RUNS[label]
+                mode, settings, traced = {**RUNS, **TRACED_LIVE}[label]
                 runs[label] = await one_run(infra, engine, topics, events, mode=mode, settings=settings, traced=traced,
                                             folder=folder, live_rate=live_rate)
                 summary = {k: v for k, v in runs[label].items() if k != "samples"}
                 print(label, orjson.dumps(summary).decode(), flush=True)
+                # After every run: the traced ones take minutes, and what was measured is kept if stopped.
+                write_result("memory_lag", {**results, "runs": runs, "complete": len(runs) == len(chosen)})
         finally:
             await engine.dispose()
-        results["runs"] = runs
-    results["load_average_after"] = load_average()
-    write_result("memory_lag", results)
+
 
 
 if __name__ == "__main__":
