@@ -31,11 +31,14 @@ def fold_events(
     *,
     apply: Callable[[State, Sequence[ConsumedEvent]], State],
 ) -> tuple[State, list[ConsumedEvent]]:
-    """Apply one account's new events in event-time order; returns the new state and the events that
-    applied. One fold for the lot; only if it rejects an event (``EventRejected``: the event's data
-    is at fault), event by event, dead-lettering just the events rejected and keeping the rest.
+    """Apply one account's new events in the order consumed (the runner's merge puts a partition
+    group in event time; a late event stays where it came, whichever batch it is in: sorting a batch
+    would reorder what is inside it but not across batches, and records of one instant by id rather
+    than as they were written); returns the new state and the events that applied. One fold for the
+    lot; only if it rejects an event (``EventRejected``: the event's data is at fault), event by
+    event, dead-lettering just the events rejected and keeping the rest.
     Any other exception is a bug: it propagates and stops the batch (``shared.rejection``)."""
-    ordered = sorted(events, key=lambda e: (e.envelope.occurred_at, e.envelope.event_id))
+    ordered = list(events)
     try:
         return apply(state, ordered), ordered
     except EVENT_FAULTS:

@@ -31,12 +31,39 @@ EVENT_RECORDS = {"max.message.bytes": str(2 * MIB)}
 DEAD_LETTER_RECORDS = {"max.message.bytes": str(4 * MIB)}
 
 
+class Producer(AIOKafkaProducer):  # type: ignore[misc]  # aiokafka ships no type information
+    """An aiokafka producer whose metadata covers only the topics it sends to.
+
+    aiokafka's client refreshes its metadata every ``metadata_max_age_ms`` (5 minutes) for the topics
+    it tracks, and a client that tracks none asks for every topic on the cluster (``MetadataRequest``
+    with no topic list). A producer tracks a topic from its first send on, so one that has not sent yet
+    (the DLQ producer of a healthy stream, the outbox relay of a service with nothing to publish) held
+    and re-parsed the metadata of every topic on the broker (thousands on a shared or test broker:
+    megabytes each time). Telling the client its topics at start keeps it to those."""
+
+    def __init__(self, *, topics: Iterable[str] = (), **options: Any) -> None:
+        super().__init__(**options)
+        self._known_topics = sorted(set(topics))
+
+    async def start(self) -> None:
+        await super().start()
+        if self._known_topics:
+            await self.client.set_topics(self._known_topics)
+
+    async def broker_reachable(self) -> bool:
+        """A real metadata round trip (cached metadata would say yes with the broker gone), for this
+        producer's topics only: a readiness probe every few seconds need not fetch the whole cluster's."""
+        return bool(await self.client.force_metadata_update())
+
+
 def make_producer(
     bootstrap: str, *, client_id: str, linger_ms: int = 5, transactional_id: str | None = None,
-    security: Mapping[str, Any] | None = None,
-) -> AIOKafkaProducer:
-    """`security`: ``KafkaSecurity.client_options()`` (TLS, SASL), for every client alike."""
-    return AIOKafkaProducer(
+    security: Mapping[str, Any] | None = None, topics: Iterable[str] = (),
+) -> Producer:
+    """`security`: ``KafkaSecurity.client_options()`` (TLS, SASL), for every client alike. `topics`: those
+    it will send to (more may be added by sending), so that its metadata never covers the whole cluster."""
+    return Producer(
+        topics=topics,
         bootstrap_servers=bootstrap,
         client_id=client_id,
         **(security or {}),
@@ -56,7 +83,7 @@ def make_producer(
 def make_consumer(
     bootstrap: str, *, group_id: str, client_id: str, max_records: int = 1000,
     security: Mapping[str, Any] | None = None, session_timeout_ms: int = 30_000, heartbeat_interval_ms: int = 3_000,
-    max_poll_interval_ms: int = 300_000,
+    max_poll_interval_ms: int = 300_000, fetch_max_bytes: int = 16 * MIB, max_partition_fetch_bytes: int = 4 * MIB,
 ) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
@@ -69,8 +96,10 @@ def make_consumer(
         auto_offset_reset="earliest",
         # Skip records of aborted Kafka transactions written by any producer.
         isolation_level="read_committed",
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_bytes=16 * 1024 * 1024,
+        # Prefetch bounds (ORCHARD_CONSUMER_FETCH_MAX_BYTES, _MAX_PARTITION_FETCH_BYTES): memory a lagging
+        # consumer holds ahead of its handler.
+        max_partition_fetch_bytes=max_partition_fetch_bytes,
+        fetch_max_bytes=fetch_max_bytes,
         max_poll_records=max_records,
         # Range: partition p of every subscribed topic goes to the same instance, so one instance sees
         # all of an account's events and can merge its topics in event time (shared.alignment).

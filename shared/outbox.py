@@ -172,7 +172,7 @@ class OutboxRelay:
     async def _lead(self, leadership: AsyncConnection) -> None:
         producer = make_producer(
             self._bootstrap, client_id=f"orchard-{self._service}-relay", transactional_id=self._group,
-            security=self._kafka_security,
+            security=self._kafka_security, topics=[self._progress.topic],
         )
         await producer.start()  # init_transactions: fences an earlier leader and aborts its open batch
         try:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,7 +21,7 @@ from shared.app import ApiSpec, create_app
 from shared.consumer import BatchHandler, ConsumerRunner, Parser
 from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
 from shared.events import parse_event
-from shared.kafka import ensure_topics, make_consumer, make_producer, topic_configs
+from shared.kafka import Producer, ensure_topics, make_consumer, make_producer, topic_configs
 from shared.logs import configure_logging
 from shared.migrations import upgrade_to_head
 from shared.outbox import OutboxRelay
@@ -56,8 +55,10 @@ class Runtime:
         )
         self.kafka_security = settings.kafka_security.client_options()
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
-        self.producer: AIOKafkaProducer = make_producer(
-            settings.kafka_bootstrap, client_id=f"orchard-{settings.service_name}", security=self.kafka_security
+        topics = settings.topics
+        self.producer: Producer = make_producer(
+            settings.kafka_bootstrap, client_id=f"orchard-{settings.service_name}", security=self.kafka_security,
+            topics=[getattr(topics, name) for name in type(topics).model_fields],
         )
         self.relay = relay_class(
             service=settings.service_name,
@@ -111,6 +112,8 @@ class Runtime:
                 session_timeout_ms=settings.consumer_session_timeout_ms,
                 heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
                 max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+                fetch_max_bytes=settings.consumer_fetch_max_bytes,
+                max_partition_fetch_bytes=settings.consumer_max_partition_fetch_bytes,
             ),
             topics=topics,
             sessions=self.sessions,
@@ -154,10 +157,9 @@ class Runtime:
             # A real metadata round trip: cached metadata would say "ready" with the broker gone.
             try:
                 async with asyncio.timeout(3):
-                    await self.producer.client.fetch_all_metadata()
+                    return await self.producer.broker_reachable()
             except Exception:
                 return False
-            return True
 
         async def consumers() -> bool:
             return all(runner.healthy for runner in self.runners)

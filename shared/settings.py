@@ -67,6 +67,12 @@ class OrchardSettings(BaseSettings):
     consumer_session_timeout_ms: int = Field(default=30_000, ge=1_000)
     consumer_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     consumer_max_poll_interval_ms: int = Field(default=300_000, ge=1_000)
+    # How much a consumer fetches ahead of its handler, in all and per partition (aiokafka's
+    # fetch_max_bytes, max_partition_fetch_bytes): a consumer behind the log holds up to this much
+    # of prefetched records (docs/performance.md, "Load held"). A record batch larger than the limit is
+    # still fetched whole (the broker returns the first batch regardless), so a low value never stalls.
+    consumer_fetch_max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024)
+    consumer_max_partition_fetch_bytes: int = Field(default=4 * 1024 * 1024, ge=16 * 1024)
     # The dead-letter breaker (shared.rejection): a batch of at least min_batch records of which more
     # than this share would be dead-lettered stops the consumer instead (1.0: never).
     consumer_dlq_breaker_share: float = Field(default=0.5, gt=0, le=1)

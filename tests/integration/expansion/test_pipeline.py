@@ -25,7 +25,9 @@ async def test_pipeline_weighs_open_opportunities_and_counts_won_ones_in_their_p
     infra: Infra, schema: str, unique: str
 ) -> None:
     grower, buyer = upsell_story(f"grower-{unique}"), upsell_story(f"buyer-{unique}")
-    events = grower.events + buyer.events
+    # In event time on each topic, as a live feed writes them (a story lists its feature usage after the
+    # days it falls on: produced in that order it would be late, and judged at the latest time).
+    events = sorted(grower.events + buyer.events, key=lambda e: str(e["occurred_at"]))
     settings = settings_for(infra, schema=schema, unique=unique, fx_rates='{"base": "EUR", "rates": {"USD": "0.5"}}')
     async with running(settings) as feeder:
         # On the topics before the consumer starts: a backlog is merged across topics in event time, so
