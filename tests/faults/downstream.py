@@ -39,7 +39,6 @@ from services.expansion.domain import (
 from services.renewals import outputs as renewals_outputs
 from services.renewals.domain import (
     AccountBook,
-    ContractEvent,
     Health,
     Judged,
     JudgingRules,
@@ -53,6 +52,7 @@ from services.renewals.domain import (
 )
 from services.renewals.scheduler import IDLE_GROUP
 from shared.consumer import ConsumedEvent
+from shared.contracts import contract_event_of
 from shared.events import Envelope, HealthChanged
 from shared.passes import group_untils
 from tests.kafka_utils import read_all
@@ -119,8 +119,7 @@ def _renewals_change(event: ConsumedEvent) -> Callable[[AccountBook], AccountBoo
                         components=tuple(sorted((k, float(v)) for k, v in record.components.items())))
         return lambda book: apply_health(book, health)
     assert envelope.type.startswith("contract."), envelope.type
-    contract_event = ContractEvent(envelope.event_id, envelope.type, envelope.occurred_at,
-                                   envelope.data.model_dump(mode="json"))
+    contract_event = contract_event_of(envelope)
     return lambda book: apply_contract_events(book, [contract_event])
 
 
