@@ -59,6 +59,10 @@ NOTES = {
                                               "of the session timeout).",
     "ORCHARD_CONSUMER_MAX_POLL_INTERVAL_MS": "An instance that asks for no records this long (a batch stuck) "
                                              "leaves the group.",
+    "ORCHARD_CONSUMER_FETCH_MAX_BYTES": "How much a consumer fetches ahead of its handler, in all (aiokafka's "
+                                        "fetch_max_bytes); a record batch larger than the limit is still fetched "
+                                        "whole.",
+    "ORCHARD_CONSUMER_MAX_PARTITION_FETCH_BYTES": "The same, per partition (aiokafka's max_partition_fetch_bytes).",
     "ORCHARD_CONSUMER_DLQ_BREAKER_MIN_BATCH": "The smallest batch the dead-letter breaker judges.",
     "ORCHARD_OUTBOX_BATCH_SIZE": "Outbox rows per relay transaction.",
     "ORCHARD_OUTBOX_IDLE_POLL_S": "How often an idle relay looks for rows (a commit wakes it at once).",
