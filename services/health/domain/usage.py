@@ -49,11 +49,6 @@ ESTABLISHED_DAYS = 2 * WINDOW_DAYS
 EXPECT_USAGE_AFTER_DAYS = 14
 """An account whose cohort uses the product and that has sent no usage this long after it was first
 seen is scored as not using it (rather than as missing data)."""
-PROVEN_DAYS = 90
-"""A customer is young until then: the first months carry the most churn in most books (onboarding that
-never took, DOMAIN.md), so until then its usage score carries a `tenure` part rising from 0 on the
-contract's first day to 100 at PROVEN_DAYS. From then on the part is left out (not scored 100), so an
-established account's score is exactly what its usage says."""
 RATIO_FLOOR, RATIO_CAP = 0.05, 3.0
 """Per-feature change is bounded, so one feature going from 1 to 0 or 1 to 50 cannot decide alone."""
 
@@ -65,16 +60,13 @@ class UsageWeights:
     utilisation: float
     breadth: float
     recency: float
-    tenure: float
 
 
-WITH_NORMS = UsageWeights(level=0.55, trend=0.15, utilisation=0.1, breadth=0.05, recency=0.15, tenure=0.1)
+WITH_NORMS = UsageWeights(level=0.55, trend=0.15, utilisation=0.1, breadth=0.05, recency=0.15)
 """Set on the backtest (docs/signal-quality.md): the level against the cohort ranks churn best on every
 data set tried; the change against the account's own past adds to it on behaviour-driven data and is
-noise where behaviour is stable, so it weighs less. The tenure part counts only in a customer's first
-PROVEN_DAYS: on socialnet7 (churn follows behaviour) young customers churn at two to four times the rate
-of established ones with the same usage percentile, and the score ranked them alike (docs/signal-quality.md)."""
-WITHOUT_NORMS = UsageWeights(level=0.1, trend=0.4, utilisation=0.25, breadth=0.05, recency=0.2, tenure=0.1)
+noise where behaviour is stable, so it weighs less."""
+WITHOUT_NORMS = UsageWeights(level=0.1, trend=0.4, utilisation=0.25, breadth=0.05, recency=0.2)
 """Before there are cohort norms to compare with (a new installation, a cohort too small), the level
 can only be the share of days active, a weak signal: the account's change against its own past and
 its seat use carry the judgement."""
@@ -318,11 +310,6 @@ def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
     recency = Part("recency", ramp(silent_days, min(bad - 1, 2 * gap), bad), w.recency,
                    f"last product usage {days_ago(silent_days)}", (s.last_usage.event_id,))
 
-    # Without a contract the customer's age is unknown (days since the first event are not it): left out.
-    young = ctx.contract.first_start is not None and ctx.tenure_days < PROVEN_DAYS
-    tenure = Part("tenure", ramp(ctx.tenure_days, PROVEN_DAYS, 0) if young else None, w.tenure,
-                  f"a customer for {plural(ctx.tenure_days, 'day')} (proven from {PROVEN_DAYS} days on)")
-
     facts: dict[str, Fact] = {
         "active_days_30": m.active_days, "active_days_prior_30": m.prior_active_days, "usage_events_30": m.events,
         "active_users_recent": m.users, "active_users_prior": m.prior_users, "seats": seats,
@@ -335,5 +322,5 @@ def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
         "usage_level_pct": level_pct,
         "features_recent": len(used), "features_known": len(known), "days_since_last_usage": silent_days,
     }
-    return component("usage", [level, trend, utilisation, breadth, recency, tenure], facts)
+    return component("usage", [level, trend, utilisation, breadth, recency], facts)
 
