@@ -14,7 +14,6 @@ from services.health.domain.components import (
     score_support,
 )
 from services.health.domain.contracts import ContractSummary, contract_summary
-from services.health.domain.days import day_number, parse_moment, require_aware
 from services.health.domain.measures import ComponentScore, Part, ScoringContext
 from services.health.domain.norms import EMPTY_NORMS, CohortNorms
 from services.health.domain.scorecard import (
@@ -27,6 +26,7 @@ from services.health.domain.scorecard import (
 )
 from services.health.domain.signals import AccountSignals
 from services.health.domain.usage import score_usage
+from shared.days import day_number, parse_moment, require_aware
 
 
 @dataclass(frozen=True, slots=True)
