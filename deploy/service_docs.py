@@ -175,7 +175,7 @@ def openapi(service: str) -> dict[str, Any]:
         finally:
             # Built, never started: closed all the same, or they complain of it when collected.
             for runner in wired.runtime.runners:
-                await runner._consumer.stop()
+                await runner.close()
             await wired.runtime.close()
 
     return asyncio.run(built())

@@ -190,6 +190,11 @@ class ConsumerRunner:
         """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
         self._stopping.set()
 
+    async def close(self) -> None:
+        """Release the Kafka client of a runner that was built but never run (`run` releases its own
+        on the way out): an unclosed client complains when it is collected."""
+        await self._consumer.stop()
+
     async def run(self) -> None:
         self._consumer.subscribe(self._topics, listener=_Rebalance(self))
         await self._consumer.start()
