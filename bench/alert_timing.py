@@ -29,10 +29,11 @@ from services.health.backtest.replay import (
     norms_from_samples,
     sample_account,
 )
-from services.health.domain import NormsHistory, SignalEvent, StoredAccount, advance
+from services.health.domain import NormsHistory, StoredAccount, advance
 from shared.backtest.history import history_from_lines, read_archive
 from shared.backtest.judging import FOLLOW_DAYS, LEAD_DAYS
 from shared.backtest.outcomes import end_of_day, label_outcomes
+from shared.signal_events import signal_event_of
 
 YOUNG_DAYS = LEAD_DAYS + 7
 """Churned within this many days of its first event: under a week of history 30 days before the churn."""
@@ -99,7 +100,7 @@ def _accounts(chunk: Sequence[tuple[str, list[bytes]]], horizon: datetime, cards
         outcomes = label_outcomes(account_id, events, horizon=horizon.date())
         last_day = outcomes.last_active_day()
         until = horizon if last_day is None else min(horizon, end_of_day(last_day))
-        converted = [SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump()) for e in events]
+        converted = [signal_event_of(e) for e in events]
         moved = advance(StoredAccount(account_id), converted, scorecards=cards, norms=norms, until=until)
         raised = [d.occurred_at.astimezone(UTC).date() for e in moved.evaluations for d in e.decisions.raised
                   if d.action == "raised" and outcomes.active_at(d.occurred_at)]

@@ -27,6 +27,7 @@ from shared.events import (
     OutputEvent,
     OutputEventFrames,
 )
+from shared.signal_events import signal_event_of
 
 _MODELS: Final[dict[str, type[OutputEvent]]] = {
     "health.changed": HealthChanged, "churn_risk.raised": ChurnRiskAlert, "churn_risk.resolved": ChurnRiskAlert,
@@ -54,4 +55,4 @@ def signal_event(event: ConsumedEvent) -> SignalEvent:
             # Without an `alert_id`, the kind stands for the alert (`health_gate`).
             data = {"kind": record.kind, "alert_id": record.alert_id, "action": record.action}
         return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, data)
-    return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, envelope.data.model_dump())
+    return signal_event_of(envelope)

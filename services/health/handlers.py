@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.health.domain import SignalEvent, StoredAccount, advance
+from services.health.domain import StoredAccount, advance
 from services.health.domain.entries import TimelineInput
 from services.health.pipeline import Pipeline
 from services.health.timeline_store import record_timeline
 from shared.accounts import by_account
 from shared.consumer import BatchContext, ConsumedEvent
+from shared.signal_events import signal_event_of
 from shared.watermarks import advance_watermarks
 
 
@@ -44,7 +45,8 @@ class HealthHandler:
         refused: set[str] = set()
         for account_id, account_events in grouped.items():
             account = stored.get(account_id) or StoredAccount(account_id)
-            moved = advance(account, [signal_event(e) for e in account_events], scorecards=scorecards, norms=norms)
+            moved = advance(account, [signal_event_of(e.envelope) for e in account_events], scorecards=scorecards,
+                            norms=norms)
             consumed = {e.envelope.event_id: e for e in account_events}
             for rejected in moved.rejected:
                 refused.add(rejected.event.event_id)
@@ -55,11 +57,6 @@ class HealthHandler:
                                   partitions={a: es[0].partition for a, es in grouped.items()})
         await record_timeline(ctx.session, self.pipeline.tables.timeline,
                               [timeline_input(e) for e in events if e.envelope.event_id not in refused])
-
-
-def signal_event(event: ConsumedEvent) -> SignalEvent:
-    e = event.envelope
-    return SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump())
 
 
 def timeline_input(event: ConsumedEvent) -> TimelineInput:

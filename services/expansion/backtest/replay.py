@@ -31,13 +31,14 @@ from services.expansion.domain import (
 from services.expansion.domain.usage import account_growth, feature_growth
 from shared.days import day_number
 from shared.events import Envelope
+from shared.signal_events import signal_event_of
 
 GrowthRecord = tuple[int, str, float]
 """(UTC day ordinal, cohort key, growth ratio): one account's standing at the start of a day."""
 
 
 def signal_events(events: Sequence[Envelope]) -> list[SignalEvent]:
-    return [SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump()) for e in events]
+    return [signal_event_of(e) for e in events]
 
 
 def growth_by_day(events: Sequence[SignalEvent], *, thresholds: Thresholds, last_day: int) -> Iterator[GrowthRecord]:

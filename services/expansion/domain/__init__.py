@@ -34,12 +34,12 @@ from services.expansion.domain.signals import (
     ACTIVE_WINDOW_DAYS,
     EMPTY_SIGNALS,
     ExpansionSignals,
-    SignalEvent,
     apply_events,
 )
 from services.expansion.domain.snapshot import Snapshot, snapshot
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.whitespace import WhitespaceFit, whitespace
+from shared.signal_events import SignalEvent
 
 __all__ = [
     "ACTIVE_WINDOW_DAYS",

@@ -31,7 +31,8 @@ from decimal import Decimal
 from typing import Final, Literal
 
 from services.expansion.domain.opportunities import OPEN_STAGES, LatestEpisode, opportunity_id
-from services.expansion.domain.signals import ExpansionSignals, SignalEvent
+from services.expansion.domain.signals import ExpansionSignals
+from shared.signal_events import SignalEvent
 
 WINNING_EVENT_TYPES: Final = frozenset({"contract.signed", "contract.renewed", "contract.amended"})
 

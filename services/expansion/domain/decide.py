@@ -29,10 +29,11 @@ from services.expansion.domain.divergence import ArrPoint, DivergenceAlert, Scor
 from services.expansion.domain.health_gate import HEALTH_CHANGED, HealthGate, Held, with_held
 from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
 from services.expansion.domain.rules import evaluate_triggers
-from services.expansion.domain.signals import ExpansionSignals, SignalEvent, apply_events
+from services.expansion.domain.signals import ExpansionSignals, apply_events
 from services.expansion.domain.snapshot import snapshot
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.trigger import uplift_currency
+from shared.signal_events import SignalEvent
 
 
 @dataclass(frozen=True)

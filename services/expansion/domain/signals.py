@@ -28,13 +28,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from services.expansion.domain.divergence import EMPTY_DIVERGENCE, DivergenceState
 from services.expansion.domain.health_gate import EMPTY_GATE, GATE_EVENT_TYPES, HealthGate, apply_gate_event
 from services.expansion.domain.usage import Volumes, add_volume, pruned
 from shared.contracts import CONTRACT_EVENT_TYPES, EMPTY_HISTORY, ContractEvent, ContractHistory, Term, contract_event
 from shared.days import day_number
+from shared.signal_events import SignalEvent
 
 ACTIVE_WINDOW_DAYS = 30
 MAX_TRACKED_USERS = 50_000
@@ -112,16 +112,6 @@ class ExpansionSignals:
 
 
 EMPTY_SIGNALS = ExpansionSignals()
-
-
-@dataclass(frozen=True, slots=True)
-class SignalEvent:
-    """One validated event as the fold needs it."""
-
-    event_id: str
-    event_type: str
-    occurred_at: datetime
-    data: Mapping[str, Any]
 
 
 def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> ExpansionSignals:

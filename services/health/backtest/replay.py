@@ -41,6 +41,7 @@ from services.health.domain.signals import EMPTY_SIGNALS
 from shared.backtest.judging import RaisedAlert
 from shared.days import day_number
 from shared.events import Envelope
+from shared.signal_events import signal_event_of
 
 GRADES = ("green", "yellow", "red")
 __all__ = ["ALERT_KINDS", "COMPONENTS", "GRADES", "AccountReplay", "NormSample", "Scorecard", "SnapshotScore",
@@ -88,7 +89,7 @@ def scorecards_from_json(raw: Mapping[str, Any]) -> Mapping[str, Scorecard]:
 
 
 def _signal_events(events: Sequence[Envelope]) -> list[SignalEvent]:
-    return [SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump()) for e in events]
+    return [signal_event_of(e) for e in events]
 
 
 def sample_account(events: Sequence[Envelope], refreshes: Sequence[datetime]) -> list[NormSample]:

@@ -25,7 +25,6 @@ from services.health.domain.explain import Reason, explain_change, top_reasons
 from services.health.domain.fold import (
     FOLD_REJECTIONS,
     HANDLED_EVENT_TYPES,
-    SignalEvent,
     UnknownEventType,
     apply_event,
     apply_events,
@@ -80,6 +79,7 @@ from services.health.domain.state import (
 from services.health.domain.timeline import Advance, Rejected, advance, health_now, midnights, today_midnight
 from services.health.domain.trend import trend
 from services.health.domain.usage import norm_sample, usage_measures
+from shared.signal_events import SignalEvent
 
 __all__ = [
     "ALERT_KINDS",

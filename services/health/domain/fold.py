@@ -9,7 +9,7 @@ horizon; an event arriving more than `HORIZON_DAYS` late can only change "latest
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from services.health.domain.signals import (
 from shared.contracts import CONTRACT_EVENT_TYPES, contract_event
 from shared.days import day_number, require_aware
 from shared.rejection import EventRejected
+from shared.signal_events import SignalEvent
 
 
 class UnknownEventType(EventRejected):
@@ -44,16 +45,6 @@ class UnknownEventType(EventRejected):
 FOLD_REJECTIONS: tuple[type[Exception], ...] = (EventRejected,)
 """What the fold raises when an event's data cannot be applied (the event goes to the DLQ with the
 reason; anything else is a bug and stops the consumer)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SignalEvent:
-    """One validated event as the fold needs it (the envelope minus account and schema fields)."""
-
-    event_id: str
-    event_type: str
-    occurred_at: datetime
-    data: Mapping[str, Any]
 
 
 def apply_event(

@@ -21,12 +21,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.health.domain.evaluation import Cause, Evaluation, evaluate
-from services.health.domain.fold import FOLD_REJECTIONS, SignalEvent, apply_events
+from services.health.domain.fold import FOLD_REJECTIONS, apply_events
 from services.health.domain.norms import NO_NORMS, NormsHistory
 from services.health.domain.scorecard import Scorecard
 from services.health.domain.signals import HORIZON_DAYS, AccountSignals
 from services.health.domain.state import StoredAccount
 from shared.days import day_number, start_of_day
+from shared.signal_events import SignalEvent
 
 MAX_SILENT_DAYS_EVALUATED = 400
 """A gap longer than this is evaluated at its last midnights only: every window of the score is
