@@ -75,23 +75,23 @@ def with_leaf(value: Any, path: tuple[str, ...], leaf: str) -> Any:
     return {**value, path[0]: with_leaf(value[path[0]], path[1:], leaf)}
 
 
-def nul_cases(apis: Apis, service: str) -> Iterator[tuple[str, str, dict[str, Any], Any, str]]:
-    """(method, url, query, body, where) for each place a NUL can go in each operation."""
+def nul_cases(apis: Apis, service: str, text: str = NUL) -> Iterator[tuple[str, str, dict[str, Any], Any, str]]:
+    """(method, url, query, body, where) for each place a text (a NUL by default) can go in each operation."""
     for method, path, operation in operations(apis, service):
         body = BODIES.get((method, path))
         for parameter in operation.get("parameters", []):
             name = parameter["name"]
             if parameter["in"] == "path":
-                yield method, url(path, apis.ids, **{name: NUL}), {}, body, f"path.{name}"
+                yield method, url(path, apis.ids, **{name: text}), {}, body, f"path.{name}"
             elif parameter["in"] == "query":
-                yield method, url(path, apis.ids), {name: NUL}, body, f"query.{name}"
+                yield method, url(path, apis.ids), {name: text}, body, f"query.{name}"
         # JSON bodies only: ingest judges each event's text itself, and a backtest's JSON Lines are
         # validated by the backtest and never stored.
         if "application/json" in operation.get("requestBody", {}).get("content", {}) and service != "ingest":
             for leaf in string_leaves(body):
-                yield method, url(path, apis.ids), {}, with_leaf(body, leaf, NUL), ".".join(("body", *leaf))
+                yield method, url(path, apis.ids), {}, with_leaf(body, leaf, text), ".".join(("body", *leaf))
             # Keys are text too: a scorecard's weights are a free-form mapping stored as jsonb.
-            yield method, url(path, apis.ids), {}, {**body, NUL: 1}, "body."
+            yield method, url(path, apis.ids), {}, {**body, text: 1}, "body."
 
 
 @pytest.fixture
@@ -119,6 +119,32 @@ async def test_a_nul_anywhere_in_a_request_is_a_422_that_says_where(
                 details[0].get("loc", "")).startswith(where):
             wrong.append((method, target, query, where, reply.status_code, reply.text[:200]))
     assert cases and not wrong, "\n".join(map(str, wrong))
+
+
+INJECTIONS = ("' OR '1'='1", "x'); DROP TABLE accounts; --", "<script>alert(1)</script>", "${jndi:ldap://127.0.0.1/a}",
+              "{{7*7}}", "../../etc/passwd", "\u202e\ufeff\U0001f600")
+
+
+@pytest.mark.parametrize("service", ("health", "renewals", "expansion"))
+async def test_injection_strings_anywhere_in_a_request_are_plain_text_never_a_5xx(
+    apis: Apis, clients: dict[str, Any], service: str
+) -> None:
+    """SQL, markup, template, lookup and path strings in every path segment, query parameter and body
+    string (and key) of every operation: each answer is a 2xx or a clear 4xx, never a 5xx; some are
+    accepted (the text is stored as text: parameters are bound, never spliced), and the service
+    still answers afterwards."""
+    answers: dict[int, int] = {}
+    failed = []
+    for text in INJECTIONS:
+        for method, target, query, body, where in nul_cases(apis, service, text):
+            reply = await clients[service].request(method, target, params=query, json=body, headers=KEYS[service])
+            answers[reply.status_code] = answers.get(reply.status_code, 0) + 1
+            if reply.status_code >= 500 or (reply.status_code >= 400 and "error" not in reply.json()):
+                failed.append((method, target, query, where, text, reply.status_code, reply.text[:200]))
+    assert not failed, "\n".join(map(str, failed))
+    assert any(200 <= status < 300 for status in answers), answers
+    assert (await clients[service].get("/v1/alerts" if service == "health" else "/readyz",
+                                        headers=KEYS[service])).status_code == 200
 
 
 async def test_ingest_rejects_a_nul_per_event_and_accepts_the_rest(clients: dict[str, Any]) -> None:
