@@ -16,7 +16,7 @@ judged under the health it caused, whether the two arrive in one batch or in two
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from services.expansion.domain import GATE_EVENT_TYPES, SignalEvent
 from shared.consumer import ConsumedEvent
@@ -44,15 +44,10 @@ def parse_expansion_input(raw: bytes) -> Envelope:
 
 
 def signal_event(event: ConsumedEvent) -> SignalEvent:
-    """The event as the domain folds it; a framed record's few fields the health gate reads."""
+    """The event as the domain folds it; a framed record read back as its model."""
     envelope = event.envelope
     if envelope.type in GATE_EVENT_TYPES:
         record = _FRAMES.read(envelope.type, event.raw)
-        if isinstance(record, HealthChanged):
-            data: dict[str, Any] = {"grade": record.grade, "score": record.score}
-        else:
-            assert isinstance(record, ChurnRiskAlert)
-            # Without an `alert_id`, the kind stands for the alert (`health_gate`).
-            data = {"kind": record.kind, "alert_id": record.alert_id, "action": record.action}
-        return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, data)
+        assert isinstance(record, HealthChanged | ChurnRiskAlert)  # the models of _MODELS
+        return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, record)
     return signal_event_of(envelope)
