@@ -59,7 +59,6 @@ from tests.kafka_utils import read_all
 EMITTED = datetime(2000, 1, 1, tzinfo=UTC)
 """`emitted_at` is wall-clock time, the one field of an output event that is not the events'; left out."""
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-HEALTH_CHANGED: str = "health.changed"
 
 
 @dataclass(frozen=True)
@@ -110,15 +109,14 @@ def _by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent
 # --- renewals -------------------------------------------------------------------------------------
 
 def _renewals_change(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook]:
-    envelope = event.envelope
-    if envelope.type == HEALTH_CHANGED:
-        record = HealthChanged.model_validate_json(event.raw)
+    record = event.envelope
+    if isinstance(record, HealthChanged):
         health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
                         at=record.occurred_at, event_id=record.event_id,
                         components=tuple(sorted((k, float(v)) for k, v in record.components.items())))
         return lambda book: apply_health(book, health)
-    assert envelope.type.startswith("contract."), envelope.type
-    contract_event = contract_event_of(envelope)
+    assert record.type.startswith("contract."), record.type
+    contract_event = contract_event_of(record)
     return lambda book: apply_contract_events(book, [contract_event])
 
 
