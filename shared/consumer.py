@@ -50,8 +50,8 @@ from shared.rejection import EVENT_FAULTS, RejectionBreaker
 log = logging.getLogger(__name__)
 
 class Consumable(Protocol):
-    """What the runner reads of a parsed record: an input `Envelope`, or an output event a service
-    reads back (renewals' and expansion's parsers return those as the models they are)."""
+    """What the runner reads of a parsed record: an input `Envelope`, or what a service's parser
+    returns for the output events it reads back (renewals', expansion's, health's inbox)."""
 
     @property
     def event_id(self) -> str: ...
