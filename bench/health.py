@@ -48,6 +48,7 @@ from services.health.settings import HealthSettings
 from shared.db import create_engine
 from shared.events import topic_kind
 from shared.settings import TopicSettings
+from shared.signal_events import signal_event
 from tests.kafka_utils import create_topic, envelope, produce
 
 SEGMENTS = ("enterprise", "mid_market", "smb")
@@ -116,7 +117,8 @@ async def _drained(engine: Any, schema: str) -> None:
 def domain_only(events: list[dict[str, Any]]) -> dict[str, float]:
     """Health's ceiling without I/O: the pure domain (`advance`) over the same feed, in batches of 1,000
     grouped by account as the handler does, the state kept in memory."""
-    signal_events = [SignalEvent(e["event_id"], e["type"], datetime.fromisoformat(e["occurred_at"]), e["data"])
+    signal_events = [signal_event(event_id=e["event_id"], event_type=e["type"],
+                                  occurred_at=datetime.fromisoformat(e["occurred_at"]), data=e["data"])
                      for e in events]
     state: dict[str, StoredAccount] = {}
     points = 0

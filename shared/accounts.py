@@ -8,17 +8,18 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
-from shared.consumer import BatchContext, ConsumedEvent
+from shared.consumer import BatchContext, Consumable, ConsumedEvent
 from shared.rejection import EVENT_FAULTS
 
 log = logging.getLogger(__name__)
 
 State = TypeVar("State")
+Event = TypeVar("Event", bound=ConsumedEvent[Consumable])
 
 
-def by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent]]:
+def by_account(events: Sequence[Event]) -> dict[str, list[Event]]:
     """The batch's events per account, accounts in sorted order (a fixed lock order for callers)."""
-    grouped: dict[str, list[ConsumedEvent]] = defaultdict(list)
+    grouped: dict[str, list[Event]] = defaultdict(list)
     for event in events:
         grouped[event.envelope.account_id].append(event)
     return {account_id: grouped[account_id] for account_id in sorted(grouped)}
@@ -26,11 +27,11 @@ def by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent]
 
 def fold_events(
     state: State,
-    events: Sequence[ConsumedEvent],
+    events: Sequence[Event],
     ctx: BatchContext,
     *,
-    apply: Callable[[State, Sequence[ConsumedEvent]], State],
-) -> tuple[State, list[ConsumedEvent]]:
+    apply: Callable[[State, Sequence[Event]], State],
+) -> tuple[State, list[Event]]:
     """Apply one account's new events in the order consumed (the runner's merge puts a partition
     group in event time; a late event stays where it came, whichever batch it is in: sorting a batch
     would reorder what is inside it but not across batches, and records of one instant by id rather
@@ -43,7 +44,7 @@ def fold_events(
         return apply(state, ordered), ordered
     except EVENT_FAULTS:
         pass
-    applied: list[ConsumedEvent] = []
+    applied: list[Event] = []
     for event in ordered:
         try:
             state = apply(state, [event])
@@ -57,16 +58,16 @@ def fold_events(
 
 
 def fold_accounts(
-    grouped: Mapping[str, Sequence[ConsumedEvent]],
+    grouped: Mapping[str, Sequence[Event]],
     ctx: BatchContext,
     *,
     start: Callable[[str], State],
-    apply: Callable[[str], Callable[[State, Sequence[ConsumedEvent]], State]],
-) -> dict[str, tuple[State, list[ConsumedEvent]]]:
+    apply: Callable[[str], Callable[[State, Sequence[Event]], State]],
+) -> dict[str, tuple[State, list[Event]]]:
     """Each account's new events folded from its `start` state by its `apply` (``fold_events``): the
     new state and the events that applied, for the accounts where at least one did; an account all of
     whose events were rejected keeps its stored state untouched."""
-    folded: dict[str, tuple[State, list[ConsumedEvent]]] = {}
+    folded: dict[str, tuple[State, list[Event]]] = {}
     for account_id, account_events in grouped.items():
         state, applied = fold_events(start(account_id), account_events, ctx, apply=apply(account_id))
         if applied:

@@ -30,16 +30,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.abc import ConsumerRebalanceListener
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing_extensions import TypeVar
 
 from shared.batch_failures import BatchFailures
 from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
 from shared.dlq import DeadLetter, dead_letter_marker
-from shared.events import Envelope, EventValidationError, parse_event
+from shared.events import Envelope, EventValidationError
 from shared.intake import Intake, first_offsets
 from shared.metrics import BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED, forget_lag, observe_applied
 from shared.offsets import OffsetCommits
@@ -48,11 +49,32 @@ from shared.rejection import EVENT_FAULTS, RejectionBreaker
 
 log = logging.getLogger(__name__)
 
+class Consumable(Protocol):
+    """What the runner reads of a parsed record: an input `Envelope`, or what a service's parser
+    returns for the output events it reads back (renewals', expansion's, health's inbox)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+
+
+Parsed = TypeVar("Parsed", bound=Consumable, default=Envelope)
+"""What a runner's parser returns and its handler gets; an input envelope unless said otherwise."""
+_Parsed_co = TypeVar("_Parsed_co", bound=Consumable, default=Envelope, covariant=True)
+_Parsed_contra = TypeVar("_Parsed_contra", bound=Consumable, default=Envelope, contravariant=True)
+
+
 @dataclass(frozen=True, slots=True)
-class ConsumedEvent:
+class ConsumedEvent(Generic[_Parsed_co]):
     """A validated event and where it came from."""
 
-    envelope: Envelope
+    envelope: _Parsed_co
+    """The record as the runner's parser validated it (an input `Envelope` by default)."""
     topic: str
     partition: int
     offset: int
@@ -67,9 +89,9 @@ class BatchContext:
     outbox: Outbox
     service: str
     dlq_topic: str
-    rejected: list[tuple[ConsumedEvent, str]] = field(default_factory=list)
+    rejected: list[tuple[ConsumedEvent[Consumable], str]] = field(default_factory=list)
 
-    def reject(self, event: ConsumedEvent, reason: str) -> None:
+    def reject(self, event: ConsumedEvent[Consumable], reason: str) -> None:
         """The event is well-formed but cannot be applied (a data problem): dead-letter it.
         (Raising ``EventRejected`` does the same for a handler that cannot carry on past it.)"""
         self.rejected.append((event, reason))
@@ -82,21 +104,22 @@ class AppliedBatch:
     new: int
     """Events the handler applied (neither seen before nor rejected)."""
     duplicates: int
-    rejected: tuple[tuple[ConsumedEvent, str], ...]
+    rejected: tuple[tuple[ConsumedEvent[Consumable], str], ...]
     """Events a handler rejected, with the reason: dead-lettered."""
     written: int
     """Messages written to the outbox (emitted events and dead letters)."""
 
 
-class BatchHandler(Protocol):
-    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None: ...
+class BatchHandler(Protocol[_Parsed_contra]):
+    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[_Parsed_contra]]) -> None: ...
 
 
-Parser = Callable[[bytes], Envelope]
+Parser = Callable[[bytes], Parsed]
+"""Validates one record (raising EventValidationError: dead-lettered), e.g. `shared.events.parse_event`."""
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, runner: ConsumerRunner) -> None:
+    def __init__(self, runner: ConsumerRunner[Any]) -> None:
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -117,7 +140,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             log.info("partitions assigned", extra={"partitions": sorted(str(tp) for tp in assigned)})
 
 
-class ConsumerRunner:
+class ConsumerRunner(Generic[Parsed]):
     def __init__(
         self,
         *,
@@ -126,9 +149,9 @@ class ConsumerRunner:
         topics: Sequence[str],
         sessions: async_sessionmaker[AsyncSession],
         tables: PlumbingTables,
-        handler: BatchHandler,
+        handler: BatchHandler[Parsed],
         dlq_topic: str,
-        parser: Parser = parse_event,
+        parser: Parser[Parsed],
         max_records: int = 1000,
         max_wait_ms: int = 200,
         retry_backoff_max_s: float = 30.0,
@@ -253,7 +276,7 @@ class ConsumerRunner:
         if not records:
             return
         started = time.perf_counter()
-        events: list[ConsumedEvent] = []
+        events: list[ConsumedEvent[Parsed]] = []
         poison: list[DeadLetter] = []
         for record in records:
             raw = record.value or b""
@@ -270,7 +293,7 @@ class ConsumerRunner:
         if applied.written and self._on_committed is not None:
             self._on_committed()
 
-    async def apply_batch(self, events: Sequence[ConsumedEvent]) -> AppliedBatch:
+    async def apply_batch(self, events: Sequence[ConsumedEvent[Parsed]]) -> AppliedBatch:
         """Apply already parsed events as one batch, as a fetched batch is (processed ids, the handler on
         the new ones, rejections dead-lettered, outbox, one transaction), without Kafka: no fetch and no
         offsets. The seam for tests and tools that drive a service's handler directly; the relay is
@@ -281,15 +304,15 @@ class ConsumerRunner:
         return applied
 
     async def _transaction(
-        self, events: list[ConsumedEvent], poison: list[DeadLetter], *, batch: int
+        self, events: list[ConsumedEvent[Parsed]], poison: list[DeadLetter], *, batch: int
     ) -> AppliedBatch:
         """The batch in one transaction: ids recorded, new events handled, outbox written."""
         outbox = Outbox()
-        rejected: list[tuple[ConsumedEvent, str]] = []
+        rejected: list[tuple[ConsumedEvent[Consumable], str]] = []
         async with unit_of_work(self._sessions) as session:
             keys = [e.envelope.event_id for e in events] + [p.marker for p in poison]
             new_ids = await record_processed(session, self._tables.processed_events, keys)
-            fresh: list[ConsumedEvent] = []
+            fresh: list[ConsumedEvent[Parsed]] = []
             outcomes: Counter[tuple[str, str]] = Counter()
             for event in events:
                 if event.envelope.event_id in new_ids:
@@ -322,7 +345,8 @@ class ConsumerRunner:
         return AppliedBatch(new=len(fresh) - len(rejected), duplicates=len(events) - len(fresh),
                             rejected=tuple(rejected), written=len(outbox.messages))
 
-    async def _unrecord(self, session: AsyncSession, rejected: list[tuple[ConsumedEvent, str]]) -> list[DeadLetter]:
+    async def _unrecord(self, session: AsyncSession,
+                        rejected: list[tuple[ConsumedEvent[Consumable], str]]) -> list[DeadLetter]:
         """A rejected event was not processed: forget its id, so that a corrected copy sent again is
         applied, and record its dead letter's marker instead; returns the dead letters not sent
         before (a replayed batch rejects the event again, but dead-letters it once)."""
@@ -334,8 +358,8 @@ class ConsumerRunner:
         return [letter for letter in letters if letter.marker in new]
 
     async def _handle(
-        self, session: AsyncSession, outbox: Outbox, events: list[ConsumedEvent],
-        rejected: list[tuple[ConsumedEvent, str]],
+        self, session: AsyncSession, outbox: Outbox, events: list[ConsumedEvent[Parsed]],
+        rejected: list[tuple[ConsumedEvent[Consumable], str]],
     ) -> None:
         """Apply the handler in a savepoint; if it rejects an event by raising, undo its work and
         split the events until the rejected one is alone, then dead-letter just that one. Any

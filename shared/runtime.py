@@ -11,16 +11,16 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.app import ApiSpec, create_app
-from shared.consumer import BatchHandler, ConsumerRunner, Parser
+from shared.consumer import BatchHandler, ConsumerRunner, Parsed, Parser
 from shared.db import PlumbingTables, create_engine, make_sessionmaker, ping
-from shared.events import parse_event
+from shared.events import Envelope, parse_event
 from shared.kafka import Producer, ensure_topics, make_consumer, make_producer, topic_configs
 from shared.logs import configure_logging
 from shared.migrations import upgrade_to_head
@@ -43,7 +43,7 @@ class Runtime:
 
     def __init__(
         self, settings: OrchardSettings, *, tables: PlumbingTables, versions_dir: Path,
-        runner_class: type[ConsumerRunner] = ConsumerRunner, relay_class: type[OutboxRelay] = OutboxRelay,
+        runner_class: type[ConsumerRunner[Any]] = ConsumerRunner, relay_class: type[OutboxRelay] = OutboxRelay,
     ) -> None:
         self.settings = settings
         self.runner_class = runner_class
@@ -77,7 +77,7 @@ class Runtime:
             interval_s=settings.prune_interval_s,
             batch_size=settings.prune_batch_size,
         )
-        self.runners: list[ConsumerRunner] = []
+        self.runners: list[ConsumerRunner[Any]] = []
 
     async def start(self) -> None:
         """Migrate the schema, create the topics, connect the producer."""
@@ -94,9 +94,20 @@ class Runtime:
         )
         await self.producer.start()
 
+    @overload
     def consumer_runner(
-        self, *, topics: Sequence[str], handler: BatchHandler, parser: Parser = parse_event, group: str | None = None
-    ) -> ConsumerRunner:
+        self, *, topics: Sequence[str], handler: BatchHandler[Envelope], group: str | None = None
+    ) -> ConsumerRunner[Envelope]: ...
+
+    @overload
+    def consumer_runner(
+        self, *, topics: Sequence[str], handler: BatchHandler[Parsed], parser: Parser[Parsed], group: str | None = None
+    ) -> ConsumerRunner[Parsed]: ...
+
+    def consumer_runner(
+        self, *, topics: Sequence[str], handler: BatchHandler[Any], parser: Parser[Any] = parse_event,
+        group: str | None = None,
+    ) -> ConsumerRunner[Any]:
         """A runner in the service's consumer group (``orchard-<service>``), or in ``orchard-<service>-<group>``
         for a second runner that reads other topics at its own pace (its rebalances, offsets and replay
         apart from the first's)."""
@@ -133,7 +144,7 @@ class Runtime:
         return runner
 
     def pass_wiring(
-        self, runner: ConsumerRunner, *, interval_s: float, chunk: int, grace_s: float, quiet_s: float
+        self, runner: ConsumerRunner[Any], *, interval_s: float, chunk: int, grace_s: float, quiet_s: float
     ) -> PassWiring:
         """A scheduled pass beside `runner`: this process's database, the runner's progress (caught up,
         its groups quiet for `quiet_s` and its settled groups), and the relay woken after each chunk."""

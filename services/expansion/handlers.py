@@ -27,7 +27,7 @@ from services.expansion.domain import (
     decide,
 )
 from services.expansion.domain.divergence import DivergenceAlert
-from services.expansion.inputs import signal_event
+from services.expansion.inputs import ExpansionInput, signal_event
 from services.expansion.store import (
     ExpansionTables,
     close_opportunities,
@@ -51,7 +51,7 @@ class ExpansionHandler:
     clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; triggers are judged at event time."""
 
-    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
+    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[ExpansionInput]]) -> None:
         grouped = by_account(events)
         account_ids = list(grouped)
         stored = await lock_and_load_accounts(ctx.session, self.tables, account_ids)
@@ -77,8 +77,8 @@ class ExpansionHandler:
                      emitted_at=now)
         outputs.emit_divergence(ctx.outbox, alerts, topic=self.churn_risk_topic, emitted_at=now)
 
-    def _decide(self, account_id: str) -> Callable[[Decided, Sequence[ConsumedEvent]], Decided]:
-        def apply(state: Decided, events: Sequence[ConsumedEvent]) -> Decided:
+    def _decide(self, account_id: str) -> Callable[[Decided, Sequence[ConsumedEvent[ExpansionInput]]], Decided]:
+        def apply(state: Decided, events: Sequence[ConsumedEvent[ExpansionInput]]) -> Decided:
             # In the order consumed: the runner's merge already puts them in event time (inputs before
             # the health records they tie with), and a late event (one behind the account's latest) is
             # judged at the latest event time, whichever batch it came in. Sorting a batch would reorder

@@ -4,9 +4,8 @@ The usage, interaction and contract topics carry input envelopes; `orchard.accou
 (`health.changed`) and `orchard.alerts.churn-risk.v1` (`churn_risk.raised` / `.resolved`) carry
 output events, which are not envelopes. As in renewals, one runner reads them all, so the records of
 one account meet in one fold, merged in event time (`shared.alignment`), with the shared parser for
-such a mix (`shared.events.OutputEventFrames`): an output event is validated as the contract's model
-and carried in an envelope frame (id, type, account, time; no data) for the runner to de-duplicate
-and group, and `signal_event` reads it back from the record's bytes.
+such a mix (`shared.events.MixedParser`): an input event is validated as an `Envelope`, an output
+event as the contract's model, once, and `signal_event` hands either to the domain as it was parsed.
 
 A `health.changed` carries the time of the event that caused it, so it ties with that event. The
 merge (`shared.alignment`) puts the input topics first at equal times (they come first in the
@@ -16,43 +15,30 @@ judged under the health it caused, whether the two arrive in one batch or in two
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from services.expansion.domain import GATE_EVENT_TYPES, SignalEvent
+from services.expansion.domain import SignalEvent
 from shared.consumer import ConsumedEvent
-from shared.events import (
-    ChurnRiskAlert,
-    Envelope,
-    HealthChanged,
-    OutputEvent,
-    OutputEventFrames,
-)
+from shared.events import ChurnRiskAlert, Envelope, HealthChanged, MixedParser
 from shared.signal_events import signal_event_of
 
-_MODELS: Final[dict[str, type[OutputEvent]]] = {
+ExpansionInput = Envelope | HealthChanged | ChurnRiskAlert
+"""A record expansion reads: an input envelope, or a health or churn-risk record (its health gate)."""
+
+_PARSER: Final = MixedParser[HealthChanged | ChurnRiskAlert]({
     "health.changed": HealthChanged, "churn_risk.raised": ChurnRiskAlert, "churn_risk.resolved": ChurnRiskAlert,
-}
+})
 
 
-_FRAMES = OutputEventFrames(_MODELS, source="orchard")
+def parse_expansion_input(raw: bytes) -> ExpansionInput:
+    """An input envelope (validated by `parse_event`) or a health / churn-risk record; anything else
+    raises EventValidationError (the runner dead-letters it)."""
+    return _PARSER.parse(raw)
 
 
-def parse_expansion_input(raw: bytes) -> Envelope:
-    """An input envelope (validated by `parse_event`) or a health / churn-risk record in an envelope
-    frame; anything else raises EventValidationError (the runner dead-letters it)."""
-    return _FRAMES.parse(raw)
-
-
-def signal_event(event: ConsumedEvent) -> SignalEvent:
-    """The event as the domain folds it; a framed record's few fields the health gate reads."""
-    envelope = event.envelope
-    if envelope.type in GATE_EVENT_TYPES:
-        record = _FRAMES.read(envelope.type, event.raw)
-        if isinstance(record, HealthChanged):
-            data: dict[str, Any] = {"grade": record.grade, "score": record.score}
-        else:
-            assert isinstance(record, ChurnRiskAlert)
-            # Without an `alert_id`, the kind stands for the alert (`health_gate`).
-            data = {"kind": record.kind, "alert_id": record.alert_id, "action": record.action}
-        return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, data)
-    return signal_event_of(envelope)
+def signal_event(event: ConsumedEvent[ExpansionInput]) -> SignalEvent:
+    """The event as the domain folds it: an envelope's payload, or the output record itself."""
+    record = event.envelope
+    if isinstance(record, Envelope):
+        return signal_event_of(record)
+    return SignalEvent(record.event_id, record.type, record.occurred_at, record)

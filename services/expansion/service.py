@@ -13,7 +13,7 @@ import yaml
 from services.expansion.api import API, ExpansionContext
 from services.expansion.domain import Catalogue, parse_catalogue
 from services.expansion.handlers import ExpansionHandler
-from services.expansion.inputs import parse_expansion_input
+from services.expansion.inputs import ExpansionInput, parse_expansion_input
 from services.expansion.settings import ExpansionSettings
 from services.expansion.store import ExpansionTables, expansion_tables
 from shared.clock import utc_now
@@ -33,7 +33,7 @@ class ExpansionService(Service):
     settings: ExpansionSettings
     tables: ExpansionTables
     catalogue: Catalogue
-    runner: ConsumerRunner
+    runner: ConsumerRunner[ExpansionInput]
 
 
 def build_service(

@@ -33,28 +33,44 @@ from pydantic import ValidationError
 from services.health.store import HealthTables
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.db import json_text, qualified
-from shared.events import ChurnRiskAlert, Envelope, EventValidationError, field_errors_from
+from shared.events import ChurnRiskAlert, EventValidationError, field_errors_from
 
 PROCESSED_PREFIX = "churn-risk:"
 INBOX_GROUP = "inbox"
 """The inbox runner's consumer group is the service's plus this suffix."""
 
 
-def parse_churn_risk(raw: bytes) -> Envelope:
-    """A churn-risk record, validated, in an envelope frame the runner can de-duplicate (by its
-    deterministic event id) and group by account; the handler reads the record back from its bytes.
-    Anything else raises EventValidationError (the runner dead-letters it)."""
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    """A churn-risk record as the inbox runner consumes it: the alert, validated once, under its own
+    processed id (see the module docstring); the runner reads the rest from the alert."""
+
+    alert: ChurnRiskAlert
+
+    @property
+    def event_id(self) -> str:
+        return PROCESSED_PREFIX + self.alert.event_id
+
+    @property
+    def type(self) -> str:
+        return self.alert.type
+
+    @property
+    def account_id(self) -> str:
+        return self.alert.account_id
+
+    @property
+    def occurred_at(self) -> datetime:
+        return self.alert.occurred_at
+
+
+def parse_churn_risk(raw: bytes) -> InboxRecord:
+    """A churn-risk record, validated; anything else raises EventValidationError (the runner
+    dead-letters it)."""
     try:
-        record = ChurnRiskAlert.model_validate_json(raw)
+        return InboxRecord(ChurnRiskAlert.model_validate_json(raw))
     except ValidationError as exc:
         raise EventValidationError(field_errors_from(exc), None) from None
-    # Outside the envelope's types on purpose (the contract has no envelope for output events): only
-    # the frame's id, account and time are read by the runner.
-    frame: dict[str, Any] = {
-        "event_id": PROCESSED_PREFIX + record.event_id, "type": record.type, "schema_version": record.schema_version,
-        "account_id": record.account_id, "occurred_at": record.occurred_at, "source": "churn-risk", "data": None,
-    }
-    return Envelope.model_construct(**frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +133,9 @@ WHERE t.origin = 'topic' AND excluded.updated_at >= t.updated_at
 class InboxHandler:
     tables: HealthTables
 
-    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
+    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[InboxRecord]]) -> None:
         ordered = sorted(events, key=lambda e: (e.partition, e.offset))
-        rows = inbox_rows(ChurnRiskAlert.model_validate_json(e.raw) for e in ordered)
+        rows = inbox_rows(e.envelope.alert for e in ordered)
         if not rows:
             return
         t = self.tables.alerts

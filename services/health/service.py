@@ -11,7 +11,7 @@ from pathlib import Path
 
 from services.health.api import HealthContext, health_api
 from services.health.handlers import HealthHandler
-from services.health.inbox import INBOX_GROUP, InboxHandler, parse_churn_risk
+from services.health.inbox import INBOX_GROUP, InboxHandler, InboxRecord, parse_churn_risk
 from services.health.pipeline import Pipeline
 from services.health.scheduler import Rescorer
 from services.health.settings import HealthSettings
@@ -31,7 +31,7 @@ class HealthService(Service):
     tables: HealthTables
     pipeline: Pipeline
     runner: ConsumerRunner
-    inbox_runner: ConsumerRunner
+    inbox_runner: ConsumerRunner[InboxRecord]
     rescorer: Rescorer
     timeline_pruner: RetentionPruner
 

@@ -33,7 +33,7 @@ from services.renewals.domain import (
     judge_event,
     next_due,
 )
-from services.renewals.inputs import HEALTH_CHANGED, health_record
+from services.renewals.inputs import RenewalsInput
 from services.renewals.store import (
     Due,
     RenewalsTables,
@@ -48,6 +48,7 @@ from shared.accounts import by_account, fold_accounts
 from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.contracts import contract_event_of
+from shared.events import HealthChanged
 from shared.outbox import Outbox
 from shared.watermarks import advance_watermarks
 
@@ -60,7 +61,7 @@ class RenewalsHandler:
     clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; the judgements are made at event time."""
 
-    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
+    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[RenewalsInput]]) -> None:
         grouped = by_account(events)
         stored = await lock_and_load_accounts(ctx.session, self.tables, list(grouped))
 
@@ -79,7 +80,7 @@ class RenewalsHandler:
                            outbox=ctx.outbox, topic=self.churn_risk_topic, emitted_at=self.clock(), contracts=True)
         await advance_watermarks(ctx.session, self.tables.stream_watermarks, watermarks)
 
-    def _apply(self, account_id: str, judged: Judged, events: Sequence[ConsumedEvent]) -> Judged:
+    def _apply(self, account_id: str, judged: Judged, events: Sequence[ConsumedEvent[RenewalsInput]]) -> Judged:
         for event in events:
             change = _change_of(event)
             if change is not None:
@@ -87,17 +88,16 @@ class RenewalsHandler:
         return judged
 
 
-def _change_of(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook] | None:
+def _change_of(event: ConsumedEvent[RenewalsInput]) -> Callable[[AccountBook], AccountBook] | None:
     """What the event does to the book; None for an event renewals does not fold (it is no point)."""
-    envelope = event.envelope
-    if envelope.type == HEALTH_CHANGED:
-        record = health_record(event)
+    record = event.envelope
+    if isinstance(record, HealthChanged):
         health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
                         at=record.occurred_at, event_id=record.event_id,
                         components=tuple(sorted((name, float(v)) for name, v in record.components.items())))
         return lambda book: apply_health(book, health)
-    if envelope.type.startswith("contract."):
-        contract_event = contract_event_of(envelope)
+    if record.type.startswith("contract."):
+        contract_event = contract_event_of(record)
         return lambda book: apply_contract_events(book, [contract_event])
     return None
 

@@ -4,27 +4,23 @@
 `health.changed` output events, which are not envelopes. One runner reads both (so one batch, one
 lock per account and one transaction cover a contract change and a health change of the same
 account, and the alert rule sees both), with the shared parser for such a mix
-(`shared.events.OutputEventFrames`): a `health.changed` is validated as the contract's
-`HealthChanged` and carried in an envelope frame the runner de-duplicates and groups by account;
-the handler reads the event itself back from the record's bytes (`health_record`).
+(`shared.events.MixedParser`): a contract event is validated as an `Envelope`, a `health.changed`
+as the contract's `HealthChanged`, once, and the handler gets either as it was parsed.
 """
 
 from __future__ import annotations
 
-from shared.consumer import ConsumedEvent
-from shared.events import Envelope, HealthChanged, OutputEventFrames
+from typing import Final
 
-HEALTH_CHANGED = "health.changed"
+from shared.events import Envelope, HealthChanged, MixedParser
 
-_FRAMES = OutputEventFrames({HEALTH_CHANGED: HealthChanged}, source="health")
+RenewalsInput = Envelope | HealthChanged
+"""A record renewals reads: a contract event's envelope, or a `health.changed`."""
 
-
-def parse_renewals_input(raw: bytes) -> Envelope:
-    """A contract envelope (validated by `parse_event`) or a `health.changed` in an envelope frame;
-    anything else raises EventValidationError (the runner dead-letters it)."""
-    return _FRAMES.parse(raw)
+_PARSER: Final = MixedParser({"health.changed": HealthChanged})
 
 
-def health_record(event: ConsumedEvent) -> HealthChanged:
-    """The `health.changed` a framed record carries (already validated by the parser)."""
-    return HealthChanged.model_validate_json(event.raw)
+def parse_renewals_input(raw: bytes) -> RenewalsInput:
+    """A contract envelope (validated by `parse_event`) or a `health.changed`; anything else raises
+    EventValidationError (the runner dead-letters it)."""
+    return _PARSER.parse(raw)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from services.renewals.api import API, RenewalsContext
 from services.renewals.handlers import RenewalsHandler
-from services.renewals.inputs import parse_renewals_input
+from services.renewals.inputs import RenewalsInput, parse_renewals_input
 from services.renewals.scheduler import RenewalsScheduler
 from services.renewals.settings import RenewalsSettings
 from services.renewals.store import RenewalsTables, renewals_tables
@@ -25,7 +25,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 class RenewalsService(Service):
     settings: RenewalsSettings
     tables: RenewalsTables
-    runner: ConsumerRunner
+    runner: ConsumerRunner[RenewalsInput]
     scheduler: RenewalsScheduler
 
     @property

@@ -16,7 +16,6 @@ from shared.events.envelope import (
     topic_kind,
 )
 from shared.events.examples import INPUT_EXAMPLES, OUTPUT_EXAMPLES
-from shared.events.frames import OutputEventFrames
 from shared.events.ids import (
     HEALTH_ALERT_IDS,
     ORCHARD_IDS,
@@ -24,6 +23,7 @@ from shared.events.ids import (
     IdNamespace,
     deterministic_event_id,
 )
+from shared.events.mixed import MixedParser
 from shared.events.outputs import (
     CHURN_RISK_KINDS,
     UPSELL_KINDS,
@@ -86,8 +86,8 @@ __all__ = [
     "HealthChanged",
     "IdNamespace",
     "InteractionLogged",
+    "MixedParser",
     "OutputEvent",
-    "OutputEventFrames",
     "SurveyAnswered",
     "TicketClosed",
     "TicketOpened",

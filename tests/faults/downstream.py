@@ -26,16 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.expansion import outputs as expansion_outputs
 from services.expansion.domain import (
-    GATE_EVENT_TYPES,
     Catalogue,
     Closed,
     Decided,
     ExpansionSignals,
-    SignalEvent,
     Thresholds,
     decide,
     signals_to_json,
 )
+from services.expansion.inputs import signal_event
 from services.renewals import outputs as renewals_outputs
 from services.renewals.domain import (
     AccountBook,
@@ -60,7 +59,6 @@ from tests.kafka_utils import read_all
 EMITTED = datetime(2000, 1, 1, tzinfo=UTC)
 """`emitted_at` is wall-clock time, the one field of an output event that is not the events'; left out."""
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
-HEALTH_CHANGED: str = "health.changed"
 
 
 @dataclass(frozen=True)
@@ -111,15 +109,14 @@ def _by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent
 # --- renewals -------------------------------------------------------------------------------------
 
 def _renewals_change(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook]:
-    envelope = event.envelope
-    if envelope.type == HEALTH_CHANGED:
-        record = HealthChanged.model_validate_json(event.raw)
+    record = event.envelope
+    if isinstance(record, HealthChanged):
         health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
                         at=record.occurred_at, event_id=record.event_id,
                         components=tuple(sorted((k, float(v)) for k, v in record.components.items())))
         return lambda book: apply_health(book, health)
-    assert envelope.type.startswith("contract."), envelope.type
-    contract_event = contract_event_of(envelope)
+    assert record.type.startswith("contract."), record.type
+    contract_event = contract_event_of(record)
     return lambda book: apply_contract_events(book, [contract_event])
 
 
@@ -213,18 +210,6 @@ async def renewals_run(engine: AsyncEngine, schema: str, churn_risk: Sequence[Ma
 
 # --- expansion ------------------------------------------------------------------------------------
 
-def _signal_event(event: ConsumedEvent) -> SignalEvent:
-    envelope = event.envelope
-    if envelope.type in GATE_EVENT_TYPES:
-        record = orjson.loads(event.raw)
-        if envelope.type == HEALTH_CHANGED:
-            data: dict[str, Any] = {"grade": record["grade"], "score": record["score"]}
-        else:
-            data = {"kind": record["kind"], "alert_id": record.get("alert_id"), "action": record.get("action")}
-        return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, data)
-    return SignalEvent(envelope.event_id, envelope.type, envelope.occurred_at, envelope.data.model_dump())
-
-
 def expansion_reference(merged: Mapping[int, Sequence[ConsumedEvent]], *, catalogue: Catalogue,
                         thresholds: Thresholds) -> Outcome:
     """Per account: its signals as stored, its opportunities (closed ones with how) and its upsell and
@@ -232,7 +217,7 @@ def expansion_reference(merged: Mapping[int, Sequence[ConsumedEvent]], *, catalo
     accounts: dict[str, dict[str, Any]] = {}
     for events in merged.values():
         for account, own in _by_account(events).items():
-            decided = decide(Decided(ExpansionSignals()), account, [_signal_event(e) for e in own],
+            decided = decide(Decided(ExpansionSignals()), account, [signal_event(e) for e in own],
                              catalogue=catalogue, thresholds=thresholds)
             closes: dict[str, Closed] = {}
             for closed in decided.closed:

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.health.backtest.replay import default_scorecards
-from services.health.domain import SignalEvent, StoredAccount, advance
+from services.health.domain import StoredAccount, advance
 from services.health.domain.norms import NormsHistory
 from services.health.store import health_tables, load_norms
 from shared.days import day_number, start_of_day
 from shared.events import Envelope, parse_event
+from shared.signal_events import signal_event_of
 from tests.faults.history import CANONICAL
 from tests.kafka_utils import read_all
 
@@ -53,7 +54,7 @@ def reference_history(events: Sequence[tuple[Envelope, int, int, int]], norms: N
             by_account.setdefault(envelope.account_id, []).append(envelope)
         for account, own in by_account.items():
             moved = advance(StoredAccount(account),
-                            [SignalEvent(e.event_id, e.type, e.occurred_at, e.data.model_dump()) for e in own],
+                            [signal_event_of(e) for e in own],
                             scorecards=scorecards, norms=norms, until=until)
             history[account] = [
                 (e.score.as_of.isoformat(), e.score.total, e.score.grade,

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from shared.consumer import BatchContext, ConsumedEvent, ConsumerRunner
+from shared.events import parse_event
 from shared.kafka import make_consumer
 from shared.metrics import AGE_BUCKETS
 from tests.infra import Infra
@@ -101,7 +102,7 @@ async def test_each_instance_reports_the_lag_of_the_partitions_it_owns_and_none_
             service=second,
             consumer=make_consumer(infra.kafka_bootstrap, group_id=plumbing.group, client_id=second),
             topics=[plumbing.in_topic], sessions=runtime.sessions, tables=runtime.tables, handler=counting.handle,
-            dlq_topic=plumbing.dlq_topic, max_wait_ms=50,
+            dlq_topic=plumbing.dlq_topic, parser=parse_event, max_wait_ms=50,
         )
         joined = asyncio.create_task(joiner.run())
         try:

@@ -11,10 +11,11 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from services.expansion.domain import ExpansionSignals, SignalEvent, apply_events
+from services.expansion.domain import ExpansionSignals, apply_events
 from services.ingest.domain import Limits, check_batch
 from shared.events import ACCOUNT_FIELDS, AccountUpdated, Envelope, envelope_to_json, parse_event
 from shared.settings import TopicSettings
+from shared.signal_events import signal_event, signal_event_of
 
 pytestmark = pytest.mark.unit
 
@@ -108,12 +109,11 @@ def test_ingest_routes_it_to_the_interaction_topic_keyed_by_account() -> None:
 
 
 def test_expansion_folds_past_it_without_changing_what_it_tracks() -> None:
-    signed = SignalEvent("c-1", "contract.signed", datetime(2026, 11, 1, tzinfo=UTC),
-                         {"contract_id": "C-1", "seats": 10, "products": ["core"], "arr": "1000", "currency": "USD",
-                          "start_date": "2026-11-01", "end_date": "2027-10-31"})
+    signed = signal_event(event_id="c-1", event_type="contract.signed", occurred_at=datetime(2026, 11, 1, tzinfo=UTC),
+                          data={"contract_id": "C-1", "seats": 10, "products": ["core"], "arr": "1000",
+                                "currency": "USD", "start_date": "2026-11-01", "end_date": "2027-10-31"})
     before = apply_events(ExpansionSignals(), [signed])
     update = parse_event(account_updated({"tier": "gold"}))
-    after = apply_events(before, [SignalEvent(update.event_id, update.type, update.occurred_at,
-                                              update.data.model_dump())])
+    after = apply_events(before, [signal_event_of(update)])
     assert (after.contracts, after.features, after.user_last_seen, after.nps, after.csat) == (
         before.contracts, before.features, before.user_last_seen, before.nps, before.csat)

@@ -28,13 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Literal
 
 from services.expansion.domain.opportunities import OPEN_STAGES, LatestEpisode, opportunity_id
 from services.expansion.domain.signals import ExpansionSignals
+from shared.events import ContractTerms
 from shared.signal_events import SignalEvent
-
-WINNING_EVENT_TYPES: Final = frozenset({"contract.signed", "contract.renewed", "contract.amended"})
 
 Holdings = Mapping[str, tuple[int, Decimal]]
 """Per owned product: the seats and the ARR of the live contracts that carry it."""
@@ -89,7 +88,8 @@ def win(latest: Mapping[tuple[str, str], LatestEpisode], *, account_id: str, eve
         before: Holdings, after: Holdings) -> tuple[dict[tuple[str, str], LatestEpisode], list[Closed]]:
     """The open episodes `event` wins (see the module docstring), given the holdings around it."""
     kept, closed = dict(latest), list[Closed]()
-    if event.event_type not in WINNING_EVENT_TYPES:
+    terms = event.data
+    if not isinstance(terms, ContractTerms):  # won only by a contract signed, renewed or amended
         return kept, closed
     for key, episode in latest.items():
         if episode.stage not in OPEN_STAGES:
@@ -98,7 +98,7 @@ def win(latest: Mapping[tuple[str, str], LatestEpisode], *, account_id: str, eve
         if how is None:
             continue
         kept[key] = replace(episode, stage="won", closed_at=event.occurred_at)
-        contract = event.data.get("contract_id")
+        contract = terms.contract_id
         closed.append(Closed(
             opportunity_id(account_id, episode.kind, episode.product, episode.episode), episode.kind,
             episode.product, episode.episode, "won", event.occurred_at, "contract",

@@ -23,16 +23,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from services.expansion.domain.catalogue import Catalogue
-from services.expansion.domain.closing import WINNING_EVENT_TYPES, Closed, expire, holdings, win
+from services.expansion.domain.closing import Closed, expire, holdings, win
 from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
 from services.expansion.domain.divergence import ArrPoint, DivergenceAlert, ScorePoint, judge, record_arr, record_health
-from services.expansion.domain.health_gate import HEALTH_CHANGED, HealthGate, Held, with_held
+from services.expansion.domain.health_gate import HealthGate, Held, with_held
 from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
 from services.expansion.domain.rules import evaluate_triggers
 from services.expansion.domain.signals import ExpansionSignals, apply_events
 from services.expansion.domain.snapshot import snapshot
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.trigger import uplift_currency
+from shared.events import ContractTerms, HealthChanged
 from shared.signal_events import SignalEvent
 
 
@@ -62,7 +63,7 @@ def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, ca
         alerts += diverged
         latest, expired = expire(latest, account_id=account_id, as_of=as_of, ttl_days=thresholds.opportunity_ttl_days)
         closed += expired
-        if event.event_type in WINNING_EVENT_TYPES and latest:
+        if isinstance(event.data, ContractTerms) and latest:
             latest, won = win(latest, account_id=account_id, event=event, before=holdings(before, as_of),
                               after=holdings(signals, as_of))
             closed += won
@@ -91,8 +92,8 @@ def _divergence(signals: ExpansionSignals, account_id: str, event: SignalEvent, 
     if event.event_type.startswith("contract."):
         point = ArrPoint(as_of, event.event_id, tuple(signals.arr_by_currency(as_of).items()))
         state = record_arr(state, point, window_days=rules.window_days)
-    elif event.event_type == HEALTH_CHANGED:
-        point_h = ScorePoint(event.occurred_at, event.event_id, float(event.data["score"]), str(event.data["grade"]))
+    elif isinstance(event.data, HealthChanged):
+        point_h = ScorePoint(event.occurred_at, event.event_id, event.data.score, event.data.grade)
         state = record_health(state, point_h, window_days=rules.window_days)
     alerts: list[DivergenceAlert] = []
     if state.arr and state.health:

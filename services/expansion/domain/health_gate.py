@@ -19,6 +19,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
+from shared.events import ChurnRiskAlert, HealthChanged
+
 HEALTH_CHANGED: Final = "health.changed"
 CHURN_RISK_TYPES: Final = frozenset({"churn_risk.raised", "churn_risk.resolved"})
 GATE_EVENT_TYPES: Final = frozenset({HEALTH_CHANGED, *CHURN_RISK_TYPES})
@@ -80,23 +82,24 @@ EMPTY_GATE = HealthGate()
 
 
 def apply_gate_event(gate: HealthGate, *, event_type: str, event_id: str, occurred_at: datetime,
-                     data: Mapping[str, object]) -> HealthGate:
+                     record: HealthChanged | ChurnRiskAlert) -> HealthGate:
     """Fold one `health.changed` or churn-risk record (see `GATE_EVENT_TYPES`) into the gate."""
-    if event_type == HEALTH_CHANGED:
-        grade = Grade(str(data["grade"]), float(str(data["score"])), occurred_at, event_id)
+    if isinstance(record, HealthChanged):
+        grade = Grade(record.grade, record.score, occurred_at, event_id)
         current = gate.grade
         if current is not None and (occurred_at, event_id) < (current.at, current.event_id):
             return gate  # a late, older grade
         return replace(gate, grade=grade)
-    if data.get("kind") in NOT_GATING_KINDS:
+    if record.kind in NOT_GATING_KINDS:
         return gate
-    alert_id = str(data.get("alert_id") or data["kind"])
+    # Without an `alert_id` (an extension), the kind stands for the alert.
+    alert_id = record.alert_id or record.kind
     alerts = dict(gate.open_alerts)
-    if event_type == "churn_risk.resolved" or data.get("action") in CLOSING_ACTIONS:
+    if event_type == "churn_risk.resolved" or record.action in CLOSING_ACTIONS:
         alerts.pop(alert_id, None)
     else:
         opened = alerts.get(alert_id)
-        alerts[alert_id] = OpenAlert(str(data["kind"]), occurred_at if opened is None else opened.since)
+        alerts[alert_id] = OpenAlert(record.kind, occurred_at if opened is None else opened.since)
     return replace(gate, open_alerts=alerts)
 
 

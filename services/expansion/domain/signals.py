@@ -30,10 +30,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.expansion.domain.divergence import EMPTY_DIVERGENCE, DivergenceState
-from services.expansion.domain.health_gate import EMPTY_GATE, GATE_EVENT_TYPES, HealthGate, apply_gate_event
+from services.expansion.domain.health_gate import EMPTY_GATE, HealthGate, apply_gate_event
 from services.expansion.domain.usage import Volumes, add_volume, pruned
-from shared.contracts import CONTRACT_EVENT_TYPES, EMPTY_HISTORY, ContractEvent, ContractHistory, Term, contract_event
+from shared.contracts import EMPTY_HISTORY, ContractEvent, ContractHistory, Term, contract_event
 from shared.days import day_number
+from shared.events import (
+    ChurnRiskAlert,
+    ContractCancelled,
+    ContractTerms,
+    HealthChanged,
+    SurveyAnswered,
+    UsageRecorded,
+)
 from shared.signal_events import SignalEvent
 
 ACTIVE_WINDOW_DAYS = 30
@@ -127,22 +135,23 @@ def apply_events(signals: ExpansionSignals, events: Iterable[SignalEvent]) -> Ex
         day = day_number(event.occurred_at)
         if latest is None or event.occurred_at > latest:
             latest = event.occurred_at
-        if event.event_type == "usage.recorded":
-            _apply_usage(event, day, users, features, evidence)
-            users_reported = users_reported or bool(event.data.get("user_id"))
-            add_volume(volumes, str(event.data["feature"]), day, float(event.data.get("quantity", 1) or 0))
-        elif event.event_type == "survey.answered":
-            answer = Survey(int(event.data["score"]), event.occurred_at, event.event_id)
-            if event.data["kind"] == "nps":
+        data = event.data
+        if isinstance(data, UsageRecorded):
+            _apply_usage(event.event_id, data, day, users, features, evidence)
+            users_reported = users_reported or bool(data.user_id)
+            add_volume(volumes, data.feature, day, data.quantity)
+        elif isinstance(data, SurveyAnswered):
+            answer = Survey(data.score, event.occurred_at, event.event_id)
+            if data.kind == "nps":
                 nps = _later(nps, answer)
             else:
                 csat = _later(csat, answer)
-        elif event.event_type in CONTRACT_EVENT_TYPES:
+        elif isinstance(data, ContractTerms | ContractCancelled):
             contract_events.append(contract_event(event_id=event.event_id, event_type=event.event_type,
-                                                  occurred_at=event.occurred_at, data=event.data))
-        elif event.event_type in GATE_EVENT_TYPES:
+                                                  occurred_at=event.occurred_at, data=data))
+        elif isinstance(data, HealthChanged | ChurnRiskAlert):
             gate = apply_gate_event(gate, event_type=event.event_type, event_id=event.event_id,
-                                    occurred_at=event.occurred_at, data=event.data)
+                                    occurred_at=event.occurred_at, record=data)
     return _bounded(ExpansionSignals(latest, signals.contracts.add(contract_events), users, features, tuple(evidence),
                                      nps, csat, volumes, gate, signals.divergence, users_reported))
 
@@ -154,13 +163,12 @@ def _later(current: Survey | None, answer: Survey) -> Survey:
 
 
 def _apply_usage(
-    event: SignalEvent, day: int, users: dict[str, int], features: dict[str, FeatureUse], evidence: list[str]
+    event_id: str, usage: UsageRecorded, day: int, users: dict[str, int], features: dict[str, FeatureUse],
+    evidence: list[str],
 ) -> None:
-    user_id = event.data.get("user_id")
-    if user_id:
-        users[user_id] = max(day, users.get(user_id, day))
-    feature = str(event.data["feature"])
-    product = event.data.get("product")
+    if usage.user_id:
+        users[usage.user_id] = max(day, users.get(usage.user_id, day))
+    feature, product = usage.feature, usage.product
     use = features.get(feature)
     if use is None:
         use = FeatureUse(product=product, last_day=day, day_mask=1)
@@ -169,8 +177,8 @@ def _apply_usage(
                          use.evidence)
     elif use.last_day - day < ACTIVE_WINDOW_DAYS:
         use = replace(use, day_mask=use.day_mask | (1 << (use.last_day - day)))
-    features[feature] = replace(use, evidence=(*use.evidence, event.event_id)[-MAX_EVIDENCE:])
-    evidence.append(event.event_id)
+    features[feature] = replace(use, evidence=(*use.evidence, event_id)[-MAX_EVIDENCE:])
+    evidence.append(event_id)
     del evidence[:-MAX_EVIDENCE]
 
 

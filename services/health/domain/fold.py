@@ -8,10 +8,8 @@ horizon; an event arriving more than `HORIZON_DAYS` late can only change "latest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
-from typing import Any
 
 from services.health.domain.fold_state import FoldState
 from services.health.domain.signals import (
@@ -19,7 +17,6 @@ from services.health.domain.signals import (
     NEGATIVE_CSAT_MAX,
     NEGATIVE_NPS_MAX,
     NEGATIVE_SENTIMENT_MAX,
-    PROFILE_FIELDS,
     TWO_WAY_CHANNELS,
     AccountSignals,
     ContactState,
@@ -31,8 +28,20 @@ from services.health.domain.signals import (
     SurveyAnswer,
     TicketState,
 )
-from shared.contracts import CONTRACT_EVENT_TYPES, contract_event
+from shared.contracts import contract_event
 from shared.days import day_number, require_aware
+from shared.events import (
+    DATA_MODEL_BY_TYPE,
+    AccountUpdated,
+    ContactChanged,
+    ContractCancelled,
+    ContractTerms,
+    InteractionLogged,
+    SurveyAnswered,
+    TicketClosed,
+    TicketOpened,
+    UsageRecorded,
+)
 from shared.rejection import EventRejected
 from shared.signal_events import SignalEvent
 
@@ -47,15 +56,8 @@ FOLD_REJECTIONS: tuple[type[Exception], ...] = (EventRejected,)
 reason; anything else is a bug and stops the consumer)."""
 
 
-def apply_event(
-    signals: AccountSignals,
-    *,
-    event_id: str,
-    event_type: str,
-    occurred_at: datetime,
-    data: Mapping[str, Any],
-) -> AccountSignals:
-    return apply_events(signals, [SignalEvent(event_id, event_type, occurred_at, data)])
+def apply_event(signals: AccountSignals, event: SignalEvent) -> AccountSignals:
+    return apply_events(signals, [event])
 
 
 def apply_events(signals: AccountSignals, events: Iterable[SignalEvent]) -> AccountSignals:
@@ -77,18 +79,37 @@ class _Fold(FoldState):
     """The working copy with one rule per event type (see `FoldState` for the state and freezing)."""
 
     def apply(self, event: SignalEvent) -> None:
-        handler = _HANDLERS.get(event.event_type)
-        if handler is None:
+        if event.event_type not in HANDLED_EVENT_TYPES:
             raise UnknownEventType(f"no health rule for event type {event.event_type!r}")
         at = require_aware(event.occurred_at, "occurred_at")
         day = day_number(at)
         self._advance(day)
         self.first_seen_day = _earlier(self.first_seen_day, day)
-        handler(self, Stamp(at, event.event_id), day, event.data)
+        stamp, data = Stamp(at, event.event_id), event.data
+        # One rule per payload model (`SignalEvent` ties each type to its model).
+        match data:
+            case UsageRecorded():
+                self.usage_recorded(stamp, day, data)
+            case InteractionLogged():
+                self.interaction_logged(stamp, day, data)
+            case TicketOpened():
+                self.ticket_opened(stamp, day, data)
+            case TicketClosed():
+                self.ticket_closed(stamp, day, data)
+            case SurveyAnswered():
+                self.survey_answered(stamp, day, data)
+            case ContactChanged():
+                self.contact_changed(stamp, data)
+            case ContractTerms() | ContractCancelled():
+                self.contract_event(event.event_type, stamp, data)
+            case AccountUpdated():
+                self.account_updated(stamp, data)
+            case _:
+                raise UnknownEventType(f"no health rule for event type {event.event_type!r}")
 
     # --- per event type ---
 
-    def usage_recorded(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
+    def usage_recorded(self, stamp: Stamp, day: int, data: UsageRecorded) -> None:
         self.first_usage_day = _earlier(self.first_usage_day, day)
         self.last_usage = _later(self.last_usage, stamp)
         self.usage_evidence.append(stamp)
@@ -96,57 +117,51 @@ class _Fold(FoldState):
         if not self._in_window(day):
             return
         assert self.latest_day is not None
-        user_id = data.get("user_id")
-        if user_id:
+        if data.user_id:
             bit = 1 << (self.latest_day - day)
-            self.user_activity[user_id] = self.user_activity.get(user_id, 0) | bit
-        quantity = 1.0 if data.get("quantity") is None else float(data["quantity"])
+            self.user_activity[data.user_id] = self.user_activity.get(data.user_id, 0) | bit
         self.event_days[day] = self.event_days.get(day, 0) + 1
-        feature = data.get("feature") or "(none)"
+        feature = data.feature
         days = self.fresh_days.get(feature)
         if days is None:
             days = self.fresh_days[feature] = dict(self.feature_days.get(feature, {}))
             self.feature_days[feature] = days
-        days[day] = days.get(day, 0.0) + quantity
+        days[day] = days.get(day, 0.0) + data.quantity
         self.feature_last_used[feature] = _later(self.feature_last_used.get(feature), stamp)
 
-    def interaction_logged(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        channel = data["channel"]
-        direction = data.get("direction")
+    def interaction_logged(self, stamp: Stamp, day: int, data: InteractionLogged) -> None:
+        channel, direction, sentiment = data.channel, data.direction, data.sentiment
         self.first_interaction_day = _earlier(self.first_interaction_day, day)
         if channel in TWO_WAY_CHANNELS or direction == "inbound":
             self.last_two_way = _later(self.last_two_way, stamp)
         if channel == "qbr":
             self.last_qbr = _later(self.last_qbr, stamp)
-        sentiment = data.get("sentiment")
         if sentiment is not None:
             self.first_feedback_day = _earlier(self.first_feedback_day, day)
         if not self._in_window(day):
             return
-        self.interactions.append(Interaction(day, channel, direction, data.get("contact_id"), stamp.event_id))
+        self.interactions.append(Interaction(day, channel, direction, data.contact_id, stamp.event_id))
         self.changed.add("interactions")
-        if sentiment is not None and float(sentiment) <= NEGATIVE_SENTIMENT_MAX:
-            self.negative_feedback.append(NegativeFeedback("interaction", float(sentiment), stamp))
+        if sentiment is not None and sentiment <= NEGATIVE_SENTIMENT_MAX:
+            self.negative_feedback.append(NegativeFeedback("interaction", sentiment, stamp))
             self.changed.add("negative_feedback")
 
-    def ticket_opened(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        ticket_id = data["ticket_id"]
-        ticket = self.tickets.get(ticket_id) or TicketState(ticket_id)
+    def ticket_opened(self, stamp: Stamp, day: int, data: TicketOpened) -> None:
+        ticket = self.tickets.get(data.ticket_id) or TicketState(data.ticket_id)
         if ticket.opened is None or stamp.key > ticket.opened.key:
-            self.tickets[ticket_id] = replace(ticket, opened=stamp, severity=data["severity"])
+            self.tickets[data.ticket_id] = replace(ticket, opened=stamp, severity=data.severity)
             self.changed.add("tickets")
         self.first_ticket_day = _earlier(self.first_ticket_day, day)
 
-    def ticket_closed(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        ticket_id = data["ticket_id"]
-        ticket = self.tickets.get(ticket_id) or TicketState(ticket_id)
-        self.tickets[ticket_id] = replace(ticket, closed=_later(ticket.closed, stamp))
+    def ticket_closed(self, stamp: Stamp, day: int, data: TicketClosed) -> None:
+        ticket = self.tickets.get(data.ticket_id) or TicketState(data.ticket_id)
+        self.tickets[data.ticket_id] = replace(ticket, closed=_later(ticket.closed, stamp))
         self.changed.add("tickets")
         self.first_ticket_day = _earlier(self.first_ticket_day, day)
 
-    def survey_answered(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        kind, score = data["kind"], int(data["score"])
-        answer = SurveyAnswer(kind, score, stamp, data.get("contact_id"))
+    def survey_answered(self, stamp: Stamp, day: int, data: SurveyAnswered) -> None:
+        kind, score = data.kind, data.score
+        answer = SurveyAnswer(kind, score, stamp, data.contact_id)
         if kind == "nps":
             if self.nps is None or stamp.key > self.nps.stamp.key:
                 self.nps = answer
@@ -160,10 +175,9 @@ class _Fold(FoldState):
             self.negative_feedback.append(NegativeFeedback(kind, float(score), stamp))
             self.changed.add("negative_feedback")
 
-    def contact_changed(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        contact_id, role, change = data["contact_id"], data["role"], data["change"]
-        new_role = data.get("new_role") if change == "role_changed" else None
-        incoming = ContactState(contact_id, new_role or role, change != "left", stamp, data.get("name"))
+    def contact_changed(self, stamp: Stamp, data: ContactChanged) -> None:
+        contact_id, role, change, new_role = data.contact_id, data.role, data.change, data.new_role
+        incoming = ContactState(contact_id, new_role or role, change != "left", stamp, data.name)
         known = self.contacts.get(contact_id)
         if known is None:
             self.contacts[contact_id] = incoming
@@ -179,40 +193,19 @@ class _Fold(FoldState):
             self.departures.append(Departure(contact_id, role, stamp, name))
             self.changed.add("departures")
 
-    def contract_event(self, event_type: str, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
+    def contract_event(self, event_type: str, stamp: Stamp, data: ContractTerms | ContractCancelled) -> None:
         """Kept whole, and folded once per batch by the rule all services share (`shared.contracts`)."""
         self.contract_events.append(contract_event(event_id=stamp.event_id, event_type=event_type,
                                                    occurred_at=stamp.at, data=data))
 
-    def account_updated(self, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        """Each field the event names (absent ones are not in `data`; None clears one) takes its
-        value if the event is the latest for that field."""
-        for name in PROFILE_FIELDS:
-            if name in data:
-                known = self.profile.get(name)
-                if known is None or stamp.key > known.stamp.key:
-                    value = data[name]
-                    self.profile[name] = ProfileValue(None if value is None else str(value), stamp)
+    def account_updated(self, stamp: Stamp, data: AccountUpdated) -> None:
+        """Each field the event names (`changes()`: None clears one) takes its value if the event is
+        the latest for that field."""
+        for name, value in data.changes().items():
+            known = self.profile.get(name)
+            if known is None or stamp.key > known.stamp.key:
+                self.profile[name] = ProfileValue(value, stamp)
 
 
-_Handler = Callable[[_Fold, Stamp, int, Mapping[str, Any]], None]
-
-
-
-def _contract_handler(event_type: str) -> _Handler:
-    def handler(fold: _Fold, stamp: Stamp, day: int, data: Mapping[str, Any]) -> None:
-        fold.contract_event(event_type, stamp, day, data)
-    return handler
-
-
-_HANDLERS: dict[str, _Handler] = {
-    "usage.recorded": _Fold.usage_recorded,
-    "interaction.logged": _Fold.interaction_logged,
-    "ticket.opened": _Fold.ticket_opened,
-    "ticket.closed": _Fold.ticket_closed,
-    "survey.answered": _Fold.survey_answered,
-    "contact.changed": _Fold.contact_changed,
-    **{kind: _contract_handler(kind) for kind in sorted(CONTRACT_EVENT_TYPES)},
-    "account.updated": _Fold.account_updated,
-}
-HANDLED_EVENT_TYPES = frozenset(_HANDLERS)
+HANDLED_EVENT_TYPES: frozenset[str] = frozenset(DATA_MODEL_BY_TYPE)
+"""Every input event type: the fold has a rule for each payload model."""

@@ -123,10 +123,6 @@ class Departure:
     name: str | None = None
 
 
-PROFILE_FIELDS = ("name", "owner", "segment", "crm_id", "tier")
-"""What `account.updated` says about an account (the CRM's word)."""
-
-
 @dataclass(frozen=True, slots=True)
 class ProfileValue:
     """One profile field's latest value (None once cleared) and the event that set it."""

@@ -27,6 +27,7 @@ from services.health.domain.scorecard import Scorecard
 from services.health.domain.signals import HORIZON_DAYS, AccountSignals
 from services.health.domain.state import StoredAccount
 from shared.days import day_number, start_of_day
+from shared.events import UsageRecorded
 from shared.signal_events import SignalEvent
 
 MAX_SILENT_DAYS_EVALUATED = 400
@@ -116,12 +117,13 @@ def _scores_nothing(account: StoredAccount, event: SignalEvent) -> bool:
     this is what keeps per-event evaluation affordable for telemetry, and it depends on the event
     alone, so it is the same however events are batched."""
     s, last = account.signals, account.last_point
-    if event.event_type != "usage.recorded" or last is None or s.first_usage_day is None:
+    usage = event.data
+    if not isinstance(usage, UsageRecorded) or last is None or s.first_usage_day is None:
         return False
     day = day_number(event.occurred_at)
     if day != day_number(last) or not s.event_days.get(day):
         return False
-    known = s.feature_last_used.get(str(event.data.get("feature") or "(none)"))
+    known = s.feature_last_used.get(usage.feature)
     return known is not None and known.day >= day - (HORIZON_DAYS - 1)
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from services.expansion.domain import CatalogueInvalid, ExpansionSignals, SignalEvent, apply_events, parse_catalogue
+from services.expansion.domain import CatalogueInvalid, ExpansionSignals, apply_events, parse_catalogue
 from services.expansion.domain.codec import signals_from_json, signals_to_json
 from services.expansion.domain.signals import MAX_EVIDENCE
+from shared.signal_events import signal_event
 from tests.unit.expansion.factories import Story, default_catalogue, fold, signal_events, upsell_story
 
 pytestmark = pytest.mark.unit
@@ -95,10 +96,13 @@ def test_a_late_cancellation_takes_effect_though_an_amendment_after_it_arrived_f
     """Expansion used to drop a contract event older than the latest one it held."""
     terms = {"contract_id": "k1", "arr": "70000", "seats": 12, "products": ["core"], "start_date": "2026-01-01",
              "end_date": "2026-12-31"}
-    signed = SignalEvent("s", "contract.signed", datetime(2026, 1, 1, tzinfo=UTC), terms)
-    amended = SignalEvent("a", "contract.amended", datetime(2026, 5, 1, tzinfo=UTC), {**terms, "seats": 8})
-    cancelled = SignalEvent("c", "contract.cancelled", datetime(2026, 4, 1, tzinfo=UTC),
-                            {"contract_id": "k1", "end_date": "2026-06-30"})
+    signed = signal_event(event_id="s", event_type="contract.signed", occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+                          data=terms)
+    amended = signal_event(event_id="a", event_type="contract.amended", occurred_at=datetime(2026, 5, 1, tzinfo=UTC),
+                           data={**terms, "seats": 8})
+    cancelled = signal_event(event_id="c", event_type="contract.cancelled",
+                             occurred_at=datetime(2026, 4, 1, tzinfo=UTC),
+                             data={"contract_id": "k1", "end_date": "2026-06-30"})
     signals = apply_events(apply_events(ExpansionSignals(), [signed, amended]), [cancelled])
     assert signals.licensed_seats(datetime(2026, 6, 1, tzinfo=UTC)) == 8
     assert signals.licensed_seats(datetime(2026, 7, 1, tzinfo=UTC)) == 0

@@ -18,6 +18,7 @@ from services.expansion.domain import (
 )
 from services.expansion.domain.closing import expire, holdings, win
 from services.expansion.domain.signals import SignalEvent
+from shared.events import UsageRecorded
 from tests.unit.expansion.factories import Story, at, decide_story, default_catalogue, signal_events, upsell_story
 
 pytestmark = pytest.mark.unit
@@ -142,7 +143,7 @@ def test_win_needs_a_signing_renewal_or_amendment() -> None:
     amended = after[1]
     assert win(_episode("open", progressed_day=1), account_id="a", event=amended, before=held_before,
                after=held_after)[1] != []
-    usage = SignalEvent("u", "usage.recorded", at(5), {"feature": "x"})
+    usage = SignalEvent("u", "usage.recorded", at(5), UsageRecorded(feature="x"))
     assert win(_episode("open", progressed_day=1), account_id="a", event=usage, before=held_before,
                after=held_after)[1] == []
     assert win(_episode("dismissed", progressed_day=1), account_id="a", event=amended, before=held_before,

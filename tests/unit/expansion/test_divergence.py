@@ -138,7 +138,6 @@ def test_state_round_trips_and_a_second_episode_gets_the_next_id() -> None:
 def test_its_own_alerts_do_not_shut_the_health_gate() -> None:
     [raised] = _alerts(_growing_while_falling())
     gate = apply_gate_event(EMPTY_GATE, event_type="churn_risk.raised", event_id=raised.event_id,
-                            occurred_at=raised.at, data={"kind": "revenue_health_divergence",
-                                                         "alert_id": raised.alert_id, "action": "raised"})
+                            occurred_at=raised.at, record=divergence_alert(raised, emitted_at=raised.at))
     assert gate.hold_reason() is None
     assert raised.at - raised.since == timedelta(0)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.health.domain import EMPTY_SIGNALS, AccountSignals, SignalEvent, apply_events
+from shared.signal_events import signal_event
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -29,7 +30,7 @@ class History:
 
     def add(self, day: float, event_type: str, data: Mapping[str, Any]) -> str:
         event_id = f"{self.prefix}{len(self.events):05d}"
-        self.events.append(SignalEvent(event_id, event_type, at(day), dict(data)))
+        self.events.append(signal_event(event_id=event_id, event_type=event_type, occurred_at=at(day), data=data))
         return event_id
 
     def signals(self, upto_day: float | None = None) -> AccountSignals:

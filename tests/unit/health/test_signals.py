@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from services.health.domain import (
     EMPTY_SIGNALS,
     HORIZON_DAYS,
+    SignalEvent,
     UnknownEventType,
     apply_event,
     apply_events,
@@ -23,7 +24,7 @@ from services.health.domain import (
 from services.health.domain.measures import active_users, unreplaced_departures
 from services.health.domain.signals import Stamp
 from shared.days import day_number
-from shared.events import ContractTerms
+from shared.events import ContractTerms, UsageRecorded
 from tests.unit.health.factories import History, at, healthy_account, on
 
 pytestmark = pytest.mark.unit
@@ -41,8 +42,7 @@ def test_one_event_at_a_time_in_reverse_equals_one_batch() -> None:
     history = healthy_account(days=20)
     one_by_one = EMPTY_SIGNALS
     for e in reversed(history.events):
-        one_by_one = apply_event(one_by_one, event_id=e.event_id, event_type=e.event_type,
-                                 occurred_at=e.occurred_at, data=e.data)
+        one_by_one = apply_event(one_by_one, e)
     assert one_by_one == history.signals()
 
 
@@ -171,10 +171,9 @@ def test_an_amendment_restates_the_current_term_and_a_partial_one_never_reaches_
 
 def test_unknown_event_type_and_naive_time_are_errors() -> None:
     with pytest.raises(UnknownEventType):
-        apply_event(EMPTY_SIGNALS, event_id="x", event_type="usage.exploded", occurred_at=at(0), data={})
+        apply_event(EMPTY_SIGNALS, SignalEvent("x", "usage.exploded", at(0), UsageRecorded(feature="f")))
     with pytest.raises(ValueError, match="UTC offset"):
-        apply_event(EMPTY_SIGNALS, event_id="x", event_type="usage.recorded",
-                    occurred_at=datetime(2026, 1, 1), data={"feature": "f"})
+        apply_event(EMPTY_SIGNALS, SignalEvent("x", "usage.recorded", datetime(2026, 1, 1), UsageRecorded(feature="f")))
 
 
 def test_signals_json_round_trip() -> None:

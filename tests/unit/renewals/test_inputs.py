@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from services.renewals.inputs import HEALTH_CHANGED, parse_renewals_input
-from shared.events import EventValidationError, output_event_to_json
+from services.renewals.inputs import parse_renewals_input
+from shared.events import EventValidationError, HealthChanged, output_event_to_json
 from tests.unit.renewals.factories import at, contract_envelope, health_changed, terms
 
 pytestmark = pytest.mark.unit
@@ -17,11 +17,12 @@ def test_a_contract_envelope_is_parsed_as_one() -> None:
     assert envelope.type == "contract.signed" and envelope.account_id == "acc"
 
 
-def test_a_health_changed_is_framed_with_its_id_account_and_time() -> None:
+def test_a_health_changed_is_parsed_as_the_health_changed_it_is() -> None:
     record = health_changed("acc", "red", 20, on=at("2026-11-01"))
-    envelope = parse_renewals_input(output_event_to_json(record))
-    assert (envelope.event_id, envelope.type, envelope.account_id, envelope.occurred_at) == (
-        record.event_id, HEALTH_CHANGED, "acc", record.occurred_at)
+    parsed = parse_renewals_input(output_event_to_json(record))
+    assert isinstance(parsed, HealthChanged) and parsed == record
+    assert (parsed.event_id, parsed.type, parsed.account_id, parsed.occurred_at) == (
+        record.event_id, "health.changed", "acc", record.occurred_at)
 
 
 @pytest.mark.parametrize("raw", [
