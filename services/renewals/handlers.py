@@ -92,9 +92,7 @@ def _change_of(event: ConsumedEvent[RenewalsInput]) -> Callable[[AccountBook], A
     """What the event does to the book; None for an event renewals does not fold (it is no point)."""
     record = event.envelope
     if isinstance(record, HealthChanged):
-        health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
-                        at=record.occurred_at, event_id=record.event_id,
-                        components=tuple(sorted((name, float(v)) for name, v in record.components.items())))
+        health = Health.of(record)
         return lambda book: apply_health(book, health)
     if record.type.startswith("contract."):
         contract_event = contract_event_of(record)

@@ -111,9 +111,7 @@ def _by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent
 def _renewals_change(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook]:
     record = event.envelope
     if isinstance(record, HealthChanged):
-        health = Health(score=record.score, grade=record.grade, previous_score=record.previous_score,
-                        at=record.occurred_at, event_id=record.event_id,
-                        components=tuple(sorted((k, float(v)) for k, v in record.components.items())))
+        health = Health.of(record)
         return lambda book: apply_health(book, health)
     assert record.type.startswith("contract."), record.type
     contract_event = contract_event_of(record)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from shared.events import HealthChanged
 from shared.periods import midnight, utc_day
 
 RiskBand = Literal["low", "medium", "high", "critical"]
@@ -56,6 +57,13 @@ class Health:
     event_id: str
     components: tuple[tuple[str, float], ...] = ()
     """Health's parts (name, 0-100), as the health.changed event carried them."""
+
+    @classmethod
+    def of(cls, record: HealthChanged) -> Health:
+        """The health a `health.changed` record reports."""
+        return cls(score=record.score, grade=record.grade, previous_score=record.previous_score,
+                   at=record.occurred_at, event_id=record.event_id,
+                   components=tuple(sorted((name, float(v)) for name, v in record.components.items())))
 
 
 WEAK_PARTS = {"usage": "seat use and activity", "relationship": "champion and sponsor",
