@@ -129,7 +129,22 @@ def parse_event(
     than the skew ahead of ``now`` is rejected: event time drives scores, and a clock far in the
     future would pin an account's state to it.
     """
-    document = _load_object(raw, max_bytes=max_bytes)
+    return validate_event(load_event_document(raw, max_bytes=max_bytes), now=now, max_future_skew=max_future_skew)
+
+
+def load_event_document(
+    raw: bytes | bytearray | memoryview | str | Mapping[str, Any], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, Any]:
+    """The JSON object of one record, under ``parse_event``'s rules for size, JSON, UTF-8 and NUL
+    characters (EventValidationError otherwise), not yet validated as an envelope: for a consumer that
+    decides by ``type`` which model validates it, decoding once."""
+    return _load_object(raw, max_bytes=max_bytes)
+
+
+def validate_event(
+    document: dict[str, Any], *, now: datetime | None = None, max_future_skew: timedelta | None = None
+) -> Envelope:
+    """``parse_event`` after decoding: the envelope of a document ``load_event_document`` returned."""
     try:
         envelope = Envelope.model_validate(document)
     except ValidationError as exc:

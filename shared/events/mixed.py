@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Generic, TypeVar
 
-import orjson
 from pydantic import ValidationError
 
 from shared.events._errors import EventValidationError, field_errors_from
-from shared.events.envelope import Envelope, parse_event
+from shared.events.envelope import Envelope, load_event_document, validate_event
 from shared.events.outputs import OutputEvent
 
 Output = TypeVar("Output", bound=OutputEvent)
@@ -31,15 +30,12 @@ class MixedParser(Generic[Output]):
         self._models = dict(models)
 
     def parse(self, raw: bytes) -> Envelope | Output:
-        """An input envelope (validated by `parse_event`) or one of the output events; anything else
-        raises EventValidationError (the runner dead-letters it)."""
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            return parse_event(raw)  # reports the JSON problem as every other record's
-        model = self._models.get(str(document.get("type"))) if isinstance(document, dict) else None
+        """An input envelope (validated as `parse_event` does) or one of the output events; anything
+        else raises EventValidationError (the runner dead-letters it). The JSON is decoded once."""
+        document = load_event_document(raw)
+        model = self._models.get(str(document.get("type")))
         if model is None:
-            return parse_event(raw)
+            return validate_event(document)
         try:
             return model.model_validate(document)
         except ValidationError as exc:
