@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-profile bench-report bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-profile bench-report bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,7 @@ lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks'
 	$(BIN)/ruff check shared services cli tests bench deploy
 	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
 		bench/signal_quality.py bench/alert_timing.py bench/expansion_misses.py bench/datasets \
-		bench/common.py bench/plumbing.py bench/ingest.py bench/health.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/report.py bench/profile_top.py \
+		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
@@ -70,7 +70,7 @@ replay: install ## Rebuild a STOPPED service from the canonical topics: make rep
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
 bench: ## All benchmarks, then the one table: bench/results/*.json and bench/results/summary.md (BENCH_QUICK=1: the performance benches at tiny sizes)
-	$(MAKE) bench-plumbing bench-ingest bench-health bench-pipeline bench-signal bench-expansion
+	$(MAKE) bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-signal bench-expansion
 	$(MAKE) bench-report
 
 # The broker and database named by ORCHARD_KAFKA_BOOTSTRAP and ORCHARD_DATABASE_URL when both are set
@@ -80,6 +80,9 @@ bench-infra: install
 
 bench-plumbing: bench-infra ## Consumer runner vs raw aiokafka on the same broker
 	$(BIN)/python -m bench.plumbing
+
+bench-postgres: bench-infra ## Postgres ceiling: the runner's rows (processed ids + upsert) by raw asyncpg, one and four connections
+	$(BIN)/python -m bench.postgres_ceiling
 
 bench-ingest: bench-infra ## Ingest: HTTP and raw-topic events/s vs raw aiokafka produce, same broker, same run
 	$(BIN)/python -m bench.ingest

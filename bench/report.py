@@ -60,11 +60,13 @@ def rows(results: Results) -> list[Row]:
 
     trivial, raw = g("plumbing", "runner_trivial_handler_per_s"), g("plumbing", "raw_aiokafka_consume_per_s")
     decode = g("plumbing", "raw_decode_validate_per_s")
+    postgres = g("postgres_ceiling", "one_connection_per_s")
     # Two targets: the share is the worse of the two, in units of the rate target.
     row("consumer runner, trivial handler", ">= 50k ev/s, ratio >= 0.3", 50_000, (
         lambda: (50_000 * min(trivial / 50_000, trivial / raw / 0.3),
                  f"{_n(trivial)} ev/s", f"raw aiokafka consume {_n(raw)} ev/s (ratio {trivial / raw:.2f})"
-                 + (f"; decode + validate alone {_n(decode)} ev/s" if decode else "")))
+                 + (f"; decode + validate alone {_n(decode)} ev/s" if decode else "")
+                 + (f"; its Postgres writes by raw asyncpg {_n(postgres)} ev/s" if postgres else "")))
         if trivial and raw else None)
     produce = g("ingest", "raw_aiokafka_produce_per_s")
     http = g("ingest", "http")
@@ -208,7 +210,7 @@ def svg(table: list[Row]) -> str:
 
 def load(directory: Path) -> Results:
     out = {}
-    for name in ("plumbing", "ingest", "health", "pipeline", "soak"):
+    for name in ("plumbing", "postgres_ceiling", "ingest", "health", "pipeline", "soak"):
         path = directory / f"{name}.json"
         if path.exists():
             out[name] = json.loads(path.read_text())

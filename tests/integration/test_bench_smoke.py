@@ -45,6 +45,11 @@ def test_plumbing_bench(infra: Infra, tmp_path: Path) -> None:
              "runner_trivial_cpu_s_per_1000_events", "peak_rss_mb", "raw_decode_validate_per_s")
 
 
+def test_postgres_ceiling_bench_writes_every_event(infra: Infra, tmp_path: Path) -> None:
+    figures = run_bench("postgres_ceiling", infra, tmp_path)
+    positive(figures, "one_connection_per_s", "four_connections_per_s", "client_cpu_s_per_1000_events")
+
+
 def test_ingest_bench(infra: Infra, tmp_path: Path) -> None:
     figures = run_bench("ingest", infra, tmp_path)
     positive(figures, "http.events_per_s", "http.p99_ms", "http.cpu_s_per_1000_events", "kafka_path.events_per_s",
@@ -98,3 +103,14 @@ def test_report_reads_every_result(tmp_path: Path) -> None:
     assert "| whole pipeline, steady rate, lag flat | - | - | >= 10k ev/s sustained | not run |" in text
     assert "| load held: one rate for minutes, memory flat, lag bounded | - | - | RSS growth <= 10 % and 30 MiB; " \
            "lag <= budget; drained <= 60 s | not run |" in text
+
+
+def test_report_puts_the_postgres_ceiling_beside_the_runner(tmp_path: Path) -> None:
+    (tmp_path / "plumbing.json").write_text(json.dumps({
+        "at": "2026-11-30T00:00:00+00:00", "git": "x", "machine": {"load_average_at_end": [1, 1, 1]},
+        "raw_aiokafka_consume_per_s": 150_000, "runner_trivial_handler_per_s": 20_000}))
+    (tmp_path / "postgres_ceiling.json").write_text(json.dumps({
+        "at": "2026-11-30T00:00:00+00:00", "git": "x", "machine": {"load_average_at_end": [1, 1, 1]},
+        "one_connection_per_s": 140_000}))
+    assert "raw aiokafka consume 150,000 ev/s (ratio 0.13); its Postgres writes by raw asyncpg 140,000 ev/s |" \
+        in summary(load(tmp_path))
