@@ -5,17 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Depends, Query
+from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.expansion import queries
-from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.context import Ctx, ExpansionContext
 from services.expansion.api.models import Opportunity, OpportunityPatch, Stage
 from services.expansion.domain import OPEN_STAGES, can_move, expires_at
 from services.expansion.queries import OpportunityFilters
 from shared import work_items
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey, WriteKey
 from shared.db import Record
 from shared.pagination import (
     CursorParam,
@@ -54,13 +54,14 @@ async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str 
 
 @router.get("/opportunities", response_model=Page[Opportunity], summary="Opportunities, newest first")
 async def list_opportunities(
+    *,
     kind: str | None = Query(None, max_length=64, description="e.g. seat_limit, premium_feature_use"),
     stage: Stage | None = Query(None),
     min_uplift: Decimal | None = Query(None, ge=0, description="Estimated ARR uplift at least this."),
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: ExpansionContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[Opportunity]:
     return await _page(ctx, OpportunityFilters(kind=kind, stage=stage, min_uplift=min_uplift), cursor, limit)
 
@@ -68,23 +69,19 @@ async def list_opportunities(
 @router.get("/accounts/{account_id}/opportunities", response_model=Page[Opportunity],
             summary="One account's opportunities, newest first")
 async def account_opportunities(
+    *,
     account_id: str,
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: ExpansionContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[Opportunity]:
     return await _page(ctx, OpportunityFilters(account_id=account_id), cursor, limit)
 
 
 @router.patch("/opportunities/{opportunity_id}", response_model=Opportunity,
               summary="Move an opportunity along (stage), assign it (owner), annotate it (notes)")
-async def patch_opportunity(
-    opportunity_id: str,
-    body: OpportunityPatch,
-    _: str = Depends(require_scope("write")),
-    ctx: ExpansionContext = Depends(context),
-) -> Opportunity:
+async def patch_opportunity(opportunity_id: str, body: OpportunityPatch, _: WriteKey, ctx: Ctx) -> Opportunity:
     async def update(session: AsyncSession, row: Record, changes: dict[str, Any]) -> Record:
         if changes.get("stage") == row.stage:
             del changes["stage"]  # staying put keeps closed_at as it was
