@@ -17,15 +17,7 @@ from shared import work_items
 from shared.app import api_router
 from shared.auth import ReadKey, WriteKey
 from shared.db import Record
-from shared.pagination import (
-    CursorParam,
-    LimitParam,
-    Page,
-    decode_cursor,
-    page_of,
-    time_key_cursor,
-    time_key_position,
-)
+from shared.pagination import CursorParam, LimitParam, Page, time_keyed_page
 
 router = api_router(prefix="/v1", tags=["opportunities"])
 
@@ -44,12 +36,11 @@ def opportunity_model(row: Record, *, ttl_days: int) -> Opportunity:
 
 async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str | None, limit: int
                 ) -> Page[Opportunity]:
-    after = time_key_position(decode_cursor(cursor), str)
-    async with ctx.sessions() as session:
-        rows = await queries.list_opportunities(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    return page_of(rows, limit=limit,
-                   item=lambda row: opportunity_model(row, ttl_days=ctx.thresholds.opportunity_ttl_days),
-                   cursor=lambda o: time_key_cursor(o.created_at, o.opportunity_id))
+    return await time_keyed_page(
+        ctx.sessions, cursor, limit, key=lambda o: (o.created_at, o.opportunity_id),
+        item=lambda row: opportunity_model(row, ttl_days=ctx.thresholds.opportunity_ttl_days),
+        rows=lambda session, after, n: queries.list_opportunities(session, ctx.tables, filters=filters, after=after,
+                                                                  limit=n))
 
 
 @router.get("/opportunities", response_model=Page[Opportunity], summary="Opportunities, newest first")

@@ -18,15 +18,7 @@ from shared.app import api_router
 from shared.auth import ReadKey, WriteKey
 from shared.db import Record, unit_of_work
 from shared.errors import ApiError
-from shared.pagination import (
-    CursorParam,
-    LimitParam,
-    Page,
-    decode_cursor,
-    page_of,
-    time_key_cursor,
-    time_key_position,
-)
+from shared.pagination import CursorParam, LimitParam, Page, time_keyed_page
 
 router = api_router(prefix="/v1/alerts", tags=["alerts"])
 
@@ -68,12 +60,11 @@ async def list_alerts(
     _: ReadKey,
     ctx: Ctx,
 ) -> Page[Alert]:
-    after = time_key_position(decode_cursor(cursor), str)
     filters = queries.AlertFilters(status=status, kind=kind, account_id=account_id, severity=severity, owner=owner,
                                    assigned_to=assigned_to, snoozed=snoozed, now=ctx.clock())
-    async with ctx.sessions() as session:
-        rows = await queries.alerts(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    return page_of(rows, limit=limit, item=alert_model, cursor=lambda a: time_key_cursor(a.raised_at, a.alert_id))
+    return await time_keyed_page(
+        ctx.sessions, cursor, limit, item=alert_model, key=lambda a: (a.raised_at, a.alert_id),
+        rows=lambda session, after, n: queries.alerts(session, ctx.tables, filters=filters, after=after, limit=n))
 
 
 @router.get("/{alert_id}", response_model=Alert, summary="One alert")
