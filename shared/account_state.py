@@ -7,9 +7,9 @@ statements a batch needs against it, whatever the batch size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import sqlalchemy as sa
@@ -17,6 +17,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import json_text, qualified
+
+
+class FoldedState(Protocol):
+    """What a service folds per account: its latest event time is stored beside it."""
+
+    @property
+    def latest_at(self) -> datetime | None: ...
+
+
+State = TypeVar("State", bound=FoldedState)
 
 
 def account_state_table(metadata: sa.MetaData, name: str = "accounts") -> sa.Table:
@@ -47,22 +57,25 @@ WHERE t.account_id = u.a
 """
 
 
-async def lock_and_load(session: AsyncSession, table: sa.Table, account_ids: Sequence[str]) -> dict[str, Any]:
-    """Lock the accounts' rows for this transaction and return their stored JSON ({} when new)."""
+async def lock_and_load(
+    session: AsyncSession, table: sa.Table, account_ids: Sequence[str], *, decode: Callable[[dict[str, Any]], State]
+) -> dict[str, State]:
+    """Lock the accounts' rows for this transaction and return their stored states, `decode`d from
+    their JSON (``{}`` for a new account)."""
     rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=qualified(table))),
                                  {"ids": sorted(set(account_ids))})
-    return {account_id: orjson.loads(state) for account_id, state in rows}
+    return {account_id: decode(orjson.loads(state)) for account_id, state in rows}
 
 
 async def save(
-    session: AsyncSession, table: sa.Table, states: Mapping[str, tuple[Any, datetime | None]]
+    session: AsyncSession, table: sa.Table, states: Mapping[str, State], *, encode: Callable[[State], Any]
 ) -> None:
-    """Store each account's (state as JSON-able data, latest event time) in one statement."""
+    """Store each account's state (`encode`d as JSON-able data) and its latest event time in one statement."""
     if not states:
         return
     ids = sorted(states)
     await session.execute(
         sa.text(_SAVE.format(table=qualified(table))),
-        {"ids": ids, "states": [json_text(states[a][0]) for a in ids],
-         "latest": [states[a][1] for a in ids]},
+        {"ids": ids, "states": [json_text(encode(states[a])) for a in ids],
+         "latest": [states[a].latest_at for a in ids]},
     )

@@ -17,7 +17,7 @@ import hmac
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
@@ -186,3 +186,9 @@ def require_scope(scope: str) -> Callable[..., Awaitable[str]]:
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
     return ScopeCheck(scope)
+
+
+ReadKey = Annotated[str, Depends(require_scope("read"))]
+"""A route parameter: the caller's key name, once the key is known to hold the ``read`` scope."""
+WriteKey = Annotated[str, Depends(require_scope("write"))]
+"""A route parameter: the caller's key name (who acts, for the audit), once it holds ``write``."""

@@ -166,10 +166,13 @@ def _takes_many(annotation: Any) -> bool:
 
 
 def _scope_of(endpoint: Callable[..., Any]) -> str | None:
-    for parameter in inspect.signature(endpoint).parameters.values():
-        default = parameter.default
-        if isinstance(default, fastapi_params.Depends) and isinstance(default.dependency, ScopeCheck):
-            return default.dependency.scope
+    """The scope of the endpoint's ``ScopeCheck`` dependency, whether a parameter declares it as its
+    default (``Depends(require_scope(...))``) or in its ``Annotated`` type (``shared.auth.ReadKey``)."""
+    # eval_str: the routes' modules use postponed annotations, and an alias lives in the evaluated type.
+    for parameter in inspect.signature(endpoint, eval_str=True).parameters.values():
+        for declared in (parameter.default, *getattr(parameter.annotation, "__metadata__", ())):
+            if isinstance(declared, fastapi_params.Depends) and isinstance(declared.dependency, ScopeCheck):
+                return declared.dependency.scope
     return None
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.errors import ApiError
 from shared.guards import find_bad_text
@@ -67,6 +68,20 @@ def time_key_position(position: dict[str, Any] | None, key_type: type[Key]) -> t
     if keyed is not None and keyed[0].tzinfo is None:
         raise ApiError(400, "invalid cursor")
     return keyed
+
+
+async def time_keyed_page(
+    sessions: async_sessionmaker[AsyncSession], cursor: str | None, limit: int, *,
+    rows: Callable[[AsyncSession, tuple[datetime, str] | None, int], Awaitable[Sequence[Row]]],
+    item: Callable[[Row], T], key: Callable[[T], tuple[datetime, str]],
+) -> Page[T]:
+    """A page of a list ordered by a timestamp and then a text key (``time_key_cursor``): the cursor read as
+    the position to continue after, `rows(session, after, limit + 1)` its keyset query, `item` what
+    each row is shown as and `key` its (timestamp, key) for the next cursor."""
+    after = time_key_position(decode_cursor(cursor), str)
+    async with sessions() as session:
+        found = await rows(session, after, limit + 1)
+    return page_of(found, limit=limit, item=item, cursor=lambda shown: time_key_cursor(*key(shown)))
 
 
 def date_key_cursor(on: date, key: str) -> str:

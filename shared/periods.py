@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -95,6 +95,21 @@ class WeightedBucket:
         self.count += 1
         self.arr += arr
         self.expected_arr = (self.expected_arr + arr * weight).quantize(CENTS)
+
+
+@dataclass
+class CurrencyBuckets:
+    """One currency's money in a period's report: the total, and settled ones by outcome; each report
+    adds its groupings of the pending ones (expansion's by stage and by period, renewals' by risk band)."""
+
+    currency: str
+    total: WeightedBucket = field(default_factory=WeightedBucket)
+    by_outcome: dict[str, WeightedBucket] = field(default_factory=dict)
+
+    def add(self, group: dict[str, WeightedBucket], key: str, arr: Decimal, weight: Decimal) -> None:
+        """Count `arr` at `weight` in the total and in `group`'s bucket `key` (one weight per bucket)."""
+        group.setdefault(key, WeightedBucket(weight=weight)).add(arr, weight)
+        self.total.add(arr, weight)
 
 
 @dataclass(frozen=True)

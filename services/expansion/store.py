@@ -57,14 +57,11 @@ def replay_tables(schema: str) -> Sequence[sa.Table]:
 async def lock_and_load_accounts(
     session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
 ) -> dict[str, ExpansionSignals]:
-    stored = await account_state.lock_and_load(session, tables.accounts, account_ids)
-    return {account_id: signals_from_json(state) for account_id, state in stored.items()}
+    return await account_state.lock_and_load(session, tables.accounts, account_ids, decode=signals_from_json)
 
 
 async def save_signals(session: AsyncSession, tables: ExpansionTables, signals: dict[str, ExpansionSignals]) -> None:
-    await account_state.save(
-        session, tables.accounts, {a: (signals_to_json(s), s.latest_at) for a, s in signals.items()}
-    )
+    await account_state.save(session, tables.accounts, signals, encode=signals_to_json)
 
 
 async def latest_episodes(

@@ -68,12 +68,11 @@ def replay_tables(schema: str) -> Sequence[sa.Table]:
 async def lock_and_load_accounts(
     session: AsyncSession, tables: RenewalsTables, account_ids: Sequence[str]
 ) -> dict[str, AccountBook]:
-    stored = await account_state.lock_and_load(session, tables.accounts, account_ids)
-    return {account_id: book_from_json(state) for account_id, state in stored.items()}
+    return await account_state.lock_and_load(session, tables.accounts, account_ids, decode=book_from_json)
 
 
 async def save_books(session: AsyncSession, tables: RenewalsTables, books: Mapping[str, AccountBook]) -> None:
-    await account_state.save(session, tables.accounts, {a: (book_to_json(b), b.latest_at) for a, b in books.items()})
+    await account_state.save(session, tables.accounts, books, encode=book_to_json)
 
 
 _UPSERT_RENEWALS = """

@@ -6,12 +6,12 @@ from __future__ import annotations
 import hmac
 
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from shared.app import api_router, create_app
-from shared.auth import ApiKeys, ApiKeysMissing, require_keys, secret_digest
+from shared.auth import ApiKeys, ApiKeysMissing, ReadKey, WriteKey, require_keys, require_scope, secret_digest
 from shared.errors import ApiError
-from shared.guards import bad_text, check_json_text, find_bad_text
+from shared.guards import ApiRoute, bad_text, check_json_text, find_bad_text
 from shared.settings import OrchardSettings
 
 pytestmark = pytest.mark.unit
@@ -102,6 +102,26 @@ def test_an_app_refuses_a_route_that_skips_the_guards() -> None:
     guarded = api_router(prefix="/v1", tags=["t"])
     guarded.add_api_route("/things", things)
     assert create_app(service="t", title="t", description="t", api_keys=keys, routers=[guarded])
+
+
+def test_a_route_knows_its_scope_whether_declared_by_alias_or_by_default() -> None:
+    # The guards authenticate before the body is read only for a route whose scope they find.
+    router = api_router(prefix="/v1", tags=["t"])
+
+    @router.get("/read")
+    async def read(_: ReadKey) -> None: ...
+
+    @router.post("/write")
+    async def write(who: WriteKey) -> None: ...
+
+    @router.post("/ingest")
+    async def ingest(_: str = Depends(require_scope("ingest:write"))) -> None: ...
+
+    @router.get("/open")
+    async def unauthenticated() -> None: ...
+
+    scopes = {r.path: r.required_scope for r in router.routes if isinstance(r, ApiRoute)}
+    assert scopes == {"/v1/read": "read", "/v1/write": "write", "/v1/ingest": "ingest:write", "/v1/open": None}
 
 
 def test_text_that_postgres_cannot_store_is_found_wherever_it_is() -> None:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.expansion import queries
@@ -32,6 +33,10 @@ class ExpansionContext:
 def context(request: Request) -> ExpansionContext:
     found: ExpansionContext = request.app.state.expansion
     return found
+
+
+Ctx = Annotated[ExpansionContext, Depends(context)]
+"""A route parameter: the service's context (``context``)."""
 
 
 async def seen_account(ctx: ExpansionContext, account_id: str) -> tuple[ExpansionSignals, datetime]:

@@ -3,21 +3,17 @@ has a churn-risk alert open (`domain.health_gate`), with why."""
 
 from __future__ import annotations
 
-from fastapi import Depends
-
-from services.expansion.api.context import ExpansionContext, context, seen_account
+from services.expansion.api.context import Ctx, seen_account
 from services.expansion.api.models import HeldTrigger, HeldTriggers
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey
 
 router = api_router(prefix="/v1", tags=["opportunities"])
 
 
 @router.get("/accounts/{account_id}/held-triggers", response_model=HeldTriggers,
             summary="Upsell triggers held back by the account's health, with why")
-async def held_triggers(
-    account_id: str, _: str = Depends(require_scope("read")), ctx: ExpansionContext = Depends(context)
-) -> HeldTriggers:
+async def held_triggers(account_id: str, _: ReadKey, ctx: Ctx) -> HeldTriggers:
     signals, _seen_at = await seen_account(ctx, account_id)
     gate = signals.gate
     return HeldTriggers(

@@ -5,27 +5,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Depends, Query
+from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.expansion import queries
-from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.context import Ctx, ExpansionContext
 from services.expansion.api.models import Opportunity, OpportunityPatch, Stage
 from services.expansion.domain import OPEN_STAGES, can_move, expires_at
 from services.expansion.queries import OpportunityFilters
 from shared import work_items
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey, WriteKey
 from shared.db import Record
-from shared.pagination import (
-    CursorParam,
-    LimitParam,
-    Page,
-    decode_cursor,
-    page_of,
-    time_key_cursor,
-    time_key_position,
-)
+from shared.pagination import CursorParam, LimitParam, Page, time_keyed_page
 
 router = api_router(prefix="/v1", tags=["opportunities"])
 
@@ -44,23 +36,23 @@ def opportunity_model(row: Record, *, ttl_days: int) -> Opportunity:
 
 async def _page(ctx: ExpansionContext, filters: OpportunityFilters, cursor: str | None, limit: int
                 ) -> Page[Opportunity]:
-    after = time_key_position(decode_cursor(cursor), str)
-    async with ctx.sessions() as session:
-        rows = await queries.list_opportunities(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    return page_of(rows, limit=limit,
-                   item=lambda row: opportunity_model(row, ttl_days=ctx.thresholds.opportunity_ttl_days),
-                   cursor=lambda o: time_key_cursor(o.created_at, o.opportunity_id))
+    return await time_keyed_page(
+        ctx.sessions, cursor, limit, key=lambda o: (o.created_at, o.opportunity_id),
+        item=lambda row: opportunity_model(row, ttl_days=ctx.thresholds.opportunity_ttl_days),
+        rows=lambda session, after, n: queries.list_opportunities(session, ctx.tables, filters=filters, after=after,
+                                                                  limit=n))
 
 
 @router.get("/opportunities", response_model=Page[Opportunity], summary="Opportunities, newest first")
 async def list_opportunities(
+    *,
     kind: str | None = Query(None, max_length=64, description="e.g. seat_limit, premium_feature_use"),
     stage: Stage | None = Query(None),
     min_uplift: Decimal | None = Query(None, ge=0, description="Estimated ARR uplift at least this."),
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: ExpansionContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[Opportunity]:
     return await _page(ctx, OpportunityFilters(kind=kind, stage=stage, min_uplift=min_uplift), cursor, limit)
 
@@ -68,23 +60,19 @@ async def list_opportunities(
 @router.get("/accounts/{account_id}/opportunities", response_model=Page[Opportunity],
             summary="One account's opportunities, newest first")
 async def account_opportunities(
+    *,
     account_id: str,
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: ExpansionContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[Opportunity]:
     return await _page(ctx, OpportunityFilters(account_id=account_id), cursor, limit)
 
 
 @router.patch("/opportunities/{opportunity_id}", response_model=Opportunity,
               summary="Move an opportunity along (stage), assign it (owner), annotate it (notes)")
-async def patch_opportunity(
-    opportunity_id: str,
-    body: OpportunityPatch,
-    _: str = Depends(require_scope("write")),
-    ctx: ExpansionContext = Depends(context),
-) -> Opportunity:
+async def patch_opportunity(opportunity_id: str, body: OpportunityPatch, _: WriteKey, ctx: Ctx) -> Opportunity:
     async def update(session: AsyncSession, row: Record, changes: dict[str, Any]) -> Record:
         if changes.get("stage") == row.stage:
             del changes["stage"]  # staying put keeps closed_at as it was

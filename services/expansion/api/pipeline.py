@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Depends, Query
+from fastapi import Query
 
 from services.expansion import queries
-from services.expansion.api.context import ExpansionContext, context
+from services.expansion.api.context import Ctx
 from services.expansion.api.models import (
     ConsolidatedPipeline,
     CurrencyPipeline,
@@ -17,7 +17,7 @@ from services.expansion.api.models import (
 )
 from services.expansion.domain.pipeline import OUTCOME_WEIGHTS, pipeline
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey
 from shared.errors import ApiError
 from shared.periods import PeriodReport, WeightedBucket, consolidated_totals, quarter_of, requested_period, utc_day
 
@@ -35,11 +35,12 @@ def _bucket(bucket: WeightedBucket) -> PipelineBucket:
                         "`period`, only those and the ones won, lost or dismissed in it count. The renewal forecast "
                         "of the same period is the renewals service's `GET /v1/forecast`, in the same shape.")
 async def expansion_pipeline(
+    *,
     period: str | None = Query(None, max_length=16,
                                description="A quarter (2027-Q1), a month (2027-01) or a year (2027); none: all open."),
     as_of: datetime | None = Query(None, description="Judge expiry at this time instead of now (with an offset)."),
-    _: str = Depends(require_scope("read")),
-    ctx: ExpansionContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Pipeline:
     span = None if period is None else requested_period(period)
     if as_of is not None and (as_of.utcoffset() is None or not 1900 <= as_of.year <= 9000):

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import Depends
-
-from services.expansion.api.context import ExpansionContext, context, seen_account
+from services.expansion.api.context import Ctx, seen_account
 from services.expansion.api.models import Whitespace, WhitespaceProduct
 from services.expansion.domain import snapshot, whitespace
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey
 
 router = api_router(prefix="/v1", tags=["whitespace"])
 
 
 @router.get("/accounts/{account_id}/whitespace", response_model=Whitespace,
             summary="Products the account does not own, best fit first, with the reasons")
-async def account_whitespace(
-    account_id: str, _: str = Depends(require_scope("read")), ctx: ExpansionContext = Depends(context)
-) -> Whitespace:
+async def account_whitespace(account_id: str, _: ReadKey, ctx: Ctx) -> Whitespace:
     signals, latest_at = await seen_account(ctx, account_id)
     # Judged at the account's latest event time, like the triggers: the answer depends on the
     # events, not on when someone asks.

@@ -24,7 +24,7 @@ from typing import Final
 
 from services.expansion.domain.closing import expires_at
 from services.expansion.domain.opportunities import OPEN_STAGES
-from shared.periods import Period, WeightedBucket, quarter_of, utc_day
+from shared.periods import CurrencyBuckets, Period, WeightedBucket, quarter_of, utc_day
 
 DEFAULT_STAGE_WEIGHTS: Final[Mapping[str, Decimal]] = {
     "open": Decimal("0.10"), "qualified": Decimal("0.30"), "proposed": Decimal("0.60"),
@@ -55,11 +55,8 @@ class PipelineEntry:
 
 
 @dataclass
-class CurrencyPipeline:
-    currency: str
-    total: WeightedBucket = field(default_factory=WeightedBucket)
+class CurrencyPipeline(CurrencyBuckets):
     by_stage: dict[str, WeightedBucket] = field(default_factory=dict)
-    by_outcome: dict[str, WeightedBucket] = field(default_factory=dict)
     by_period: dict[str, WeightedBucket] = field(default_factory=dict)
     """Open ones by the quarter of their expected close (`2027-Q1`)."""
 
@@ -75,17 +72,16 @@ def pipeline(entries: Iterable[PipelineEntry], *, weights: Mapping[str, Decimal]
                 continue
             weight, uplift = weights[entry.stage], entry.estimated_arr_uplift
             result = by_currency.setdefault(entry.currency, CurrencyPipeline(entry.currency))
-            result.by_stage.setdefault(entry.stage, WeightedBucket(weight=weight)).add(uplift, weight)
+            result.add(result.by_stage, entry.stage, uplift, weight)
+            # A quarter's open ones carry different stages' weights: its bucket has none of its own.
             result.by_period.setdefault(quarter_of(utc_day(expiry)).label, WeightedBucket()).add(uplift, weight)
-            result.total.add(uplift, weight)
             continue
         outcome, closed_at = (entry.stage, entry.closed_at) if entry.stage not in OPEN_STAGES else ("lost", expiry)
         if period is None or closed_at is None or not period.start <= utc_day(closed_at) < period.end:
             continue
         weight = OUTCOME_WEIGHTS[outcome]
         result = by_currency.setdefault(entry.currency, CurrencyPipeline(entry.currency))
-        result.by_outcome.setdefault(outcome, WeightedBucket(weight=weight)).add(entry.estimated_arr_uplift, weight)
-        result.total.add(entry.estimated_arr_uplift, weight)
+        result.add(result.by_outcome, outcome, entry.estimated_arr_uplift, weight)
     for result in by_currency.values():
         result.by_period = dict(sorted(result.by_period.items()))
     return dict(sorted(by_currency.items()))

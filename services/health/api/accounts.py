@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Path, Query
+from fastapi import Path, Query
 from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health import queries
 from services.health.api.alerts import alert_model
-from services.health.api.context import HealthContext, context
+from services.health.api.context import Ctx
 from services.health.api.models import (
     AccountHealth,
     AccountSummary,
@@ -40,7 +40,7 @@ from services.health.domain import (
 from services.health.domain import Override as DomainOverride
 from services.health.store import HealthTables, load_accounts, load_scorecards
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey
 from shared.db import Record
 from shared.errors import ApiError
 from shared.pagination import (
@@ -67,9 +67,7 @@ def check_window(since: datetime | None, until: datetime | None) -> None:
 
 
 @router.get("/{account_id}/health", response_model=AccountHealth, summary="An account's health and why")
-async def account_health(
-    account_id: str = AccountId, _: str = Depends(require_scope("read")), ctx: HealthContext = Depends(context)
-) -> AccountHealth:
+async def account_health(*, account_id: str = AccountId, _: ReadKey, ctx: Ctx) -> AccountHealth:
     now = ctx.clock()
     async with ctx.sessions() as session:
         row = await queries.account(session, ctx.tables, account_id)
@@ -147,13 +145,14 @@ def override_model(row: Record, *, now: datetime) -> Override:
 @router.get("/{account_id}/health/history", response_model=Page[HistoryEntry],
             summary="Every change of an account's score, newest first")
 async def account_history(
+    *,
     account_id: str = AccountId,
     since: AwareDatetime | None = SinceParam,
     until: AwareDatetime | None = UntilParam,
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: HealthContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[HistoryEntry]:
     check_window(since, until)
     after = time_key_position(decode_cursor(cursor), int)
@@ -180,6 +179,7 @@ def _history_entry(row: Record) -> HistoryEntry:
 
 @router.get("", response_model=Page[AccountSummary], summary="Accounts, filtered and sorted")
 async def list_accounts(
+    *,
     grade: Grade | None = Query(None, description="Computed grade."),
     segment: str | None = Query(None, max_length=64),
     min_score: float | None = Query(None, ge=0, le=100),
@@ -190,8 +190,8 @@ async def list_accounts(
                                                            "`renewal_date` (soonest first); ties by account id."),
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: HealthContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[AccountSummary]:
     if min_score is not None and max_score is not None and min_score > max_score:
         raise ApiError(400, "min_score is above max_score",

@@ -9,24 +9,16 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import Depends, Query
+from fastapi import Query
 
 from services.health import queries
-from services.health.api.context import HealthContext, context
+from services.health.api.context import Ctx, HealthContext
 from services.health.api.models import AckIn, Alert, AssignIn, Reason, SnoozeIn
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey, WriteKey
 from shared.db import Record, unit_of_work
 from shared.errors import ApiError
-from shared.pagination import (
-    CursorParam,
-    LimitParam,
-    Page,
-    decode_cursor,
-    page_of,
-    time_key_cursor,
-    time_key_position,
-)
+from shared.pagination import CursorParam, LimitParam, Page, time_keyed_page
 
 router = api_router(prefix="/v1/alerts", tags=["alerts"])
 
@@ -53,6 +45,7 @@ def alert_model(row: Record) -> Alert:
 
 @router.get("", response_model=Page[Alert], summary="Churn-risk alerts, most recently raised first")
 async def list_alerts(
+    *,
     status: Literal["open", "resolved"] | None = Query(None),
     kind: str | None = Query(None, max_length=64, description="e.g. grade_red, score_drop, champion_left"),
     account_id: str | None = Query(None, max_length=128),
@@ -64,21 +57,18 @@ async def list_alerts(
                                                    "`true`: only those snoozed now."),
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: HealthContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[Alert]:
-    after = time_key_position(decode_cursor(cursor), str)
     filters = queries.AlertFilters(status=status, kind=kind, account_id=account_id, severity=severity, owner=owner,
                                    assigned_to=assigned_to, snoozed=snoozed, now=ctx.clock())
-    async with ctx.sessions() as session:
-        rows = await queries.alerts(session, ctx.tables, filters=filters, after=after, limit=limit + 1)
-    return page_of(rows, limit=limit, item=alert_model, cursor=lambda a: time_key_cursor(a.raised_at, a.alert_id))
+    return await time_keyed_page(
+        ctx.sessions, cursor, limit, item=alert_model, key=lambda a: (a.raised_at, a.alert_id),
+        rows=lambda session, after, n: queries.alerts(session, ctx.tables, filters=filters, after=after, limit=n))
 
 
 @router.get("/{alert_id}", response_model=Alert, summary="One alert")
-async def get_alert(
-    alert_id: str, _: str = Depends(require_scope("read")), ctx: HealthContext = Depends(context)
-) -> Alert:
+async def get_alert(alert_id: str, _: ReadKey, ctx: Ctx) -> Alert:
     async with ctx.sessions() as session:
         row = await queries.alert(session, ctx.tables, alert_id)
     if row is None:
@@ -95,24 +85,14 @@ async def _update(ctx: HealthContext, alert_id: str, **values: Any) -> Alert:
 
 
 @router.post("/{alert_id}/ack", response_model=Alert, summary="Acknowledge an alert (who comes from the API key)")
-async def acknowledge(
-    alert_id: str,
-    body: AckIn | None = None,
-    who: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
-) -> Alert:
+async def acknowledge(*, alert_id: str, body: AckIn | None = None, who: WriteKey, ctx: Ctx) -> Alert:
     return await _update(ctx, alert_id, acknowledged_by=who, acknowledged_note=body.note if body else None,
                          acknowledged_at=ctx.clock())
 
 
 @router.post("/{alert_id}/snooze", response_model=Alert,
              summary="Snooze an alert until a date (null wakes it); who comes from the API key")
-async def snooze(
-    body: SnoozeIn,
-    alert_id: str,
-    who: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
-) -> Alert:
+async def snooze(body: SnoozeIn, alert_id: str, who: WriteKey, ctx: Ctx) -> Alert:
     if body.until is not None and body.until <= ctx.clock():
         raise ApiError(422, "the snooze is not valid",
                        details=[{"loc": "body.until", "msg": "must be in the future", "type": "in_the_past"}])
@@ -121,12 +101,7 @@ async def snooze(
 
 @router.post("/{alert_id}/assign", response_model=Alert,
              summary="Assign an alert to someone (null unassigns); who assigned comes from the API key")
-async def assign(
-    body: AssignIn,
-    alert_id: str,
-    who: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
-) -> Alert:
+async def assign(body: AssignIn, alert_id: str, who: WriteKey, ctx: Ctx) -> Alert:
     assigned = body.assignee is not None
     return await _update(ctx, alert_id, assigned_to=body.assignee, assigned_by=who if assigned else None,
                          assigned_at=ctx.clock() if assigned else None)

@@ -18,14 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.health.api.context import HealthContext, context
+from services.health.api.context import Ctx
 from services.health.domain import DEFAULT_SCORECARDS, scorecard_to_json
 from services.health.store import load_scorecards
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import WriteKey
 from shared.errors import ApiError, error_responses
 from shared.guards import ConcurrencyLimit
 
@@ -51,6 +51,7 @@ def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter
                  openapi_extra=BODY, max_body_size=max_body_bytes,
                  summary="Replay an event history through the scoring and judge it against its outcomes")
     async def run_backtest(
+        *,
         request: Request,
         snapshots: str = Query("month-end", description="comma-separated: month-end, pre-renewal"),
         until: datetime | None = Query(None, description="horizon with a UTC offset (default: the last event)"),
@@ -58,8 +59,8 @@ def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter
         scorecards: Literal["current", "default"] = Query(
             "current", description="the scorecards in force in this service, or the built-in ones"),
         output: Literal["json", "html"] = Query("json", alias="format"),
-        _: str = Depends(require_scope("write")),
-        ctx: HealthContext = Depends(context),
+        _: WriteKey,
+        ctx: Ctx,
     ) -> Response:
         """Needs the write scope (it is expensive). AUC of the score and of a supervised baseline on the
         same snapshots, churn rate by grade, alert precision, recall and lead time, per component and

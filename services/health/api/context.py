@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.health.pipeline import Pipeline
@@ -34,3 +35,7 @@ class HealthContext:
 def context(request: Request) -> HealthContext:
     found: HealthContext = request.app.state.health
     return found
+
+
+Ctx = Annotated[HealthContext, Depends(context)]
+"""A route parameter: the service's context (``context``)."""

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import Depends, Query, Response
+from fastapi import Query, Response
 from pydantic import AwareDatetime
 
 from services.health import override_history, queries
 from services.health.api.accounts import AccountId, SinceParam, UntilParam, check_window, override_model
-from services.health.api.context import HealthContext, context
+from services.health.api.context import Ctx
 from services.health.api.models import Override, OverrideHistoryEntry, OverrideIn
 from services.health.domain import Override as DomainOverride
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey, WriteKey
 from shared.db import unit_of_work
 from shared.errors import ApiError
 from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, time_key_cursor, time_key_position
@@ -32,11 +32,12 @@ OverrideKind = Literal["grade", "sentiment"]
 @router.put("/{account_id}/overrides/{kind}", response_model=Override,
             summary="Set (or replace) the account's grade or sentiment override")
 async def put_override(
+    *,
     body: OverrideIn,
     kind: OverrideKind,
     account_id: str = AccountId,
-    who: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
+    who: WriteKey,
+    ctx: Ctx,
 ) -> Override:
     now = ctx.clock()
     try:
@@ -61,11 +62,12 @@ async def put_override(
 @router.delete("/{account_id}/overrides/{kind}", status_code=204, response_class=Response,
                summary="Remove the account's override of this kind")
 async def delete_override(
+    *,
     kind: OverrideKind,
     account_id: str = AccountId,
     reason: str | None = Query(None, min_length=1, max_length=2000, description="Why (kept in the history)."),
-    who: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
+    who: WriteKey,
+    ctx: Ctx,
 ) -> Response:
     async with unit_of_work(ctx.sessions) as session:
         deleted = await override_history.delete_override(session, ctx.tables, account_id=account_id, kind=kind,
@@ -78,14 +80,15 @@ async def delete_override(
 @router.get("/{account_id}/overrides/history", response_model=Page[OverrideHistoryEntry],
             summary="Every override of the account set, changed, expired or removed, newest first")
 async def overrides_history(
+    *,
     account_id: str = AccountId,
     kind: OverrideKind | None = Query(None),
     since: AwareDatetime | None = SinceParam,
     until: AwareDatetime | None = UntilParam,
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: HealthContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[OverrideHistoryEntry]:
     check_window(since, until)
     after = time_key_position(decode_cursor(cursor), str)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, Path
+from fastapi import Path
 
 from services.health import scorecards
-from services.health.api.context import HealthContext, context
+from services.health.api.context import Ctx
 from services.health.api.models import (
     GradeChange,
     Scorecard,
@@ -16,7 +16,7 @@ from services.health.api.models import (
 )
 from services.health.domain import ScorecardInvalid, scorecard_to_json
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey, WriteKey
 from shared.errors import ApiError, error_responses
 
 router = api_router(prefix="/v1/scorecards", tags=["scorecards"])
@@ -40,9 +40,7 @@ def _invalid(exc: ScorecardInvalid) -> ApiError:
 
 
 @router.get("", response_model=ScorecardList, summary="The current scorecard of each segment")
-async def list_scorecards(
-    _: str = Depends(require_scope("read")), ctx: HealthContext = Depends(context)
-) -> ScorecardList:
+async def list_scorecards(_: ReadKey, ctx: Ctx) -> ScorecardList:
     async with ctx.sessions() as session:
         current = await scorecards.list_scorecards(session, ctx.tables)
     return ScorecardList(items=[_model(s) for s in current])
@@ -50,9 +48,7 @@ async def list_scorecards(
 
 @router.get("/{segment}/versions", response_model=ScorecardList,
             summary="Every version of a segment's scorecard, newest first (the audit trail)")
-async def scorecard_versions(
-    segment: str = Segment, _: str = Depends(require_scope("read")), ctx: HealthContext = Depends(context)
-) -> ScorecardList:
+async def scorecard_versions(*, segment: str = Segment, _: ReadKey, ctx: Ctx) -> ScorecardList:
     async with ctx.sessions() as session:
         versions = await scorecards.list_scorecards(session, ctx.tables, segment=segment, all_versions=True)
     if not versions:
@@ -62,12 +58,7 @@ async def scorecard_versions(
 
 @router.put("/{segment}", response_model=ScorecardPublished, responses=error_responses(429),
             summary="Publish a new version of a segment's scorecard and rescore its accounts")
-async def put_scorecard(
-    body: ScorecardIn,
-    segment: str = Segment,
-    who: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
-) -> ScorecardPublished:
+async def put_scorecard(*, body: ScorecardIn, segment: str = Segment, who: WriteKey, ctx: Ctx) -> ScorecardPublished:
     """Validated (422 lists every problem with its field path), stored as a new version with who and
     when, then the accounts it affects are rescored before the reply, each at the time of its
     current score, so their history shows the change as `cause: scorecard` with the new version."""
@@ -83,12 +74,7 @@ async def put_scorecard(
 
 @router.post("/{segment}/preview", response_model=ScorecardPreview, responses=error_responses(429),
              summary="Dry run: the grades a candidate scorecard would give, storing nothing")
-async def preview_scorecard(
-    body: ScorecardIn,
-    segment: str = Segment,
-    _: str = Depends(require_scope("write")),
-    ctx: HealthContext = Depends(context),
-) -> ScorecardPreview:
+async def preview_scorecard(*, body: ScorecardIn, segment: str = Segment, _: WriteKey, ctx: Ctx) -> ScorecardPreview:
     """Needs the write scope: it scores every account of the segment, as publishing does."""
     try:
         async with ctx.expensive.slot():

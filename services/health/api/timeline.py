@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Query
+from fastapi import Query
 from pydantic import AwareDatetime
 
 from services.health import queries
 from services.health.api.accounts import AccountId, SinceParam, UntilParam, check_window
-from services.health.api.context import HealthContext, context
+from services.health.api.context import Ctx
 from services.health.api.models import TimelineEntry
 from services.health.domain.entries import TIMELINE_KINDS, TimelineKind, describe, describe_alert, describe_score
 from services.health.timeline_store import TimelineQuery, timeline_page
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey
 from shared.errors import ApiError
 from shared.pagination import CursorParam, LimitParam, Page, decode_cursor, time_key_cursor, time_key_position
 
@@ -29,6 +29,7 @@ MAX_EVENT_IDS = 100
 @router.get("/{account_id}/timeline", response_model=Page[TimelineEntry],
             summary="What happened to an account, newest first: events, daily usage, score changes, alerts")
 async def account_timeline(
+    *,
     account_id: str = AccountId,
     kind: list[TimelineKind] | None = Query(None, description="Only these kinds (repeatable)."),
     since: AwareDatetime | None = SinceParam,
@@ -38,8 +39,8 @@ async def account_timeline(
         "`evidence_event_ids`. A usage event is found in its day's roll-up.")),
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: HealthContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[TimelineEntry]:
     check_window(since, until)
     if event_id and any(not 1 <= len(e) <= 128 for e in event_id):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.renewals.store import RenewalsTables
@@ -29,3 +30,7 @@ class RenewalsContext:
 def context(request: Request) -> RenewalsContext:
     found: RenewalsContext = request.app.state.renewals
     return found
+
+
+Ctx = Annotated[RenewalsContext, Depends(context)]
+"""A route parameter: the service's context (``context``)."""

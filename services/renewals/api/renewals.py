@@ -6,17 +6,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import Depends, Query
+from fastapi import Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals import queries
-from services.renewals.api.context import RenewalsContext, context
+from services.renewals.api.context import Ctx
 from services.renewals.api.models import AccountRenewals, Renewal, RenewalPatch, RiskBand, Stage
 from services.renewals.domain import can_move, shown_stage, window_opens_on
 from services.renewals.queries import RenewalFilters
 from shared import work_items
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey, WriteKey
 from shared.db import Record
 from shared.errors import ApiError
 from shared.pagination import (
@@ -48,13 +48,14 @@ def renewal_model(row: Record, *, today: date, window_days: int) -> Renewal:
 
 @router.get("/renewals", response_model=Page[Renewal], summary="Renewals, soonest first")
 async def list_renewals(
+    *,
     due_within_days: int | None = Query(None, ge=0, le=3650, description="Renewal date from today to today + N."),
     risk: RiskBand | None = Query(None),
     stage: Stage | None = Query(None),
     limit: int = LimitParam,
     cursor: str | None = CursorParam,
-    _: str = Depends(require_scope("read")),
-    ctx: RenewalsContext = Depends(context),
+    _: ReadKey,
+    ctx: Ctx,
 ) -> Page[Renewal]:
     today = ctx.clock().date()
     filters = RenewalFilters(today=today, window_days=ctx.window_days, due_within_days=due_within_days, risk=risk,
@@ -68,9 +69,7 @@ async def list_renewals(
 
 @router.get("/accounts/{account_id}/renewal", response_model=AccountRenewals,
             summary="The account's next renewal(s): those not yet renewed or churned, soonest first")
-async def account_renewal(
-    account_id: str, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
-) -> AccountRenewals:
+async def account_renewal(account_id: str, _: ReadKey, ctx: Ctx) -> AccountRenewals:
     today = ctx.clock().date()
     filters = RenewalFilters(today=today, window_days=ctx.window_days, account_id=account_id, pending_only=True)
     async with ctx.sessions() as session:
@@ -83,12 +82,7 @@ async def account_renewal(
 
 @router.patch("/renewals/{renewal_id}", response_model=Renewal,
               summary="Move a renewal along (stage), assign it (owner), annotate it (notes)")
-async def patch_renewal(
-    renewal_id: str,
-    body: RenewalPatch,
-    _: str = Depends(require_scope("write")),
-    ctx: RenewalsContext = Depends(context),
-) -> Renewal:
+async def patch_renewal(renewal_id: str, body: RenewalPatch, _: WriteKey, ctx: Ctx) -> Renewal:
     now = ctx.clock()
 
     async def update(session: AsyncSession, row: Record, changes: dict[str, Any]) -> Record:

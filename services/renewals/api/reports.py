@@ -3,10 +3,10 @@ consolidated figure beside when an exchange-rate table is configured (`shared.fx
 
 from __future__ import annotations
 
-from fastapi import Depends, Query
+from fastapi import Query
 
 from services.renewals import domain, queries
-from services.renewals.api.context import RenewalsContext, context
+from services.renewals.api.context import Ctx
 from services.renewals.api.models import (
     BandProbability,
     ConsolidatedForecast,
@@ -18,7 +18,7 @@ from services.renewals.api.models import (
     Retention,
 )
 from shared.app import api_router
-from shared.auth import require_scope
+from shared.auth import ReadKey
 from shared.fx import basis
 from shared.periods import PeriodReport, WeightedBucket, consolidated_totals, requested_period
 
@@ -37,9 +37,7 @@ def _bucket(bucket: WeightedBucket) -> ForecastBucket:
                         "in that band that renewed, from renewals due before the period) once the band has "
                         "`ORCHARD_RENEWALS_FORECAST_MIN_CLOSED` of them, else the default; `band_probabilities` "
                         "says which.")
-async def renewal_forecast(
-    period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
-) -> Forecast:
+async def renewal_forecast(*, period: str = PeriodParam, _: ReadKey, ctx: Ctx) -> Forecast:
     span = requested_period(period)
     async with ctx.sessions() as session:
         due = await queries.due_renewals(session, ctx.tables, span)
@@ -67,9 +65,7 @@ async def renewal_forecast(
 
 
 @router.get("/metrics/retention", response_model=Retention, summary="GRR, NRR and logo churn of a period")
-async def retention_metrics(
-    period: str = PeriodParam, _: str = Depends(require_scope("read")), ctx: RenewalsContext = Depends(context)
-) -> Retention:
+async def retention_metrics(*, period: str = PeriodParam, _: ReadKey, ctx: Ctx) -> Retention:
     span = requested_period(period)
     async with ctx.sessions() as session:
         spans = await queries.spans_around(session, ctx.tables, span)

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from shared.periods import Period, WeightedBucket
+from shared.periods import CurrencyBuckets, Period, WeightedBucket
 
 CENTS = Decimal("0.01")
 RATIO = Decimal("0.0001")
@@ -43,11 +43,8 @@ class DueRenewal:
 
 
 @dataclass
-class CurrencyForecast:
-    currency: str
-    total: WeightedBucket = field(default_factory=WeightedBucket)
+class CurrencyForecast(CurrencyBuckets):
     by_risk: dict[str, WeightedBucket] = field(default_factory=dict)
-    by_outcome: dict[str, WeightedBucket] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +98,5 @@ def forecast(period: Period, renewals: Iterable[DueRenewal], *,
         result = by_currency.setdefault(renewal.currency, CurrencyForecast(renewal.currency))
         grouping, key, chance = probability(renewal, by_risk)
         buckets = result.by_risk if grouping == "risk" else result.by_outcome
-        buckets.setdefault(key, WeightedBucket(weight=chance)).add(renewal.arr, chance)
-        result.total.add(renewal.arr, chance)
+        result.add(buckets, key, renewal.arr, chance)
     return dict(sorted(by_currency.items()))
