@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-profile bench-report bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-scaleout bench-profile bench-report bench-signal bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,7 +33,7 @@ lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks'
 	$(BIN)/ruff check shared services cli tests bench deploy
 	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
 		bench/signal_quality.py bench/alert_timing.py bench/expansion_misses.py bench/datasets \
-		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/report.py bench/profile_top.py \
+		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/scaleout.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
@@ -70,7 +70,7 @@ replay: install ## Rebuild a STOPPED service from the canonical topics: make rep
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
 bench: ## All benchmarks, then the one table: bench/results/*.json and bench/results/summary.md (BENCH_QUICK=1: the performance benches at tiny sizes)
-	$(MAKE) bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-signal bench-expansion
+	$(MAKE) bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-scaleout bench-signal bench-expansion
 	$(MAKE) bench-report
 
 # The broker and database named by ORCHARD_KAFKA_BOOTSTRAP and ORCHARD_DATABASE_URL when both are set
@@ -95,6 +95,9 @@ bench-pipeline: bench-infra ## The four services as processes at rising steady r
 
 bench-soak: bench-infra ## Load held: the four services at one steady rate for 10 minutes: memory flat, lag bounded (BENCH_SOAK_RATE=250 BENCH_SOAK_S=600)
 	$(BIN)/python -m bench.soak
+
+bench-scaleout: bench-infra ## Health as 1, 2, 3 processes in one group over one backlog, and the rescore as 1, 2, 3 concurrent passes: events/s, accounts/s, CPU, no double processing
+	$(BIN)/python -m bench.scaleout
 
 bench-memory: bench-infra ## Memory under a lagging consumer: health's RSS and tracemalloc behind a backlog vs caught up, fetch sizes, batch sizes (BENCH_MEMORY_EVENTS=20000)
 	$(BIN)/python -m bench.memory_lag

@@ -6,11 +6,12 @@ pieces here are the parts that do not depend on what a pass does to an account:
 - `PassWiring`: what a pass takes from its process (engine, sessions, its consumer's progress, the relay);
 - `run_periodically`: the background loop, deferring while the consumer still has a backlog ("now" is
   ahead of the queued events, and an account whose events wait there is behind, not silent);
-- `advisory_lock`: a session-level lock so one instance runs a pass; should the holder die, its
-  connection closes and the lock goes with it;
+- `advisory_lock`: a session-level lock (each partition group's, so instances split a pass; should
+  the holder die, its connection closes and the lock goes with it);
 - `group_untils` (pure): per partition group, the last midnight its accounts may be brought to;
 - `read_untils`: the same, from the stored watermarks and the consumer's settled groups;
-- `locked_pass`: under the lock, each group in turn (`in_group_order`); `total` adds up its reports;
+- `locked_pass`: each group in turn (`in_group_order`) under that group's lock, skipping the groups
+  another instance is working on; `total` adds up its reports;
 - `in_chunks`: keyset chunks of accounts, one transaction each with its outbox rows.
 
 The per-group latest event times the consumers record are `shared.watermarks`'; what a midnight is
@@ -90,18 +91,25 @@ async def run_periodically(
 
 
 @asynccontextmanager
-async def advisory_lock(engine: AsyncEngine, key: str) -> AsyncIterator[bool]:
-    """Try a session-level advisory lock on `key` for the block; yields whether it was acquired (the
-    block decides what to do without it). Released at the end of the block if taken."""
+async def advisory_lock(engine: AsyncEngine, key: str, *, shared: bool = False, wait: bool = False
+                        ) -> AsyncIterator[bool]:
+    """A session-level advisory lock on `key` for the block, on a connection of its own; yields whether
+    it was acquired (the block decides what to do without it). `shared`: held beside other shared holders,
+    excluding an exclusive one; `wait`: wait for it (then always acquired) instead of trying once.
+    Released at the end of the block if taken."""
     lock_id = sa.func.hashtext(key)
+    take = {(False, False): sa.func.pg_try_advisory_lock, (True, False): sa.func.pg_try_advisory_lock_shared,
+            (False, True): sa.func.pg_advisory_lock, (True, True): sa.func.pg_advisory_lock_shared}[shared, wait]
+    release = sa.func.pg_advisory_unlock_shared if shared else sa.func.pg_advisory_unlock
     async with engine.connect() as conn:
-        locked = bool(await conn.scalar(sa.select(sa.func.pg_try_advisory_lock(lock_id))))
+        result = await conn.scalar(sa.select(take(lock_id)))
+        locked = True if wait else bool(result)
         await conn.commit()
         try:
             yield locked
         finally:
             if locked:
-                await conn.execute(sa.select(sa.func.pg_advisory_unlock(lock_id)))
+                await conn.execute(sa.select(release(lock_id)))
                 await conn.commit()
 
 
@@ -201,6 +209,11 @@ async def read_untils(
                         strictly_past=strictly_past, settled=await wiring.settled_groups())
 
 
+def group_lock_key(lock_key: str, group: int | None) -> str:
+    """The advisory lock key of one partition group's share of a pass (`lock_key`: the pass's, per schema)."""
+    return f"{lock_key}:group:{'none' if group is None else group}"
+
+
 async def locked_pass(
     engine: AsyncEngine,
     lock_key: str,
@@ -209,14 +222,35 @@ async def locked_pass(
     *,
     first: Callable[[], Awaitable[object]] | None = None,
 ) -> list[T] | None:
-    """One pass under the advisory lock `lock_key`: `first` (if any), then `one_group` of each group up
-    to its until, in `in_group_order`; a result per group. None when another instance holds the lock."""
-    async with advisory_lock(engine, lock_key) as locked:
-        if not locked:
-            return None
-        if first is not None:
-            await first()
-        return [await one_group(group, until) for group, until in in_group_order(untils)]
+    """`one_group` of each group up to its until, in `in_group_order`, each under its own advisory lock
+    (`group_lock_key`): instances running a pass at once split its groups, and a group whose lock another
+    instance holds is skipped (that instance is bringing it forward). A result per group taken; None
+    when every group was held by others.
+
+    `first` (if any) runs alone: with `lock_key` held exclusively, while every pass holds it shared as
+    long as it works on groups. So no other instance is part-way through a group while it runs (what it
+    builds may depend on everything evaluated so far: health's cohort norms), and a pass that starts
+    during it waits for it. Taken without waiting: if another pass is working on groups, this pass
+    leaves `first` to a later one (the first pass of a quiet moment does it)."""
+    if first is not None:
+        async with advisory_lock(engine, lock_key) as alone:
+            if alone:
+                await first()
+    results: list[T] = []
+    skipped = 0
+    async with advisory_lock(engine, lock_key, shared=True, wait=True) if first is not None else _no_lock():
+        for group, until in in_group_order(untils):
+            async with advisory_lock(engine, group_lock_key(lock_key, group)) as mine:
+                if not mine:
+                    skipped += 1
+                    continue
+                results.append(await one_group(group, until))
+    return None if skipped and not results else results
+
+
+@asynccontextmanager
+async def _no_lock() -> AsyncIterator[bool]:
+    yield True
 
 
 def total(report_type: type[Counts], reports: Sequence[Counts]) -> Counts:

@@ -10,9 +10,15 @@ so events up to `grace` late still land before it. Chunks of accounts, one trans
 keyset over account ids. A stream silent as a whole has nothing to judge by and is not advanced;
 reads still show each account as of now.
 
-One instance at a time: a session-level advisory lock held for the pass; the other instances skip
-their turn. Should the holder die, its connection closes and the lock goes with it. The loop, the
-lock, the per-group limits and the chunks are `shared.passes`', shared with renewals' scheduled pass.
+Instances split a pass by partition group: each group is brought forward under a session-level
+advisory lock of its own, and a pass skips a group another instance holds (it is doing that group).
+In a running service a pass judges only the groups its consumer owns and has read to the end
+(`settled_groups`), so instances work on their own partitions side by side; the locks keep two off one
+group while partitions move in a rebalance, and share out the accounts of no known group and a pass run
+without a consumer (a tool, the bench). Should a holder die, its connection closes and its locks go with
+it. The cohort norms are refreshed once, by a pass that finds no other pass part-way through a group
+(`shared.passes.locked_pass`'s `first`). The loop, the locks, the per-group limits and the chunks are
+`shared.passes`', shared with renewals' scheduled pass.
 """
 
 from __future__ import annotations
@@ -77,7 +83,7 @@ class Rescorer:
     async def rescore_due(self, *, as_of: datetime | None = None) -> RescoreReport | None:
         """Bring every account whose latest point is before the last midnight (as of `as_of`, default
         now, less the grace) up to that midnight, but never past what its partition group has shown.
-        None when another instance's pass holds the lock."""
+        Groups another instance's pass is working on are left to it; None when that was every group."""
         # Per group, never moved on by another group's progress (idle_after None): while a backlog is read,
         # groups advance at different paces, and an account whose events are still on their way is behind,
         # not silent. A group this instance has read to the end, with nothing new for a while, is as far as
@@ -104,15 +110,19 @@ class Rescorer:
     async def refresh_norms_if_due(self, evaluated_until: datetime) -> bool:
         """A new version of the cohort norms when the latest is older than the refresh interval, built from
         the accounts' state now and in force from the first midnight after everything evaluated so far:
-        `evaluated_until` (the latest midnight this pass brings accounts to) and every event applied (the
-        watermarks, held so no batch moves past them before this commits). Points already scored keep
+        `evaluated_until` (the latest midnight this pass brings accounts to), every point stored, and every
+        event applied (the watermarks, held so no batch moves past them before this commits; no other pass
+        is part-way through a group while this runs, `locked_pass`). Points already scored keep
         the norms they were scored with, so the history does not depend on when the pass ran."""
         tables = self._pipeline.tables
         async with unit_of_work(self._wiring.sessions) as session:
             seen = await hold_watermarks(session, tables.stream_watermarks)
             if not seen:
                 return False  # no event applied yet: no account to build norms from
-            effective_from = norms_effective_from(evaluated_until, *seen.values())
+            # And after every point stored: other instances' passes go by their own wall clock and quiet groups,
+            # past this pass's limits and the watermarks (max over the accounts_as_of index: one lookup).
+            scored = await session.scalar(sa.select(sa.func.max(tables.accounts.c.as_of)))
+            effective_from = norms_effective_from(evaluated_until, *seen.values(), *([scored] if scored else []))
             norms = tables.cohort_norms
             latest = (await session.execute(sa.select(norms.c.effective_from, norms.c.accounts)
                                             .order_by(norms.c.version.desc()).limit(1))).first()

@@ -92,6 +92,24 @@ def test_soak_bench_samples_memory_and_lag(infra: Infra, tmp_path: Path) -> None
     assert "| load held: one rate for minutes, memory flat, lag bounded | " in summary(load(tmp_path))
 
 
+def test_scaleout_bench_runs_one_two_three_instances_and_passes(infra: Infra, tmp_path: Path) -> None:
+    """Whether more instances were faster is the full run's figure: here, that every run applied each
+    event once (the same final state) and that the rescore passes split the book without a double."""
+    figures = run_bench("scaleout", infra, tmp_path)
+    assert [d["instances"] for d in figures["drain"]] == [1, 2, 3]
+    assert [len(d["instances_cpu_s"]) for d in figures["drain"]] == [1, 2, 3]
+    assert figures["each_event_applied_once"] is True and figures["rescore_each_account_once"] is True
+    assert [r["passes"] for r in figures["rescore"]] == [1, 2, 3]
+    for run in figures["drain"]:
+        positive(run, "events_per_s", "cpu_s_per_1000_events", "outputs.total", "digest.accounts.rows")
+    for rescore in figures["rescore"]:
+        positive(rescore, "accounts_per_s", "accounts")
+        assert sum(p["accounts"] for p in rescore["per_pass"]) == rescore["accounts"]
+    text = summary(load(tmp_path))
+    assert "| health scaled out (processes in one group, worst case) | 1: " in text
+    assert "| rescore spread over concurrent passes | 1: " in text
+
+
 def test_report_reads_every_result(tmp_path: Path) -> None:
     """The table from figures shaped as the benches write them (their own tests above check the shape)."""
     (tmp_path / "plumbing.json").write_text(json.dumps({

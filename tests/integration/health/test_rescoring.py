@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.health.domain import DEFAULT_SCORECARDS, scorecard_to_json, today_midnight
+from shared.passes import group_lock_key
 from tests.integration.health.harness import BUILT_IN_VERSION, Health, at, healthy
 from tests.services import WRITER
 
@@ -49,19 +50,19 @@ async def test_the_scheduled_reevaluation_catches_a_silent_account(health: Healt
     assert (await rescorer.rescore_due(as_of=tick + timedelta(minutes=5))).accounts == 0  # type: ignore[union-attr]
 
 
-async def test_only_one_scheduler_pass_at_a_time(health: Health) -> None:
+async def test_a_group_another_pass_holds_is_left_to_it(health: Health) -> None:
     quiet, busy = healthy("one"), healthy("busy-one", days=90)  # busy's events take the stream to day 90
     await health.apply(quiet.in_time_order() + busy.in_time_order())
-    key = f"health-scheduler:{health.schema}"
+    group = group_lock_key(f"health-scheduler:{health.schema}", 0)  # the harness's accounts are all in group 0
     async with health.service.runtime.engine.connect() as other_instance:
-        await other_instance.execute(sa.select(sa.func.pg_advisory_lock(sa.func.hashtext(key))))
-        assert await health.service.rescorer.rescore_due(as_of=at(200)) is None
-        await other_instance.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(key))))
+        await other_instance.execute(sa.select(sa.func.pg_advisory_lock(sa.func.hashtext(group))))
+        report = await health.service.rescorer.rescore_due(as_of=at(200))
+        assert report is not None and report.accounts == 0, "group 0 left to the pass holding it"
+        await other_instance.execute(sa.select(sa.func.pg_advisory_unlock(sa.func.hashtext(group))))
     report = await health.service.rescorer.rescore_due(as_of=at(200))
     assert report is not None and report.accounts == 1, "the quiet account, up to the stream's day 90, not day 200"
     quiet_now = (await health.rows("SELECT as_of FROM {s}.accounts WHERE account_id = 'one'"))[0].as_of
     assert quiet_now.date() == at(90).date()
-
 
 
 async def test_a_groups_midnight_waits_while_its_watermark_is_at_that_very_instant(health: Health) -> None:
