@@ -74,8 +74,8 @@ UPSELL_TRIGGERS = Counter(
 
 RESCORE_PASSES = Counter(
     "orchard_health_rescore_passes_total",
-    "Passes of health's scheduled rescore, by outcome: done; skipped (other instances held every partition group's lock); "
-    "deferred (a backlog is still being read: now is ahead of the events); failed (retried next interval).",
+    "Passes of health's scheduled rescore, by outcome: done; skipped (other instances held every partition "
+    "group's lock); deferred (a backlog is still being read: now is ahead of the events); failed (retried next interval).",
     ["outcome"],
 )
 RESCORE_SECONDS = Histogram(
@@ -152,7 +152,8 @@ def forget_lag(service: str, partitions: Iterable[TopicPartitionLike]) -> None:
 
 
 def record_rescore_pass(*, seconds: float, report: RescoreCounts | None) -> None:
-    """A scheduled rescore pass that ran to its end (report None: other instances held every partition group's lock)."""
+    """A scheduled rescore pass that ran to its end (report None: other instances held every partition
+    group's lock)."""
     if report is None:
         RESCORE_PASSES.labels("skipped").inc()
         return
