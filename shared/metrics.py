@@ -75,7 +75,8 @@ UPSELL_TRIGGERS = Counter(
 RESCORE_PASSES = Counter(
     "orchard_health_rescore_passes_total",
     "Passes of health's scheduled rescore, by outcome: done; skipped (other instances held every partition "
-    "group's lock); deferred (a backlog is still being read: now is ahead of the events); failed (retried next interval).",
+    "group's lock); deferred (a backlog is still being read: now is ahead of the events); failed (retried next "
+    "interval).",
     ["outcome"],
 )
 RESCORE_SECONDS = Histogram(
