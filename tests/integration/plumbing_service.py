@@ -84,6 +84,19 @@ class CrashingRunner(ConsumerRunner):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class CrashingAheadRunner(ConsumerRunner):
+    """Dies by SIGKILL once its first batch and the batch fetched behind it are both durable in the DB,
+    before the first batch's offsets are committed: the pipelining's widest window."""
+
+    async def commit_offsets(self, records):
+        for _ in range(500):  # the next batch's transaction starts right after this commit is scheduled
+            if self._applying is not None:
+                await asyncio.wait({self._applying.task})
+                break
+            await asyncio.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class CrashingRelay(OutboxRelay):
     """Dies by SIGKILL after its first Kafka transaction commits and before it deletes those rows."""
 
@@ -97,7 +110,8 @@ async def main() -> None:
     service = build(schema, os.environ["PLUMBING_OUT_TOPIC"])
     crash = os.environ.get("PLUMBING_CRASH")
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS,
-                      runner_class=CrashingRunner if crash == "after_db_commit" else ConsumerRunner,
+                      runner_class={"after_db_commit": CrashingRunner,
+                                    "after_next_db_commit": CrashingAheadRunner}.get(crash or "", ConsumerRunner),
                       relay_class=CrashingRelay if crash == "after_publish" else OutboxRelay)
     await runtime.start()
     runner = runtime.consumer_runner(topics=[os.environ["PLUMBING_IN_TOPIC"]], handler=service.handle)
