@@ -18,7 +18,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
@@ -59,11 +58,13 @@ def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
         if any(getattr(e.envelope.data, "feature", None) == "explode" for e in events):
             raise EventRejected("this event cannot be applied")
         per_account = Counter(e.envelope.account_id for e in events)
-        stmt = insert(counts).values([{"account_id": a, "events": n} for a, n in per_account.items()])
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["account_id"], set_={"events": counts.c.events + stmt.excluded.events}
-        )
-        await ctx.session.execute(upsert)
+        # One set-based statement whose text does not depend on the batch (arrays unnested server-side),
+        # as the services' stores write: a VALUES list of one row per account is compiled anew per batch.
+        await ctx.session.execute(sa.text(
+            f'INSERT INTO "{schema}".account_counts (account_id, events) '
+            "SELECT * FROM unnest(CAST(:accounts AS text[]), CAST(:events AS bigint[])) "
+            "ON CONFLICT (account_id) DO UPDATE SET events = account_counts.events + excluded.events"),
+            {"accounts": list(per_account), "events": list(per_account.values())})
         if not emit:
             return
         for e in events:
