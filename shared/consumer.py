@@ -4,17 +4,22 @@ For each batch (see DESIGN.md, "The consumer loop"):
 
 1. ``getmany`` a bounded batch from the partitions this instance owns.
 2. Parse every record; one that cannot be parsed becomes a dead-letter message.
-3. In ONE transaction: insert the batch's event ids (and the dead-letter markers) into
-   ``processed_events``; hand only the new events to the service's batch handler; write the
-   handler's outgoing events and the dead letters into the outbox.
+3. In ONE transaction (``shared.batch_apply``): record the ids, hand the new events to the service's
+   batch handler, write its outgoing events and the dead letters into the outbox.
 4. Commit, then commit the offsets of exactly the records of the batch, for the partitions still
    owned. A crash between the two replays the batch, and step 3 makes the replay a no-op.
 
-Only the data's fault is dead-lettered (``shared.rejection``): a record that cannot be parsed, and
-an event a handler rejects (``ctx.reject``, or raising ``EventRejected``: the work is then split,
-with savepoints, until the rejected event is alone), unless the breaker finds too many. Anything
-else (a bug, the breaker, an outage) rolls back, rewinds, turns ``healthy`` false (``/readyz``) and
-retries with a bounded backoff until it passes; offsets never move past it (``shared.batch_failures``).
+The steps are pipelined, since each batch mostly waits on round trips (the transaction's statements,
+the offset commit): while batch N's transaction runs, batch N+1 is fetched and parsed; once N has
+committed, N's offsets are committed while N+1's transaction runs. What does not move: transactions
+run one at a time and in order (N+1 starts after N committed, so it sees N's state), and a batch's
+offsets are committed only after its transaction committed and after the previous batch's offsets
+(``_Pipeline.advance``).
+
+Only the data's fault is dead-lettered (``shared.rejection``). Anything else (a bug, the breaker, an
+outage) rolls back, rewinds (the batch and everything fetched after it), turns ``healthy`` false
+(``/readyz``) and retries with a bounded backoff until it passes; offsets never move past it
+(``shared.batch_failures``).
 
 The runner's parts: ``shared.intake`` holds what was fetched until the merge across topics releases
 it, ``shared.offsets`` commits a batch's offsets and an idle loop's, ``shared.dlq`` builds the dead
@@ -24,98 +29,67 @@ letters and ``shared.batch_failures`` stops, reports and retries a failing batch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol
+from typing import Any, Generic
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.abc import ConsumerRebalanceListener
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from typing_extensions import TypeVar
 
+from shared.batch_apply import (
+    AppliedBatch,
+    BatchApplier,
+    BatchContext,
+    BatchHandler,
+    Consumable,
+    ConsumedEvent,
+    Parsed,
+    Parser,
+)
 from shared.batch_failures import BatchFailures
-from shared.db import PlumbingTables, forget_processed, record_processed, unit_of_work
-from shared.dlq import DeadLetter, dead_letter_marker
-from shared.events import Envelope, EventValidationError
+from shared.db import PlumbingTables
+from shared.dlq import DeadLetter
+from shared.events import EventValidationError
 from shared.intake import Intake, first_offsets
-from shared.metrics import BATCH_SECONDS, DLQ_WRITTEN, EVENTS_CONSUMED, forget_lag, observe_applied
+from shared.metrics import BATCH_SECONDS, forget_lag
 from shared.offsets import OffsetCommits
-from shared.outbox import Outbox, write_outbox
-from shared.rejection import EVENT_FAULTS, RejectionBreaker
+from shared.rejection import RejectionBreaker
+
+__all__ = [
+    "AppliedBatch", "BatchContext", "BatchHandler", "Consumable", "ConsumedEvent", "ConsumerRunner", "Parsed", "Parser",
+]
 
 log = logging.getLogger(__name__)
 
-class Consumable(Protocol):
-    """What the runner reads of a parsed record: an input `Envelope`, or what a service's parser
-    returns for the output events it reads back (renewals', expansion's, health's inbox)."""
+Records = Sequence[ConsumerRecord[bytes, bytes]]
 
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-
-
-Parsed = TypeVar("Parsed", bound=Consumable, default=Envelope)
-"""What a runner's parser returns and its handler gets; an input envelope unless said otherwise."""
-_Parsed_co = TypeVar("_Parsed_co", bound=Consumable, default=Envelope, covariant=True)
-_Parsed_contra = TypeVar("_Parsed_contra", bound=Consumable, default=Envelope, contravariant=True)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumedEvent(Generic[_Parsed_co]):
-    """A validated event and where it came from."""
-
-    envelope: _Parsed_co
-    """The record as the runner's parser validated it (an input `Envelope` by default)."""
-    topic: str
-    partition: int
-    offset: int
-    raw: bytes
-
-
-@dataclass
-class BatchContext:
-    """What a handler gets for one batch: the open transaction and the batch's outbox."""
-
-    session: AsyncSession
-    outbox: Outbox
-    service: str
-    dlq_topic: str
-    rejected: list[tuple[ConsumedEvent[Consumable], str]] = field(default_factory=list)
-
-    def reject(self, event: ConsumedEvent[Consumable], reason: str) -> None:
-        """The event is well-formed but cannot be applied (a data problem): dead-letter it.
-        (Raising ``EventRejected`` does the same for a handler that cannot carry on past it.)"""
-        self.rejected.append((event, reason))
+# Records parsed between two yields to the event loop: the transaction in flight gets its replies
+# handled while the next batch is parsed, instead of after all of it.
+_PARSE_SLICE = 100
 
 
 @dataclass(frozen=True)
-class AppliedBatch:
-    """What one batch's transaction did."""
+class _Batch(Generic[Parsed]):
+    """A released batch, parsed: what its transaction needs."""
 
-    new: int
-    """Events the handler applied (neither seen before nor rejected)."""
-    duplicates: int
-    rejected: tuple[tuple[ConsumedEvent[Consumable], str], ...]
-    """Events a handler rejected, with the reason: dead-lettered."""
-    written: int
-    """Messages written to the outbox (emitted events and dead letters)."""
+    records: Records
+    events: list[ConsumedEvent[Parsed]]
+    poison: list[DeadLetter]
+    started: float
 
 
-class BatchHandler(Protocol[_Parsed_contra]):
-    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[_Parsed_contra]]) -> None: ...
+@dataclass(frozen=True)
+class _Step:
+    """A batch whose transaction (or offset commit) is running as `task`."""
 
-
-Parser = Callable[[bytes], Parsed]
-"""Validates one record (raising EventValidationError: dead-lettered), e.g. `shared.events.parse_event`."""
+    records: Records
+    task: asyncio.Task[Any]
+    started: float = 0.0
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -123,15 +97,17 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        # Wait for the batch in flight: it commits (DB, then offsets) or rolls back before we let go.
-        async with self._runner._batch_lock:
-            self._runner._generation += 1
+        runner = self._runner
+        # Wait for the batches in flight: each commits (DB, then offsets) or rolls back before we let go.
+        async with runner._batch_lock:
+            await runner._drain()
+            runner._generation += 1
             # Positions restart from the committed offsets; a partition still broken fails again where it lands.
-            self._runner._offsets.forget()
-            self._runner._intake.clear()
-            self._runner._failures.forget()
-            self._runner.caught_up = False  # what waits on the partitions it will own is not known yet
-        forget_lag(self._runner._service, revoked)
+            runner._offsets.forget()
+            runner._intake.clear()
+            runner._failures.forget()
+            runner.caught_up = False  # what waits on the partitions it will own is not known yet
+        forget_lag(runner._service, revoked)
         if revoked:
             log.info("partitions revoked", extra={"partitions": sorted(str(tp) for tp in revoked)})
 
@@ -161,14 +137,11 @@ class ConsumerRunner(Generic[Parsed]):
         self._service = service
         self._consumer = consumer
         self._topics = list(topics)
-        self._sessions = sessions
-        self._tables = tables
-        self._handler = handler
-        self._dlq_topic = dlq_topic
         self._parse = parser
         self._max_records = max_records
         self._max_wait_ms = max_wait_ms
-        self._breaker = breaker or RejectionBreaker()
+        self._applier = BatchApplier(service=service, sessions=sessions, tables=tables, handler=handler,
+                                     dlq_topic=dlq_topic, breaker=breaker or RejectionBreaker())
         self._on_committed = on_committed
         self._batch_lock = asyncio.Lock()
         self._generation = 0
@@ -183,7 +156,9 @@ class ConsumerRunner(Generic[Parsed]):
         self.caught_up = False
         self._started_at = time.monotonic()
         self._consuming = False
-        self._in_flight: Sequence[ConsumerRecord[bytes, bytes]] = ()
+        self._released: Records = ()  # released by the intake, not yet handed to a transaction
+        self._applying: _Step | None = None  # the batch whose transaction runs
+        self._committing: _Step | None = None  # the batch (committed in the DB) whose offsets go
         self._records_at: dict[int, float] = {}  # partition number -> when a fetch last brought records
 
     def quiet_partitions(self, quiet_s: float) -> set[int]:
@@ -202,7 +177,8 @@ class ConsumerRunner(Generic[Parsed]):
         this runner is not consuming (a tool or a test feeding its handler directly): nothing to go by."""
         if not self._consuming:
             return None
-        return await self._intake.settled(self._in_flight)
+        applying = self._applying.records if self._applying is not None else ()
+        return await self._intake.settled([*applying, *self._released])
 
     @property
     def healthy(self) -> bool:
@@ -210,7 +186,7 @@ class ConsumerRunner(Generic[Parsed]):
         return not self._failures.stopped(self._consumer.assignment())
 
     def stop(self) -> None:
-        """Finish the batch in flight, commit it, and leave (graceful shutdown)."""
+        """Finish the batches in flight, commit them, and leave (graceful shutdown)."""
         self._stopping.set()
 
     async def close(self) -> None:
@@ -224,7 +200,10 @@ class ConsumerRunner(Generic[Parsed]):
         self._consuming = True
         try:
             await self._loop()
+            async with self._batch_lock:
+                await self._drain()
         finally:
+            self._abandon()
             self._consuming = False
             forget_lag(self._service, self._consumer.assignment())
             await self._consumer.stop()
@@ -250,136 +229,110 @@ class ConsumerRunner(Generic[Parsed]):
                 if fetched:
                     self._records_at.update(dict.fromkeys({tp.partition for tp in fetched}, time.monotonic()))
                     self._intake.add(fetched)
-                records = await self._intake.release()
-                if not records:
-                    if not fetched:
+                self._released = await self._intake.release()
+                upcoming = await self._parse_batch(self._released) if self._released else None
+                passed = await self._advance(upcoming)
+                if passed and upcoming is None:
+                    passed = await self._drain()  # nothing behind it: finish the batches in flight now
+                    if passed and not fetched:
                         self.caught_up = not await self._intake.behind()
                         await self._offsets.commit_drained(self._intake.held_partitions())
-                    continue
-                batch = first_offsets(records)
-                self._in_flight = records
-                try:
-                    await self.process(records)
-                except Exception as exc:
-                    self._failures.failed(exc, batch)
-                    self._intake.rewind(records)
-                else:
-                    self._failures.passed(set(batch))
-                    self.caught_up = not await self._intake.behind()
-                    continue
-                finally:
-                    self._in_flight = ()
-            await self._failures.wait(self._stopping)
+            if not passed:
+                await self._failures.wait(self._stopping)
 
-    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        """Apply one batch durably, then commit its offsets."""
-        if not records:
-            return
+    async def _parse_batch(self, records: Records) -> _Batch[Parsed]:
         started = time.perf_counter()
         events: list[ConsumedEvent[Parsed]] = []
         poison: list[DeadLetter] = []
-        for record in records:
+        for n, record in enumerate(records, 1):
             raw = record.value or b""
             try:
                 envelope = self._parse(raw)
             except EventValidationError as exc:
                 poison.append(DeadLetter.of_record(record, str(exc), "validation"))
-                continue
-            events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
+            else:
+                events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
+            if n % _PARSE_SLICE == 0:
+                await asyncio.sleep(0)
+        return _Batch(records, events, poison, started)
 
-        applied = await self._transaction(events, poison, batch=len(records))
-        BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - started)
-        await self.commit_offsets(records)
-        if applied.written and self._on_committed is not None:
-            self._on_committed()
+    async def _advance(self, upcoming: _Batch[Parsed] | None) -> bool:
+        """One step of the pipeline (under the batch lock): the previous batch's offsets are committed
+        (awaited); the batch applying finishes its transaction, and only then its offsets start to go;
+        then `upcoming` starts its transaction. False when a batch failed: it and everything after
+        it (`upcoming` too) are rewound, to be fetched again after the backoff."""
+        committing, self._committing = self._committing, None
+        applying, self._applying = self._applying, None
+        later = [*(applying.records if applying else ()), *(upcoming.records if upcoming else ())]
+        self._released = ()
+        if committing is not None:
+            try:
+                await committing.task
+            except Exception as exc:
+                if applying is not None:  # let it end (commit or roll back) before anything is replayed
+                    with contextlib.suppress(Exception):
+                        await applying.task
+                self._failed(exc, committing.records, rewind=[*committing.records, *later])
+                return False
+            self.caught_up = not await self._intake.behind()
+        if applying is not None:
+            try:
+                applied: AppliedBatch = await applying.task
+            except Exception as exc:
+                self._failed(exc, applying.records, rewind=later)
+                return False
+            BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - applying.started)
+            if applied.written and self._on_committed is not None:
+                self._on_committed()
+            self._committing = _Step(applying.records, asyncio.create_task(self.commit_offsets(applying.records)))
+        if upcoming is not None:
+            applied_later = self._applier.apply(upcoming.events, upcoming.poison, batch=len(upcoming.records))
+            task = asyncio.create_task(applied_later)
+            # A partition stopped on an outage counts as going again as soon as a transaction of its
+            # goes through (readiness), not only once the loop comes round to commit the offsets.
+            task.add_done_callback(self._passed_when_applied(upcoming.records))
+            self._applying = _Step(upcoming.records, task, upcoming.started)
+        return True
+
+    def _passed_when_applied(self, records: Records) -> Callable[[asyncio.Task[Any]], None]:
+        partitions = set(first_offsets(records))
+
+        def passed(done: asyncio.Task[Any]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                self._failures.passed(partitions)
+
+        return passed
+
+    async def _drain(self) -> bool:
+        """Finish the batches in flight: their transactions, then their offsets. False if one failed."""
+        while self._applying is not None or self._committing is not None:
+            if not await self._advance(None):
+                return False
+        return True
+
+    def _failed(self, exc: Exception, records: Records, *, rewind: Records) -> None:
+        self._failures.failed(exc, first_offsets(records))
+        self._intake.rewind(rewind)
+
+    def _abandon(self) -> None:
+        """The runner was cancelled with batches in flight: a transaction rolls back, offsets stay."""
+        for step in (self._applying, self._committing):
+            if step is not None and not step.task.done():
+                step.task.cancel()
+            elif step is not None:
+                with contextlib.suppress(BaseException):
+                    step.task.result()  # retrieved, so that asyncio does not report it unread
+        self._applying = self._committing = None
 
     async def apply_batch(self, events: Sequence[ConsumedEvent[Parsed]]) -> AppliedBatch:
         """Apply already parsed events as one batch, as a fetched batch is (processed ids, the handler on
         the new ones, rejections dead-lettered, outbox, one transaction), without Kafka: no fetch and no
         offsets. The seam for tests and tools that drive a service's handler directly; the relay is
         woken as after a batch."""
-        applied = await self._transaction(list(events), [], batch=len(events))
+        applied = await self._applier.apply(list(events), [], batch=len(events))
         if applied.written and self._on_committed is not None:
             self._on_committed()
         return applied
-
-    async def _transaction(
-        self, events: list[ConsumedEvent[Parsed]], poison: list[DeadLetter], *, batch: int
-    ) -> AppliedBatch:
-        """The batch in one transaction: ids recorded, new events handled, outbox written."""
-        outbox = Outbox()
-        rejected: list[tuple[ConsumedEvent[Consumable], str]] = []
-        async with unit_of_work(self._sessions) as session:
-            keys = [e.envelope.event_id for e in events] + [p.marker for p in poison]
-            new_ids = await record_processed(session, self._tables.processed_events, keys)
-            fresh: list[ConsumedEvent[Parsed]] = []
-            outcomes: Counter[tuple[str, str]] = Counter()
-            for event in events:
-                if event.envelope.event_id in new_ids:
-                    new_ids.discard(event.envelope.event_id)  # a repeat inside the batch is a duplicate too
-                    fresh.append(event)
-                else:
-                    outcomes[event.topic, "duplicate"] += 1
-            if fresh:
-                await self._handle(session, outbox, fresh, rejected)
-            dead = [p for p in poison if p.marker in new_ids]  # the others were dead-lettered before
-            self._breaker.check(dead_letters=len(dead) + len(rejected), batch=batch)
-            if rejected:
-                dead += await self._unrecord(session, rejected)
-            for letter in dead:
-                outbox.emit_raw(letter.message(service=self._service, dlq_topic=self._dlq_topic))
-            await write_outbox(session, self._tables.outbox, outbox.messages)
-        observe_applied(self._service, ((e.topic, e.envelope.occurred_at) for e in fresh))
-        refused = {dead_letter_marker(e.topic, e.partition, e.offset) for e, _ in rejected}
-        sent = {letter.marker for letter in dead}
-        for event in fresh:
-            marker = dead_letter_marker(event.topic, event.partition, event.offset)
-            # A rejection dead-lettered before is a replay's repeat.
-            outcomes[event.topic, "applied" if marker not in refused else "dlq" if marker in sent else "duplicate"] += 1
-        for letter in dead:
-            outcomes[letter.topic, "dlq"] += letter.error_kind != "rejected"
-            DLQ_WRITTEN.labels(self._service, letter.error_kind).inc()
-        for (topic, outcome), count in outcomes.items():
-            if count:
-                EVENTS_CONSUMED.labels(self._service, topic, outcome).inc(count)
-        return AppliedBatch(new=len(fresh) - len(rejected), duplicates=len(events) - len(fresh),
-                            rejected=tuple(rejected), written=len(outbox.messages))
-
-    async def _unrecord(self, session: AsyncSession,
-                        rejected: list[tuple[ConsumedEvent[Consumable], str]]) -> list[DeadLetter]:
-        """A rejected event was not processed: forget its id, so that a corrected copy sent again is
-        applied, and record its dead letter's marker instead; returns the dead letters not sent
-        before (a replayed batch rejects the event again, but dead-letters it once)."""
-        table = self._tables.processed_events
-        await forget_processed(session, table, [event.envelope.event_id for event, _ in rejected])
-        letters = [DeadLetter(event.topic, event.partition, event.offset, event.envelope.account_id.encode(), event.raw,
-                              reason, "rejected") for event, reason in rejected]
-        new = await record_processed(session, table, [letter.marker for letter in letters])
-        return [letter for letter in letters if letter.marker in new]
-
-    async def _handle(
-        self, session: AsyncSession, outbox: Outbox, events: list[ConsumedEvent[Parsed]],
-        rejected: list[tuple[ConsumedEvent[Consumable], str]],
-    ) -> None:
-        """Apply the handler in a savepoint; if it rejects an event by raising, undo its work and
-        split the events until the rejected one is alone, then dead-letter just that one. Any
-        other exception propagates: the whole batch rolls back and stops."""
-        ctx = BatchContext(session=session, outbox=Outbox(), service=self._service, dlq_topic=self._dlq_topic)
-        try:
-            async with session.begin_nested():
-                await self._handler(ctx, events)
-        except EVENT_FAULTS as exc:
-            if len(events) == 1:
-                log.warning("handler rejected an event; dead-lettering it",
-                            extra={"event_id": events[0].envelope.event_id, "error": repr(exc)})
-                rejected.append((events[0], f"{self._service} rejected {events[0].envelope.type}: {exc}"))
-                return
-            middle = len(events) // 2
-            await self._handle(session, outbox, events[:middle], rejected)
-            await self._handle(session, outbox, events[middle:], rejected)
-            return
-        outbox.messages.extend(ctx.outbox.messages)
-        rejected.extend(ctx.rejected)
 
     async def commit_offsets(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """A batch's last step, once its transaction has committed (a crash test's subclass dies here)."""

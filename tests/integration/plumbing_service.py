@@ -18,7 +18,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.consumer import BatchContext, BatchHandler, ConsumedEvent, ConsumerRunner
@@ -59,11 +58,13 @@ def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
         if any(getattr(e.envelope.data, "feature", None) == "explode" for e in events):
             raise EventRejected("this event cannot be applied")
         per_account = Counter(e.envelope.account_id for e in events)
-        stmt = insert(counts).values([{"account_id": a, "events": n} for a, n in per_account.items()])
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["account_id"], set_={"events": counts.c.events + stmt.excluded.events}
-        )
-        await ctx.session.execute(upsert)
+        # One set-based statement whose text does not depend on the batch (arrays unnested server-side),
+        # as the services' stores write: a VALUES list of one row per account is compiled anew per batch.
+        await ctx.session.execute(sa.text(
+            f'INSERT INTO "{schema}".account_counts (account_id, events) '
+            "SELECT * FROM unnest(CAST(:accounts AS text[]), CAST(:events AS bigint[])) "
+            "ON CONFLICT (account_id) DO UPDATE SET events = account_counts.events + excluded.events"),
+            {"accounts": list(per_account), "events": list(per_account.values())})
         if not emit:
             return
         for e in events:
@@ -84,6 +85,19 @@ class CrashingRunner(ConsumerRunner):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class CrashingAheadRunner(ConsumerRunner):
+    """Dies by SIGKILL once its first batch and the batch fetched behind it are both durable in the DB,
+    before the first batch's offsets are committed: the pipelining's widest window."""
+
+    async def commit_offsets(self, records):
+        for _ in range(500):  # the next batch's transaction starts right after this commit is scheduled
+            if self._applying is not None:
+                await asyncio.wait({self._applying.task})
+                break
+            await asyncio.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 class CrashingRelay(OutboxRelay):
     """Dies by SIGKILL after its first Kafka transaction commits and before it deletes those rows."""
 
@@ -97,7 +111,8 @@ async def main() -> None:
     service = build(schema, os.environ["PLUMBING_OUT_TOPIC"])
     crash = os.environ.get("PLUMBING_CRASH")
     runtime = Runtime(settings, tables=service.tables, versions_dir=VERSIONS,
-                      runner_class=CrashingRunner if crash == "after_db_commit" else ConsumerRunner,
+                      runner_class={"after_db_commit": CrashingRunner,
+                                    "after_next_db_commit": CrashingAheadRunner}.get(crash or "", ConsumerRunner),
                       relay_class=CrashingRelay if crash == "after_publish" else OutboxRelay)
     await runtime.start()
     runner = runtime.consumer_runner(topics=[os.environ["PLUMBING_IN_TOPIC"]], handler=service.handle)

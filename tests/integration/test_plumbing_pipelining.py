@@ -1,0 +1,125 @@
+"""The runner's pipelining (shared/consumer.py): batch N+1 is fetched and parsed, and its transaction
+runs, while batch N's offsets are committed. What must not move: a batch's offsets are committed only
+once its transaction is durable, one commit at a time and in batch order, and a crash with batches
+durable but their offsets not committed replays them without counting anything twice."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from aiokafka import ConsumerRecord
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.consumer import BatchContext, ConsumedEvent, ConsumerRunner
+from shared.runtime import Runtime
+from tests.infra import Infra
+from tests.integration.plumbing_harness import Setup, counts, make_events, settings_for, start_worker, total, total_is
+from tests.integration.plumbing_service import VERSIONS, build
+from tests.kafka_utils import committed_offsets, end_offsets, produce, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def order_checking_runner(engine: AsyncEngine, schema: str, problems: list[str],
+                          commits: list[dict[int, int]]) -> type[ConsumerRunner[Any]]:
+    """A runner that, each time it is about to commit a batch's offsets, checks from another connection
+    that every event of the batch is committed in processed_events, and that no other offset commit is
+    under way; and records the offsets it commits."""
+
+    class OrderChecking(ConsumerRunner[Any]):
+        committing = False
+
+        async def commit_offsets(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+            if self.committing:
+                problems.append("an offset commit started before the previous one ended")
+            self.committing = True
+            try:
+                ids = [orjson.loads(r.value or b"")["event_id"] for r in records]
+                async with engine.connect() as conn:
+                    durable = await conn.scalar(
+                        sa.text(f'SELECT count(*) FROM "{schema}".processed_events WHERE event_id = ANY(:ids)'),
+                        {"ids": ids})
+                if durable != len(set(ids)):
+                    problems.append(f"offsets of a batch committed with {len(set(ids)) - durable} of its "
+                                    f"{len(set(ids))} events not durable")
+                # Slower than a transaction here, so that a next commit not waiting for this one overlaps it.
+                await asyncio.sleep(0.1)
+                commits.append({r.partition: r.offset + 1 for r in sorted(records, key=lambda r: r.offset)})
+                await super().commit_offsets(records)
+            finally:
+                self.committing = False
+
+    return OrderChecking
+
+
+async def test_offsets_are_committed_only_after_the_batch_is_durable_and_in_batch_order(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    n = 1_500
+    events = make_events(n, 13, "order")
+    await produce(infra.kafka_bootstrap, plumbing.in_topic, events)
+    service = build(plumbing.schema, plumbing.out_topic, emit=False)
+
+    async def slow_handler(ctx: BatchContext, batch: Sequence[ConsumedEvent]) -> None:
+        await service.handle(ctx, batch)
+        # Holds each transaction open long enough that an offset commit not waiting for it would run
+        # (and be caught) while it is still uncommitted.
+        await asyncio.sleep(0.05)
+
+    problems: list[str] = []
+    commits: list[dict[int, int]] = []
+    runner_class = order_checking_runner(engine, plumbing.schema, problems, commits)
+    runtime = Runtime(settings_for(infra, plumbing), tables=service.tables, versions_dir=VERSIONS,
+                      runner_class=runner_class)
+    await runtime.start()
+    runner = runtime.consumer_runner(topics=[plumbing.in_topic], handler=slow_handler)
+    task = asyncio.create_task(runner.run())
+    try:
+        await wait_for(lambda: total_is(engine, plumbing.schema, n), timeout=90, what=f"all {n} events applied")
+        ends = {p: end for p, end in (await end_offsets(infra.kafka_bootstrap, plumbing.in_topic)).items() if end}
+
+        async def all_committed() -> bool:
+            return await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic) == ends
+
+        await wait_for(all_committed, timeout=30, what="every offset committed")
+    finally:
+        runner.stop()
+        await task
+        await runtime.close()
+    assert problems == []
+    assert len(commits) >= n // 100, "one offset commit per batch of at most 100"
+    last: dict[int, int] = {}
+    for commit in commits:
+        for partition, offset in commit.items():
+            assert offset > last.get(partition, 0), "offsets committed out of batch order"
+            last[partition] = offset
+    assert await counts(engine, plumbing.schema) == dict(Counter(key for key, _ in events))
+
+
+async def test_sigkill_with_a_batch_and_the_one_fetched_behind_it_durable_replays_both_once(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup
+) -> None:
+    events = make_events(300, 7, "ahead")
+    await produce(infra.kafka_bootstrap, plumbing.in_topic, events)
+
+    crashing = start_worker(infra, plumbing, PLUMBING_CRASH="after_next_db_commit")
+    assert await asyncio.to_thread(crashing.wait, 120) == -signal.SIGKILL
+    durable = await total(engine, plumbing.schema)
+    assert 100 < durable <= 200, "the first batch and the one behind it (100 each) durable when the process dies"
+    assert await committed_offsets(infra.kafka_bootstrap, plumbing.group, plumbing.in_topic) == {}
+
+    worker = start_worker(infra, plumbing)
+    try:
+        await wait_for(lambda: total_is(engine, plumbing.schema, 300), timeout=90, what="all 300 events applied")
+        await asyncio.sleep(1.0)  # a replay counting twice would have done it by now
+        assert await counts(engine, plumbing.schema) == dict(Counter(key for key, _ in events))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(worker.wait, 60) == 0
