@@ -1,12 +1,19 @@
 """Per-account batch work every service's handler does the same way: group a batch by account, and
-fold one account's new events into its state without letting one bad event take the batch down."""
+fold one account's new events into its state without letting one bad event take the batch down.
+`AccountFold` is the whole skeleton (group, lock and load, fold, store) for a handler whose domain
+folds events one account at a time; the service supplies the four steps."""
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from datetime import datetime
+from functools import partial
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.consumer import BatchContext, Consumable, ConsumedEvent
 from shared.rejection import EVENT_FAULTS
@@ -14,6 +21,7 @@ from shared.rejection import EVENT_FAULTS
 log = logging.getLogger(__name__)
 
 State = TypeVar("State")
+Loaded = TypeVar("Loaded")
 Event = TypeVar("Event", bound=ConsumedEvent[Consumable])
 
 
@@ -73,3 +81,43 @@ def fold_accounts(
         if applied:
             folded[account_id] = (state, applied)
     return folded
+
+
+def latest_per_partition(events: Sequence[ConsumedEvent[Consumable]]) -> dict[int, datetime]:
+    """The latest event time per partition of a batch: what its stream watermarks move to."""
+    latest: dict[int, datetime] = {}
+    for event in events:
+        at = event.envelope.occurred_at
+        latest[event.partition] = max(latest.get(event.partition, at), at)
+    return latest
+
+
+class AccountFold(ABC, Generic[Loaded, State, Event]):
+    """A batch handler in four steps: the batch's accounts locked and loaded in one go (`load`), each
+    account's new events folded from its `start` state by `apply` in the order consumed (`fold_accounts`:
+    an event the domain rejects is dead-lettered, the rest apply), and what changed written and emitted
+    through the batch's outbox (`store`), all in the batch's transaction."""
+
+    async def __call__(self, ctx: BatchContext, events: Sequence[Event]) -> None:
+        grouped = by_account(events)
+        loaded = await self.load(ctx.session, list(grouped))
+        folded = fold_accounts(grouped, ctx, start=partial(self.start, loaded=loaded),
+                               apply=lambda account_id: partial(self.apply, account_id))
+        await self.store(ctx, folded)
+
+    @abstractmethod
+    async def load(self, session: AsyncSession, account_ids: list[str]) -> Loaded:
+        """Lock and load the accounts' stored state (ids in sorted order: a fixed lock order)."""
+
+    @abstractmethod
+    def start(self, account_id: str, *, loaded: Loaded) -> State:
+        """The state an account's fold starts from (a new account's when nothing is stored)."""
+
+    @abstractmethod
+    def apply(self, account_id: str, state: State, events: Sequence[Event]) -> State:
+        """Fold events into the state; raise an event fault (`shared.rejection`) for an event at fault."""
+
+    @abstractmethod
+    async def store(self, ctx: BatchContext, folded: dict[str, tuple[State, list[Event]]]) -> None:
+        """Write the accounts whose events applied, with the events that applied, and emit what they
+        raised through `ctx.outbox`."""

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from services.health.domain import StoredAccount, advance
 from services.health.domain.entries import TimelineInput
 from services.health.pipeline import Pipeline
 from services.health.timeline_store import record_timeline
-from shared.accounts import by_account
+from shared.accounts import by_account, latest_per_partition
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.signal_events import signal_event_of
 from shared.watermarks import advance_watermarks
@@ -35,11 +34,7 @@ class HealthHandler:
         stored, scorecards = await self.pipeline.load(ctx.session, list(grouped))
         # The watermarks move before the norms are read: a norms build waits for this batch, or this
         # batch for it and then sees its version (which is in force only after every point it may score).
-        latest: dict[int, datetime] = {}
-        for e in events:
-            at = e.envelope.occurred_at
-            latest[e.partition] = max(latest.get(e.partition, at), at)
-        await advance_watermarks(ctx.session, self.pipeline.tables.stream_watermarks, latest)
+        await advance_watermarks(ctx.session, self.pipeline.tables.stream_watermarks, latest_per_partition(events))
         norms = await self.pipeline.norms(ctx.session)
         advances = []
         refused: set[str] = set()

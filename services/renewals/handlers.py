@@ -1,6 +1,6 @@
 """The batch handler: contract events and `health.changed` records in; renewals, ARR spans and
-`renewal_at_risk` alerts out. Follow one event: `RenewalsHandler.__call__` groups the batch by
-account, `fold_accounts` applies each account's new events in event-time order, and each event is a
+`renewal_at_risk` alerts out. Follow one event: `RenewalsHandler` (a `shared.accounts.AccountFold`)
+groups the batch by account, its `apply` applies each account's new events in the order consumed, and each event is a
 point in time (`domain.judging`): the midnights since the account's last point are judged first
 (what the scheduled pass would have judged had it got there first), then the event is applied
 (contract events are kept and re-folded, a health record joins the trail) and every renewal of the
@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +43,7 @@ from services.renewals.store import (
     save_schedule,
     upsert_renewals,
 )
-from shared.accounts import by_account, fold_accounts
+from shared.accounts import AccountFold, latest_per_partition
 from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.contracts import contract_event_of
@@ -54,38 +53,34 @@ from shared.watermarks import advance_watermarks
 
 
 @dataclass(frozen=True)
-class RenewalsHandler:
+class RenewalsHandler(AccountFold[dict[str, AccountBook], Judged, ConsumedEvent[RenewalsInput]]):
     tables: RenewalsTables
     churn_risk_topic: str
     rules: JudgingRules
     clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` only; the judgements are made at event time."""
 
-    async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[RenewalsInput]]) -> None:
-        grouped = by_account(events)
-        stored = await lock_and_load_accounts(ctx.session, self.tables, list(grouped))
+    async def load(self, session: AsyncSession, account_ids: list[str]) -> dict[str, AccountBook]:
+        return await lock_and_load_accounts(session, self.tables, account_ids)
 
-        judged: dict[str, Judged] = {}
-        partitions: dict[str, int] = {}
-        watermarks: dict[int, datetime] = {}
-        folded = fold_accounts(grouped, ctx, start=lambda a: Judged(stored.get(a) or AccountBook()),
-                               apply=lambda a: partial(self._apply, a))
-        for account_id, (result, applied) in folded.items():
-            judged[account_id] = result
-            partitions[account_id] = applied[-1].partition
-            for event in applied:
-                at = event.envelope.occurred_at
-                watermarks[event.partition] = max(at, watermarks.get(event.partition, at))
-        await store_judged(ctx.session, self.tables, judged, partitions=partitions, rules=self.rules,
-                           outbox=ctx.outbox, topic=self.churn_risk_topic, emitted_at=self.clock(), contracts=True)
-        await advance_watermarks(ctx.session, self.tables.stream_watermarks, watermarks)
+    def start(self, account_id: str, *, loaded: dict[str, AccountBook]) -> Judged:
+        return Judged(loaded.get(account_id) or AccountBook())
 
-    def _apply(self, account_id: str, judged: Judged, events: Sequence[ConsumedEvent[RenewalsInput]]) -> Judged:
+    def apply(self, account_id: str, state: Judged, events: Sequence[ConsumedEvent[RenewalsInput]]) -> Judged:
         for event in events:
             change = _change_of(event)
             if change is not None:
-                judged = judge_event(judged, account_id, at=event.envelope.occurred_at, apply=change, rules=self.rules)
-        return judged
+                state = judge_event(state, account_id, at=event.envelope.occurred_at, apply=change, rules=self.rules)
+        return state
+
+    async def store(self, ctx: BatchContext,
+                    folded: dict[str, tuple[Judged, list[ConsumedEvent[RenewalsInput]]]]) -> None:
+        await store_judged(ctx.session, self.tables, {a: judged for a, (judged, _) in folded.items()},
+                           partitions={a: applied[-1].partition for a, (_, applied) in folded.items()},
+                           rules=self.rules, outbox=ctx.outbox, topic=self.churn_risk_topic, emitted_at=self.clock(),
+                           contracts=True)
+        await advance_watermarks(ctx.session, self.tables.stream_watermarks,
+                                 latest_per_partition([e for _, applied in folded.values() for e in applied]))
 
 
 def _change_of(event: ConsumedEvent[RenewalsInput]) -> Callable[[AccountBook], AccountBook] | None:

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.accounts import by_account, fold_accounts, fold_events
+from shared.accounts import AccountFold, by_account, fold_accounts, fold_events, latest_per_partition
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.events import parse_event
 from shared.outbox import Outbox
@@ -99,3 +100,42 @@ def test_accounts_are_folded_from_their_start_and_one_with_nothing_applied_is_le
     assert {a: (state, [e.envelope.event_id for e in applied]) for a, (state, applied) in folded.items()} == {
         "a": (("stored-a", "first"), ["1"]), "c": (("stored-c", "third"), ["3"])}
     assert [e.envelope.event_id for e, _ in context.rejected] == ["2"]
+
+
+class FeatureLists(AccountFold[dict[str, tuple[str, ...]], tuple[str, ...], ConsumedEvent]):
+    """An AccountFold over a dict instead of tables: what each step is given and in which order."""
+
+    def __init__(self, stored: dict[str, tuple[str, ...]]) -> None:
+        self.stored = stored
+        self.loaded_ids: list[str] = []
+        self.written: dict[str, tuple[tuple[str, ...], list[str]]] = {}
+
+    async def load(self, session: AsyncSession, account_ids: list[str]) -> dict[str, tuple[str, ...]]:
+        self.loaded_ids = account_ids
+        return {a: self.stored[a] for a in account_ids if a in self.stored}
+
+    def start(self, account_id: str, *, loaded: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        return loaded.get(account_id, ())
+
+    def apply(self, account_id: str, state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[str, ...]:
+        return features(state, events)
+
+    async def store(self, ctx: BatchContext, folded: dict[str, tuple[tuple[str, ...], list[ConsumedEvent]]]) -> None:
+        self.written = {a: (state, [e.envelope.event_id for e in applied]) for a, (state, applied) in folded.items()}
+
+
+async def test_an_account_fold_loads_once_folds_from_the_stored_state_and_stores_what_applied() -> None:
+    handler = FeatureLists({"a2": ("old",)})
+    batch = [consumed("x", "a2", 1, "new"), consumed("y", "a1", 2, "poison"), consumed("z", "a2", 3, "poison"),
+             consumed("w", "a3", 4, "fresh")]
+    context = ctx()
+    await handler(context, batch)
+    assert handler.loaded_ids == ["a1", "a2", "a3"]  # one load, in lock order
+    assert handler.written == {"a2": (("old", "new"), ["x"]), "a3": (("fresh",), ["w"])}  # a1: nothing applied
+    assert sorted(e.envelope.event_id for e, _ in context.rejected) == ["y", "z"]
+
+
+def test_the_latest_event_time_per_partition() -> None:
+    early, late = consumed("a", "a1", 1), consumed("b", "a2", 9)
+    other = ConsumedEvent(consumed("c", "a3", 5).envelope, "t", 3, 0, b"{}")
+    assert latest_per_partition([late, early, other]) == {0: T0 + timedelta(minutes=9), 3: T0 + timedelta(minutes=5)}

@@ -28,11 +28,10 @@ def _consumed(events: Sequence[dict[str, object]]) -> list[ConsumedEvent]:
 
 
 def _opened(batches: Sequence[Sequence[ConsumedEvent]]) -> list[tuple[str, str]]:
-    apply = HANDLER._decide("acct")
     state = Decided(ExpansionSignals())
     opened = []
     for batch in batches:
-        state = apply(Decided(state.signals, state.latest), batch)
+        state = HANDLER.apply("acct", Decided(state.signals, state.latest), batch)
         opened += [(o.opportunity_id, o.as_of.isoformat()) for o in state.opened]
     return opened
 
