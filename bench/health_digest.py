@@ -207,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speed", action="store_true", help="measure CPU s per 1,000 events instead")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--worst-only", action="store_true", help="the worst-case feed only")
     args = parser.parse_args()
     if not args.speed:
         for name, (value, points) in digests().items():
@@ -218,6 +219,8 @@ def main() -> None:
             feed(300, 30_000, now=NOW, prefix="clus", clustered=True)),
     }
     for name, events in workloads.items():
+        if args.worst_only and not name.startswith("worst"):
+            continue
         runs = [cpu_per_1000(events) for _ in range(args.runs)]
         print(f"{name:42} CPU s per 1,000 events: " + " ".join(f"{r:.3f}" for r in runs)
               + f"  (median {statistics.median(runs):.3f})")

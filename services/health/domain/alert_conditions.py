@@ -154,6 +154,8 @@ def _usage_decline(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition
 
 def _negative_feedback(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition | None:
     r = ctx.rules
+    if not ctx.signals.negative_feedback and r.negative_feedback_count > 0:
+        return None
     since = ctx.as_of - timedelta(days=r.negative_feedback_days)
     run = [n for n in ctx.signals.negative_feedback if since < n.stamp.at <= ctx.as_of]
     if open_alert is not None:

@@ -128,6 +128,8 @@ def unreplaced_departures(signals: AccountSignals, as_of_day: int) -> list[Depar
     A replacement is any contact active on `as_of_day` who took the same role after the
     departure (joined with it, or changed into it), including the same person coming back.
     """
+    if not signals.departures:
+        return []
     roles_taken = [c for c in signals.contacts.values() if c.active and c.since.day <= as_of_day]
     return [
         d for d in signals.departures
