@@ -176,6 +176,8 @@ def level_score(share: float) -> float:
 def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
            cohort: str | None) -> tuple[Part, float] | None:
     """The account's usage level as a percentile (0-1) of its cohort, or None without norms to compare."""
+    if not norms.cohorts:
+        return None
     features = norms.features(cohort)
     if m.age_days < WINDOW_DAYS:  # young: against what established accounts did in their first days
         scale = WINDOW_DAYS / max(1, m.days_counted)
