@@ -36,8 +36,8 @@ class AlertState:
 
     def after(self, decisions: AlertDecisions, *, as_of: datetime) -> AlertState:
         if not decisions.raised and not decisions.resolved:  # most points: only the onsets move
-            raises = tuple(r for r in self.recent_raises if as_of - r[0] < timedelta(days=366))
-            return AlertState(self.open, self.last_resolved, self.episodes, dict(decisions.onsets), raises)
+            kept = tuple(r for r in self.recent_raises if as_of - r[0] < timedelta(days=366))
+            return AlertState(self.open, self.last_resolved, self.episodes, dict(decisions.onsets), kept)
         still_open = dict(self.open)
         resolved_at = dict(self.last_resolved)
         episodes = dict(self.episodes)
