@@ -132,8 +132,6 @@ def keep_recent(points: tuple[ScorePoint, ...], point: ScorePoint, *, days: int)
     """`points` plus `point`, within `days` before it, thinned to the highest point of each UTC day
     (the score-drop rule looks for the peak in its window, so the day's highest is what matters)."""
     since = point[0] - timedelta(days=max(1, days))
-    if points and points[-1][0] <= point[0]:
-        return _kept_after(points, point, since)
     best: dict[object, ScorePoint] = {}
     for at, total in (*points, point):
         if at < since:
@@ -143,21 +141,3 @@ def keep_recent(points: tuple[ScorePoint, ...], point: ScorePoint, *, days: int)
         if kept is None or total > kept[1] or (total == kept[1] and at > kept[0]):
             best[day] = (at, total)
     return tuple(sorted(best.values()))
-
-
-def _kept_after(points: tuple[ScorePoint, ...], point: ScorePoint, since: datetime) -> tuple[ScorePoint, ...]:
-    """`keep_recent` for a point no earlier than the last of `points`, which `keep_recent` made (in time
-    order, one a day): the window loses its oldest points and gains or replaces the last one, so
-    only the ends are looked at (this runs at every evaluation point)."""
-    start = 0
-    while start < len(points) and points[start][0] < since:
-        start += 1
-    kept = points[start:]
-    at, total = point
-    if kept:
-        last_at, last_total = kept[-1]
-        if last_at.astimezone(UTC).date() == at.astimezone(UTC).date():
-            if total > last_total or (total == last_total and at > last_at):
-                return (*kept[:-1], point)
-            return kept
-    return (*kept, point)

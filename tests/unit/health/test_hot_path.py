@@ -1,12 +1,12 @@
-"""The hot path's shortcuts give what the plain computations give: the recent-score window extended
-from its ends, usage windows in one pass, the contract summary reused, weights filled in place, and
-the per-object memos, which must not leak between accounts, batches or a store round trip."""
+"""The hot path's shortcuts give what the plain computations give: usage windows in one pass, the
+contract summary reused, weights filled in place, and the memos, which must not leak between
+accounts, batches or a store round trip."""
 
 from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -19,7 +19,6 @@ from services.health.domain import (
     apply_events,
     build_norms,
     contract_summary,
-    keep_recent,
 )
 from services.health.domain import contracts as contracts_module
 from services.health.domain.components import score_engagement, score_relationship, score_sentiment, score_support
@@ -31,36 +30,6 @@ from services.health.domain.usage import WINDOW_DAYS, norm_sample, score_usage, 
 from shared.days import day_number
 
 pytestmark = pytest.mark.unit
-
-
-def _keep_recent_rebuilt(points: tuple[tuple[datetime, float], ...], point: tuple[datetime, float], *,
-                         days: int) -> tuple[tuple[datetime, float], ...]:
-    """keep_recent as it was: the window rebuilt from every point."""
-    since = point[0] - timedelta(days=max(1, days))
-    best: dict[object, tuple[datetime, float]] = {}
-    for at, total in (*points, point):
-        if at < since:
-            continue
-        day = at.astimezone(UTC).date()
-        kept = best.get(day)
-        if kept is None or total > kept[1] or (total == kept[1] and at > kept[0]):
-            best[day] = (at, total)
-    return tuple(sorted(best.values()))
-
-
-def test_the_recent_window_extended_from_its_ends_is_the_rebuilt_one() -> None:
-    rng = random.Random(3)
-    for days in (1, 7, 30):
-        kept: tuple[tuple[datetime, float], ...] = ()
-        at = datetime(2026, 1, 1, tzinfo=UTC)
-        for _ in range(400):
-            # same moment, same day, next days, or a long gap; totals that tie often
-            at += rng.choice((timedelta(0), timedelta(hours=rng.randint(1, 5)), timedelta(days=1),
-                              timedelta(days=rng.randint(2, 40))))
-            point = (at, float(rng.randint(60, 64)))
-            expected = _keep_recent_rebuilt(kept, point, days=days)
-            kept = keep_recent(kept, point, days=days)
-            assert kept == expected
 
 
 def _usage_measures_rescanned(s: AccountSignals, a: int) -> tuple[object, ...]:
