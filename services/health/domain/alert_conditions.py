@@ -34,8 +34,16 @@ class Condition:
     magnitude: float
     baseline: float | None
     episode_start: datetime
-    reasons: tuple[Reason, ...]
+    explained: tuple[Reason, ...] | Callable[[], tuple[Reason, ...]]
+    """The reasons, or how to find them when they are needed: most conditions that hold are not
+    reported at a point (the alert is open already, or held back), and grade_red's reasons (the
+    score's main drivers) cost as much as an explanation."""
     step: float | None = None
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        explained = self.explained
+        return explained if isinstance(explained, tuple) else explained()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +73,9 @@ class AlertContext:
 def _grade_red(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition | None:
     if ctx.current.grade != "red":
         return None
-    return Condition(ctx.severity("high"), ctx.current.total, None, ctx.detected_on,
-                      tuple(top_reasons(ctx.current, 3)))
+    current = ctx.current
+    return Condition(ctx.severity("high"), current.total, None, ctx.detected_on,
+                     lambda: tuple(top_reasons(current, 3)))
 
 
 def _score_drop(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition | None:
@@ -145,6 +154,8 @@ def _usage_decline(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition
 
 def _negative_feedback(ctx: AlertContext, open_alert: OpenAlert | None) -> Condition | None:
     r = ctx.rules
+    if not ctx.signals.negative_feedback and r.negative_feedback_count > 0:
+        return None
     since = ctx.as_of - timedelta(days=r.negative_feedback_days)
     run = [n for n in ctx.signals.negative_feedback if since < n.stamp.at <= ctx.as_of]
     if open_alert is not None:

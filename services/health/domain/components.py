@@ -157,7 +157,13 @@ def score_relationship(s: AccountSignals, ctx: ScoringContext) -> ComponentScore
     linked = [i for i in s.interactions if i.contact_id]
     if not s.contacts and not linked:
         return missing_component("relationship", "no contacts recorded yet")
-    gone = {c.contact_id for c in s.contacts.values() if not c.active}
+    gone: set[str] = set()
+    active_contacts = 0
+    for c in s.contacts.values():  # a loop, not two comprehensions: this runs at every point
+        if c.active:
+            active_contacts += 1
+        else:
+            gone.add(c.contact_id)
     open_departures = unreplaced_departures(s, a)
     days_unreplaced: dict[str, int | None] = {"champion": None, "exec_sponsor": None}
     sentences = []
@@ -179,6 +185,6 @@ def score_relationship(s: AccountSignals, ctx: ScoringContext) -> ComponentScore
         "champion_unreplaced_days": days_unreplaced["champion"],
         "exec_sponsor_unreplaced_days": days_unreplaced["exec_sponsor"],
         "unreplaced_departures": len(open_departures), "engaged_contacts": len(engaged),
-        "active_contacts": sum(1 for c in s.contacts.values() if c.active),
+        "active_contacts": active_contacts,
     }
     return component("relationship", [key_part, engaged_part], facts)

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from services.health.domain.signals import AccountSignals
+from shared.contracts import Contract, ContractHistory, Term
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +33,29 @@ class ContractSummary:
         return None if self.renewal_date is None else (self.renewal_date - on).days
 
 
+_LAST: list[tuple[ContractHistory, str | None, list[tuple[Contract, Term]], ContractSummary]] = []
+"""The last summary made: consecutive points of one account (its midnights above all) mostly read the
+same contracts on days with the same terms in force, and then the summary is the same."""
+
+
 def contract_summary(signals: AccountSignals, on: date) -> ContractSummary:
     history = signals.contracts
     in_force = [(contract, term) for contract in history.contracts.values()
                 if (term := contract.term_on(on)) is not None]
+    # The CRM's word (account.updated) over the billing system's, when it has one.
+    segment = signals.profile_value("segment") or history.segment
+    if _LAST:
+        last_history, last_segment, last_in_force, summary = _LAST[0]
+        # A summary is a function of the history, the segment and the (contract, term) pairs in force.
+        if last_history is history and last_segment == segment and len(last_in_force) == len(in_force) \
+                and all(a is c and b is t for (a, b), (c, t) in zip(last_in_force, in_force, strict=True)):
+            return summary
+    summary = _summary(history, segment, in_force)
+    _LAST[:] = [(history, segment, in_force, summary)]
+    return summary
+
+
+def _summary(history: ContractHistory, segment: str | None, in_force: list[tuple[Contract, Term]]) -> ContractSummary:
     arr_by_currency: dict[str, Decimal] = {}
     for _, term in in_force:
         arr_by_currency[term.currency] = arr_by_currency.get(term.currency, Decimal(0)) + term.arr
@@ -49,7 +69,6 @@ def contract_summary(signals: AccountSignals, on: date) -> ContractSummary:
         renewal_date=min(renewals) if renewals else None,
         first_start=history.first_start,
         products=tuple(sorted({p for _, t in in_force for p in t.products})),
-        # the CRM's word (account.updated) over the billing system's, when it has one
-        segment=signals.profile_value("segment") or history.segment,
+        segment=segment,
         evidence_event_ids=tuple(sorted(t.event_id for _, t in in_force)),
     )

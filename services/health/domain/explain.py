@@ -121,14 +121,14 @@ def explain_change(previous: HealthScore | None, current: HealthScore) -> list[R
         before, after = previous.components.get(name), current.components.get(name)
         if after is None:
             continue
-        delta = round(_contribution(after) - _contribution(before), 1)
+        drift = _contribution(after) - _contribution(before)
+        delta = round(drift, 1)
         if after.score is None:
             if before is not None and before.score is not None:
                 reasons.append(Reason(name, delta, f"{name} no longer measured: {after.missing}"))
             continue
         moved = _moved_parts(before, after)
         if abs(delta) < MIN_DELTA and not moved:
-            drift = _contribution(after) - _contribution(before)
             if drift and (smallest is None or abs(drift) > abs(smallest.delta)):
                 parts = _drifted_parts(before, after)
                 smallest = Reason(name, round(drift, 2), "; ".join(p.detail for p in parts), _evidence(parts))
@@ -157,7 +157,6 @@ def _moved_parts(before: ComponentScore | None, after: ComponentScore) -> list[P
     """Parts of `after` whose score moved by at least one point, largest weighted move first (two at
     most); a part that has data now and had none before counts as moved."""
     old = {p.name: p.score for p in before.parts} if before else {}
-    shares = _part_shares(after)
     moves = []
     for p in after.parts:
         if p.score is None:
@@ -165,8 +164,12 @@ def _moved_parts(before: ComponentScore | None, after: ComponentScore) -> list[P
         was = old.get(p.name)
         change = p.score - (was if was is not None else 100.0)
         if was is None or abs(change) >= 1.0:
-            moves.append((abs(change) * shares.get(p.name, 0.0), p))
-    return [p for _, p in sorted(moves, key=lambda m: -m[0])[:2]]
+            moves.append((abs(change), p))
+    if not moves:  # most components at most points: nothing to weigh
+        return []
+    shares = _part_shares(after)
+    return [p for _, p in sorted([(change * shares.get(p.name, 0.0), p) for change, p in moves],
+                                 key=lambda m: -m[0])[:2]]
 
 
 def _drifted_parts(before: ComponentScore | None, after: ComponentScore) -> list[Part]:

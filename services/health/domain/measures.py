@@ -101,6 +101,19 @@ def _window_mask(latest_day: int, first: int, last: int) -> int:
     return ((1 << (high - low + 1)) - 1) << (latest_day - high)
 
 
+def window_users(signals: AccountSignals, first: int, last: int) -> tuple[int, int]:
+    """`active_users` and `user_days` of [first, last] in one pass."""
+    if signals.latest_day is None:
+        return 0, 0
+    window = _window_mask(signals.latest_day, first, last)
+    users = days = 0
+    for mask in signals.user_activity.values():
+        if hit := mask & window:
+            users += 1
+            days += hit.bit_count()
+    return users, days
+
+
 def active_users(signals: AccountSignals, first: int, last: int) -> int:
     """Distinct users active in the days [first, last]."""
     if signals.latest_day is None:
@@ -109,20 +122,14 @@ def active_users(signals: AccountSignals, first: int, last: int) -> int:
     return sum(1 for mask in signals.user_activity.values() if mask & window)
 
 
-def user_days(signals: AccountSignals, first: int, last: int) -> int:
-    """Days users were active in [first, last], summed over users (40 users daily for 10 days: 400)."""
-    if signals.latest_day is None:
-        return 0
-    window = _window_mask(signals.latest_day, first, last)
-    return sum((mask & window).bit_count() for mask in signals.user_activity.values())
-
-
 def unreplaced_departures(signals: AccountSignals, as_of_day: int) -> list[Departure]:
     """Champion / sponsor departures up to `as_of_day` that no one has stepped into since.
 
     A replacement is any contact active on `as_of_day` who took the same role after the
     departure (joined with it, or changed into it), including the same person coming back.
     """
+    if not signals.departures:
+        return []
     roles_taken = [c for c in signals.contacts.values() if c.active and c.since.day <= as_of_day]
     return [
         d for d in signals.departures

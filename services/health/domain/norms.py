@@ -69,6 +69,9 @@ class CohortNorms:
     effective_from: datetime | None = None
     """Points at or after this time (event time) are scored with this version; it is when the version
     was built, so a replay scores each point with the version a live run had then."""
+    _features: dict[tuple[str | None, str], tuple[str, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
+    """`features` as answered so far: the norms never change, and every evaluation point asks."""
 
     def norm(self, cohort: str | None, measure: str) -> Norm | None:
         """The cohort's norm for the measure, else the norm over all accounts, else None."""
@@ -79,8 +82,13 @@ class CohortNorms:
         """The features the cohort's accounts use, each of which places an account's level. Every one
         counts, rare ones too: not using what similar accounts use is a finding (on the books tried,
         keeping only common features made the level rank churn worse)."""
-        measures = self.cohorts.get(cohort or ALL) or self.cohorts.get(ALL, {})
-        return sorted(name[len(prefix):] for name, n in measures.items() if name.startswith(prefix) and n.users)
+        known = self._features.get((cohort, prefix))
+        if known is None:
+            measures = self.cohorts.get(cohort or ALL) or self.cohorts.get(ALL, {})
+            known = tuple(sorted(name[len(prefix):] for name, n in measures.items()
+                                 if name.startswith(prefix) and n.users))
+            self._features[(cohort, prefix)] = known
+        return list(known)
 
 
 EMPTY_NORMS = CohortNorms(version=0)

@@ -35,6 +35,9 @@ class AlertState:
     """When, and of which kind, the account's recent episodes were raised (the budget; a year kept)."""
 
     def after(self, decisions: AlertDecisions, *, as_of: datetime) -> AlertState:
+        if not decisions.raised and not decisions.resolved:  # most points: only the onsets move
+            kept = tuple(r for r in self.recent_raises if as_of - r[0] < timedelta(days=366))
+            return AlertState(self.open, self.last_resolved, self.episodes, dict(decisions.onsets), kept)
         still_open = dict(self.open)
         resolved_at = dict(self.last_resolved)
         episodes = dict(self.episodes)

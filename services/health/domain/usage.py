@@ -29,14 +29,13 @@ from services.health.domain.measures import (
     Fact,
     Part,
     ScoringContext,
-    active_users,
     component,
     days_ago,
     missing_component,
     pct,
     plural,
     ramp,
-    user_days,
+    window_users,
 )
 from services.health.domain.norms import CohortNorms
 from services.health.domain.signals import ONBOARDING_DAYS, AccountSignals, onboarding_usage
@@ -103,35 +102,50 @@ def usage_measures(s: AccountSignals, as_of_day: int) -> UsageMeasures:
     a = as_of_day
     first_seen = s.first_seen_day if s.first_seen_day is not None else a
     age = max(0, a - first_seen)
-    recent_first = max(a - WINDOW_DAYS, first_seen)
+    recent_first, last = max(a - WINDOW_DAYS, first_seen), a - 1
     prior_known = a - 2 * WINDOW_DAYS >= first_seen
-
-    def qty(first: int, last: int) -> dict[str, float]:
-        out = {}
-        # Sorted and summed exactly: stored state comes back from JSONB in another key order, and the
-        # result must not depend on whether a batch boundary fell in between.
-        for feature, days in sorted(s.feature_days.items()):
-            total = math.fsum(q for d, q in days.items() if first <= d <= last)
-            if total:
-                out[feature] = total
-        return out
-
-    def active(first: int, last: int) -> int:
-        return sum(1 for d, n in s.event_days.items() if first <= d <= last and n)
-
-    has_users = bool(s.user_activity)
+    prior_first, prior_last = a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1
+    # One pass per measure over both windows (they do not overlap): this runs at every point.
+    active = prior_active = events = 0
+    for d, n in s.event_days.items():
+        if recent_first <= d <= last:
+            events += n
+            if n:
+                active += 1
+        elif prior_known and prior_first <= d <= prior_last and n:
+            prior_active += 1
+    qty: dict[str, float] = {}
+    prior_qty: dict[str, float] = {}
+    # Sorted and summed exactly: stored state comes back from JSONB in another key order, and the
+    # result must not depend on whether a batch boundary fell in between.
+    for feature, days in sorted(s.feature_days.items()):
+        recent_q: list[float] = []
+        prior_q: list[float] = []
+        for d, q in days.items():
+            if recent_first <= d <= last:
+                recent_q.append(q)
+            elif prior_known and prior_first <= d <= prior_last:
+                prior_q.append(q)
+        if recent_q and (total := math.fsum(recent_q)):
+            qty[feature] = total
+        if prior_q and (total := math.fsum(prior_q)):
+            prior_qty[feature] = total
+    users = prior_users = user_day_count = prior_user_days = None
+    if s.user_activity:
+        users, user_day_count = window_users(s, recent_first, last)
+        if prior_known:
+            prior_users, prior_user_days = window_users(s, prior_first, prior_last)
     return UsageMeasures(
         days_counted=max(0, a - recent_first),
-        active_days=active(recent_first, a - 1),
-        prior_active_days=active(a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if prior_known else None,
-        events=sum(n for d, n in s.event_days.items() if recent_first <= d <= a - 1),
-        qty=qty(recent_first, a - 1),
-        prior_qty=qty(a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if prior_known else {},
-        users=active_users(s, recent_first, a - 1) if has_users else None,
-        prior_users=active_users(s, a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) if has_users and prior_known else None,
-        daily_users=user_days(s, recent_first, a - 1) / max(1, a - recent_first) if has_users else None,
-        prior_daily_users=(user_days(s, a - 2 * WINDOW_DAYS, a - WINDOW_DAYS - 1) / WINDOW_DAYS
-                           if has_users and prior_known else None),
+        active_days=active,
+        prior_active_days=prior_active if prior_known else None,
+        events=events,
+        qty=qty,
+        prior_qty=prior_qty,
+        users=users,
+        prior_users=prior_users,
+        daily_users=None if user_day_count is None else user_day_count / max(1, a - recent_first),
+        prior_daily_users=None if prior_user_days is None else prior_user_days / WINDOW_DAYS,
         age_days=age,
     )
 
@@ -162,6 +176,8 @@ def level_score(share: float) -> float:
 def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
            cohort: str | None) -> tuple[Part, float] | None:
     """The account's usage level as a percentile (0-1) of its cohort, or None without norms to compare."""
+    if not norms.cohorts:
+        return None
     features = norms.features(cohort)
     if m.age_days < WINDOW_DAYS:  # young: against what established accounts did in their first days
         scale = WINDOW_DAYS / max(1, m.days_counted)
