@@ -33,7 +33,7 @@ lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks'
 	$(BIN)/ruff check shared services cli tests bench deploy
 	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
 		bench/signal_quality.py bench/alert_timing.py bench/expansion_misses.py bench/datasets \
-		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/scaleout.py bench/report.py bench/profile_top.py \
+		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/health_digest.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/scaleout.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
 schemas: install ## Regenerate docs/schemas/*.json and docs/asyncapi.yaml from the event models
