@@ -126,6 +126,12 @@ class Rescorer:
             norms = tables.cohort_norms
             latest = (await session.execute(sa.select(norms.c.effective_from, norms.c.accounts)
                                             .order_by(norms.c.version.desc()).limit(1))).first()
+            if latest is not None:
+                # Never before the latest version's start: a pass's limit can be ahead of every point (the wall
+                # clock's last midnight while no group is judged yet, or for a quiet group, with no account
+                # there to bring forward) and a later pass's behind it; starts out of order make "the version
+                # in force" depend on the order versions were built in (`NormsHistory.at` bisects the starts).
+                effective_from = max(effective_from, latest.effective_from)
             if latest is not None and effective_from - latest.effective_from < self._norms_refresh:
                 # ... unless the book has grown by a fifth since: a new installation's first norms come
                 # from its first few accounts, and a day is long to judge everyone else by them.

@@ -93,12 +93,15 @@ def test_soak_bench_samples_memory_and_lag(infra: Infra, tmp_path: Path) -> None
 
 
 def test_scaleout_bench_runs_one_two_three_instances_and_passes(infra: Infra, tmp_path: Path) -> None:
-    """Whether more instances were faster is the full run's figure: here, that every run applied each
-    event once (the same final state) and that the rescore passes split the book without a double."""
+    """Whether more instances were faster is the full run's figure: here, that every run applied each of
+    the book's events once and none published an output twice, that the runs ended in the same state, and
+    that the rescore passes split the book without a double."""
     figures = run_bench("scaleout", infra, tmp_path)
     assert [d["instances"] for d in figures["drain"]] == [1, 2, 3]
     assert [len(d["instances_cpu_s"]) for d in figures["drain"]] == [1, 2, 3]
     assert figures["each_event_applied_once"] is True and figures["rescore_each_account_once"] is True
+    assert figures["same_end_state"] is True
+    assert all(d["book_events_applied"] == figures["events"] for d in figures["drain"])
     assert [r["passes"] for r in figures["rescore"]] == [1, 2, 3]
     for run in figures["drain"]:
         positive(run, "events_per_s", "cpu_s_per_1000_events", "outputs.total", "digest.accounts.rows")

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from services.health.inbox import PROCESSED_PREFIX
 from services.health.service import HealthService, build_service
 from services.health.settings import HealthSettings
 from shared.events import parse_event, topic_kind
@@ -101,6 +102,14 @@ class Health(Harness[HealthSettings, HealthService]):
         """Run the batch handler on `events` in one transaction, as the consumer runner would (without
         Kafka in between), and let the relay publish what it emitted."""
         await self.handle([(parse_event(e), orjson.dumps(e)) for e in events])
+
+    async def applied(self, n: int) -> bool:
+        """Whether `n` of the canonical topics' records (or more) have been applied. Not every processed id:
+        the alert inbox records there the churn-risk records it reads back (health's own alerts among them),
+        which would count a test's last events as applied before they are."""
+        rows = await self.rows("SELECT count(*) FROM {s}.processed_events WHERE event_id NOT LIKE :inbox",
+                               inbox=f"{PROCESSED_PREFIX}%")
+        return bool(rows[0][0] >= n)
 
     async def produce(self, events: Iterable[dict[str, Any]]) -> None:
         """Send events to their canonical topics, as ingest does."""

@@ -14,7 +14,6 @@ import pytest
 from tests.infra import REPO, Infra
 from tests.integration.health.harness import (
     BUILT_IN_VERSION,
-    Health,
     Story,
     healthy,
     running,
@@ -26,11 +25,6 @@ from tests.kafka_utils import committed_offsets, wait_for
 pytestmark = pytest.mark.integration
 
 
-async def _scored(health: Health, n: int) -> bool:
-    rows = await health.rows("SELECT count(*) FROM {s}.processed_events")
-    return bool(rows[0][0] >= n)
-
-
 async def test_events_in_score_and_history_in_the_db_health_and_churn_risk_records_out(
     infra: Infra, schema: str, unique: str
 ) -> None:
@@ -40,7 +34,7 @@ async def test_events_in_score_and_history_in_the_db_health_and_churn_risk_recor
     events = steady.in_time_order() + leaving.in_time_order()
     async with running(settings_for(infra, schema=schema, unique=unique), consume=True) as health:
         await health.produce(events)
-        await wait_for(lambda: _scored(health, len(events)), timeout=60, what="every event applied")
+        await wait_for(lambda: health.applied(len(events)), timeout=60, what="every event applied")
         accounts = {r.account_id: r for r in await health.rows(
             "SELECT account_id, score, grade, scorecard_segment, scorecard_version, as_of, arr, renewal_date "
             "FROM {s}.accounts")}
@@ -112,7 +106,7 @@ async def test_each_alert_exactly_once_across_a_sigkill_between_db_commit_and_of
 
         worker = _start_worker(env)
         try:
-            await wait_for(lambda: _scored(health, len(events)), timeout=90, what="every event applied")
+            await wait_for(lambda: health.applied(len(events)), timeout=90, what="every event applied")
             alerts = await health.records(health.topics.churn_risk, at_least=len(stories))
             await asyncio.sleep(1.0)  # a second copy, if there were one, would have arrived by now
             alerts = await health.records(health.topics.churn_risk)
