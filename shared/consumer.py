@@ -274,7 +274,7 @@ class ConsumerRunner(Generic[Parsed]):
                         await applying.task
                 self._failed(exc, committing.records, rewind=[*committing.records, *later])
                 return False
-            self.caught_up = not await self._intake.behind()
+            self.caught_up = not await self._intake.behind(in_flight=later)
         if applying is not None:
             try:
                 applied: AppliedBatch = await applying.task

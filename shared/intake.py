@@ -10,6 +10,7 @@ batch it rewinds the consumer so everything is fetched again.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -71,24 +72,27 @@ class Intake:
             end = self._consumer.highwater(tp)
         return end is None or end > await self._consumer.position(tp)
 
-    async def behind(self) -> bool:
+    async def behind(self, in_flight: Sequence[ConsumerRecord[bytes, bytes]] = ()) -> bool:
         """Whether more than one batch of records waits beyond what has been handed over (as of the
         broker's last fetch responses), or what waits is not known (no partition owned, or one not
         fetched yet); records each partition's lag on the way. A steady stream always has a few
-        records waiting; a backlog is what matters."""
+        records waiting; a backlog is what matters. The lag is every record not yet committed, so it
+        counts the batches `in_flight` (handed over, their offsets not committed) as well; whether the
+        consumer is behind does not (they are on their way)."""
         owned = self._consumer.assignment()
         if not owned:
             # Not joined yet, or between a revoke and an assignment: whatever waits is unknown. Judged
             # caught up here, a restarted instance let the scheduler count silence from the last life's
             # watermarks while the backlog it had not read yet held older events of the same accounts.
             return True
+        flying = Counter(TopicPartition(r.topic, r.partition) for r in in_flight)
         waiting = 0
         for tp in owned:
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 return True
             lag = max(0, highwater - await self._consumer.position(tp)) + self._held.count(tp)
-            set_lag(self._service, tp, lag)
+            set_lag(self._service, tp, lag + flying[tp])
             waiting += lag
         return waiting > self._max_records
 

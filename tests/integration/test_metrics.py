@@ -61,10 +61,17 @@ async def test_lag_per_partition_follows_a_backlog_down_to_zero_and_ages_come_fr
 
     lag = {"service": plumbing.service, "topic": topic, "partition": "0"}
     async with deployed(infra, backlog, held_after_the_first_batch, consumer_max_records=10):
-        await asyncio.wait_for(second_batch.wait(), timeout=60)
-        # The first batch (10 records) committed and the runner measured what was left behind it.
-        assert _sample("orchard_consumer_lag", **lag) == 50
-        release.set()
+        try:
+            await asyncio.wait_for(second_batch.wait(), timeout=60)
+
+            async def first_committed() -> bool:
+                return _sample("orchard_consumer_lag", **lag) == 50
+
+            # The first batch (10 records) committed while the second is held in its handler: the lag is
+            # every record after it, the batches in flight (the held one, the one fetched behind it) too.
+            await wait_for(first_committed, timeout=30, what="the lag behind the first batch's commit")
+        finally:
+            release.set()  # a failed check must not leave the runner's stop waiting on the held batch
 
         async def drained() -> bool:
             return _sample("orchard_consumer_lag", **lag) == 0
