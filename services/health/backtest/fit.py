@@ -5,8 +5,9 @@ What is fitted, per segment: the component weights (a logistic regression of chu
 scores, weights in proportion to how much each lowers the risk, components seen too rarely keeping
 their current share), the grade bands (red for the riskiest share of snapshots, green for the safest
 half) and the churn probability by score band (isotonic, at least 30 snapshots a band). The alert
-kinds' precision comes from the same replay's alerts. Alert rules are not fitted: the budget and
-sustain rules are there to bound how often anyone is interrupted, not to be tuned to one book.
+kinds' precision comes from the same replay's alerts. Alert rules are fitted beside this, from the
+alerts each rule variant raised in the same replay (`alert_fit.py`: kinds switched off, sustain days);
+the budget is never loosened, since it bounds how often anyone is interrupted.
 """
 
 from __future__ import annotations
