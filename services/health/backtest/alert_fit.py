@@ -7,9 +7,10 @@ The rules for one set of accounts are chosen from those accounts' alerts alone (
    floor) is switched off: with that few alerts followed by churn or contraction, it costs more reading
    than it saves;
 2. **sustain days** of the health kinds left on, from the grid (`alert_variants.SUSTAIN_GRID`): the
-   variant with the highest value (each followed alert +1, each other -1/2; positive exactly when the
-   precision is above 1/3) among those raising at most `RATE_CAP` alerts per account-quarter (or the
-   rules in force's rate, if higher); ties keep the days in force, then the longer sustain.
+   variant with the highest value (`alert_variants.FALSE_ALERT_COST`: each alert followed by churn or
+   contraction 30 days or more later +1, each not followed -1/2) among those raising at most `RATE_CAP`
+   alerts per account-quarter (or the rules in force's rate, if higher); ties keep the days in force,
+   then the longer sustain.
 
 Out of fold: accounts are split in folds (the same assignment as the weights' fit); the rules for
 fold k are chosen from the other folds' accounts, and fold k's accounts are judged with what those

@@ -24,7 +24,7 @@ from typing import Any
 
 from services.health.backtest.replay import Scorecard
 from services.health.domain import AlertRules
-from shared.backtest.judging import FOLLOW_DAYS, AccountAlerts, RaisedAlert, alert_summary, judge_account
+from shared.backtest.judging import FOLLOW_DAYS, LEAD_DAYS, AccountAlerts, RaisedAlert, alert_summary, judge_account
 from shared.backtest.metrics import median, rounded
 from shared.backtest.outcomes import AccountOutcomes
 
@@ -36,9 +36,10 @@ FITTED_KINDS = (*HEALTH_KINDS, *ALONE_KINDS)
 SUSTAIN_GRID: Mapping[str, tuple[int, ...]] = {"grade_red": (3, 7, 14), "usage_decline": (7, 14, 21)}
 """Plus whatever the cards in force use. Nine sustain pairs: a variant costs a few per cent of a replay."""
 FALSE_ALERT_COST = 0.5
-"""An alert followed by churn or contraction counts +1, one that was not -1/2: a kind earns its place
-when at least one alert in three is followed (issue 8's precision bar), so the value is positive
-exactly when the precision is above 1/3."""
+"""The value of a set of alerts: +1 for each followed by churn or contraction at least 30 days later
+(early enough to act on: issue 8's recall is counted 30 days ahead), 0 for one followed sooner (true,
+too late to help), -1/2 for one not followed. Positive exactly when more than one alert in three is
+followed in time: issue 8's precision bar, counted on the alerts that help."""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -124,10 +125,12 @@ class Tally:
     judgeable: int
     followed: int
     quarters: float
+    timely: int = 0
+    """Followed alerts raised at least `LEAD_DAYS` before what followed them: early enough to act on."""
 
     @property
     def value(self) -> float:
-        return self.followed - FALSE_ALERT_COST * (self.judgeable - self.followed)
+        return self.timely - FALSE_ALERT_COST * (self.judgeable - self.followed)
 
     @property
     def rate(self) -> float:
@@ -135,13 +138,14 @@ class Tally:
 
 
 def tally(judged: Iterable[Judged]) -> Tally:
-    raised = judgeable = followed = days = 0
+    raised = judgeable = followed = days = timely = 0
     for j in judged:
         raised += len(j.alerts.judged)
         judgeable += sum(a.judgeable for a in j.alerts.judged)
         followed += sum(a.judgeable and a.hit for a in j.alerts.judged)
+        timely += sum(lead is not None and lead >= LEAD_DAYS for lead in j.leads)
         days += j.alerts.customer_days
-    return Tally(raised, judgeable, followed, days / (365.25 / 4))
+    return Tally(raised, judgeable, followed, days / (365.25 / 4), timely)
 
 
 def kind_tallies(judged: Sequence[Judged]) -> dict[str, tuple[int, int]]:

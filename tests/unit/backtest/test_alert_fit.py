@@ -20,6 +20,7 @@ from services.health.backtest.alert_variants import (
     Variant,
     current_variant,
     judge,
+    tally,
     variant_grid,
 )
 from services.health.domain import DEFAULT_SCORECARDS, Scorecard, scorecard_to_json, validate_scorecard
@@ -169,3 +170,15 @@ def test_fitted_rules_make_a_valid_proposal_even_where_the_weights_were_kept() -
 def test_the_rules_in_force_are_one_of_the_variants() -> None:
     assert current_variant(SMB) in GRID and len(GRID) == len(set(GRID)) == 16
     assert all(v.rules(SMB).budget == SMB.budget for v in GRID)
+
+
+def test_an_alert_followed_too_late_to_act_on_is_worth_nothing_and_one_not_followed_costs_half() -> None:
+    churn = date(2025, 9, 1)
+    early, late, wrong = (_book(name, churn=c, alerts=_same(RaisedAlert("grade_red", _at(day))))
+                          for name, c, day in (("early", churn, churn - timedelta(40)),
+                                               ("late", churn, churn - timedelta(10)),
+                                               ("wrong", None, date(2025, 3, 1))))
+    judged = [judge(b, 0, frozenset(), horizon=HORIZON) for b in (early, late, wrong)]
+    t = tally(judged)
+    assert (t.judgeable, t.followed, t.timely) == (3, 2, 1)
+    assert t.value == 1 - 0.5
