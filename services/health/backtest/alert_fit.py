@@ -40,6 +40,7 @@ from services.health.backtest.alert_variants import (
     kind_tallies,
     tally,
 )
+from services.health.backtest.fit import MIN_PRECISION_JUDGED
 from services.health.backtest.replay import ALERT_KINDS, Scorecard
 from services.health.domain import AlertRules
 from services.health.domain.calibration import Calibration
@@ -52,8 +53,6 @@ CONFIDENCE_Z = 1.645
 """One-sided 95%."""
 RATE_CAP = 0.5
 """Alerts per account-quarter: issue 8's bar (one every two quarters)."""
-MIN_PRECISION_JUDGED = 10
-"""Judgeable alerts of a kind before the segment's own precision is put on its card."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,9 @@ RED_SHARE = 0.15
 GREEN_SHARE = 0.5
 BAND_HYSTERESIS = 4.0
 """Points between entering and leaving a band, as the built-in cards have, so noise does not flap it."""
+MIN_PRECISION_JUDGED = 10
+"""Judgeable alerts of a kind before its precision goes on a card (and on every alert of that kind):
+a precision of 0 from one alert is not a measure."""
 MIN_SNAPSHOTS = 60
 """A segment with fewer judged snapshots (or no churn among them) keeps its current card."""
 
@@ -103,7 +106,7 @@ def calibrate(rows: Sequence[ScoredSnapshot], cards: Mapping[str, Scorecard], *,
     """Per segment with enough snapshots: the proposed card (fitted on all its rows) and the figures of
     the current and proposed cards on the same snapshots, the proposed ones out of fold."""
     precision = {kind: p["precision"] for kind, p in alerts.get("precision_by_kind", {}).items()
-                 if p.get("precision") is not None}
+                 if p.get("precision") is not None and p.get("judgeable", 0) >= MIN_PRECISION_JUDGED}
     segments: dict[str, Any] = {}
     proposed: dict[str, Scorecard] = {}
     def card_segment(row: ScoredSnapshot) -> str:  # an account of a segment without a card of its own: default
