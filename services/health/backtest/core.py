@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from services.health.backtest.alert_variants import AccountAlertBook
 from services.health.backtest.replay import (
     ALERT_KINDS,
     COMPONENTS,
@@ -53,6 +54,8 @@ class AccountResult:
     unscored_snapshots: int
     evaluations: int
     skipped_events: int
+    alert_book: AccountAlertBook | None = None
+    """The alerts each alert-rule variant would have raised (calibration asks for them; None otherwise)."""
 
 
 def run_backtest(histories: Iterable[AccountHistory], *, horizon: datetime, scorecards: Mapping[str, Scorecard],
@@ -100,9 +103,11 @@ def summarise(results: Sequence[AccountResult], *, horizon: datetime, settings: 
 
 
 def backtest_account(history: AccountHistory, *, horizon: datetime, scorecards: Mapping[str, Scorecard],
-                     settings: BacktestSettings, norms: NormsHistory = NO_NORMS) -> AccountResult | None:
+                     settings: BacktestSettings, norms: NormsHistory = NO_NORMS,
+                     alert_variants: Sequence[Mapping[str, Scorecard]] = ()) -> AccountResult | None:
     """One account's rows and judged alerts; None when it has no event up to the horizon. Events after
-    the horizon are not read at all: the backtest knows what was known at the horizon, no more."""
+    the horizon are not read at all: the backtest knows what was known at the horizon, no more.
+    `alert_variants`: cards differing in their alert rules only, whose alerts go in `alert_book`."""
     events = tuple(e for e in history.events if e.occurred_at <= horizon)
     if not events:
         return None
@@ -113,7 +118,8 @@ def backtest_account(history: AccountHistory, *, horizon: datetime, scorecards: 
     last_day = outcomes.last_active_day()
     until = horizon if last_day is None else min(horizon, end_of_day(last_day))
     replay = replay_account(history.account_id, events, scorecards=scorecards,
-                            snapshots=[s.at for s in snapshots], until=until, norms=norms)
+                            snapshots=[s.at for s in snapshots], until=until, norms=norms,
+                            alert_variants=alert_variants)
     usage = usage_days(events)
     scores = {s.at: s for s in replay.snapshot_scores}
     rows = []
@@ -133,4 +139,6 @@ def backtest_account(history: AccountHistory, *, horizon: datetime, scorecards: 
         has_contract=bool(outcomes.coverage), candidate_snapshots=len(candidates),
         unscored_snapshots=len(snapshots) - len(rows), evaluations=replay.evaluations,
         skipped_events=replay.skipped_events,
+        alert_book=AccountAlertBook(history.account_id, outcomes.segment, outcomes, first, replay.variant_alerts)
+        if alert_variants else None,
     )

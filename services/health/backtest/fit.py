@@ -5,8 +5,9 @@ What is fitted, per segment: the component weights (a logistic regression of chu
 scores, weights in proportion to how much each lowers the risk, components seen too rarely keeping
 their current share), the grade bands (red for the riskiest share of snapshots, green for the safest
 half) and the churn probability by score band (isotonic, at least 30 snapshots a band). The alert
-kinds' precision comes from the same replay's alerts. Alert rules are not fitted: the budget and
-sustain rules are there to bound how often anyone is interrupted, not to be tuned to one book.
+kinds' precision comes from the same replay's alerts. Alert rules are fitted beside this, from the
+alerts each rule variant raised in the same replay (`alert_fit.py`: kinds switched off, sustain days);
+the budget is never loosened, since it bounds how often anyone is interrupted.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ RED_SHARE = 0.15
 GREEN_SHARE = 0.5
 BAND_HYSTERESIS = 4.0
 """Points between entering and leaving a band, as the built-in cards have, so noise does not flap it."""
+MIN_PRECISION_JUDGED = 10
+"""Judgeable alerts of a kind before its precision goes on a card (and on every alert of that kind):
+a precision of 0 from one alert is not a measure."""
 MIN_SNAPSHOTS = 60
 """A segment with fewer judged snapshots (or no churn among them) keeps its current card."""
 
@@ -102,7 +106,7 @@ def calibrate(rows: Sequence[ScoredSnapshot], cards: Mapping[str, Scorecard], *,
     """Per segment with enough snapshots: the proposed card (fitted on all its rows) and the figures of
     the current and proposed cards on the same snapshots, the proposed ones out of fold."""
     precision = {kind: p["precision"] for kind, p in alerts.get("precision_by_kind", {}).items()
-                 if p.get("precision") is not None}
+                 if p.get("precision") is not None and p.get("judgeable", 0) >= MIN_PRECISION_JUDGED}
     segments: dict[str, Any] = {}
     proposed: dict[str, Scorecard] = {}
     def card_segment(row: ScoredSnapshot) -> str:  # an account of a segment without a card of its own: default

@@ -9,6 +9,11 @@ norm sample at each month end (it depends on the events alone), then the replay 
 
 Everything else in the backtest depends only on this module's outputs, so that a new evaluation path
 is judged by changing this file alone.
+
+Alert-rule variants (for calibration) ride on the same pass: the score never reads the alert rules, so
+each variant's alerts are its own `evaluate_alerts` over the very evaluations the cards in force made,
+with its own alert state: what `advance` with the variant's cards would raise, for a few per cent of a
+replay each instead of a whole replay (tests/unit/backtest/test_alert_variants.py holds them equal).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.health.domain import (
@@ -24,6 +29,8 @@ from services.health.domain import (
     COMPONENTS,
     DEFAULT_SCORECARDS,
     NO_NORMS,
+    AlertState,
+    Evaluation,
     NormsHistory,
     Scorecard,
     SignalEvent,
@@ -33,11 +40,14 @@ from services.health.domain import (
     build_norms,
     component_scores,
     contract_summary,
+    evaluate_alerts,
     norm_sample,
     norms_effective_from,
+    scorecard_for,
     validate_scorecard,
 )
 from services.health.domain.signals import EMPTY_SIGNALS
+from services.health.domain.state import ScorePoint
 from shared.backtest.judging import RaisedAlert
 from shared.days import day_number
 from shared.events import Envelope
@@ -67,6 +77,8 @@ class AccountReplay:
     """Newly raised churn-risk alerts (escalations of an open alert are not new alerts)."""
     evaluations: int
     skipped_events: int
+    variant_alerts: tuple[tuple[RaisedAlert, ...], ...] = ()
+    """Per alert-rule variant asked for, in order: the alerts it would have raised instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +134,17 @@ def norms_from_samples(samples: Iterable[NormSample]) -> NormsHistory:
 
 
 def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: Mapping[str, Scorecard],
-                   snapshots: Sequence[datetime], until: datetime, norms: NormsHistory = NO_NORMS) -> AccountReplay:
+                   snapshots: Sequence[datetime], until: datetime, norms: NormsHistory = NO_NORMS,
+                   alert_variants: Sequence[Mapping[str, Scorecard]] = ()) -> AccountReplay:
     """`events` in event-time order (a live feed's order); snapshots before the first event or after
     `until` are not scored. A snapshot falls between points: the account is advanced to it (its
-    midnights), and its score there is what a read of its health at that moment shows."""
+    midnights), and its score there is what a read of its health at that moment shows.
+
+    `alert_variants`: other cards that differ from `scorecards` in their alert rules only; the alerts
+    each would have raised come back in `variant_alerts`."""
     if not events:
-        return AccountReplay(account_id, (), (), 0, 0)
+        return AccountReplay(account_id, (), (), 0, 0, tuple(() for _ in alert_variants))
+    variants = [_Variant(cards) for cards in alert_variants]
     converted = _signal_events(events)
     first = events[0].occurred_at
     wanted = sorted(s for s in snapshots if first <= s <= until)
@@ -141,6 +158,8 @@ def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: M
             batch.append(converted[position])
             position += 1
         moved = advance(account, batch, scorecards=scorecards, norms=norms, until=at)
+        for variant in variants:
+            variant.follow(account_id, account.recent_scores, moved.evaluations)
         account = moved.account
         evaluations += len(moved.evaluations)
         skipped += len(moved.rejected)
@@ -150,4 +169,29 @@ def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: M
             s = account.score
             parts = {f"{c.name}.{p.name}": p.score for c in s.components.values() for p in c.parts}
             scores.append(SnapshotScore(at, s.total, s.grade, component_scores(s), parts))
-    return AccountReplay(account_id, tuple(scores), tuple(alerts), evaluations, skipped)
+    return AccountReplay(account_id, tuple(scores), tuple(alerts), evaluations, skipped,
+                         tuple(tuple(v.raised) for v in variants))
+
+
+class _Variant:
+    """One alert-rule variant's alert state, advanced over the evaluations the cards in force made
+    (the same arguments `domain.evaluate` passes to `evaluate_alerts`, the variant's card and state)."""
+
+    def __init__(self, cards: Mapping[str, Scorecard]) -> None:
+        self.cards = cards
+        self.state = AlertState()
+        self.raised: list[RaisedAlert] = []
+
+    def follow(self, account_id: str, history: tuple[ScorePoint, ...], evaluations: Sequence[Evaluation]) -> None:
+        for e in evaluations:
+            as_of = e.score.as_of
+            decisions = evaluate_alerts(
+                account_id=account_id, previous=e.previous, current=e.score, score_history=history,
+                open_alerts=self.state.open, signals=e.signals, scorecard=scorecard_for(e.contract.segment, self.cards),
+                as_of=as_of, last_resolved=self.state.last_resolved, episodes=self.state.episodes,
+                onsets=self.state.onsets, recent_raises=self.state.recent_raises,
+                contract=e.contract if as_of.utcoffset() == timedelta(0) else None, change=e.reasons)
+            self.state = self.state.after(decisions, as_of=as_of)
+            self.raised.extend(RaisedAlert(d.kind, d.occurred_at, d.severity)
+                               for d in decisions.raised if d.action == "raised")
+            history = e.recent_scores

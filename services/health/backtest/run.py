@@ -33,9 +33,11 @@ def backtest_archive(archive: Archive, *, horizon: datetime, scorecards: Mapping
 
 
 def replay_archive(archive: Archive, *, horizon: datetime, scorecards: Mapping[str, Scorecard],
-                   settings: BacktestSettings, workers: int = 1) -> list[AccountResult]:
+                   settings: BacktestSettings, workers: int = 1,
+                   alert_variants: Sequence[Mapping[str, Scorecard]] = ()) -> list[AccountResult]:
     """Two passes, as the service works: every account's norm samples at each refresh (the cohort norms
-    a live run would have rebuilt), then every account's replay with those norms; in account order."""
+    a live run would have rebuilt), then every account's replay with those norms; in account order.
+    `alert_variants`: cards differing in their alert rules only (calibration), replayed in the same pass."""
     if archive.first is None:
         return []
     refreshes = norm_refreshes(archive.first, horizon)
@@ -43,12 +45,12 @@ def replay_archive(archive: Archive, *, horizon: datetime, scorecards: Mapping[s
         norms = norms_from_samples(s for chunk in _chunks(archive, CHUNK_ACCOUNTS)
                                    for s in _sample_chunk(chunk, horizon, refreshes))
         return [r for chunk in _chunks(archive, CHUNK_ACCOUNTS)
-                for r in _replay_chunk(chunk, horizon, scorecards, settings, norms)]
+                for r in _replay_chunk(chunk, horizon, scorecards, settings, norms, alert_variants)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         sampled = [pool.submit(_sample_chunk, chunk, horizon, refreshes)
                    for chunk in _chunks(archive, CHUNK_ACCOUNTS)]
         norms = norms_from_samples(s for future in sampled for s in future.result())
-        futures = [pool.submit(_replay_chunk, chunk, horizon, scorecards, settings, norms)
+        futures = [pool.submit(_replay_chunk, chunk, horizon, scorecards, settings, norms, alert_variants)
                    for chunk in _chunks(archive, CHUNK_ACCOUNTS)]
         return [r for future in futures for r in future.result()]
 
@@ -69,11 +71,12 @@ def _chunks(archive: Archive, size: int) -> Iterator[Chunk]:
 
 
 def _replay_chunk(chunk: Sequence[tuple[str, list[bytes]]], horizon: datetime, scorecards: Mapping[str, Scorecard],
-                  settings: BacktestSettings, norms: NormsHistory) -> list[AccountResult]:
+                  settings: BacktestSettings, norms: NormsHistory,
+                  alert_variants: Sequence[Mapping[str, Scorecard]] = ()) -> list[AccountResult]:
     out = []
     for account_id, lines in chunk:
         result = backtest_account(history_from_lines(account_id, lines), horizon=horizon, scorecards=scorecards,
-                                  settings=settings, norms=norms)
+                                  settings=settings, norms=norms, alert_variants=alert_variants)
         if result is not None:
             out.append(result)
     return out

@@ -56,11 +56,21 @@ def test_the_calibration_command_proposes_valid_cards_and_judges_them_out_of_fol
     assert calibrate_main(["--events", str(FIXTURE), "--out", str(tmp_path), "--folds", "3"]) == 0
     report = json.loads((tmp_path / "calibration.json").read_text())
     assert set(report["segments"]) <= {"enterprise", "mid_market", "smb", "default"}
+    alerts = report["alert_rules"]["segments"]
     for segment, figures in report["segments"].items():
         proposal = tmp_path / "proposed" / f"{segment}.json"
-        if "kept" in figures:
+        rules = alerts.get(segment, {})
+        proposed_rules = rules.get("proposed", rules.get("current"))
+        if "kept" in figures and proposed_rules == rules.get("current"):
             assert not proposal.exists()
             continue
         card = validate_scorecard(json.loads(proposal.read_text()))
         assert card.segment == segment and card.calibration is not None
-        assert figures["judged_out_of_fold"] > 0 and 0.0 <= figures["auc"]["proposed_out_of_fold"] <= 1.0
+        if proposed_rules is not None:
+            assert (sorted(card.alerts.enabled), card.alerts.grade_red_sustain_days) == (
+                proposed_rules["enabled"], proposed_rules["grade_red_sustain_days"]), "the fitted rules are on it"
+        if "kept" not in figures:
+            assert figures["judged_out_of_fold"] > 0 and 0.0 <= figures["auc"]["proposed_out_of_fold"] <= 1.0
+    book = report["alert_rules"]["book"]
+    assert book["current"]["raised"] > 0, "the book's alerts were judged"
+    assert book["proposed_out_of_fold"]["alerts_per_account_quarter"] is not None

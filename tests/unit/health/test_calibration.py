@@ -108,13 +108,15 @@ def test_the_fit_weighs_what_predicts_churn_and_is_judged_on_accounts_it_never_s
     weights = fit_weights(rows, current)
     assert weights["usage"] > 3 * weights["engagement"]
     result = calibrate(rows, {"smb": card, "default": DEFAULT_SCORECARDS["default"]},
-                       alerts={"precision_by_kind": {"grade_red": {"precision": 0.4}}}, folds=5, seed=0)
+                       alerts={"precision_by_kind": {"grade_red": {"precision": 0.4, "judgeable": 50},
+                                                           "champion_left": {"precision": 0.0, "judgeable": 1}}},
+                       folds=5, seed=0)
     smb = result["segments"]["smb"]
     assert smb["judged_out_of_fold"] == len(rows)
     assert smb["auc"]["proposed_out_of_fold"] > smb["auc"]["current_as_scored"] + 0.1
     proposed = result["proposed"]["smb"]
     assert proposed.version == card.version + 1 and proposed.calibration is not None
-    assert proposed.calibration.kind_precision == {"grade_red": 0.4}
+    assert proposed.calibration.kind_precision == {"grade_red": 0.4}, "no precision from a single alert"
     assert validate_scorecard(scorecard_to_json(proposed)) == proposed, "the proposal is a valid PUT body"
     rates = smb["churn_rate_by_grade"]["proposed_out_of_fold"]
     assert rates["red"]["churn_rate"] > 2 * rates["green"]["churn_rate"]
