@@ -159,6 +159,9 @@ class ConsumerRunner(Generic[Parsed]):
         self._released: Records = ()  # released by the intake, not yet handed to a transaction
         self._applying: _Step | None = None  # the batch whose transaction runs
         self._committing: _Step | None = None  # the batch (committed in the DB) whose offsets go
+        # Handed over, not yet committed in the DB: the batch applying and, while a step awaits, the one
+        # behind it. `settled_groups` counts them: an event the scheduler cannot see waiting would be late.
+        self._unapplied: Records = ()
         self._records_at: dict[int, float] = {}  # partition number -> when a fetch last brought records
 
     def quiet_partitions(self, quiet_s: float) -> set[int]:
@@ -177,8 +180,7 @@ class ConsumerRunner(Generic[Parsed]):
         this runner is not consuming (a tool or a test feeding its handler directly): nothing to go by."""
         if not self._consuming:
             return None
-        applying = self._applying.records if self._applying is not None else ()
-        return await self._intake.settled([*applying, *self._released])
+        return await self._intake.settled([*self._unapplied, *self._released])
 
     @property
     def healthy(self) -> bool:
@@ -264,7 +266,7 @@ class ConsumerRunner(Generic[Parsed]):
         committing, self._committing = self._committing, None
         applying, self._applying = self._applying, None
         later = [*(applying.records if applying else ()), *(upcoming.records if upcoming else ())]
-        self._released = ()
+        self._unapplied, self._released = later, ()
         if committing is not None:
             try:
                 await committing.task
@@ -273,6 +275,7 @@ class ConsumerRunner(Generic[Parsed]):
                     with contextlib.suppress(Exception):
                         await applying.task
                 self._failed(exc, committing.records, rewind=[*committing.records, *later])
+                self._unapplied = ()
                 return False
             self.caught_up = not await self._intake.behind(in_flight=later)
         if applying is not None:
@@ -280,11 +283,13 @@ class ConsumerRunner(Generic[Parsed]):
                 applied: AppliedBatch = await applying.task
             except Exception as exc:
                 self._failed(exc, applying.records, rewind=later)
+                self._unapplied = ()
                 return False
             BATCH_SECONDS.labels(self._service).observe(time.perf_counter() - applying.started)
             if applied.written and self._on_committed is not None:
                 self._on_committed()
             self._committing = _Step(applying.records, asyncio.create_task(self.commit_offsets(applying.records)))
+            self._unapplied = upcoming.records if upcoming is not None else ()
         if upcoming is not None:
             applied_later = self._applier.apply(upcoming.events, upcoming.poison, batch=len(upcoming.records))
             task = asyncio.create_task(applied_later)
@@ -323,6 +328,7 @@ class ConsumerRunner(Generic[Parsed]):
                 with contextlib.suppress(BaseException):
                     step.task.result()  # retrieved, so that asyncio does not report it unread
         self._applying = self._committing = None
+        self._unapplied = ()
 
     async def apply_batch(self, events: Sequence[ConsumedEvent[Parsed]]) -> AppliedBatch:
         """Apply already parsed events as one batch, as a fetched batch is (processed ids, the handler on

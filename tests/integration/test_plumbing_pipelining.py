@@ -9,6 +9,7 @@ import asyncio
 import signal
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,9 +21,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.consumer import BatchContext, ConsumedEvent, ConsumerRunner
 from shared.runtime import Runtime
 from tests.infra import Infra
-from tests.integration.plumbing_harness import Setup, counts, make_events, settings_for, start_worker, total, total_is
+from tests.integration.plumbing_harness import (
+    Setup,
+    counts,
+    deployed,
+    make_events,
+    settings_for,
+    start_worker,
+    total,
+    total_is,
+)
 from tests.integration.plumbing_service import VERSIONS, build
-from tests.kafka_utils import committed_offsets, end_offsets, produce, wait_for
+from tests.kafka_utils import committed_offsets, create_topic, end_offsets, envelope, produce, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +133,43 @@ async def test_sigkill_with_a_batch_and_the_one_fetched_behind_it_durable_replay
     finally:
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 60) == 0
+
+
+async def test_the_batches_handed_over_count_as_pending_for_the_scheduler_while_one_applies(
+    infra: Infra, plumbing: Setup, unique: str
+) -> None:
+    """`settled_groups` (what the scheduled passes read: the earliest event time still to be applied per
+    group read to the end) must count the batch whose transaction runs and the one parsed behind it. Were
+    they missed while a pipeline step awaits, a pass would bring their accounts past their events, and
+    the events would arrive late (the demo once read a healthy account red that way)."""
+    topic = f"test.pending.{unique}"
+    await create_topic(infra.kafka_bootstrap, topic, partitions=1)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    events = [(f"acct-{i % 3}", envelope(event_id=f"pending-{unique}-{i}", account_id=f"acct-{i % 3}",
+                                         occurred_at=start + timedelta(hours=i))) for i in range(20)]
+    await produce(infra.kafka_bootstrap, topic, events)
+    counting = build(plumbing.schema, plumbing.out_topic)
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def first_batch_held(ctx: BatchContext, batch: Sequence[ConsumedEvent]) -> None:
+        if not release.is_set():
+            held.set()
+            await release.wait()
+        await counting.handle(ctx, batch)
+
+    setup = Setup(plumbing.schema, topic, plumbing.out_topic, plumbing.dlq_topic, plumbing.service)
+    async with deployed(infra, setup, first_batch_held, consumer_max_records=10) as (_, runner):
+        try:
+            await asyncio.wait_for(held.wait(), timeout=60)
+
+            async def read_to_the_end() -> bool:
+                settled = await runner.settled_groups()
+                return settled is not None and 0 in settled
+
+            await wait_for(read_to_the_end, timeout=30, what="the partition read to the end")
+            for _ in range(20):  # whichever step the loop is in (parsing, awaiting the held batch)
+                settled = await runner.settled_groups()
+                assert settled is not None and settled[0] == start, settled
+                await asyncio.sleep(0.05)
+        finally:
+            release.set()
