@@ -80,6 +80,9 @@ async def test_instances_joining_and_leaving_the_group_apply_each_event_once(
     feeder = asyncio.create_task(produce(infra.kafka_bootstrap, plumbing.in_topic, events))
     await wait_for(lambda: total_above(engine, plumbing.schema, 300), timeout=60, what="first instance working")
     second = start_worker(infra, plumbing)  # joins: partitions move while batches are in flight
+    # Its SIGTERM handler is in place once it says READY; a runner this fast can apply the whole feed
+    # before the second has started, and a SIGTERM before the handler would kill it (-15), not stop it.
+    assert await asyncio.wait_for(asyncio.to_thread(second.stdout.readline), 60) == "READY\n"  # type: ignore[union-attr]
     await wait_for(lambda: total_above(engine, plumbing.schema, 1500), timeout=60, what="both instances working")
     first.send_signal(signal.SIGTERM)  # leaves: its partitions move to the second
     assert await asyncio.to_thread(first.wait, 60) == 0
