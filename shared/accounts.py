@@ -29,7 +29,7 @@ def by_account(events: Sequence[Event]) -> dict[str, list[Event]]:
     """The batch's events per account, accounts in sorted order (a fixed lock order for callers)."""
     grouped: dict[str, list[Event]] = defaultdict(list)
     for event in events:
-        grouped[event.envelope.account_id].append(event)
+        grouped[event.parsed.account_id].append(event)
     return {account_id: grouped[account_id] for account_id in sorted(grouped)}
 
 
@@ -58,8 +58,8 @@ def fold_events(
             state = apply(state, [event])
         except EVENT_FAULTS as exc:
             log.warning("event cannot be applied to the account's state",
-                        extra={"event_id": event.envelope.event_id, "error": repr(exc)})
-            ctx.reject(event, f"{ctx.service} cannot apply {event.envelope.type}: {exc}")
+                        extra={"event_id": event.parsed.event_id, "error": repr(exc)})
+            ctx.reject(event, f"{ctx.service} cannot apply {event.parsed.type}: {exc}")
             continue
         applied.append(event)
     return state, applied
@@ -87,7 +87,7 @@ def latest_per_partition(events: Sequence[ConsumedEvent[Consumable]]) -> dict[in
     """The latest event time per partition of a batch: what its stream watermarks move to."""
     latest: dict[int, datetime] = {}
     for event in events:
-        at = event.envelope.occurred_at
+        at = event.parsed.occurred_at
         latest[event.partition] = max(latest.get(event.partition, at), at)
     return latest
 

@@ -54,8 +54,9 @@ _Parsed_contra = TypeVar("_Parsed_contra", bound=Consumable, default=Envelope, c
 class ConsumedEvent(Generic[_Parsed_co]):
     """A validated event and where it came from."""
 
-    envelope: _Parsed_co
-    """The record as the runner's parser validated it (an input `Envelope` by default)."""
+    parsed: _Parsed_co
+    """The record as the runner's parser validated it (an input `Envelope` by default, else whatever
+    `Consumable` the runner was built to parse: a `health.changed`, an alert record...)."""
     topic: str
     partition: int
     offset: int
@@ -120,13 +121,13 @@ class BatchApplier(Generic[Parsed]):
         outbox = Outbox()
         rejected: list[tuple[ConsumedEvent[Consumable], str]] = []
         async with unit_of_work(self._sessions) as session:
-            keys = [e.envelope.event_id for e in events] + [p.marker for p in poison]
+            keys = [e.parsed.event_id for e in events] + [p.marker for p in poison]
             new_ids = await record_processed(session, self._tables.processed_events, keys)
             fresh: list[ConsumedEvent[Parsed]] = []
             outcomes: Counter[tuple[str, str]] = Counter()
             for event in events:
-                if event.envelope.event_id in new_ids:
-                    new_ids.discard(event.envelope.event_id)  # a repeat inside the batch is a duplicate too
+                if event.parsed.event_id in new_ids:
+                    new_ids.discard(event.parsed.event_id)  # a repeat inside the batch is a duplicate too
                     fresh.append(event)
                 else:
                     outcomes[event.topic, "duplicate"] += 1
@@ -139,7 +140,7 @@ class BatchApplier(Generic[Parsed]):
             for letter in dead:
                 outbox.emit_raw(letter.message(service=self._service, dlq_topic=self._dlq_topic))
             await write_outbox(session, self._tables.outbox, outbox.messages)
-        observe_applied(self._service, ((e.topic, e.envelope.occurred_at) for e in fresh))
+        observe_applied(self._service, ((e.topic, e.parsed.occurred_at) for e in fresh))
         refused = {dead_letter_marker(e.topic, e.partition, e.offset) for e, _ in rejected}
         sent = {letter.marker for letter in dead}
         for event in fresh:
@@ -161,8 +162,8 @@ class BatchApplier(Generic[Parsed]):
         applied, and record its dead letter's marker instead; returns the dead letters not sent
         before (a replayed batch rejects the event again, but dead-letters it once)."""
         table = self._tables.processed_events
-        await forget_processed(session, table, [event.envelope.event_id for event, _ in rejected])
-        letters = [DeadLetter(event.topic, event.partition, event.offset, event.envelope.account_id.encode(), event.raw,
+        await forget_processed(session, table, [event.parsed.event_id for event, _ in rejected])
+        letters = [DeadLetter(event.topic, event.partition, event.offset, event.parsed.account_id.encode(), event.raw,
                               reason, "rejected") for event, reason in rejected]
         new = await record_processed(session, table, [letter.marker for letter in letters])
         return [letter for letter in letters if letter.marker in new]
@@ -181,8 +182,8 @@ class BatchApplier(Generic[Parsed]):
         except EVENT_FAULTS as exc:
             if len(events) == 1:
                 log.warning("handler rejected an event; dead-lettering it",
-                            extra={"event_id": events[0].envelope.event_id, "error": repr(exc)})
-                rejected.append((events[0], f"{self._service} rejected {events[0].envelope.type}: {exc}"))
+                            extra={"event_id": events[0].parsed.event_id, "error": repr(exc)})
+                rejected.append((events[0], f"{self._service} rejected {events[0].parsed.type}: {exc}"))
                 return
             middle = len(events) // 2
             await self._handle(session, outbox, events[:middle], rejected)

@@ -249,11 +249,11 @@ class ConsumerRunner(Generic[Parsed]):
         for n, record in enumerate(records, 1):
             raw = record.value or b""
             try:
-                envelope = self._parse(raw)
+                parsed = self._parse(raw)
             except EventValidationError as exc:
                 poison.append(DeadLetter.of_record(record, str(exc), "validation"))
             else:
-                events.append(ConsumedEvent(envelope, record.topic, record.partition, record.offset, raw))
+                events.append(ConsumedEvent(parsed, record.topic, record.partition, record.offset, raw))
             if n % _PARSE_SLICE == 0:
                 await asyncio.sleep(0)
         return _Batch(records, events, poison, started)

@@ -132,7 +132,7 @@ class Harness(Running[S, D]):
         """Apply the parsed `records` as one batch of the service's consumer runner (processed ids,
         handler, outbox, one transaction; without Kafka in between), and let the relay publish what it
         emitted. None may be rejected."""
-        consumed = [ConsumedEvent(envelope, "direct", 0, n, raw) for n, (envelope, raw) in enumerate(records)]
+        consumed = [ConsumedEvent(parsed, "direct", 0, n, raw) for n, (parsed, raw) in enumerate(records)]
         applied = await self.service.runner.apply_batch(consumed)
         assert not applied.rejected, applied.rejected
 

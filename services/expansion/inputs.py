@@ -38,7 +38,7 @@ def parse_expansion_input(raw: bytes) -> ExpansionInput:
 
 def signal_event(event: ConsumedEvent[ExpansionInput]) -> SignalEvent:
     """The event as the domain folds it: an envelope's payload, or the output record itself."""
-    record = event.envelope
+    record = event.parsed
     if isinstance(record, Envelope):
         return signal_event_of(record)
     return SignalEvent(record.event_id, record.type, record.occurred_at, record)

@@ -40,9 +40,9 @@ class HealthHandler:
         refused: set[str] = set()
         for account_id, account_events in grouped.items():
             account = stored.get(account_id) or StoredAccount(account_id)
-            moved = advance(account, [signal_event_of(e.envelope) for e in account_events], scorecards=scorecards,
+            moved = advance(account, [signal_event_of(e.parsed) for e in account_events], scorecards=scorecards,
                             norms=norms)
-            consumed = {e.envelope.event_id: e for e in account_events}
+            consumed = {e.parsed.event_id: e for e in account_events}
             for rejected in moved.rejected:
                 refused.add(rejected.event.event_id)
                 ctx.reject(consumed[rejected.event.event_id], f"{ctx.service}: {rejected.reason}")
@@ -51,9 +51,9 @@ class HealthHandler:
         await self.pipeline.write(ctx.session, ctx.outbox, advances,
                                   partitions={a: es[0].partition for a, es in grouped.items()})
         await record_timeline(ctx.session, self.pipeline.tables.timeline,
-                              [timeline_input(e) for e in events if e.envelope.event_id not in refused])
+                              [timeline_input(e) for e in events if e.parsed.event_id not in refused])
 
 
 def timeline_input(event: ConsumedEvent) -> TimelineInput:
-    e = event.envelope
+    e = event.parsed
     return TimelineInput(e.account_id, e.event_id, e.type, e.occurred_at, e.source, e.data.model_dump(mode="json"))

@@ -135,7 +135,7 @@ class InboxHandler:
 
     async def __call__(self, ctx: BatchContext, events: Sequence[ConsumedEvent[InboxRecord]]) -> None:
         ordered = sorted(events, key=lambda e: (e.partition, e.offset))
-        rows = inbox_rows(e.envelope.alert for e in ordered)
+        rows = inbox_rows(e.parsed.alert for e in ordered)
         if not rows:
             return
         t = self.tables.alerts

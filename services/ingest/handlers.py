@@ -58,7 +58,7 @@ def raw_batch_handler(*, topics: TopicSettings, max_event_bytes: int) -> BatchHa
         routed: Counter[str] = Counter()
         for event in events:
             try:
-                accepted = route(event.envelope, topics=topics, max_event_bytes=max_event_bytes)
+                accepted = route(event.parsed, topics=topics, max_event_bytes=max_event_bytes)
             except EventValidationError as exc:
                 REJECTED.labels("kafka", rejection_reason(exc.errors)).inc()
                 ctx.reject(event, str(exc))

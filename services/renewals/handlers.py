@@ -70,7 +70,7 @@ class RenewalsHandler(AccountFold[dict[str, AccountBook], Judged, ConsumedEvent[
         for event in events:
             change = _change_of(event)
             if change is not None:
-                state = judge_event(state, account_id, at=event.envelope.occurred_at, apply=change, rules=self.rules)
+                state = judge_event(state, account_id, at=event.parsed.occurred_at, apply=change, rules=self.rules)
         return state
 
     async def store(self, ctx: BatchContext,
@@ -85,7 +85,7 @@ class RenewalsHandler(AccountFold[dict[str, AccountBook], Judged, ConsumedEvent[
 
 def _change_of(event: ConsumedEvent[RenewalsInput]) -> Callable[[AccountBook], AccountBook] | None:
     """What the event does to the book; None for an event renewals does not fold (it is no point)."""
-    record = event.envelope
+    record = event.parsed
     if isinstance(record, HealthChanged):
         health = Health.of(record)
         return lambda book: apply_health(book, health)

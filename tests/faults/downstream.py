@@ -85,7 +85,7 @@ async def merged_backlog(bootstrap: str, topics: Sequence[str], parse: Callable[
         for record in records:
             event = ConsumedEvent(parse(record.value), topic, record.partition, record.offset, record.value)
             if keep(event):
-                by_partition.setdefault(record.partition, []).append((event.envelope.occurred_at, rank, event))
+                by_partition.setdefault(record.partition, []).append((event.parsed.occurred_at, rank, event))
         for partition, items in by_partition.items():
             lists.setdefault(partition, []).append(items)
     merged: dict[int, list[ConsumedEvent]] = {}
@@ -93,8 +93,8 @@ async def merged_backlog(bootstrap: str, topics: Sequence[str], parse: Callable[
     for partition in sorted(lists):
         out = merged.setdefault(partition, [])
         for _, _, event in heapq.merge(*lists[partition], key=lambda item: (item[0], item[1])):
-            if event.envelope.event_id not in seen:
-                seen.add(event.envelope.event_id)
+            if event.parsed.event_id not in seen:
+                seen.add(event.parsed.event_id)
                 out.append(event)
     return merged
 
@@ -102,14 +102,14 @@ async def merged_backlog(bootstrap: str, topics: Sequence[str], parse: Callable[
 def _by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent]]:
     grouped: dict[str, list[ConsumedEvent]] = {}
     for event in events:
-        grouped.setdefault(event.envelope.account_id, []).append(event)
+        grouped.setdefault(event.parsed.account_id, []).append(event)
     return grouped
 
 
 # --- renewals -------------------------------------------------------------------------------------
 
 def _renewals_change(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook]:
-    record = event.envelope
+    record = event.parsed
     if isinstance(record, HealthChanged):
         health = Health.of(record)
         return lambda book: apply_health(book, health)
@@ -126,10 +126,10 @@ def renewals_reference(merged: Mapping[int, Sequence[ConsumedEvent]], rules: Jud
         for account, own in _by_account(events).items():
             state = Judged(AccountBook())
             for event in own:
-                state = judge_event(state, account, at=event.envelope.occurred_at, apply=_renewals_change(event),
+                state = judge_event(state, account, at=event.parsed.occurred_at, apply=_renewals_change(event),
                                     rules=rules)
             judged[account] = (partition, state)
-        watermarks[partition] = max(e.envelope.occurred_at for e in events)
+        watermarks[partition] = max(e.parsed.occurred_at for e in events)
     untils = group_untils(watermarks, (), FAR_FUTURE, last_midnight=last_midnight, idle_after=IDLE_GROUP,
                           strictly_past=False, settled=dict.fromkeys(watermarks))
     accounts: dict[str, dict[str, Any]] = {}

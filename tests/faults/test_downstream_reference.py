@@ -133,7 +133,7 @@ async def _copy_merged(bootstrap: str, sources: list[str], target: str) -> None:
 
 def _not_in(values: list[dict[str, Any]]) -> Callable[[ConsumedEvent], bool]:
     ids = {v["event_id"] for v in values}
-    return lambda event: event.envelope.event_id not in ids
+    return lambda event: event.parsed.event_id not in ids
 
 
 def _assert_equal(label: str, problems: list[str], accounts: int) -> None:

@@ -55,9 +55,9 @@ def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
     )
 
     async def handle(ctx: BatchContext, events: Sequence[ConsumedEvent]) -> None:
-        if any(getattr(e.envelope.data, "feature", None) == "explode" for e in events):
+        if any(getattr(e.parsed.data, "feature", None) == "explode" for e in events):
             raise EventRejected("this event cannot be applied")
-        per_account = Counter(e.envelope.account_id for e in events)
+        per_account = Counter(e.parsed.account_id for e in events)
         # One set-based statement whose text does not depend on the batch (arrays unnested server-side),
         # as the services' stores write: a VALUES list of one row per account is compiled anew per batch.
         await ctx.session.execute(sa.text(
@@ -70,9 +70,9 @@ def build(schema: str, out_topic: str, *, emit: bool = True) -> CountingService:
         for e in events:
             ctx.outbox.emit(
                 topic=out_topic,
-                key=e.envelope.account_id,
-                event=Counted(event_id=f"counted:{e.envelope.event_id}", account_id=e.envelope.account_id,
-                              source_event_id=e.envelope.event_id),
+                key=e.parsed.account_id,
+                event=Counted(event_id=f"counted:{e.parsed.event_id}", account_id=e.parsed.account_id,
+                              source_event_id=e.parsed.event_id),
             )
 
     return CountingService(tables, counts, handle)

@@ -100,7 +100,7 @@ async def test_each_partition_group_is_consumed_in_the_merge_order_whatever_the_
     fetched: dict[TopicPartition, list[ConsumedEvent]] = {}
     for (topic, partition, _), event in sorted(firsts.items()):  # each partition in offset order
         fetched.setdefault(TopicPartition(topic, partition), []).append(event)
-    merged = align(fetched, assigned=fetched, behind=lambda tp: False, time_of=lambda e: e.envelope.occurred_at,
+    merged = align(fetched, assigned=fetched, behind=lambda tp: False, time_of=lambda e: e.parsed.occurred_at,
                    offset_of=lambda e: e.offset, topic_rank={t: n for n, t in enumerate(topics)})
     expected = _by_group([(e.topic, e.partition, e.offset) for e in merged.ready])
     written_order = {g: sorted(order) for g, order in expected.items()}  # topic by topic, offsets ascending

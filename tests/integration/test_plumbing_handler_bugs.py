@@ -100,7 +100,7 @@ async def test_a_handler_that_fails_on_some_accounts_never_moves_their_offsets_p
     attempts = Attempts()
 
     async def buggy(ctx: BatchContext, batch: Sequence[ConsumedEvent]) -> None:
-        if any(e.envelope.account_id == "acct-3" for e in batch):
+        if any(e.parsed.account_id == "acct-3" for e in batch):
             attempts.count += 1
             raise KeyError("acct-3")  # a lookup that misses for one account's data
         await fixed.handle(ctx, batch)

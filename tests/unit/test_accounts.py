@@ -36,7 +36,7 @@ def ctx() -> BatchContext:
 
 def features(state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[str, ...]:
     for event in events:
-        feature = event.envelope.data.feature  # type: ignore[union-attr]
+        feature = event.parsed.data.feature  # type: ignore[union-attr]
         if feature == "poison":
             raise EventRejected("cannot apply this one")
         if feature == "bug":
@@ -57,7 +57,7 @@ def test_events_are_folded_in_the_order_consumed_in_one_go() -> None:
     batch = [consumed("b", "a1", 5, "second"), consumed("a", "a1", 1, "first")]
     state, applied = fold_events((), batch, ctx(), apply=counting)
     assert state == ("second", "first")
-    assert [e.envelope.event_id for e in applied] == ["b", "a"]
+    assert [e.parsed.event_id for e in applied] == ["b", "a"]
     assert calls == [2]
 
 
@@ -66,8 +66,8 @@ def test_one_bad_event_is_rejected_and_the_others_applied() -> None:
     batch = [consumed("a", "a1", 1, "first"), consumed("p", "a1", 2, "poison"), consumed("c", "a1", 3, "third")]
     state, applied = fold_events((), batch, context, apply=features)
     assert state == ("first", "third")
-    assert [e.envelope.event_id for e in applied] == ["a", "c"]
-    assert [(e.envelope.event_id, reason) for e, reason in context.rejected] == [
+    assert [e.parsed.event_id for e in applied] == ["a", "c"]
+    assert [(e.parsed.event_id, reason) for e, reason in context.rejected] == [
         ("p", "svc cannot apply usage.recorded: cannot apply this one")
     ]
 
@@ -75,7 +75,7 @@ def test_one_bad_event_is_rejected_and_the_others_applied() -> None:
 @pytest.mark.parametrize("error", [ValueError, KeyError, TypeError, ArithmeticError])
 def test_an_error_that_is_not_a_rejection_propagates_and_rejects_nothing(error: type[Exception]) -> None:
     def buggy(state: tuple[str, ...], events: Sequence[ConsumedEvent]) -> tuple[str, ...]:
-        if any(e.envelope.event_id == "b" for e in events):
+        if any(e.parsed.event_id == "b" for e in events):
             raise error("a bug, not the event's fault")
         return features(state, events)
 
@@ -88,7 +88,7 @@ def test_an_error_that_is_not_a_rejection_propagates_and_rejects_nothing(error: 
 def test_a_batch_is_grouped_by_account_in_a_fixed_order() -> None:
     grouped = by_account([consumed("1", "b", 1), consumed("2", "a", 2), consumed("3", "b", 3)])
     assert list(grouped) == ["a", "b"]
-    assert [e.envelope.event_id for e in grouped["b"]] == ["1", "3"]
+    assert [e.parsed.event_id for e in grouped["b"]] == ["1", "3"]
 
 
 def test_accounts_are_folded_from_their_start_and_one_with_nothing_applied_is_left_out() -> None:
@@ -97,9 +97,9 @@ def test_accounts_are_folded_from_their_start_and_one_with_nothing_applied_is_le
                           consumed("3", "c", 3, "third")])
     folded = fold_accounts(grouped, context, start=lambda account: (f"stored-{account}",),
                            apply=lambda account: features)
-    assert {a: (state, [e.envelope.event_id for e in applied]) for a, (state, applied) in folded.items()} == {
+    assert {a: (state, [e.parsed.event_id for e in applied]) for a, (state, applied) in folded.items()} == {
         "a": (("stored-a", "first"), ["1"]), "c": (("stored-c", "third"), ["3"])}
-    assert [e.envelope.event_id for e, _ in context.rejected] == ["2"]
+    assert [e.parsed.event_id for e, _ in context.rejected] == ["2"]
 
 
 class FeatureLists(AccountFold[dict[str, tuple[str, ...]], tuple[str, ...], ConsumedEvent]):
@@ -121,7 +121,7 @@ class FeatureLists(AccountFold[dict[str, tuple[str, ...]], tuple[str, ...], Cons
         return features(state, events)
 
     async def store(self, ctx: BatchContext, folded: dict[str, tuple[tuple[str, ...], list[ConsumedEvent]]]) -> None:
-        self.written = {a: (state, [e.envelope.event_id for e in applied]) for a, (state, applied) in folded.items()}
+        self.written = {a: (state, [e.parsed.event_id for e in applied]) for a, (state, applied) in folded.items()}
 
 
 async def test_an_account_fold_loads_once_folds_from_the_stored_state_and_stores_what_applied() -> None:
@@ -132,10 +132,10 @@ async def test_an_account_fold_loads_once_folds_from_the_stored_state_and_stores
     await handler(context, batch)
     assert handler.loaded_ids == ["a1", "a2", "a3"]  # one load, in lock order
     assert handler.written == {"a2": (("old", "new"), ["x"]), "a3": (("fresh",), ["w"])}  # a1: nothing applied
-    assert sorted(e.envelope.event_id for e, _ in context.rejected) == ["y", "z"]
+    assert sorted(e.parsed.event_id for e, _ in context.rejected) == ["y", "z"]
 
 
 def test_the_latest_event_time_per_partition() -> None:
     early, late = consumed("a", "a1", 1), consumed("b", "a2", 9)
-    other = ConsumedEvent(consumed("c", "a3", 5).envelope, "t", 3, 0, b"{}")
+    other = ConsumedEvent(consumed("c", "a3", 5).parsed, "t", 3, 0, b"{}")
     assert latest_per_partition([late, early, other]) == {0: T0 + timedelta(minutes=9), 3: T0 + timedelta(minutes=5)}

@@ -163,7 +163,7 @@ def test_a_health_record_follows_the_input_it_ties_with_whatever_its_id() -> Non
     usage_tp, health_tp = TopicPartition("usage", 0), TopicPartition("account-health", 0)
     fetched = {tp: [ConsumedEvent(parse_expansion_input(raw), tp.topic, 0, 0, raw)]
                for tp, raw in ((health_tp, orjson.dumps(health)), (usage_tp, orjson.dumps(story.events[0])))}
-    assert fetched[usage_tp][0].envelope.occurred_at == fetched[health_tp][0].envelope.occurred_at
-    merged = align(fetched, assigned=fetched, behind=lambda tp: False, time_of=lambda e: e.envelope.occurred_at,
+    assert fetched[usage_tp][0].parsed.occurred_at == fetched[health_tp][0].parsed.occurred_at
+    merged = align(fetched, assigned=fetched, behind=lambda tp: False, time_of=lambda e: e.parsed.occurred_at,
                    offset_of=lambda e: e.offset, topic_rank={"usage": 0, "account-health": 3})
-    assert [e.envelope.event_id for e in merged.ready] == [usage_id, "0-sorts-first"]
+    assert [e.parsed.event_id for e in merged.ready] == [usage_id, "0-sorts-first"]
