@@ -19,12 +19,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Annotated, TypeVar
 
 import orjson
 import yaml
 from pydantic import BaseModel, Field
 
 CENTS = Decimal("0.01")
+_Figures = TypeVar("_Figures")
+
+ByCurrency = Annotated[list[_Figures], Field(description="One per currency: amounts are never summed across.")]
+"""A report's figures, one entry per currency (the response field every money report has)."""
+Consolidated = Annotated[_Figures | None, Field(
+    description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")]
+"""A report's totals consolidated into the table's base currency, beside `by_currency` (and its
+`ConsolidationBasis`, which says how, or why there are none)."""
 NO_TABLE = "no exchange-rate table is configured (ORCHARD_FX_RATES): amounts are shown per currency only"
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field
 
-from shared.fx import ConsolidationBasis
+from shared.fx import ByCurrency, Consolidated, ConsolidationBasis
+from shared.money import Money
 from shared.periods import PeriodReport
 from shared.work_items import WorkItemPatch
 
 Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
-Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
-"""Money as a fixed-point decimal string ("3360.00"), as in the output events."""
 
 
 class Opportunity(BaseModel):
@@ -123,9 +122,8 @@ class Pipeline(BaseModel):
     stage_weights: dict[str, Decimal] = Field(description="ORCHARD_EXPANSION_STAGE_WEIGHTS (defaults 0.1/0.3/0.6).")
     outcome_weights: dict[str, Decimal]
     opportunity_ttl_days: int = Field(description="An open opportunity's expected close is its last progress + this.")
-    by_currency: list[CurrencyPipeline] = Field(description="One per currency: amounts are never summed across.")
-    consolidated: ConsolidatedPipeline | None = Field(
-        description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
+    by_currency: ByCurrency[CurrencyPipeline]
+    consolidated: Consolidated[ConsolidatedPipeline]
     consolidation: ConsolidationBasis
     renewal_forecast: PeriodReport = Field(
         description="Where the renewal forecast of the same period is (the renewals service), in the same shape.")

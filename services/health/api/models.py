@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.money import Money
 
 Grade = Literal["green", "yellow", "red"]
 Cause = Literal["event", "schedule", "scorecard"]
-Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
-"""Money as a fixed-point decimal string ("120000.00", never "1.2E+5"), as in the output events."""
 
 
 class ScorecardRef(BaseModel):

@@ -8,15 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer
 
-from shared.fx import ConsolidationBasis
+from shared.fx import ByCurrency, Consolidated, ConsolidationBasis
+from shared.money import Money
 from shared.periods import PeriodReport
 from shared.work_items import WorkItemPatch
 
 Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]
 StoredStage = Literal["open", "in_progress", "committed", "renewed", "churned"]
 RiskBand = Literal["low", "medium", "high", "critical"]
-Money = Annotated[Decimal, PlainSerializer(lambda amount: format(amount, "f"), return_type=str, when_used="json")]
-"""Money as a fixed-point decimal string ("120000.00"), as in the output events."""
 Ratio = Annotated[Decimal, PlainSerializer(lambda r: float(r), return_type=float, when_used="json")]
 
 
@@ -104,9 +103,8 @@ class Forecast(BaseModel):
     probabilities: dict[str, Ratio] = Field(description="By risk band, and by stage where the stage settles it.")
     band_probabilities: dict[str, BandProbability] = Field(
         description="Where each risk band's probability came from: the book's own history or the default.")
-    by_currency: list[CurrencyForecast] = Field(description="One per currency: amounts are never summed across.")
-    consolidated: ConsolidatedForecast | None = Field(
-        description="The totals in one currency with the exchange-rate table (ORCHARD_FX_RATES); null without one.")
+    by_currency: ByCurrency[CurrencyForecast]
+    consolidated: Consolidated[ConsolidatedForecast]
     consolidation: ConsolidationBasis
     expansion_pipeline: PeriodReport = Field(
         description="Where the expansion pipeline of the same period is (the expansion service), in the same shape.")
@@ -136,7 +134,7 @@ class Retention(BaseModel):
     starting_accounts: int
     churned_accounts: int
     logo_churn: Ratio | None
-    by_currency: list[CurrencyRetention]
+    by_currency: ByCurrency[CurrencyRetention]
     consolidated: ConsolidatedRetention | None = Field(
         description="Each currency's figures converted with the exchange-rate table (ORCHARD_FX_RATES) and summed, "
                     "GRR and NRR of the whole book; null without a table or a rate (`consolidation` says why).")
