@@ -23,7 +23,6 @@ from services.renewals import outputs
 from services.renewals.domain import (
     AccountBook,
     AlertState,
-    Health,
     Judged,
     JudgingRules,
     apply_contract_events,
@@ -48,6 +47,7 @@ from shared.clock import Clock, utc_now
 from shared.consumer import BatchContext, ConsumedEvent
 from shared.contracts import contract_event_of
 from shared.events import HealthChanged
+from shared.health_reading import HealthReading
 from shared.outbox import Outbox
 from shared.watermarks import advance_watermarks
 
@@ -87,7 +87,7 @@ def _change_of(event: ConsumedEvent[RenewalsInput]) -> Callable[[AccountBook], A
     """What the event does to the book; None for an event renewals does not fold (it is no point)."""
     record = event.parsed
     if isinstance(record, HealthChanged):
-        health = Health.of(record)
+        health = HealthReading.of(record)
         return lambda book: apply_health(book, health)
     if record.type.startswith("contract."):
         contract_event = contract_event_of(record)

@@ -38,7 +38,6 @@ from services.expansion.inputs import signal_event
 from services.renewals import outputs as renewals_outputs
 from services.renewals.domain import (
     AccountBook,
-    Health,
     Judged,
     JudgingRules,
     advance,
@@ -53,6 +52,7 @@ from services.renewals.scheduler import IDLE_GROUP
 from shared.consumer import ConsumedEvent
 from shared.contracts import contract_event_of
 from shared.events import Envelope, HealthChanged
+from shared.health_reading import HealthReading
 from shared.passes import group_untils
 from tests.kafka_utils import read_all
 
@@ -111,7 +111,7 @@ def _by_account(events: Sequence[ConsumedEvent]) -> dict[str, list[ConsumedEvent
 def _renewals_change(event: ConsumedEvent) -> Callable[[AccountBook], AccountBook]:
     record = event.parsed
     if isinstance(record, HealthChanged):
-        health = Health.of(record)
+        health = HealthReading.of(record)
         return lambda book: apply_health(book, health)
     assert record.type.startswith("contract."), record.type
     contract_event = contract_event_of(record)

@@ -17,9 +17,10 @@ from services.expansion.domain.divergence import (
     OpenDivergence,
     ScorePoint,
 )
-from services.expansion.domain.health_gate import EMPTY_GATE, Grade, HealthGate, Held, OpenAlert
+from services.expansion.domain.health_gate import EMPTY_GATE, HealthGate, Held, OpenAlert
 from services.expansion.domain.signals import ExpansionSignals, FeatureUse, Survey
 from shared.contracts import EMPTY_HISTORY, ContractHistory, contract_event, history_from_json, history_to_json
+from shared.health_reading import HealthReading
 
 
 def signals_to_json(s: ExpansionSignals) -> dict[str, Any]:
@@ -97,7 +98,8 @@ def _gate_to_json(gate: HealthGate) -> dict[str, Any] | None:
         return None  # the state of an account no health record has reached stays as it was
     g = gate.grade
     return {
-        "grade": None if g is None else [g.grade, g.score, g.at.isoformat(), g.event_id],
+        "grade": None if g is None else [g.grade, g.score, g.at.isoformat(), g.event_id, g.previous_score,
+                                         dict(g.components)],
         "open_alerts": {a: [o.kind, o.since.isoformat()] for a, o in gate.open_alerts.items()},
         "held": [[h.kind, h.product, h.reason, h.held_reason, h.since.isoformat(), h.as_of.isoformat(),
                   list(h.evidence_event_ids), str(h.estimated_arr_uplift), h.confidence] for h in gate.held.values()],
@@ -112,11 +114,18 @@ def _gate_from_json(doc: dict[str, Any] | None) -> HealthGate:
                  tuple(evidence), Decimal(uplift), float(confidence))
             for kind, product, reason, held_reason, since, as_of, evidence, uplift, confidence in doc.get("held", ())]
     return HealthGate(
-        grade=None if g is None else Grade(g[0], float(g[1]), datetime.fromisoformat(g[2]), g[3]),
+        grade=None if g is None else _reading(g),
         open_alerts={a: OpenAlert(kind, datetime.fromisoformat(since))
                      for a, (kind, since) in doc.get("open_alerts", {}).items()},
         held={(h.kind, h.product): h for h in held},
     )
+
+
+def _reading(stored: list[Any]) -> HealthReading:
+    # States stored before the gate kept the whole reading hold [grade, score, at, event_id] only.
+    grade, score, at, event_id, previous, components = [*stored, None, {}][:6]
+    return HealthReading(score=float(score), grade=grade, previous_score=previous, at=datetime.fromisoformat(at),
+                         event_id=event_id, components=tuple(sorted(components.items())))
 
 
 def _divergence_to_json(state: DivergenceState) -> dict[str, Any] | None:

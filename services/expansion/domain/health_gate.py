@@ -20,20 +20,13 @@ from decimal import Decimal
 from typing import Final
 
 from shared.events import ChurnRiskAlert, HealthChanged
+from shared.health_reading import HealthReading
 
 HEALTH_CHANGED: Final = "health.changed"
 CHURN_RISK_TYPES: Final = frozenset({"churn_risk.raised", "churn_risk.resolved"})
 GATE_EVENT_TYPES: Final = frozenset({HEALTH_CHANGED, *CHURN_RISK_TYPES})
 CLOSING_ACTIONS: Final = frozenset({"resolved"})
 NOT_GATING_KINDS: Final = frozenset({"revenue_health_divergence"})
-
-
-@dataclass(frozen=True, slots=True)
-class Grade:
-    grade: str
-    score: float
-    at: datetime
-    event_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +56,8 @@ class Held:
 
 @dataclass(frozen=True)
 class HealthGate:
-    grade: Grade | None = None
+    grade: HealthReading | None = None
+    """The latest `health.changed` (its grade is what shuts the gate)."""
     open_alerts: Mapping[str, OpenAlert] = field(default_factory=dict)
     held: Mapping[tuple[str, str], Held] = field(default_factory=dict)
 
@@ -85,11 +79,10 @@ def apply_gate_event(gate: HealthGate, *, event_type: str, event_id: str, occurr
                      record: HealthChanged | ChurnRiskAlert) -> HealthGate:
     """Fold one `health.changed` or churn-risk record (see `GATE_EVENT_TYPES`) into the gate."""
     if isinstance(record, HealthChanged):
-        grade = Grade(record.grade, record.score, occurred_at, event_id)
-        current = gate.grade
-        if current is not None and (occurred_at, event_id) < (current.at, current.event_id):
+        reading = HealthReading.of(record)
+        if gate.grade is not None and reading.position < gate.grade.position:
             return gate  # a late, older grade
-        return replace(gate, grade=grade)
+        return replace(gate, grade=reading)
     if record.kind in NOT_GATING_KINDS:
         return gate
     # Without an `alert_id` (an extension), the kind stands for the alert.

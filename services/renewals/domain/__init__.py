@@ -60,7 +60,6 @@ from services.renewals.domain.retention import (
 from services.renewals.domain.risk import (
     RISK_BANDS,
     RULES,
-    Health,
     Risk,
     RiskBand,
     RiskReason,
@@ -95,7 +94,6 @@ __all__ = [
     "CurrencyForecast",
     "CurrencyRetention",
     "DueRenewal",
-    "Health",
     "Judged",
     "JudgingRules",
     "Period",

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import Literal
 
 from services.renewals.domain.renewals import Renewal, in_window
-from services.renewals.domain.risk import RISK_BANDS, Health, RiskBand
+from services.renewals.domain.risk import RISK_BANDS, RiskBand
 from shared.events import deterministic_event_id
+from shared.health_reading import HealthReading
 from shared.periods import utc_day
 
 ALERTING_BANDS: frozenset[RiskBand] = frozenset({"high", "critical"})
@@ -52,7 +53,7 @@ class AlertDecision:
     state: AlertState
     """The renewal's alert state after this decision."""
     at: datetime
-    health: Health
+    health: HealthReading
     reminder_days: int | None = None
 
     @property
@@ -72,7 +73,7 @@ def reminder_window(days_to_renewal: int, reminders: Sequence[int]) -> int | Non
 
 
 def decide_alert(
-    renewal: Renewal, state: AlertState, health: Health, *, at: datetime, window_days: int,
+    renewal: Renewal, state: AlertState, health: HealthReading, *, at: datetime, window_days: int,
     reminders: Sequence[int] = DEFAULT_REMINDER_DAYS,
 ) -> AlertDecision | None:
     today = utc_day(at)

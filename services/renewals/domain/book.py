@@ -11,7 +11,7 @@ from typing import Any
 
 from services.renewals.domain.alerts import AlertState
 from services.renewals.domain.renewals import Outcome, Renewal, renewals_of
-from services.renewals.domain.risk import RULES, Health, Risk, RiskReason, RiskRules, add_health, assess_risk
+from services.renewals.domain.risk import RULES, Risk, RiskReason, RiskRules, add_health, assess_risk
 from shared.contracts import (
     EMPTY_HISTORY,
     ArrSpan,
@@ -23,12 +23,13 @@ from shared.contracts import (
     history_from_json,
     history_to_json,
 )
+from shared.health_reading import HealthReading
 
 
 @dataclass(frozen=True)
 class AccountBook:
     contract_history: ContractHistory = EMPTY_HISTORY
-    health_trail: tuple[Health, ...] = ()
+    health_trail: tuple[HealthReading, ...] = ()
     """The health records a trend can still need, oldest first (see risk.add_health)."""
     latest_at: datetime | None = None
     judged_at: datetime | None = None
@@ -38,7 +39,7 @@ class AccountBook:
     event ids, which consumers de-duplicate)."""
 
     @property
-    def health(self) -> Health | None:
+    def health(self) -> HealthReading | None:
         return self.health_trail[-1] if self.health_trail else None
 
     def contracts(self) -> list[Contract]:
@@ -69,7 +70,7 @@ def apply_contract_events(book: AccountBook, events: Iterable[ContractEvent]) ->
                    latest_at=_latest(book.latest_at, max(e.occurred_at for e in events)))
 
 
-def apply_health(book: AccountBook, health: Health) -> AccountBook:
+def apply_health(book: AccountBook, health: HealthReading) -> AccountBook:
     return replace(book, health_trail=add_health(book.health_trail, health),
                    latest_at=_latest(book.latest_at, health.at))
 
@@ -82,13 +83,13 @@ def _latest(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
-def _health_json(health: Health) -> dict[str, Any]:
+def _health_json(health: HealthReading) -> dict[str, Any]:
     return {"score": health.score, "grade": health.grade, "previous_score": health.previous_score,
             "at": health.at.isoformat(), "event_id": health.event_id, "components": dict(health.components)}
 
 
-def _health_of(stored: Mapping[str, Any]) -> Health:
-    return Health(score=stored["score"], grade=stored["grade"], previous_score=stored["previous_score"],
+def _health_of(stored: Mapping[str, Any]) -> HealthReading:
+    return HealthReading(score=stored["score"], grade=stored["grade"], previous_score=stored["previous_score"],
                   at=datetime.fromisoformat(stored["at"]), event_id=stored["event_id"],
                   components=tuple(sorted((stored.get("components") or {}).items())))
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from shared.events import HealthChanged
+from shared.health_reading import HealthReading
 from shared.periods import midnight, utc_day
 
 RiskBand = Literal["low", "medium", "high", "critical"]
@@ -46,24 +46,6 @@ class RiskRules:
 
 
 RULES = RiskRules()
-
-
-@dataclass(frozen=True)
-class Health:
-    score: float
-    grade: str
-    previous_score: float | None
-    at: datetime
-    event_id: str
-    components: tuple[tuple[str, float], ...] = ()
-    """Health's parts (name, 0-100), as the health.changed event carried them."""
-
-    @classmethod
-    def of(cls, record: HealthChanged) -> Health:
-        """The health a `health.changed` record reports."""
-        return cls(score=record.score, grade=record.grade, previous_score=record.previous_score,
-                   at=record.occurred_at, event_id=record.event_id,
-                   components=tuple(sorted((name, float(v)) for name, v in record.components.items())))
 
 
 WEAK_PARTS = {"usage": "seat use and activity", "relationship": "champion and sponsor",
@@ -89,7 +71,7 @@ def _moved(band: RiskBand, steps: int) -> RiskBand:
 
 
 def assess_risk(
-    trail: Sequence[Health], *, at: datetime, renewal_date: date, auto_renew: bool, pending: bool = True,
+    trail: Sequence[HealthReading], *, at: datetime, renewal_date: date, auto_renew: bool, pending: bool = True,
     rules: RiskRules = RULES,
 ) -> Risk:
     """The renewal's risk at `at`, from the health records known then (`trail`, oldest first). The
@@ -137,7 +119,9 @@ def assess_risk(
     return Risk(band, tuple(reasons))
 
 
-def _trend(trail: Sequence[Health], health: Health, *, at: datetime, rules: RiskRules) -> RiskReason | None:
+def _trend(
+    trail: Sequence[HealthReading], health: HealthReading, *, at: datetime, rules: RiskRules
+) -> RiskReason | None:
     then = health_at(trail, at - timedelta(days=rules.trend_days))
     before = then.score if then is not None else (trail[0].previous_score if trail else None)
     if before is None or abs(health.score - before) < rules.trend_points:
@@ -149,7 +133,7 @@ def _trend(trail: Sequence[Health], health: Health, *, at: datetime, rules: Risk
                       f"(from {before:g} to {health.score:g})", (health.event_id,))
 
 
-def health_at(trail: Sequence[Health], at: datetime) -> Health | None:
+def health_at(trail: Sequence[HealthReading], at: datetime) -> HealthReading | None:
     """The record in force at `at`: the latest at or before it."""
     found = None
     for record in trail:
@@ -158,19 +142,21 @@ def health_at(trail: Sequence[Health], at: datetime) -> Health | None:
     return found
 
 
-def add_health(trail: Sequence[Health], record: Health, *, rules: RiskRules = RULES) -> tuple[Health, ...]:
+def add_health(
+    trail: Sequence[HealthReading], record: HealthReading, *, rules: RiskRules = RULES
+) -> tuple[HealthReading, ...]:
     """The trail with `record` in its place (event time, then id; a repeat is kept once), trimmed to
     what a trend judged from now on can need: the records of the last `trend_days` before the latest
     and the one in force when they began."""
     kept = {r.event_id: r for r in trail}
     kept[record.event_id] = record
-    ordered = sorted(kept.values(), key=lambda r: (r.at, r.event_id))
+    ordered = sorted(kept.values(), key=lambda r: r.position)
     cut = ordered[-1].at - timedelta(days=rules.trend_days)
     older = [r for r in ordered if r.at < cut]
     return tuple(older[-1:] + [r for r in ordered if r.at >= cut])
 
 
-def trend_change_days(trail: Sequence[Health], *, rules: RiskRules = RULES) -> set[date]:
+def trend_change_days(trail: Sequence[HealthReading], *, rules: RiskRules = RULES) -> set[date]:
     """The days from whose midnight on a trend judged at that midnight sees another reference record
     (a record becomes the reference once it is `trend_days` old)."""
     days = set()

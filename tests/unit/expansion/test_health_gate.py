@@ -140,6 +140,17 @@ def test_the_gate_survives_the_stored_state() -> None:
     assert signals_from_json(orjson.loads(orjson.dumps(signals_to_json(signals)))) == signals
 
 
+def test_a_gate_stored_before_it_kept_the_whole_reading_still_loads() -> None:
+    story = upsell_story("a")
+    story.health(0.5, "red", 41)
+    stored = signals_to_json(_decide(story).signals)
+    stored["gate"]["grade"] = stored["gate"]["grade"][:4]  # [grade, score, at, event_id], as stored until now
+    gate = signals_from_json(orjson.loads(orjson.dumps(stored))).gate
+    assert gate.grade is not None and (gate.grade.grade, gate.grade.score, gate.grade.at) == ("red", 41, at(0.5))
+    assert gate.grade.previous_score is None and gate.grade.components == ()
+    assert gate.hold_reason() is not None
+
+
 def test_the_parser_frames_health_and_churn_records_and_rejects_bad_ones() -> None:
     story = Story("a")
     story.health(1, "red", 41)

@@ -7,10 +7,10 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from services.renewals.domain import Health
 from shared.contracts import ContractEvent
 from shared.contracts import contract_event as make_contract_event
 from shared.events import HealthChanged, deterministic_event_id
+from shared.health_reading import HealthReading
 
 
 def at(day: date | str, hour: int = 9) -> datetime:
@@ -35,8 +35,8 @@ def contract_event(kind: str, data: dict[str, Any], *, on: date | str, event_id:
                                data=data)
 
 
-def health(grade: str, score: float, *, on: date | str = "2026-06-01", previous: float | None = None) -> Health:
-    return Health(score=score, grade=grade, previous_score=previous, at=at(on), event_id=f"h-{on}-{score}")
+def health(grade: str, score: float, *, on: date | str = "2026-06-01", previous: float | None = None) -> HealthReading:
+    return HealthReading(score=score, grade=grade, previous_score=previous, at=at(on), event_id=f"h-{on}-{score}")
 
 
 def health_changed(account_id: str, grade: str, score: float, *, on: datetime,

@@ -11,7 +11,6 @@ import pytest
 
 from services.renewals.domain import (
     AccountBook,
-    Health,
     Judged,
     JudgingRules,
     advance,
@@ -26,6 +25,7 @@ from services.renewals.domain import (
     next_due,
 )
 from shared.contracts import ContractEvent
+from shared.health_reading import HealthReading
 from tests.unit.renewals.factories import at, contract_event, health, terms
 
 pytestmark = pytest.mark.unit
@@ -39,7 +39,7 @@ def _contract(event: ContractEvent) -> Event:
     return event.occurred_at, lambda book: apply_contract_events(book, [event])
 
 
-def _health(record: Health) -> Event:
+def _health(record: HealthReading) -> Event:
     return record.at, lambda book: apply_health(book, record)
 
 

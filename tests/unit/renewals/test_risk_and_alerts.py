@@ -12,7 +12,6 @@ from services.renewals.domain import (
     AccountBook,
     AlertDecision,
     AlertState,
-    Health,
     Renewal,
     apply_contract_events,
     apply_health,
@@ -24,6 +23,7 @@ from services.renewals.domain import (
     reminder_window,
     shown_stage,
 )
+from shared.health_reading import HealthReading
 from tests.unit.renewals.factories import at, contract_event, health, terms
 
 pytestmark = pytest.mark.unit
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.unit
 RENEWS = date(2026, 12, 31)
 
 
-def _risk(trail: list[Health], *, on: str | date = "2026-06-01", renews: date = RENEWS, auto_renew: bool = False,
+def _risk(trail: list[HealthReading], *, on: str | date = "2026-06-01", renews: date = RENEWS, auto_renew: bool = False,
           pending: bool = True) -> tuple[str, list[tuple[str, float, str]]]:
     risk = assess_risk(trail, at=at(on, hour=12), renewal_date=renews, auto_renew=auto_renew, pending=pending)
     return risk.band, [(r.component, r.delta, r.detail) for r in risk.reasons]
@@ -97,7 +97,7 @@ def test_a_passed_date_without_a_renewal_raises_a_band_unless_it_auto_renews() -
     assert _risk([health("green", 80)], on=RENEWS + timedelta(days=3), pending=False)[0] == "low"
 
 
-def _renewal(grade: str, score: float, *, on: str | date = "2026-11-01") -> tuple[Renewal, Health]:
+def _renewal(grade: str, score: float, *, on: str | date = "2026-11-01") -> tuple[Renewal, HealthReading]:
     record = health(grade, score)
     book = apply_contract_events(AccountBook(health_trail=(record,)),
                                  [contract_event("signed", terms("c1"), on="2025-12-20")])
@@ -174,7 +174,7 @@ def test_no_reminder_without_an_open_alert() -> None:
     assert late is not None and late.action == "raised" and late.state.reminded == 60, "raised late: no catch-up"
 
 
-def _with_parts(grade: str, score: float, **parts: float) -> Health:
+def _with_parts(grade: str, score: float, **parts: float) -> HealthReading:
     return replace(health(grade, score), components=tuple(sorted(parts.items())))
 
 
