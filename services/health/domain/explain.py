@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.health.domain.measures import ComponentScore, Part
+from services.health.domain.measures import ComponentScore, Part, plural
 from services.health.domain.scorecard import COMPONENTS, CRITICAL_RULES
-from services.health.domain.scoring import HealthScore
+from services.health.domain.scoring import ONBOARDING_PRIOR_DAYS, HealthScore
 
 MAX_EVIDENCE = 10
 MIN_DELTA = 0.1
@@ -55,6 +55,18 @@ def _forced_reason(score: HealthScore, delta: float) -> Reason | None:
     c = score.components.get(component)
     return Reason(component, delta, score.forced_detail or score.forced_by,
                   _evidence(list(c.parts)) if c else ())
+
+
+def _onboarding_reason(score: HealthScore, delta: float) -> Reason | None:
+    """The young-customer prior (`scoring.ONBOARDING_PRIOR_DAYS`) as a sentence, when it takes points off."""
+    usage = score.components.get("usage")
+    tenure = usage.facts.get("customer_days") if usage is not None else None
+    if (not score.onboarding_discount and not delta) or not isinstance(tenure, int):
+        return None
+    return Reason("usage", delta, f"a customer for {plural(tenure, 'day')}: customers churn most in their first "
+                                  f"{ONBOARDING_PRIOR_DAYS} days, so the score is held "
+                                  f"{score.onboarding_discount:g} points below what its data say until then "
+                                  f"(never into red on that alone)")
 
 
 def _held_measures(score: HealthScore) -> list[Reason]:
@@ -104,6 +116,8 @@ def top_reasons(score: HealthScore, limit: int = 5) -> list[Reason]:
             else:
                 strengths.append(Reason(c.name, round(p.score * share, 1), p.detail,
                                         p.evidence_event_ids[:MAX_EVIDENCE]))
+    if (young := _onboarding_reason(score, -score.onboarding_discount)) is not None:
+        shortfalls.append(young)
     chosen = sorted(shortfalls, key=lambda r: r.delta) + sorted(strengths, key=lambda r: -r.delta)
     forced = _forced_reason(score, 0.0)
     first = ([forced] if forced else []) + _held_measures(score)
@@ -136,6 +150,9 @@ def explain_change(previous: HealthScore | None, current: HealthScore) -> list[R
         if not moved:  # weights shifted (another component appeared or vanished): name the weakest part
             moved = sorted((p for p in after.parts if p.score is not None), key=lambda p: p.score or 0.0)[:1]
         reasons.append(Reason(name, delta, "; ".join(p.detail for p in moved), _evidence(moved)))
+    moved_prior = round(previous.onboarding_discount - current.onboarding_discount, 1)
+    if abs(moved_prior) >= MIN_DELTA and (young := _onboarding_reason(current, moved_prior)) is not None:
+        reasons.append(young)
     if not reasons and smallest is not None and previous.total != current.total:
         reasons.append(smallest)
     reasons.sort(key=lambda r: -abs(r.delta))

@@ -47,6 +47,15 @@ class HealthScore:
     scorecard_version: int = 1
     coverage: float = 0.0
     """Share of the scorecard's weight backed by data (0-1), whatever the missing-data policy."""
+    onboarding_discount: float = 0.0
+    """Points taken off the total because the customer is in its first ONBOARDING_PRIOR_DAYS."""
+
+
+ONBOARDING_PRIOR_DAYS = 90
+"""Young customers churn most (DOMAIN.md; every book in docs/signal-quality.md), so a customer's first
+quarter reads below what its data alone say, by up to one yellow band, until it has stayed that long: the
+score orders a young account below an established one with the same usage. Tenure is a prior, not
+evidence: it never moves an account across the red line (see `_onboarding_prior`)."""
 
 
 def grade_with_hysteresis(total: float, previous_grade: str | None, thresholds: GradeThresholds) -> str:
@@ -128,6 +137,7 @@ def _combine(
             weighted[c.name] = c
         else:  # positional, in the field order
             weighted[c.name] = ComponentScore(c.name, c.score, c.facts, c.parts, c.missing, rounded[c.name], effective)
+    total, discount = _onboarding_prior(total, components, scorecard.thresholds, previous_grade)
     grade = grade_with_hysteresis(total, previous_grade, scorecard.thresholds)
     triggered = [(m, v) for m in scorecard.critical_measures
                  if (v := _fact_value(weighted.get(m.component), m)) is not None and v >= m.threshold]
@@ -143,7 +153,32 @@ def _combine(
         forced_detail=forced_detail, triggered=tuple(m.rule for m, _ in triggered),
         previous_grade=previous_grade, segment=scorecard.segment, scorecard_version=scorecard.version,
         coverage=round(sum(shares[c.name] for c in components if c.score is not None), 3),
+        onboarding_discount=discount,
     )
+
+
+def onboarding_discount(tenure_days: int, thresholds: GradeThresholds) -> float:
+    """How far a customer in its first ONBOARDING_PRIOR_DAYS is held below what its data say: the width
+    of the yellow band on its first day, fading linearly to nothing."""
+    if tenure_days >= ONBOARDING_PRIOR_DAYS:
+        return 0.0
+    return (thresholds.green_enter - thresholds.red_enter) * (1 - max(0, tenure_days) / ONBOARDING_PRIOR_DAYS)
+
+
+def _onboarding_prior(total: float, components: Sequence[ComponentScore], thresholds: GradeThresholds,
+                      previous_grade: str | None) -> tuple[float, float]:
+    """(total, points taken off) for a young customer whose usage is measured. Never across the red line
+    that applies (red_enter, or red_exit for an account already red): youth alone neither makes an
+    account red nor keeps it there, so red and its alerts stay on evidence."""
+    usage = next((c for c in components if c.name == "usage"), None)
+    tenure = None if usage is None or usage.score is None else usage.facts.get("customer_days")
+    if not isinstance(tenure, int) or tenure >= ONBOARDING_PRIOR_DAYS:
+        return total, 0.0
+    floor = thresholds.red_exit if previous_grade == "red" else thresholds.red_enter
+    if total <= floor:
+        return total, 0.0
+    held = round(max(floor, total - onboarding_discount(tenure, thresholds)), 1)
+    return held, round(total - held, 1)
 
 
 _SHARES: dict[int, tuple[Scorecard, dict[str, float], dict[str, float]]] = {}
@@ -180,6 +215,7 @@ def health_score_to_json(score: HealthScore) -> dict[str, Any]:
         "forced_by": score.forced_by, "forced_detail": score.forced_detail,
         "triggered": list(score.triggered), "previous_grade": score.previous_grade,
         "segment": score.segment, "scorecard_version": score.scorecard_version, "coverage": score.coverage,
+        "onboarding_discount": score.onboarding_discount,
         "components": {
             name: {
                 "score": c.score, "weight": c.weight, "effective_weight": c.effective_weight,
@@ -215,6 +251,7 @@ def health_score_from_json(raw: Mapping[str, Any]) -> HealthScore:
         forced_by=raw["forced_by"], forced_detail=raw["forced_detail"], triggered=tuple(raw["triggered"]),
         previous_grade=raw["previous_grade"], segment=raw["segment"],
         scorecard_version=int(raw["scorecard_version"]), coverage=float(raw["coverage"]),
+        onboarding_discount=float(raw.get("onboarding_discount", 0.0)),  # absent from scores stored before it
     )
 
 

@@ -37,7 +37,7 @@ from services.health.domain.measures import (
     ramp,
     window_users,
 )
-from services.health.domain.norms import CohortNorms
+from services.health.domain.norms import CohortNorms, Norm
 from services.health.domain.signals import ONBOARDING_DAYS, AccountSignals, onboarding_usage
 
 WINDOW_DAYS = 30
@@ -183,7 +183,14 @@ def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
         scale = WINDOW_DAYS / max(1, m.days_counted)
         onboarding = norms.features(cohort, "onboarding_30:")
         placed = [(f, n.percentile(m.qty.get(f, 0.0) * scale)) for f in onboarding
-                  if (n := norms.norm(cohort, f"onboarding_30:{f}")) is not None]
+                  if (n := norms.norm(cohort, f"onboarding_30:{f}")) is not None
+                  and expected_by_now(n, m.days_counted) >= 1]
+        # Pro-rating a feature the typical account uses twice a month puts an account three days old that
+        # has not used it yet at the bottom: noise, which made most new accounts red in their first week.
+        # Such a feature is judged once the typical account would have used it; on the first day or two,
+        # when none would, every feature is (as before).
+        placed = placed or [(f, n.percentile(m.qty.get(f, 0.0) * scale)) for f in onboarding
+                            if (n := norms.norm(cohort, f"onboarding_30:{f}")) is not None]
         if placed:
             level = sum(p for _, p in placed) / len(placed)
             detail = (f"in its first {plural(m.days_counted, 'day')}, usage at the {_ordinal(level)} percentile of "
@@ -201,6 +208,12 @@ def _level(s: AccountSignals, m: UsageMeasures, norms: CohortNorms,
     detail = (f"usage at the {_ordinal(level)} percentile of similar accounts over the last "
               f"{plural(m.days_counted, 'day')}: {_listed(placed, m.qty)}")
     return Part("level", level_score(level), WITH_NORMS.level, detail, _evidence(s, [f for f, _ in placed])), level
+
+
+def expected_by_now(norm: Norm, days: int) -> float:
+    """How often the typical account that stayed had used a feature after `days` of its first 30 (the
+    median of its first-30-days norm, pro-rated)."""
+    return norm.quantiles[len(norm.quantiles) // 2] * max(1, days) / ONBOARDING_DAYS
 
 
 def _listed(placed: list[tuple[str, float]], qty: Mapping[str, float]) -> str:
@@ -333,7 +346,8 @@ def score_usage(s: AccountSignals, ctx: ScoringContext) -> ComponentScore:
         "daily_active_users_prior": None if m.prior_daily_users is None else round(m.prior_daily_users, 1),
         "utilisation_pct": pct(m.users, seats) if seats and m.users is not None else None,
         "utilisation_target_pct": None if target is None else pct(target, 1),
-        "tenure_days": ctx.tenure_days, "active_users_decline_pct": users_decline,
+        "tenure_days": ctx.tenure_days, "customer_days": ctx.tenure_days if ctx.contract.first_start else None,
+        "active_users_decline_pct": users_decline,
         "usage_decline_pct": None if change is None else round(100 * (1 - change), 1),
         "usage_level_pct": level_pct,
         "features_recent": len(used), "features_known": len(known), "days_since_last_usage": silent_days,
