@@ -30,7 +30,8 @@ from shared.backtest.outcomes import label_outcomes
 from shared.backtest.snapshots import month_ends
 from shared.days import day_number
 
-KINDS = ("seat_limit", "plan_limit", "usage_growth", "premium_feature_use", "high_satisfaction", "whitespace")
+KINDS = ("seat_limit", "plan_limit", "usage_growth", "usage_level", "premium_feature_use", "high_satisfaction",
+         "whitespace")
 
 
 def backtest_archive(archive: Archive, *, catalogue: Catalogue, thresholds: Thresholds, cohorts: bool = True,
