@@ -37,9 +37,10 @@ class Thresholds:
     cohort_min_percentile: float = 0.75
     """... and then usage_growth fires only when the account grows faster than this share of its cohort
     (so growth the whole book shares, a season, is not a signal about one account)."""
-    usage_level_percentile: float = 0.8
+    usage_level_percentile: float = 0.75
     """usage_level fires when the account's usage level (median over features of its percentile in its
-    cohort, `CohortNorms.level`) reaches this share of the cohort (of `cohort_min_accounts` or more)."""
+    cohort, `CohortNorms.level`) reaches this share of the cohort (of `cohort_min_accounts` or more):
+    the top quarter, the same bar as `cohort_min_percentile`."""
     plan_limit_ratio: float = 0.9
     """plan_limit fires when the last 30 days of a limited feature reach this share of what the plan includes."""
     cooldown_days: int = 90

@@ -47,7 +47,7 @@ def test_usage_level_fires_for_a_flat_account_that_uses_more_than_its_plan_cohor
                               "over 2 features (api_calls 3,000 (above 98%); reports 300 (above 98%)): "
                               "propose more core")
     assert trigger.estimated_arr_uplift == Decimal("6000.00")  # 10% of the 60,000 ARR
-    assert trigger.confidence == pytest.approx(0.4 + 0.6 * (0.975 - 0.8) / 0.2, abs=1e-4)
+    assert trigger.confidence == pytest.approx(0.4 + 0.6 * (0.975 - 0.75) / 0.25, abs=1e-4)
     assert trigger.evidence_event_ids[-1] == "acct-00000"  # the contract closes the evidence
 
 
@@ -87,9 +87,9 @@ def test_usage_level_percentile_is_a_threshold() -> None:
     story = _steady({"api_calls": 50.0, "reports": 5.0})  # 1,500 and 150: ties one peer, above 14 of 20
     snap = snap_of(story)
     norms = _cohort([*PEERS, recent_volumes(snap)])
-    assert usage_level(snap, CATALOGUE, T, norms) == []
-    [trigger] = usage_level(snap, CATALOGUE, Thresholds(usage_level_percentile=0.7), norms)
-    assert "above 75% of 20 similar accounts" in trigger.reason
+    [trigger] = usage_level(snap, CATALOGUE, T, norms)  # the top quarter, just
+    assert "above 75% of 20 similar accounts" in trigger.reason and trigger.confidence == 0.4
+    assert usage_level(snap, CATALOGUE, Thresholds(usage_level_percentile=0.8), norms) == []
 
 
 def test_usage_growth_takes_the_product_first_so_one_moment_gives_one_lead() -> None:
