@@ -29,7 +29,7 @@ class LevelStanding:
     """Where an account's usage level stands in its cohort."""
 
     share: float
-    """The median over the cohort's features of the account's percentile in each (0-1)."""
+    """The median over the account's features of its percentile among each feature's users (0-1)."""
     accounts: int
     by_feature: tuple[tuple[str, float, float], ...]
     """(feature, the account's 30-day volume, its percentile), highest percentile first."""
@@ -40,7 +40,8 @@ class CohortNorms:
     growth: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     """cohort key -> the growth ratios of its accounts, ascending."""
     levels: Mapping[str, Mapping[str, tuple[float, ...]]] = field(default_factory=dict)
-    """cohort key -> feature -> its accounts' volumes in the last 30 whole days, ascending (0 included)."""
+    """cohort key -> feature -> its accounts' volumes in the last 30 whole days, ascending (0 included:
+    the share of the cohort using a feature is kept, though `level` reads only its users)."""
 
     def standing(self, key: str, growth: float) -> tuple[float, int] | None:
         """(share of the cohort growing no faster than `growth`, cohort size); None without norms."""
@@ -50,18 +51,26 @@ class CohortNorms:
         return bisect.bisect_right(values, growth) / len(values), len(values)
 
     def level(self, key: str, recent: Mapping[str, float]) -> LevelStanding | None:
-        """The account's level among its cohort: per feature the cohort uses, the share of the cohort
-        below the account's 30-day volume (a tie counts half: an account at the cohort's typical value,
-        zero among many zeros included, is typical, not the top), then the median over features, so
-        units never mix and no single feature decides. None without norms for the cohort."""
+        """The account's level among its cohort: per feature the account used, the share of the
+        cohort's accounts using that feature whose 30-day volume is below the account's (a tie counts
+        half, itself included: the typical user of a feature stands at the middle), then the median
+        over those features, so units never mix and no single feature decides. Against the feature's
+        users, not the whole cohort: where accounts each use a few of many features (the archetype
+        books: no feature used by half of a cohort in a month), zeros would make every account's
+        median a tie at the bottom. None without norms for the cohort or usage in the window."""
         features = self.levels.get(key)
         if not features:
             return None
         placed = []
         for feature, values in features.items():
             mine = recent.get(feature, 0.0)
-            below, not_above = bisect.bisect_left(values, mine), bisect.bisect_right(values, mine)
-            placed.append((feature, mine, (below + not_above) / 2 / len(values)))
+            if mine <= 0:
+                continue
+            users = values[bisect.bisect_right(values, 0.0):]
+            below, not_above = bisect.bisect_left(users, mine), bisect.bisect_right(users, mine)
+            placed.append((feature, mine, (below + not_above) / 2 / len(users)))
+        if not placed:
+            return None
         size = max(len(values) for values in features.values())
         ranked = tuple(sorted(placed, key=lambda p: (-p[2], p[0])))
         return LevelStanding(statistics.median(p[2] for p in placed), size, ranked)

@@ -4,8 +4,9 @@ Where no plan limit is known (a catalogue without `limits`) and no user ids come
 account pressing on its plan still shows: its volume stands high among the accounts on the same plan.
 Level, not growth: an account that has always used a lot for its plan is a candidate for the next
 plan as much as one that just grew (on the ChurnSim books most first upgrades come with no growth
-before them, `docs/expansion-signal.md`). Per feature, so units never mix; the median over the
-features the cohort uses, so one busy feature does not decide.
+before them, `docs/expansion-signal.md`). Per feature, so units never mix, each against the cohort's
+accounts that use it (`CohortNorms.level`); the median over the account's features, so one busy
+feature does not decide.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def recent_volumes(snap: Snapshot) -> dict[str, float]:
 
 def usage_level(snap: Snapshot, catalogue: Catalogue, t: Thresholds, norms: CohortNorms) -> list[Trigger]:
     """Usage in the last 30 whole days at `usage_level_percentile` of the cohort or above (the median
-    over the cohort's features of the account's percentile in each), in a cohort of at least
+    over the account's features of its percentile among each feature's users), in a cohort of at least
     `cohort_min_accounts` accounts with usage. An account without contract or usage is not judged.
 
     Proposes more of the owned plan (see `base_product`). Uplift: the seat headroom share of the ARR
@@ -56,10 +57,14 @@ def usage_level(snap: Snapshot, catalogue: Catalogue, t: Thresholds, norms: Coho
     top = "; ".join(f"{feature} {volume:,.4g} (above {round(pct * 100)}%)"
                     for feature, volume, pct in standing.by_feature[:SHOWN_FEATURES])
     reason = (f"usage in the last 30 days above {round(standing.share * 100)}% of {standing.accounts} similar "
-              f"accounts ({snap.cohort}), the median over {len(standing.by_feature)} features ({top}): "
+              f"accounts ({snap.cohort}), the median over {_features(len(standing.by_feature))} ({top}): "
               f"propose more {product}")
     uses = snap.signals.features
     evidence = [e for feature, _, _ in standing.by_feature[:SHOWN_FEATURES] if feature in uses
                 for e in uses[feature].evidence]
     return [Trigger("usage_level", product, reason, tuple(dict.fromkeys((*evidence, *snap.contract_evidence()))),
                     uplift.quantize(CENTS), round(min(1.0, confidence), 4))]
+
+
+def _features(count: int) -> str:
+    return "1 feature" if count == 1 else f"{count} features"

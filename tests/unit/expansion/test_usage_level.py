@@ -64,16 +64,21 @@ def test_usage_level_is_the_median_over_features_so_one_busy_feature_does_not_de
     assert usage_level(snap, CATALOGUE, T, _cohort([*peers, recent_volumes(snap)])) == []
 
 
-def test_a_feature_nobody_uses_much_is_typical_at_zero_not_the_top() -> None:
-    """Ties count half: not using what most of the cohort does not use either is the middle, not 100%."""
-    peers = [{"api_calls": 100.0 * k} for k in range(1, 20)]
-    peers[0] = {"api_calls": 100.0, "rare_export": 5.0}  # one peer uses a rare feature
-    story = _steady({"api_calls": 100.0})  # top on api_calls, 0 on rare_export like 19 of 20
+def test_each_feature_is_judged_among_its_users_so_accounts_that_use_a_few_of_many_features_compare() -> None:
+    """Twenty peers, each using one of four features (five per feature, at 10 to 50 a day): no feature
+    is used by most of the cohort. Read against the whole cohort, every account's median would be a
+    tie among zeros; read against each feature's users, the account using `a` at 100 a day is above
+    the five others who use it."""
+    peers = [{feature: 30.0 * k} for feature in "abcd" for k in range(1, 6)]
+    story = _steady({"a": 100.0})
     snap = snap_of(story)
-    standing = _cohort([*peers, recent_volumes(snap)]).level("-/core", recent_volumes(snap))
-    assert standing is not None and dict((f, p) for f, _, p in standing.by_feature) == {
-        "api_calls": pytest.approx(0.975), "rare_export": pytest.approx(0.475)}
-    assert standing.share == pytest.approx((0.975 + 0.475) / 2)
+    norms = _cohort([*peers, recent_volumes(snap)])
+    standing = norms.level("-/core", recent_volumes(snap))
+    assert standing is not None and standing.by_feature == (("a", 3000.0, pytest.approx(5.5 / 6)),)
+    [trigger] = usage_level(snap, CATALOGUE, T, norms)
+    assert "above 92% of 21 similar accounts (-/core), the median over 1 feature (a 3,000" in trigger.reason
+    typical = _steady({"a": 3.0, "b": 3.0})  # 90 a month on each: the middle of both features' users
+    assert usage_level(snap_of(typical), CATALOGUE, T, _cohort([*peers, recent_volumes(snap_of(typical))])) == []
 
 
 def test_usage_level_needs_a_cohort_of_the_same_segment_and_plan_of_enough_accounts() -> None:
