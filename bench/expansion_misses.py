@@ -4,7 +4,8 @@ the 90 days before it and which rules fired, held back or not, with the default 
     .venv/bin/python -m bench.expansion_misses archetypes-s2 [--catalogue PATH]
 
 Per day (at the day's first event) it folds the history through `decide` as the backtest's replay
-does, runs `evaluate_triggers` on the snapshot without the open/cool-down bookkeeping, and notes the
+does (with the same cohort norms, rebuilt at every UTC midnight from every account), runs
+`evaluate_triggers` on the snapshot without the open/cool-down bookkeeping, and notes the
 latest episode of each (kind, product), so "no rule fired" and "fired but held back" are told apart.
 Writes bench/results/expansion_misses-<data set>.json and prints a summary.
 """
@@ -23,10 +24,20 @@ import yaml
 
 from bench.common import RESULTS
 from bench.signal_quality import data_sets
-from services.expansion.backtest.replay import signal_events
-from services.expansion.domain import Catalogue, Decided, ExpansionSignals, Thresholds, decide, parse_catalogue
+from services.expansion.backtest.replay import growth_by_day, norms_by_day, signal_events
+from services.expansion.domain import (
+    NO_NORMS,
+    Catalogue,
+    CohortNorms,
+    Decided,
+    ExpansionSignals,
+    Thresholds,
+    decide,
+    parse_catalogue,
+)
 from services.expansion.domain.rules import evaluate_triggers
 from services.expansion.domain.snapshot import snapshot
+from services.expansion.domain.usage_level import recent_volumes
 from shared.backtest.history import read_archive
 from shared.backtest.outcomes import label_outcomes
 from shared.days import day_number
@@ -37,20 +48,25 @@ WINDOW = 90
 
 
 def account_days(account_id: str, events: Sequence[Envelope], catalogue: Catalogue,
-                 t: Thresholds) -> dict[int, dict[str, Any]]:
+                 t: Thresholds, norms: dict[int, CohortNorms]) -> dict[int, dict[str, Any]]:
     state = Decided(ExpansionSignals())
     days: dict[int, dict[str, Any]] = {}
     for event in signal_events(events):
-        state = decide(Decided(state.signals, state.latest), account_id, [event], catalogue=catalogue, thresholds=t)
+        now = max(event.occurred_at, state.signals.latest_at or event.occurred_at)
+        in_force = norms.get(day_number(now), NO_NORMS)
+        state = decide(Decided(state.signals, state.latest), account_id, [event], catalogue=catalogue, thresholds=t,
+                       norms=in_force)
         assert state.signals.latest_at is not None
         day = day_number(state.signals.latest_at)
         if day not in days:
             snap = snapshot(account_id, state.signals, t, as_of=state.signals.latest_at)
-            raw = evaluate_triggers(snap, catalogue, t)
+            raw = evaluate_triggers(snap, catalogue, t, in_force)
+            level = in_force.level(snap.cohort, recent_volumes(snap))
             held = [(r.kind, prev.stage) for r in raw if (prev := state.latest.get((r.kind, r.product))) is not None]
             days[day] = {"raw": {r.kind for r in raw}, "opened": set(), "growth": snap.usage_growth,
                          "seats": snap.seats, "active": snap.active_users, "promoter": snap.satisfaction is not None,
-                         "held": held, "features_with_baseline": len(snap.growth)}
+                         "held": held, "features_with_baseline": len(snap.growth),
+                         "level": None if level is None else level.share}
         days[day]["opened"] |= {n.trigger.kind for n in state.opened}
     return days
 
@@ -60,24 +76,28 @@ def misses(name: str, catalogue: Catalogue) -> list[dict[str, Any]]:
     archive = read_archive([next(d for d in data_sets() if d.name == name).ensure()])
     assert archive.horizon is not None
     horizon = archive.horizon.astimezone(UTC).date()
+    norms = norms_by_day([r for h in archive.histories() for r in growth_by_day(
+        signal_events(h.events), thresholds=t, last_day=day_number(archive.horizon))])
     out = []
     for history in archive.histories():
         outcomes = label_outcomes(history.account_id, history.events, horizon=horizon)
         upgrades = [c.on for c in outcomes.changes if c.kind == "expansion"]
         start = history.events[0].occurred_at.astimezone(UTC).date()
-        days = account_days(history.account_id, history.events, catalogue, t)
+        days = account_days(history.account_id, history.events, catalogue, t, norms)
         user_ids = any(getattr(e.data, "user_id", None) for e in history.events if e.type == "usage.recorded")
         for on in upgrades:
             if on - timedelta(days=WINDOW) < start:
                 continue
             window = [days[d] for d in range((on - timedelta(days=WINDOW)).toordinal(), on.toordinal()) if d in days]
             growths = [w["growth"] for w in window if w["growth"] is not None]
+            levels = [w["level"] for w in window if w["level"] is not None]
             out.append({
                 "account": history.account_id, "on": on.isoformat(),
                 "opened": sorted({k for w in window for k in w["opened"]}),
                 "fired": sorted({k for w in window for k in w["raw"]}),
                 "held": sorted({h for w in window for h in w["held"]}),
-                "max_growth": max(growths, default=None), "user_ids": user_ids,
+                "max_growth": max(growths, default=None), "max_level": max(levels, default=None),
+                "user_ids": user_ids,
                 "seats": window[-1]["seats"] if window else None,
                 "max_active": max((w["active"] for w in window), default=0),
                 "promoter": any(w["promoter"] for w in window),
@@ -101,6 +121,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "missed_with_promoter": sum(1 for r in missed if r["promoter"]),
         "missed_without_growth_baseline": sum(1 for r in missed if r["max_growth"] is None),
         "missed_max_growth": Counter(growth(r) for r in missed).most_common(),
+        "missed_max_level": Counter(None if r["max_level"] is None else round(r["max_level"], 1)
+                                    for r in missed).most_common(),
         "missed_first_upgrades": sum(1 for r in missed if r["days_since_previous_upgrade"] is None),
     }
 

@@ -41,8 +41,9 @@ DATA_SETS = ("archetypes-s1", "archetypes-s2", "churnsim-crm6-s1-daily", "churns
 PLAN_CATALOGUE = REPO / "bench" / "datasets" / "churnsim_plans.yaml"
 PLAN_CATALOGUE_BOOKS = ("churnsim-crm5", "churnsim-crm6")
 """The books whose plans that catalogue describes."""
-COLUMNS = ("data_set", "variant", "accounts", "upgrades", "judged_upgrades", "triggers", "recall", "precision",
-           "usage_growth_recall", "usage_growth_precision", "growth_top_decile_recall",
+COLUMNS = ("data_set", "variant", "accounts", "upgrades", "judged_upgrades", "triggers", "triggers_per_account_year",
+           "recall", "precision", "usage_growth_recall", "usage_growth_precision", "usage_level_recall",
+           "usage_level_precision", "growth_top_decile_recall",
            "growth_top_decile_precision", "logistic_top_decile_recall", "logistic_top_decile_precision",
            "base_rate", "auc_logistic")
 
@@ -52,9 +53,9 @@ def row(name: str, variant: str, report: dict[str, Any], seconds: float) -> dict
     return {
         "data_set": name, "variant": variant, "accounts": report["accounts"], "upgrades": report["upgrades"],
         "judged_upgrades": rules["any"]["judged_upgrades"], "triggers": report["triggers"],
+        "triggers_per_account_year": report["triggers_per_account_year"],
         "recall": rules["any"]["recall"], "precision": rules["any"]["precision"],
-        "usage_growth_recall": rules["usage_growth"]["recall"],
-        "usage_growth_precision": rules["usage_growth"]["precision"],
+        **{f"{kind}_{m}": rules[kind][m] for kind in ("usage_growth", "usage_level") for m in ("recall", "precision")},
         **{f"{kind}_{m}": baselines[kind][m] for kind in ("growth_top_decile", "logistic_top_decile")
            for m in ("recall", "precision")},
         "base_rate": report["base_rate"]["rate"], "auc_logistic": report["baseline_model"]["auc_logistic"],

@@ -1,6 +1,7 @@
 """Replaying one account's history through the pure expansion domain, as the service would decide
-it event by event (`domain.decide`), with cohort norms rebuilt at every UTC midnight from every
-account's state at that moment (two passes: `growth_by_day` for all accounts, then `replay_account`).
+it event by event (`domain.decide`), with cohort norms (growth and level) rebuilt at every UTC
+midnight from every account's state at that moment (two passes: `growth_by_day` for all accounts,
+then `replay_account`).
 
 Opportunities need people to move them along; a replay has none, so it relies on what the service
 does without them (`domain.closing`, inside `decide`): an open opportunity is won by the contract
@@ -28,13 +29,14 @@ from services.expansion.domain import (
     cohort_key,
     decide,
 )
-from services.expansion.domain.usage import account_growth, feature_growth
+from services.expansion.domain.usage import account_growth, feature_growth, window_total
 from shared.days import day_number
 from shared.events import Envelope
 from shared.signal_events import signal_event_of
 
-GrowthRecord = tuple[int, str, float]
-"""(UTC day ordinal, cohort key, growth ratio): one account's standing at the start of a day."""
+GrowthRecord = tuple[int, str, float | None, Mapping[str, float]]
+"""(UTC day ordinal, cohort key, growth ratio or None without a baseline, feature -> volume in the
+last 30 whole days): one account's standing at the start of a day."""
 
 
 def signal_events(events: Sequence[Envelope]) -> list[SignalEvent]:
@@ -42,8 +44,9 @@ def signal_events(events: Sequence[Envelope]) -> list[SignalEvent]:
 
 
 def growth_by_day(events: Sequence[SignalEvent], *, thresholds: Thresholds, last_day: int) -> Iterator[GrowthRecord]:
-    """For each day from the account's second day to `last_day`, its growth as of that day's start
-    (whole days before it), while it holds a live contract and has a baseline."""
+    """For each day from the account's second day to `last_day`, its growth and its 30-day volumes as
+    of that day's start (whole days before it), while it holds a live contract and has a baseline or
+    recent usage."""
     if not events:
         return
     signals = ExpansionSignals()
@@ -59,15 +62,17 @@ def growth_by_day(events: Sequence[SignalEvent], *, thresholds: Thresholds, last
             continue
         growth = account_growth(feature_growth(signals.volumes, as_of_day=day,
                                                min_baseline_days=thresholds.usage_growth_min_baseline_days))
-        if growth is not None:
-            yield day, cohort_key(signals.segment_name, signals.owned_products(as_of)), growth
+        recent = {f: total for f, days in signals.volumes.items() if (total := window_total(days, as_of_day=day)) > 0}
+        if growth is not None or recent:
+            yield day, cohort_key(signals.segment_name, signals.owned_products(as_of)), growth, recent
 
 
 def norms_by_day(records: Sequence[GrowthRecord]) -> dict[int, CohortNorms]:
-    days: dict[int, list[tuple[str, float]]] = {}
-    for day, key, growth in records:
-        days.setdefault(day, []).append((key, growth))
-    return {day: build_norms(values) for day, values in days.items()}
+    days: dict[int, list[tuple[str, float | None, Mapping[str, float]]]] = {}
+    for day, key, growth, recent in records:
+        days.setdefault(day, []).append((key, growth, recent))
+    return {day: build_norms([(k, g) for k, g, _ in rows if g is not None], [(k, r) for k, _, r in rows if r])
+            for day, rows in days.items()}
 
 
 def replay_account(account_id: str, events: Sequence[SignalEvent], *, catalogue: Catalogue, thresholds: Thresholds,

@@ -30,7 +30,8 @@ from shared.backtest.outcomes import label_outcomes
 from shared.backtest.snapshots import month_ends
 from shared.days import day_number
 
-KINDS = ("seat_limit", "plan_limit", "usage_growth", "premium_feature_use", "high_satisfaction", "whitespace")
+KINDS = ("seat_limit", "plan_limit", "usage_growth", "usage_level", "premium_feature_use", "high_satisfaction",
+         "whitespace")
 
 
 def backtest_archive(archive: Archive, *, catalogue: Catalogue, thresholds: Thresholds, cohorts: bool = True,
@@ -50,9 +51,13 @@ def backtest_archive(archive: Archive, *, catalogue: Catalogue, thresholds: Thre
     starts = {account_id: start for (account_id, _), (_, _, start, _) in zip(accounts, results, strict=True)}
     points = [p for _, _, _, month in results for p in month]
     baseline, model = baseline_triggers(points)
+    # How often an account manager hears from the rules: from each account's first event to the horizon.
+    account_years = sum((horizon - start).days for start in starts.values()) / 365
     return {
         "horizon": horizon.isoformat(), "accounts": len(accounts), "window_days": WINDOW_DAYS,
         "cohorts": cohorts, "upgrades": len(upgrades), "triggers": len(triggers),
+        "account_years": round(account_years, 1),
+        "triggers_per_account_year": round(len(triggers) / account_years, 2) if account_years else None,
         "rules": judge(triggers, upgrades, history_start=starts, horizon=horizon, kinds=KINDS),
         "baselines": judge(baseline, upgrades, history_start=starts, horizon=horizon, kinds=BASELINE_KINDS),
         "baseline_model": model,

@@ -2,9 +2,9 @@
 reason, the events behind it, an estimated ARR uplift and a confidence (0..1, formula per rule).
 
 Rules run in this order and a product is proposed once per evaluation (the first rule that names
-it wins): seat_limit, plan_limit, usage_growth, premium_feature_use, high_satisfaction, whitespace.
-So one signal never becomes two leads for the same product in the same moment. plan_limit and
-usage_growth read usage volume, not users (`usage_rules`).
+it wins): seat_limit, plan_limit, usage_growth, usage_level, premium_feature_use, high_satisfaction,
+whitespace. So one signal never becomes two leads for the same product in the same moment.
+plan_limit, usage_growth and usage_level read usage volume, not users (`usage_rules`, `usage_level`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
 from services.expansion.domain.snapshot import CENTS, Snapshot
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.trigger import Trigger, base_product
+from services.expansion.domain.usage_level import usage_level
 from services.expansion.domain.usage_rules import plan_limit, usage_growth
 from services.expansion.domain.whitespace import premium_use, whitespace
 
@@ -34,6 +35,7 @@ def evaluate_triggers(snap: Snapshot, catalogue: Catalogue, thresholds: Threshol
     triggers = seat_limit(snap, catalogue, thresholds)
     triggers += _untaken(triggers, plan_limit(snap, catalogue, thresholds))
     triggers += _untaken(triggers, usage_growth(snap, catalogue, thresholds, norms))
+    triggers += _untaken(triggers, usage_level(snap, catalogue, thresholds, norms))
     triggers += _untaken(triggers, premium_feature_use(snap, catalogue, thresholds))
     triggers += high_satisfaction(snap, catalogue, thresholds, taken=frozenset(t.product for t in triggers))
     triggers += _untaken(triggers, whitespace_triggers(snap, catalogue, thresholds))

@@ -37,6 +37,10 @@ class Thresholds:
     cohort_min_percentile: float = 0.75
     """... and then usage_growth fires only when the account grows faster than this share of its cohort
     (so growth the whole book shares, a season, is not a signal about one account)."""
+    usage_level_percentile: float = 0.75
+    """usage_level fires when the account's usage level (median over features of its percentile in its
+    cohort, `CohortNorms.level`) reaches this share of the cohort (of `cohort_min_accounts` or more):
+    the top quarter, the same bar as `cohort_min_percentile`."""
     plan_limit_ratio: float = 0.9
     """plan_limit fires when the last 30 days of a limited feature reach this share of what the plan includes."""
     cooldown_days: int = 90
@@ -64,6 +68,8 @@ class Thresholds:
             raise ValueError("promoter_nps must be 0-10 and promoter_csat 1-5")
         if self.usage_growth_ratio <= 1 or not 1 <= self.usage_growth_min_baseline_days <= 60:
             raise ValueError("usage_growth_ratio must be > 1 and usage_growth_min_baseline_days 1-60")
+        if not 0 < self.usage_level_percentile <= 1:
+            raise ValueError("usage_level_percentile must be in (0, 1]")
         if self.cohort_min_accounts < 2:
             raise ValueError("cohort_min_accounts must be >= 2")
         if self.divergence_window_days < 1 or not 0 < self.divergence_min_arr_change < 1 \

@@ -117,3 +117,42 @@ def test_backtest_archive_on_a_tiny_book_with_a_known_answer(tmp_path: Path) -> 
     assert growth["recall"] == 1.0 and growth["precision"] == 1.0 and growth["median_lead_days"] == 120 - 67
     assert report["rules"]["any"]["triggers"] == 1  # flat usage and a short history trigger nothing
     assert set(report["baselines"]) == {"growth_top_decile", "logistic_top_decile", "any"}
+
+
+def _write_book(path: Path, stories: list[Story]) -> Path:
+    with gzip.open(path, "wt") as out:
+        for e in sorted((e for s in stories for e in s.events), key=lambda e: str(e["occurred_at"])):
+            out.write(json.dumps(e) + "\n")
+    return path
+
+
+def test_backtest_builds_level_norms_from_every_account_and_usage_level_precedes_the_upgrade(tmp_path: Path) -> None:
+    """Ten flat accounts on core at 10, 20, ... 100 a day, and one at 80 a day that moves to 100 from
+    day 100 (x1.25 at most: below usage_growth's x1.3) and upgrades on day 150. Tied with the peer at
+    80 it stands at 8 of 11 (7 below, the tie and itself counting half): not the top quarter. On day
+    101 its last 30 days (2,420) pass that peer's 2,400: 8.5 of 11, in the top quarter. The peers at
+    90 and 100 are there from the start (and do not upgrade). Six triggers: each peer's on day 2 and
+    again on day 182 (its first expired on day 92, then the 90-day cool-down), and the busy account's
+    on day 101 and on day
+    240 (the upgrade won it on day 150, then the cool-down). Judged: the three that 90 days of history
+    follow (days 2 and 101), one of them followed by the upgrade."""
+    peers = []
+    for k in range(1, 11):
+        peer = Story(f"p{10 * k:03d}")
+        peer.contract(0, seats=10)
+        for day in range(1, 250):
+            peer.add(day + 0.5, "usage.recorded", {"feature": "api_calls", "quantity": 10 * k})
+        peers.append(peer)
+    busy = Story("busy")
+    busy.contract(0, seats=10)
+    for day in range(1, 250):
+        busy.add(day + 0.5, "usage.recorded", {"feature": "api_calls", "quantity": 80 if day < 100 else 100})
+    busy.contract(150, seats=20, arr="120000", event_type="contract.amended")
+    report = backtest_archive(read_archive([_write_book(tmp_path / "book.jsonl.gz", [*peers, busy])]),
+                              catalogue=CATALOGUE, thresholds=T, workers=1)
+    level = report["rules"]["usage_level"]
+    assert (level["triggers"], level["judged_upgrades"], level["preceded"]) == (6, 1, 1)
+    assert (level["judged_triggers"], level["followed"], level["median_lead_days"]) == (3, 1, 150 - 101)
+    assert report["rules"]["usage_growth"]["triggers"] == 0
+    assert report["account_years"] == round(11 * 249 / 365, 1)
+    assert report["triggers_per_account_year"] == round(6 / (11 * 249 / 365), 2)
