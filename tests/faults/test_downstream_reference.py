@@ -95,6 +95,9 @@ async def _kill_while_consuming(deployment: Deployment, process: ServiceProcess,
         lag = await group_lag(bootstrap, _group(process), inputs)
         target = int(lag * rng.uniform(0.3, 0.7))
         while 0 < target < lag:
+            # A life that ended on its own (e.g. its HTTP port taken between free_port and bind, while
+            # another process answered /readyz on it) would leave the lag where it is: fail, not hang.
+            assert process.alive(), f"{process.service} exited on its own; see {process.logs}"
             await asyncio.sleep(0.02)
             lag = await group_lag(bootstrap, _group(process), inputs)
         if not lag:
