@@ -83,6 +83,14 @@ class _Batch(Generic[Parsed]):
     started: float
 
 
+_HandedOver = tuple[Records, "asyncio.Task[Any] | None"]
+"""A batch handed over and the task of its transaction (None: not started yet)."""
+
+
+def _committed(task: asyncio.Task[Any]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is None
+
+
 @dataclass(frozen=True)
 class _Step:
     """A batch whose transaction (or offset commit) is running as `task`."""
@@ -159,9 +167,12 @@ class ConsumerRunner(Generic[Parsed]):
         self._released: Records = ()  # released by the intake, not yet handed to a transaction
         self._applying: _Step | None = None  # the batch whose transaction runs
         self._committing: _Step | None = None  # the batch (committed in the DB) whose offsets go
-        # Handed over, not yet committed in the DB: the batch applying and, while a step awaits, the one
-        # behind it. `settled_groups` counts them: an event the scheduler cannot see waiting would be late.
-        self._unapplied: Records = ()
+        # Handed over, not yet committed in the DB: the batch applying (with its transaction's task) and,
+        # while a step awaits, the one behind it (no task yet). `settled_groups` counts them until their
+        # transaction commits: an event the scheduler cannot see waiting would be late, and one counted
+        # after it is durable holds its group back until the loop comes round (a pass then depends on when
+        # it ran).
+        self._unapplied: tuple[_HandedOver, ...] = ()
         self._records_at: dict[int, float] = {}  # partition number -> when a fetch last brought records
 
     def quiet_partitions(self, quiet_s: float) -> set[int]:
@@ -180,7 +191,8 @@ class ConsumerRunner(Generic[Parsed]):
         this runner is not consuming (a tool or a test feeding its handler directly): nothing to go by."""
         if not self._consuming:
             return None
-        return await self._intake.settled([*self._unapplied, *self._released])
+        waiting = [r for records, task in self._unapplied if task is None or not _committed(task) for r in records]
+        return await self._intake.settled([*waiting, *self._released])
 
     @property
     def healthy(self) -> bool:
@@ -266,7 +278,9 @@ class ConsumerRunner(Generic[Parsed]):
         committing, self._committing = self._committing, None
         applying, self._applying = self._applying, None
         later = [*(applying.records if applying else ()), *(upcoming.records if upcoming else ())]
-        self._unapplied, self._released = later, ()
+        self._unapplied = ((applying.records, applying.task),) if applying else ()
+        self._unapplied += ((upcoming.records, None),) if upcoming else ()
+        self._released = ()
         if committing is not None:
             try:
                 await committing.task
@@ -289,7 +303,7 @@ class ConsumerRunner(Generic[Parsed]):
             if applied.written and self._on_committed is not None:
                 self._on_committed()
             self._committing = _Step(applying.records, asyncio.create_task(self.commit_offsets(applying.records)))
-            self._unapplied = upcoming.records if upcoming is not None else ()
+            self._unapplied = ((upcoming.records, None),) if upcoming is not None else ()
         if upcoming is not None:
             applied_later = self._applier.apply(upcoming.events, upcoming.poison, batch=len(upcoming.records))
             task = asyncio.create_task(applied_later)
@@ -297,6 +311,7 @@ class ConsumerRunner(Generic[Parsed]):
             # goes through (readiness), not only once the loop comes round to commit the offsets.
             task.add_done_callback(self._passed_when_applied(upcoming.records))
             self._applying = _Step(upcoming.records, task, upcoming.started)
+            self._unapplied = ((upcoming.records, task),)
         return True
 
     def _passed_when_applied(self, records: Records) -> Callable[[asyncio.Task[Any]], None]:

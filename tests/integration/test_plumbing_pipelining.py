@@ -173,3 +173,29 @@ async def test_the_batches_handed_over_count_as_pending_for_the_scheduler_while_
                 await asyncio.sleep(0.05)
         finally:
             release.set()
+
+
+async def test_a_batch_stops_counting_as_pending_once_its_transaction_commits(
+    infra: Infra, engine: AsyncEngine, plumbing: Setup, unique: str
+) -> None:
+    """The other side of the test above: once a batch's transaction has committed, its events are applied,
+    and `settled_groups` must say so at once, not when the loop next comes round (a fetch can wait
+    `consumer_max_wait_ms` first). Counted as waiting meanwhile, they held their group back from a pass run
+    in that moment, so what one pass did depended on when it ran (a CI run of
+    tests/integration/health/test_pass_timing.py caught it; here the fetch waits 30 s to make it plain)."""
+    topic = f"test.settled.{unique}"
+    await create_topic(infra.kafka_bootstrap, topic, partitions=1)
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    events = [(f"acct-{i % 3}", envelope(event_id=f"settled-{unique}-{i}", account_id=f"acct-{i % 3}",
+                                         occurred_at=start + timedelta(hours=i))) for i in range(5)]
+    await produce(infra.kafka_bootstrap, topic, events)
+    setup = Setup(plumbing.schema, topic, plumbing.out_topic, plumbing.dlq_topic, plumbing.service)
+    counting = build(plumbing.schema, plumbing.out_topic)
+    async with deployed(infra, setup, counting.handle, consumer_max_records=10,
+                        consumer_max_wait_ms=30_000) as (_, runner):
+        await wait_for(lambda: total_is(engine, plumbing.schema, len(events)), timeout=60, what="the batch applied")
+
+        async def nothing_waiting() -> bool:
+            return await runner.settled_groups() == {0: None}
+
+        await wait_for(nothing_waiting, timeout=10, what="the committed batch no longer counted as waiting")
