@@ -27,7 +27,6 @@ from bench.common import (
     ProcessMeter,
     Stopwatch,
     bench_infra,
-    free_port,
     load_average,
     new_unique,
     sized,
@@ -37,6 +36,7 @@ from bench.common import (
 from shared.db import create_engine
 from shared.kafka import make_producer
 from shared.settings import TopicSettings
+from tests.infra import free_port
 from tests.kafka_utils import create_topic
 
 BATCH = 500

@@ -41,7 +41,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import (
     ProcessMeter,
     bench_infra,
-    free_port,
     load_average,
     new_unique,
     sized,
@@ -54,6 +53,7 @@ from shared.db import create_engine
 from shared.events import topic_kind
 from shared.settings import TopicSettings
 from tests.faults.observe import drop_schemas, group_lag, outbox_backlog
+from tests.infra import free_port
 from tests.kafka_utils import produce
 
 SERVE = "BENCH_MEMORY_LAG_SERVE"

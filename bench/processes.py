@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.common import ProcessMeter, free_port, new_unique, start_service
+from bench.common import ProcessMeter, new_unique, start_service
 from bench.ingest import topic_env
 from shared.db import create_engine
 from shared.settings import TopicSettings
+from tests.infra import free_port
 
 KEY = "bench-pipeline-key"
 CONSUMERS = ("health", "renewals", "expansion")

@@ -49,7 +49,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.common import (
     ProcessMeter,
     bench_infra,
-    free_port,
     load_average,
     new_unique,
     sized,
@@ -65,7 +64,7 @@ from shared.db import create_engine, make_sessionmaker
 from shared.passes import PassWiring
 from shared.settings import TopicSettings
 from tests.faults.observe import drop_schemas, outbox_backlog, topic_values
-from tests.infra import REPO
+from tests.infra import REPO, free_port
 
 PASS = "BENCH_SCALEOUT_PASS"
 """Set in a rescore pass process's environment (the schema): run one pass when told to, print its report."""

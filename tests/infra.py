@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import os
+import random
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -67,3 +69,25 @@ def provide_infra() -> Iterator[Infra]:
             yield infra
     else:
         yield _local_launcher()
+
+
+_BELOW_EPHEMERAL = range(20_000, 32_000)
+"""Where `free_port` looks: below Linux's default ephemeral range (32768-60999)."""
+
+
+def free_port(preferred: int | None = None) -> int:
+    """A local TCP port nothing is bound to, for a process a test or bench starts: `preferred` if it is free,
+    else one at random below the kernel's ephemeral range. Not a port the kernel picks for bind(0): it picks
+    those from the range it also hands out as the source ports of outgoing connections, and between the
+    probe and the service's own bind one of the many Kafka and Postgres clients of a run could take it (a
+    fault test's service once died on "address already in use" that way)."""
+    candidates = [preferred] if preferred else []
+    candidates += random.sample(_BELOW_EPHEMERAL, 50)
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port among {candidates}")

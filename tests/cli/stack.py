@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,20 +19,13 @@ from typing import Any
 
 import httpx
 
-from tests.infra import REPO, Infra
+from tests.infra import REPO, Infra, free_port
 
 SERVICES = ("ingest", "health", "renewals", "expansion")
 TOPICS = ("RAW", "USAGE", "INTERACTION", "CONTRACT", "DLQ", "ACCOUNT_HEALTH", "CHURN_RISK", "UPSELL")
 ADMIN_KEY, READER_KEY, INGEST_KEY = "cli-admin-key", "cli-reader-key", "cli-ingest-key"
 API_KEYS = {ADMIN_KEY: ["ingest:write", "read", "write"], READER_KEY: ["read"], INGEST_KEY: ["ingest:write"]}
 ORCHARD = Path(sys.executable).with_name("orchard")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)

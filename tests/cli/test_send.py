@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.stack import INGEST_KEY, READER_KEY, Stack, free_port
+from tests.cli.stack import INGEST_KEY, READER_KEY, Stack
+from tests.infra import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 from deploy.local.sample import sample_accounts
-from tests.cli.stack import free_port
-from tests.infra import REPO, Infra
+from tests.infra import REPO, Infra, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from tests.cli.stack import free_port
-from tests.infra import REPO, Infra
+from tests.infra import REPO, Infra, free_port
 
 LAUNCHER = REPO / "deploy" / "local" / "infra.py"
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli.stack import free_port
-from tests.infra import REPO, Infra
+from tests.infra import REPO, Infra, free_port
 
 API_KEYS = {"faults-admin-key": ["ingest:write", "read", "write"]}
 AUTH = {"Authorization": "Bearer faults-admin-key"}

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 
 import httpx
 import orjson
 import pytest
 
-from tests.infra import REPO, Infra
+from tests.infra import REPO, Infra, free_port
 from tests.integration.ingest.harness import WRITER, event_ids, produce_large
 from tests.kafka_utils import read_all, wait_for
 from tests.services import API_KEYS, topics_for
@@ -21,16 +20,10 @@ from tests.unit.ingest.factories import make_event
 pytestmark = pytest.mark.integration
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_the_service_process_ingests_both_ways_and_stops_on_sigterm(
     infra: Infra, schema: str, unique: str
 ) -> None:
-    port, topics = _free_port(), topics_for(unique)
+    port, topics = free_port(), topics_for(unique)
     env = {
         **os.environ,
         "ORCHARD_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
