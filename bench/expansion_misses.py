@@ -24,7 +24,7 @@ import yaml
 
 from bench.common import RESULTS
 from bench.signal_quality import data_sets
-from services.expansion.backtest.replay import growth_by_day, norms_by_day, signal_events
+from services.expansion.backtest.replay import DailyNorms, growth_by_day, norms_by_day, signal_events
 from services.expansion.domain import (
     NO_NORMS,
     Catalogue,
@@ -55,7 +55,7 @@ def account_days(account_id: str, events: Sequence[Envelope], catalogue: Catalog
         now = max(event.occurred_at, state.signals.latest_at or event.occurred_at)
         in_force = norms.get(day_number(now), NO_NORMS)
         state = decide(Decided(state.signals, state.latest), account_id, [event], catalogue=catalogue, thresholds=t,
-                       norms=in_force)
+                       norms=DailyNorms(norms))
         assert state.signals.latest_at is not None
         day = day_number(state.signals.latest_at)
         if day not in days:
