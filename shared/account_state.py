@@ -1,22 +1,25 @@
 """An account-state table: one row per account holding the service's folded state as JSON.
 
 Shape: ``account_id`` (primary key), ``state`` (JSONB), ``latest_at`` (the account's latest event
-time), ``updated_at``. ``account_state_table`` declares it; the two functions below are the only
-statements a batch needs against it, whatever the batch size.
+time), ``updated_at``. ``account_state_table`` declares it; ``fold_schema`` declares it with the
+plumbing tables as the ``FoldTables`` every account-fold service (renewals, expansion) extends with
+its own; an ``AccountStates`` (the service's JSON codec) runs the only two statements a batch needs
+against it, whatever the batch size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import json_text, qualified
+from shared.db import PlumbingTables, json_text, plumbing_tables, qualified
 
 
 class FoldedState(Protocol):
@@ -57,25 +60,44 @@ WHERE t.account_id = u.a
 """
 
 
-async def lock_and_load(
-    session: AsyncSession, table: sa.Table, account_ids: Sequence[str], *, decode: Callable[[dict[str, Any]], State]
-) -> dict[str, State]:
-    """Lock the accounts' rows for this transaction and return their stored states, `decode`d from
-    their JSON (``{}`` for a new account)."""
-    rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=qualified(table))),
-                                 {"ids": sorted(set(account_ids))})
-    return {account_id: decode(orjson.loads(state)) for account_id, state in rows}
+@dataclass(frozen=True)
+class FoldTables:
+    """The tables of an account-fold service's schema that every such service has."""
+
+    schema: str
+    plumbing: PlumbingTables
+    accounts: sa.Table
 
 
-async def save(
-    session: AsyncSession, table: sa.Table, states: Mapping[str, State], *, encode: Callable[[State], Any]
-) -> None:
-    """Store each account's state (`encode`d as JSON-able data) and its latest event time in one statement."""
-    if not states:
-        return
-    ids = sorted(states)
-    await session.execute(
-        sa.text(_SAVE.format(table=qualified(table))),
-        {"ids": ids, "states": [json_text(encode(states[a])) for a in ids],
-         "latest": [states[a].latest_at for a in ids]},
-    )
+def fold_schema(schema: str) -> tuple[sa.MetaData, FoldTables]:
+    """The metadata to declare the service's own tables on, and the tables every fold service has."""
+    md = sa.MetaData(schema=schema)
+    return md, FoldTables(schema, plumbing_tables(md), account_state_table(md))
+
+
+@dataclass(frozen=True)
+class AccountStates(Generic[State]):
+    """A service's folded state in its account-state table, through the service's JSON codec."""
+
+    decode: Callable[[dict[str, Any]], State]
+    encode: Callable[[State], Any]
+
+    async def lock_and_load(
+        self, session: AsyncSession, tables: FoldTables, account_ids: Sequence[str]
+    ) -> dict[str, State]:
+        """Lock the accounts' rows for this transaction and return their stored states (``{}`` decoded
+        for a new account)."""
+        rows = await session.execute(sa.text(_LOCK_AND_LOAD.format(table=qualified(tables.accounts))),
+                                     {"ids": sorted(set(account_ids))})
+        return {account_id: self.decode(orjson.loads(state)) for account_id, state in rows}
+
+    async def save(self, session: AsyncSession, tables: FoldTables, states: Mapping[str, State]) -> None:
+        """Store each account's state and its latest event time in one statement."""
+        if not states:
+            return
+        ids = sorted(states)
+        await session.execute(
+            sa.text(_SAVE.format(table=qualified(tables.accounts))),
+            {"ids": ids, "states": [json_text(self.encode(states[a])) for a in ids],
+             "latest": [states[a].latest_at for a in ids]},
+        )

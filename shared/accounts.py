@@ -101,6 +101,7 @@ class AccountFold(ABC, Generic[Loaded, State, Event]):
     async def __call__(self, ctx: BatchContext, events: Sequence[Event]) -> None:
         grouped = by_account(events)
         loaded = await self.load(ctx.session, list(grouped))
+        await self.before_fold(ctx, events)
         folded = fold_accounts(grouped, ctx, start=partial(self.start, loaded=loaded),
                                apply=lambda account_id: partial(self.apply, account_id))
         await self.store(ctx, folded)
@@ -108,6 +109,10 @@ class AccountFold(ABC, Generic[Loaded, State, Event]):
     @abstractmethod
     async def load(self, session: AsyncSession, account_ids: list[str]) -> Loaded:
         """Lock and load the accounts' stored state (ids in sorted order: a fixed lock order)."""
+
+    async def before_fold(self, ctx: BatchContext, events: Sequence[Event]) -> None:
+        """Anything the fold reads besides the accounts, once they are locked (by default nothing):
+        expansion moves its stream watermarks here, then reads the cohort norms in force."""
 
     @abstractmethod
     def start(self, account_id: str, *, loaded: Loaded) -> State:

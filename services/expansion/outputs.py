@@ -14,8 +14,9 @@ from datetime import datetime
 
 from services.expansion.domain import NewOpportunity
 from services.expansion.domain.divergence import KIND, DivergenceAlert
-from shared.events import AlertReason, ChurnRiskAlert, UpsellTriggered, deterministic_event_id
+from shared.events import ChurnRiskAlert, UpsellTriggered, deterministic_event_id
 from shared.outbox import Outbox
+from shared.reasons import alert_reasons
 
 
 def upsell_triggered(opportunity: NewOpportunity, *, emitted_at: datetime) -> UpsellTriggered:
@@ -51,8 +52,7 @@ def divergence_alert(alert: DivergenceAlert, *, emitted_at: datetime) -> ChurnRi
         occurred_at=alert.at, emitted_at=emitted_at, kind=KIND, severity=alert.severity,
         score=alert.score, previous_score=alert.previous_score,
         grade=alert.grade,
-        reasons=tuple(AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
-                                  evidence_event_ids=r.evidence_event_ids) for r in alert.reasons),
+        reasons=alert_reasons(alert.reasons),
         arr_at_risk=single if alert.direction == "arr_up_health_down" else None,
         alert_id=alert.alert_id, action=alert.action, episode=alert.episode, episode_start=alert.since,
         direction=alert.direction, arr_by_currency=dict(alert.arr_now),

@@ -47,6 +47,18 @@ class ExpansionSettings(OrchardSettings):
     """The share ARR must move by (per currency) for a divergence."""
     expansion_divergence_min_score_change: float = Field(default=_DEFAULTS.divergence_min_score_change, gt=0, le=100)
     """The health points the score must move by, the other way, for a divergence."""
+    expansion_norms_check_s: float = Field(default=300.0, gt=0)
+    """How often the service asks whether a new version of the cohort norms exists (another instance may
+    have built it), and whether a refresh is due."""
+    expansion_norms_refresh_s: float = Field(default=86_400.0, ge=0)
+    """How often the cohort norms (where an account's usage and growth stand among accounts of the same
+    segment and plan) are rebuilt from every account's state; 0 turns the refresh off (versions already
+    stored are still used)."""
+    expansion_norms_keep_days: int = Field(default=400, ge=1)
+    """Norm versions no longer in force for this many days are dropped (a replay of that period still
+    finds the versions it needs)."""
+    expansion_usage_level: bool = _DEFAULTS.usage_level
+    """false turns the usage_level trigger off (usage above most accounts of the same segment and plan)."""
     expansion_stage_weights: dict[str, Decimal] = Field(default_factory=dict)
     """JSON, e.g. ``{"open": 0.1, "qualified": 0.3, "proposed": 0.6}`` (the defaults): the share of an
     open opportunity's uplift the pipeline expects, per stage; stages
@@ -78,4 +90,5 @@ class ExpansionSettings(OrchardSettings):
             divergence_window_days=self.expansion_divergence_window_days,
             divergence_min_arr_change=self.expansion_divergence_min_arr_change,
             divergence_min_score_change=self.expansion_divergence_min_score_change,
+            usage_level=self.expansion_usage_level,
         )

@@ -1,7 +1,9 @@
 """The expansion schema's tables and the handler's set-based reads and writes. Nothing here commits.
 
-Replay (``python -m shared.replay expansion``) empties only ``accounts``: the folded signals are
-derived from events, but opportunities carry people's work (stage, owner, notes) and are kept.
+Replay (``python -m shared.replay expansion``) empties ``accounts`` and ``stream_watermarks``: the
+folded signals and how far the stream has got are derived from events. The cohort norm versions stay:
+they are configuration in force from their start, so the replay judges each event with the version a
+live run had then (as health's do). Opportunities are kept too: they carry people's work (stage, owner, notes).
 Re-deriving them is harmless: their ids are deterministic episodes, an open or cooling-down one is
 not raised again, and inserts are ON CONFLICT DO NOTHING, so a replay emits no second trigger.
 """
@@ -23,22 +25,22 @@ from services.expansion.domain import (
     signals_to_json,
 )
 from shared import account_state
-from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
+from shared.db import columns, json_text, qualified
+from shared.norm_store import cohort_norms_table
 from shared.tables import declare
+from shared.watermarks import stream_watermarks_table
 
 
 @dataclass(frozen=True)
-class ExpansionTables:
-    schema: str
-    plumbing: PlumbingTables
-    accounts: sa.Table
+class ExpansionTables(account_state.FoldTables):
     opportunities: sa.Table
+    cohort_norms: sa.Table
+    stream_watermarks: sa.Table
 
 
 def expansion_tables(schema: str) -> ExpansionTables:
     """The tables of one expansion schema (``ORCHARD_EXPANSION_SCHEMA``); the migration creates them."""
-    md = sa.MetaData(schema=schema)
-    accounts = account_state.account_state_table(md)
+    md, fold = account_state.fold_schema(schema)
     opportunities = declare(md, "opportunities", """
         opportunity_id text primary key, account_id text, kind text, product text, episode int, stage text,
         owner text null, notes text null, estimated_arr_uplift numeric, confidence float8, reason text,
@@ -46,22 +48,18 @@ def expansion_tables(schema: str) -> ExpansionTables:
         closed_at timestamptz null, currency text default 'USD', progressed_at timestamptz,
         closed_by text null, close_reason text null
     """)
-    return ExpansionTables(schema, plumbing_tables(md), accounts, opportunities)
+    return ExpansionTables(fold.schema, fold.plumbing, fold.accounts, opportunities, cohort_norms_table(md),
+                           stream_watermarks_table(md))
 
 
 def replay_tables(schema: str) -> Sequence[sa.Table]:
-    """What a replay empties (see the module docstring): the folded account state only."""
-    return [expansion_tables(schema).accounts]
+    """What a replay empties (see the module docstring): what is folded from events."""
+    tables = expansion_tables(schema)
+    return [tables.accounts, tables.stream_watermarks]
 
 
-async def lock_and_load_accounts(
-    session: AsyncSession, tables: ExpansionTables, account_ids: Sequence[str]
-) -> dict[str, ExpansionSignals]:
-    return await account_state.lock_and_load(session, tables.accounts, account_ids, decode=signals_from_json)
-
-
-async def save_signals(session: AsyncSession, tables: ExpansionTables, signals: dict[str, ExpansionSignals]) -> None:
-    await account_state.save(session, tables.accounts, signals, encode=signals_to_json)
+account_signals = account_state.AccountStates[ExpansionSignals](signals_from_json, signals_to_json)
+"""Each account's folded signals, locked and loaded, then saved, by the handler."""
 
 
 async def latest_episodes(

@@ -9,21 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from services.health.domain import AlertDecision, Evaluation, Reason, component_scores
-from shared.events import AlertReason, ChurnRiskAlert, HealthChanged, OutputEvent, deterministic_event_id
+from services.health.domain import AlertDecision, Evaluation, component_scores
+from shared.events import ChurnRiskAlert, HealthChanged, OutputEvent, deterministic_event_id
 from shared.outbox import Outbox
+from shared.reasons import alert_reasons
 from shared.settings import TopicSettings
 
 MAX_REASONS = 5
-_DETAIL_MAX = 2_000
-
-
-def alert_reasons(reasons: Iterable[Reason]) -> tuple[AlertReason, ...]:
-    return tuple(
-        AlertReason(component=r.component, delta=r.delta, detail=r.detail[:_DETAIL_MAX] or r.component,
-                    evidence_event_ids=r.evidence_event_ids)
-        for r in reasons
-    )
 
 
 def health_changed(evaluation: Evaluation, *, emitted_at: datetime) -> HealthChanged:

@@ -13,26 +13,26 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain import (
-    NO_NORMS,
     Advance,
     Cause,
+    CohortNorms,
     NormsHistory,
     Scorecard,
     StoredAccount,
     advance,
     evaluate,
+    norms_from_json,
 )
 from services.health.outputs import all_output_events, churn_risk_by_id, emit
 from services.health.store import (
     HealthTables,
     load_accounts,
-    load_norms,
     load_scorecards,
     lock_accounts,
-    norms_version,
 )
 from services.health.store_writes import save_advances
 from shared.clock import Clock, utc_now
+from shared.norm_store import NormCache
 from shared.outbox import Outbox
 from shared.settings import TopicSettings
 
@@ -43,8 +43,11 @@ class Pipeline:
     topics: TopicSettings
     clock: Clock = utc_now
     """Wall-clock time, for `emitted_at` and the scheduler's "now"; never for event-driven scores."""
-    _norms: NormsHistory = field(default=NO_NORMS, compare=False)
+    _norms: NormCache[CohortNorms, NormsHistory] = field(init=False, compare=False)
     """The norm versions last loaded (reloaded only when a new version appears)."""
+
+    def __post_init__(self) -> None:
+        self._norms = NormCache(self.tables.cohort_norms, norms_from_json, NormsHistory)
 
     async def load(
         self, session: AsyncSession, account_ids: Sequence[str]
@@ -56,10 +59,7 @@ class Pipeline:
 
     async def norms(self, session: AsyncSession) -> NormsHistory:
         """The cohort norm versions, from a cache that one cheap query keeps current."""
-        latest = await norms_version(session, self.tables)
-        if (self._norms.versions[-1].version if self._norms.versions else 0) != latest:
-            self._norms = await load_norms(session, self.tables)
-        return self._norms
+        return await self._norms.get(session)
 
     async def write(
         self, session: AsyncSession, outbox: Outbox, advances: Sequence[Advance],

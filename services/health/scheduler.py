@@ -36,6 +36,8 @@ from services.health.pipeline import Pipeline
 from services.health.store import accounts_of_scorecard, due_accounts, refresh_norms
 from shared.db import unit_of_work
 from shared.metrics import RESCORE_PASSES, record_rescore_pass
+from shared.norm_store import latest_start
+from shared.norm_versions import refresh_start
 from shared.outbox import Outbox
 from shared.passes import PassWiring, in_chunks, locked_pass, read_untils, run_periodically, total
 from shared.watermarks import hold_watermarks
@@ -123,22 +125,18 @@ class Rescorer:
             # past this pass's limits and the watermarks (max over the accounts_as_of index: one lookup).
             scored = await session.scalar(sa.select(sa.func.max(tables.accounts.c.as_of)))
             effective_from = norms_effective_from(evaluated_until, *seen.values(), *([scored] if scored else []))
-            norms = tables.cohort_norms
-            latest = (await session.execute(sa.select(norms.c.effective_from, norms.c.accounts)
-                                            .order_by(norms.c.version.desc()).limit(1))).first()
-            if latest is not None:
-                # Never before the latest version's start: a pass's limit can be ahead of every point (the wall
-                # clock's last midnight while no group is judged yet, or for a quiet group, with no account
-                # there to bring forward) and a later pass's behind it; starts out of order make "the version
-                # in force" depend on the order versions were built in (`NormsHistory.at` bisects the starts).
-                effective_from = max(effective_from, latest.effective_from)
-            if latest is not None and effective_from - latest.effective_from < self._norms_refresh:
+            latest = await latest_start(session, tables.cohort_norms)
+            # Never before the latest version's start: a pass's limit can be ahead of every point (the wall
+            # clock's last midnight while no group is judged yet, or for a quiet group, with no account
+            # there to bring forward) and a later pass's behind it (`refresh_start`).
+            effective_from = refresh_start(effective_from, latest[0] if latest else None)
+            if latest is not None and effective_from - latest[0] < self._norms_refresh:
                 # ... unless the book has grown by a fifth since: a new installation's first norms come
                 # from its first few accounts, and a day is long to judge everyone else by them.
                 sample = tables.accounts.c.norm_sample
                 samples = await session.scalar(sa.select(sa.func.count()).where(
                     sample.is_not(None), sample != sa.text("'{}'::jsonb")))
-                if (samples or 0) <= 1.2 * latest.accounts:
+                if (samples or 0) <= 1.2 * latest[1]:
                     return False
             built = await refresh_norms(session, tables, effective_from=effective_from,
                                         active_since=max(seen.values()) - timedelta(days=60), keep=self._norms_keep)

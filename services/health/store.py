@@ -31,6 +31,7 @@ from services.health.domain import (
 from services.health.override_history import override_history_table
 from services.health.timeline_store import TimelineTables, timeline_tables
 from shared.db import PlumbingTables, plumbing_tables, qualified
+from shared.norm_store import cohort_norms_table, latest_version, load_versions, save_version
 from shared.tables import declare
 from shared.watermarks import stream_watermarks_table
 
@@ -82,10 +83,7 @@ def health_tables(schema: str) -> HealthTables:
         account_id text primary key, kind text primary key, value jsonb, reason text, set_by text,
         set_at timestamptz, expires_at timestamptz
     """)
-    norms = declare(md, "cohort_norms", """
-        version int primary key, effective_from timestamptz, accounts int, norms jsonb,
-        built_at timestamptz default now()
-    """)
+    norms = cohort_norms_table(md)
     watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
                         watermarks, timeline_tables(md), override_history_table(md))
@@ -145,14 +143,12 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
 
 
 async def norms_version(session: AsyncSession, tables: HealthTables) -> int:
-    return int(await session.scalar(sa.select(sa.func.coalesce(sa.func.max(tables.cohort_norms.c.version), 0))) or 0)
+    return await latest_version(session, tables.cohort_norms)
 
 
 async def load_norms(session: AsyncSession, tables: HealthTables) -> NormsHistory:
     """Every kept version of the cohort norms, oldest first (points are scored with the one in force)."""
-    t = tables.cohort_norms
-    rows = await session.execute(sa.select(t.c.norms).order_by(t.c.version))
-    return NormsHistory(tuple(norms_from_json(raw) for (raw,) in rows))
+    return NormsHistory(await load_versions(session, tables.cohort_norms, norms_from_json))
 
 
 async def refresh_norms(
@@ -160,19 +156,15 @@ async def refresh_norms(
 ) -> CohortNorms:
     """A new version of the cohort norms from every account scored since `active_since`, in force from
     `effective_from`; versions no longer in force for `keep` are dropped (the latest always stays)."""
-    a, t = tables.accounts, tables.cohort_norms
+    a = tables.accounts
     rows = await session.execute(
         sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= active_since)
     )
     samples = [(segment, sample) for segment, sample in rows if sample]
     version = await norms_version(session, tables) + 1
     norms = build_norms(samples, version=version, effective_from=effective_from)
-    await session.execute(sa.insert(t).values(version=version, effective_from=effective_from, accounts=len(samples),
-                                              norms=norms_to_json(norms)))
-    # the version in force `keep` ago stays, so a replay of the last `keep` finds every version it needs
-    in_force_then = (sa.select(sa.func.max(t.c.version)).where(t.c.effective_from <= effective_from - keep)
-                     .scalar_subquery())
-    await session.execute(sa.delete(t).where(t.c.version < in_force_then))
+    await save_version(session, tables.cohort_norms, version=version, effective_from=effective_from,
+                       accounts=len(samples), norms=norms_to_json(norms), keep=keep)
     return norms
 
 

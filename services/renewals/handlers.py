@@ -35,10 +35,9 @@ from services.renewals.inputs import RenewalsInput
 from services.renewals.store import (
     Due,
     RenewalsTables,
-    lock_and_load_accounts,
+    account_books,
     replace_arr_spans,
     save_alert_states,
-    save_books,
     save_schedule,
     upsert_renewals,
 )
@@ -61,7 +60,7 @@ class RenewalsHandler(AccountFold[dict[str, AccountBook], Judged, ConsumedEvent[
     """Wall-clock time, for `emitted_at` only; the judgements are made at event time."""
 
     async def load(self, session: AsyncSession, account_ids: list[str]) -> dict[str, AccountBook]:
-        return await lock_and_load_accounts(session, self.tables, account_ids)
+        return await account_books.lock_and_load(session, self.tables, account_ids)
 
     def start(self, account_id: str, *, loaded: dict[str, AccountBook]) -> Judged:
         return Judged(loaded.get(account_id) or AccountBook())
@@ -118,7 +117,7 @@ async def store_judged(
     books = {account_id: result.book for account_id, result in judged.items()}
     if contracts:
         await replace_arr_spans(session, tables, {a: book.spans() for a, book in books.items()})
-    await save_books(session, tables, books)
+    await account_books.save(session, tables, books)
     await save_schedule(session, tables, {
         a: Due(partitions.get(a), next_due(book, rules=rules), book.judged_at) for a, book in books.items()})
     alerts = [outputs.renewal_alert(d, emitted_at=emitted_at) for r in judged.values() for d in r.decisions]

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from services.renewals.domain import AlertDecision
-from shared.events import AlertReason, ChurnRiskAlert
+from shared.events import ChurnRiskAlert
 from shared.outbox import Outbox
+from shared.reasons import Reason, alert_reasons
 
 KIND = "renewal_at_risk"
 
@@ -22,10 +23,9 @@ def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> ChurnRisk
     """With the renewal it is about (`renewal_id`, `contract_id`, `currency`, `reminder_days`) and what
     ties one episode together (`alert_id`, `action`, `episode`, `episode_start`)."""
     renewal, health = decision.renewal, decision.health
-    reasons = [AlertReason(component=r.component, delta=r.delta, detail=r.detail[:2_000],
-                           evidence_event_ids=r.evidence_event_ids) for r in renewal.risk.reasons]
+    term = renewal.term
     due = (f"renewal of contract {renewal.contract_id} on {renewal.renewal_date.isoformat()} "
-           f"({decision.days_to_renewal} days) at {renewal.risk.band} risk: {renewal.arr:f} {renewal.currency} ARR")
+           f"({decision.days_to_renewal} days) at {renewal.risk.band} risk: {term.arr:f} {term.currency} ARR")
     if decision.action == "resolved":
         summary = f"renewal of contract {renewal.contract_id} is no longer at high risk ({_why_cleared(decision)})"
     elif decision.action == "reminded":
@@ -43,13 +43,13 @@ def renewal_alert(decision: AlertDecision, *, emitted_at: datetime) -> ChurnRisk
         score=health.score,
         previous_score=health.previous_score,
         grade=health.grade,
-        reasons=(AlertReason(component="renewal", delta=0.0, detail=summary), *reasons),
+        reasons=alert_reasons((Reason("renewal", 0.0, summary), *renewal.risk.reasons)),
         renewal_date=renewal.renewal_date,
         days_to_renewal=decision.days_to_renewal,
-        arr_at_risk=renewal.arr,
+        arr_at_risk=renewal.term.arr,
         renewal_id=renewal.renewal_id,
         contract_id=renewal.contract_id,
-        currency=renewal.currency,
+        currency=renewal.term.currency,
         action=decision.action,
         alert_id=decision.alert_id,
         episode=decision.state.episode,

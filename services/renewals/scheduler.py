@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import JudgingRules, advance, last_midnight, utc_day
 from services.renewals.handlers import store_judged
-from services.renewals.store import RenewalsTables, due_accounts, lock_and_load_accounts
+from services.renewals.store import RenewalsTables, account_books, due_accounts
 from shared.clock import Clock, utc_now
 from shared.outbox import Outbox
 from shared.passes import PassWiring, in_chunks, locked_pass, read_untils, run_periodically, total
@@ -90,7 +90,7 @@ class RenewalsScheduler:
                                       limit=self._wiring.chunk)
 
         async def judge(session: AsyncSession, outbox: Outbox, account_ids: list[str]) -> PassReport:
-            books = await lock_and_load_accounts(session, self._tables, account_ids)
+            books = await account_books.lock_and_load(session, self._tables, account_ids)
             judged = {a: advance(book, a, until=until, rules=self._rules) for a, book in books.items()}
             await store_judged(session, self._tables, judged, partitions={}, rules=self._rules, outbox=outbox,
                                topic=self._topic, emitted_at=self._clock(), contracts=False)

@@ -13,23 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.renewals.domain import AccountBook, AlertState, ArrSpan, Renewal, book_from_json, book_to_json
 from shared import account_state
-from shared.db import PlumbingTables, columns, json_text, plumbing_tables, qualified
+from shared.db import columns, json_text, qualified
 from shared.tables import declare
 from shared.watermarks import stream_watermarks_table
 
 
 @dataclass(frozen=True)
-class RenewalsTables:
-    schema: str
-    plumbing: PlumbingTables
-    accounts: sa.Table
+class RenewalsTables(account_state.FoldTables):
     renewals: sa.Table
     arr_spans: sa.Table
     schedule: sa.Table
@@ -38,8 +34,7 @@ class RenewalsTables:
 
 def renewals_tables(schema: str) -> RenewalsTables:
     """The tables of one renewals schema (``ORCHARD_RENEWALS_SCHEMA``); the migration creates them."""
-    md = sa.MetaData(schema=schema)
-    accounts = account_state.account_state_table(md)
+    md, fold = account_state.fold_schema(schema)
     renewals = declare(md, "renewals", """
         renewal_id text primary key, account_id text, contract_id text, term_start date, renewal_date date,
         arr numeric, currency text, seats int, products jsonb, auto_renew boolean, segment text null,
@@ -56,7 +51,7 @@ def renewals_tables(schema: str) -> RenewalsTables:
         account_id text primary key, partition int null, next_due date null, judged_at timestamptz null
     """)
     stream_watermarks = stream_watermarks_table(md)
-    return RenewalsTables(schema, plumbing_tables(md), accounts, renewals, arr_spans, schedule, stream_watermarks)
+    return RenewalsTables(fold.schema, fold.plumbing, fold.accounts, renewals, arr_spans, schedule, stream_watermarks)
 
 
 def replay_tables(schema: str) -> Sequence[sa.Table]:
@@ -65,14 +60,8 @@ def replay_tables(schema: str) -> Sequence[sa.Table]:
     return [tables.accounts, tables.arr_spans, tables.schedule, tables.stream_watermarks]
 
 
-async def lock_and_load_accounts(
-    session: AsyncSession, tables: RenewalsTables, account_ids: Sequence[str]
-) -> dict[str, AccountBook]:
-    return await account_state.lock_and_load(session, tables.accounts, account_ids, decode=book_from_json)
-
-
-async def save_books(session: AsyncSession, tables: RenewalsTables, books: Mapping[str, AccountBook]) -> None:
-    await account_state.save(session, tables.accounts, books, encode=book_to_json)
+account_books = account_state.AccountStates[AccountBook](book_from_json, book_to_json)
+"""Each account's book, locked and loaded, then saved, by the handler and the scheduled pass."""
 
 
 _UPSERT_RENEWALS = """
@@ -105,18 +94,13 @@ async def upsert_renewals(
     if not renewals:
         return
     params = columns(
-        {"id": r.renewal_id, "account_id": r.account_id, "contract_id": r.contract_id, "term_start": r.term_start,
-         "renewal_date": r.renewal_date, "arr": r.arr, "currency": r.currency, "seats": r.seats,
-         "products": json_text(list(r.products)), "auto_renew": r.auto_renew, "segment": r.segment,
-         "outcome": r.outcome, "risk": r.risk.band, "reasons": json_text(_reasons(r)), "health_score": score,
-         "health_grade": grade}
+        {"id": r.renewal_id, "account_id": r.account_id, "contract_id": r.contract_id,
+         "term_start": r.term.start_date, "renewal_date": r.renewal_date, "arr": r.term.arr,
+         "currency": r.term.currency, "seats": r.term.seats, "products": json_text(list(r.term.products)),
+         "auto_renew": r.term.auto_renew, "segment": r.term.segment, "outcome": r.outcome, "risk": r.risk.band,
+         "reasons": json_text([x.to_json() for x in r.risk.reasons]), "health_score": score, "health_grade": grade}
         for r, score, grade in renewals)
     await session.execute(sa.text(_UPSERT_RENEWALS.format(table=qualified(tables.renewals))), params)
-
-
-def _reasons(renewal: Renewal) -> list[dict[str, Any]]:
-    return [{"component": x.component, "delta": x.delta, "detail": x.detail,
-             "evidence_event_ids": list(x.evidence_event_ids)} for x in renewal.risk.reasons]
 
 
 async def save_alert_states(session: AsyncSession, tables: RenewalsTables, states: Mapping[str, AlertState]) -> None:

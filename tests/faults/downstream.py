@@ -142,9 +142,10 @@ def renewals_reference(merged: Mapping[int, Sequence[ConsumedEvent]], rules: Jud
         for r in book.renewals(account, at=book.judged_at, rules=rules.risk):
             alert = book.alerts.get(r.renewal_id)
             rows[r.renewal_id] = _plain({
-                "contract_id": r.contract_id, "term_start": r.term_start, "renewal_date": r.renewal_date,
-                "arr": r.arr, "currency": r.currency, "seats": r.seats, "products": list(r.products),
-                "auto_renew": r.auto_renew, "segment": r.segment, "stage": r.outcome or "open", "risk": r.risk.band,
+                "contract_id": r.contract_id, "term_start": r.term.start_date, "renewal_date": r.renewal_date,
+                "arr": r.term.arr, "currency": r.term.currency, "seats": r.term.seats,
+                "products": list(r.term.products), "auto_renew": r.term.auto_renew, "segment": r.term.segment,
+                "stage": r.outcome or "open", "risk": r.risk.band,
                 "risk_reasons": [{"component": x.component, "delta": x.delta, "detail": x.detail,
                                   "evidence_event_ids": list(x.evidence_event_ids)} for x in r.risk.reasons],
                 "health_score": None if health is None else health.score,

@@ -97,3 +97,11 @@ async def test_a_declaration_changed_without_a_migration_is_a_difference(engine:
     diffs = await migrated_schema_diff(engine, "ingest", schema, declared)
     assert sorted((d[0], d[3] if isinstance(d[3], str) else d[3].name) for d in diffs) == [
         ("add_column", "attempts"), ("modify_type", "key")]
+
+
+async def test_expansion_keeps_its_cohort_norms_and_watermarks(engine: AsyncEngine, schema: str) -> None:
+    """The tables the norms refresh reads and writes are declared and migrated (0004), so the comparison
+    above covers them."""
+    declared = expansion_tables(schema).accounts.metadata
+    assert {f"{schema}.cohort_norms", f"{schema}.stream_watermarks"} <= set(declared.tables)
+    assert await migrated_schema_diff(engine, "expansion", schema, declared) == []

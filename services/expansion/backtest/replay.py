@@ -13,6 +13,7 @@ opened otherwise. Then the usual cool-down (`Thresholds.cooldown_days`) applies 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.expansion.backtest.judge import RaisedTrigger
@@ -25,11 +26,9 @@ from services.expansion.domain import (
     SignalEvent,
     Thresholds,
     apply_events,
-    build_norms,
-    cohort_key,
     decide,
 )
-from services.expansion.domain.usage import account_growth, feature_growth, window_total
+from services.expansion.domain.norm_samples import NormSample, norm_sample, norms_from_samples
 from shared.days import day_number
 from shared.events import Envelope
 from shared.signal_events import signal_event_of
@@ -57,32 +56,36 @@ def growth_by_day(events: Sequence[SignalEvent], *, thresholds: Thresholds, last
             index += 1
         if index > start:
             signals = apply_events(signals, events[start:index])
-        as_of = datetime.fromordinal(day).replace(tzinfo=events[0].occurred_at.tzinfo)
-        if not signals.live_contracts(as_of):
-            continue
-        growth = account_growth(feature_growth(signals.volumes, as_of_day=day,
-                                               min_baseline_days=thresholds.usage_growth_min_baseline_days))
-        recent = {f: total for f, days in signals.volumes.items() if (total := window_total(days, as_of_day=day)) > 0}
-        if growth is not None or recent:
-            yield day, cohort_key(signals.segment_name, signals.owned_products(as_of)), growth, recent
+        sample = norm_sample(signals, day=day, min_baseline_days=thresholds.usage_growth_min_baseline_days)
+        if sample is not None:
+            yield day, sample.cohort, sample.growth, sample.recent
 
 
 def norms_by_day(records: Sequence[GrowthRecord]) -> dict[int, CohortNorms]:
     days: dict[int, list[tuple[str, float | None, Mapping[str, float]]]] = {}
     for day, key, growth, recent in records:
         days.setdefault(day, []).append((key, growth, recent))
-    return {day: build_norms([(k, g) for k, g, _ in rows if g is not None], [(k, r) for k, _, r in rows if r])
-            for day, rows in days.items()}
+    return {day: norms_from_samples(NormSample(k, g, r) for k, g, r in rows) for day, rows in days.items()}
+
+
+@dataclass(frozen=True)
+class DailyNorms:
+    """The norms rebuilt at each UTC midnight: those of an event's day are in force at its time."""
+
+    by_day: Mapping[int, CohortNorms]
+
+    def at(self, moment: datetime) -> CohortNorms:
+        return self.by_day.get(day_number(moment), NO_NORMS)
 
 
 def replay_account(account_id: str, events: Sequence[SignalEvent], *, catalogue: Catalogue, thresholds: Thresholds,
                    norms: Mapping[int, CohortNorms]) -> list[RaisedTrigger]:
     """Every upsell trigger the service would have raised for this account, in event time."""
     state = Decided(ExpansionSignals())
+    daily = DailyNorms(norms)
     raised: list[RaisedTrigger] = []
     for event in events:
-        now = max(event.occurred_at, state.signals.latest_at or event.occurred_at)
         state = decide(Decided(state.signals, state.latest), account_id, [event], catalogue=catalogue,
-                       thresholds=thresholds, norms=norms.get(day_number(now), NO_NORMS))
+                       thresholds=thresholds, norms=daily)
         raised += [RaisedTrigger(account_id, new.trigger.kind, new.as_of) for new in state.opened]
     return raised

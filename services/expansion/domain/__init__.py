@@ -15,7 +15,16 @@ How the shell uses it, per batch and per touched account:
 from services.expansion.domain.catalogue import Catalogue, CatalogueInvalid, PlanLimit, Product, parse_catalogue
 from services.expansion.domain.closing import Closed, expires_at
 from services.expansion.domain.codec import signals_from_json, signals_to_json
-from services.expansion.domain.cohorts import NO_NORMS, CohortNorms, build_norms, cohort_key
+from services.expansion.domain.cohorts import (
+    NO_HISTORY,
+    NO_NORMS,
+    CohortNorms,
+    NormsHistory,
+    build_norms,
+    cohort_key,
+    norms_from_json,
+    norms_to_json,
+)
 from services.expansion.domain.decide import Decided, decide
 from services.expansion.domain.health_gate import GATE_EVENT_TYPES, HealthGate, Held
 from services.expansion.domain.opportunities import (
@@ -46,6 +55,7 @@ __all__ = [
     "CLOSED_STAGES",
     "EMPTY_SIGNALS",
     "GATE_EVENT_TYPES",
+    "NO_HISTORY",
     "NO_NORMS",
     "OPEN_STAGES",
     "STAGES",
@@ -59,6 +69,7 @@ __all__ = [
     "Held",
     "LatestEpisode",
     "NewOpportunity",
+    "NormsHistory",
     "PlanLimit",
     "Product",
     "SignalEvent",
@@ -75,6 +86,8 @@ __all__ = [
     "evaluate_triggers",
     "expires_at",
     "new_opportunities",
+    "norms_from_json",
+    "norms_to_json",
     "opportunity_id",
     "parse_catalogue",
     "signals_from_json",

@@ -15,7 +15,6 @@ from services.expansion.domain.divergence import (
     ArrPoint,
     DivergenceState,
     OpenDivergence,
-    ScorePoint,
 )
 from services.expansion.domain.health_gate import EMPTY_GATE, HealthGate, Held, OpenAlert
 from services.expansion.domain.signals import ExpansionSignals, FeatureUse, Survey
@@ -98,8 +97,7 @@ def _gate_to_json(gate: HealthGate) -> dict[str, Any] | None:
         return None  # the state of an account no health record has reached stays as it was
     g = gate.grade
     return {
-        "grade": None if g is None else [g.grade, g.score, g.at.isoformat(), g.event_id, g.previous_score,
-                                         dict(g.components)],
+        "grade": None if g is None else _reading_json(g),
         "open_alerts": {a: [o.kind, o.since.isoformat()] for a, o in gate.open_alerts.items()},
         "held": [[h.kind, h.product, h.reason, h.held_reason, h.since.isoformat(), h.as_of.isoformat(),
                   list(h.evidence_event_ids), str(h.estimated_arr_uplift), h.confidence] for h in gate.held.values()],
@@ -121,6 +119,11 @@ def _gate_from_json(doc: dict[str, Any] | None) -> HealthGate:
     )
 
 
+def _reading_json(reading: HealthReading) -> list[Any]:
+    return [reading.grade, reading.score, reading.at.isoformat(), reading.event_id, reading.previous_score,
+            dict(reading.components)]
+
+
 def _reading(stored: list[Any]) -> HealthReading:
     # States stored before the gate kept the whole reading hold [grade, score, at, event_id] only.
     grade, score, at, event_id, previous, components = [*stored, None, {}][:6]
@@ -134,7 +137,7 @@ def _divergence_to_json(state: DivergenceState) -> dict[str, Any] | None:
     o = state.open
     return {
         "arr": [[p.at.isoformat(), p.event_id, [[c, str(a)] for c, a in p.arr]] for p in state.arr],
-        "health": [[p.at.isoformat(), p.event_id, p.score, p.grade] for p in state.health],
+        "readings": [_reading_json(r) for r in state.health],
         "open": None if o is None else [o.direction, o.since.isoformat(), o.episode],
         "episodes": state.episodes,
     }
@@ -147,8 +150,15 @@ def _divergence_from_json(doc: dict[str, Any] | None) -> DivergenceState:
     return DivergenceState(
         arr=tuple(ArrPoint(datetime.fromisoformat(at), event_id, tuple((c, Decimal(a)) for c, a in arr))
                   for at, event_id, arr in doc.get("arr", ())),
-        health=tuple(ScorePoint(datetime.fromisoformat(at), event_id, float(score), grade)
-                     for at, event_id, score, grade in doc.get("health", ())),
+        health=_divergence_readings(doc),
         open=None if o is None else OpenDivergence(o[0], datetime.fromisoformat(o[1]), int(o[2])),
         episodes=int(doc.get("episodes", 0)),
     )
+
+
+def _divergence_readings(doc: dict[str, Any]) -> tuple[HealthReading, ...]:
+    if "readings" in doc:
+        return tuple(_reading(r) for r in doc["readings"])
+    # States stored before divergence kept whole readings hold "health": [[at, event_id, score, grade]].
+    return tuple(HealthReading(score=float(score), grade=grade, previous_score=None, at=datetime.fromisoformat(at),
+                               event_id=event_id) for at, event_id, score, grade in doc.get("health", ()))

@@ -1,12 +1,15 @@
 """Cohorts: how an account's usage compares with similar accounts' (same segment and plan), both its
 growth (`standing`) and its level (`level`: how much it uses, feature by feature).
 
-Norms are plain data: per cohort, the sorted growth ratios of its accounts that have a baseline, and
-per feature the sorted 30-day volumes of its accounts (0 for an account of the cohort that did not
-use the feature: not using it is a fact, as in health's norms). Who builds them and when is the
-shell's business (the backtest rebuilds them at each UTC midnight from every account's state at that
-moment); the rules only read them. An account is compared with the norms in force, which include it:
-"faster than 75% of its cohort" means what it says.
+Norms are plain data, versioned as health's are (`shared.norm_versions`): each version is in force
+from its `effective_from` (event time), and an event is judged with the version in force at its time
+(`NormsHistory.at`), so a replay judges it as the live run did. Per cohort, the sorted growth ratios
+of its accounts that have a baseline, and per feature the sorted 30-day volumes of its accounts (0 for
+an account of the cohort that did not use the feature: not using it is a fact, as in health's norms).
+Who builds them and when is the shell's business (the service's refresh pass,
+`services/expansion/norms_store.py`, and the backtest, which rebuilds them at each UTC midnight, both
+from every account's state then: `norm_samples`); the rules only read them. An account is compared
+with the norms in force, which include it: "faster than 75% of its cohort" means what it says.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ import bisect
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.norm_versions import VersionHistory, envelope_from_json, envelope_to_json
 
 NO_SEGMENT = "-"
 
@@ -42,6 +49,9 @@ class CohortNorms:
     levels: Mapping[str, Mapping[str, tuple[float, ...]]] = field(default_factory=dict)
     """cohort key -> feature -> its accounts' volumes in the last 30 whole days, ascending (0 included:
     the share of the cohort using a feature is kept, though `level` reads only its users)."""
+    version: int = 0
+    effective_from: datetime | None = None
+    """Events at or after this time (event time) are judged with this version (None: never by time)."""
 
     def standing(self, key: str, growth: float) -> tuple[float, int] | None:
         """(share of the cohort growing no faster than `growth`, cohort size); None without norms."""
@@ -77,7 +87,8 @@ class CohortNorms:
 
 
 def build_norms(growth_by_account: Iterable[tuple[str, float]],
-                levels_by_account: Iterable[tuple[str, Mapping[str, float]]] = ()) -> CohortNorms:
+                levels_by_account: Iterable[tuple[str, Mapping[str, float]]] = (), *, version: int = 0,
+                effective_from: datetime | None = None) -> CohortNorms:
     """Norms from (cohort key, growth ratio) per account with a baseline, and (cohort key, feature ->
     volume in the last 30 whole days) per account with usage. Only features some account of the
     cohort used have a level norm."""
@@ -92,7 +103,39 @@ def build_norms(growth_by_account: Iterable[tuple[str, float]],
         used = sorted({f for row in rows for f, v in row.items() if v > 0})
         if used:
             levels[key] = {f: tuple(sorted(row.get(f, 0.0) for row in rows)) for f in used}
-    return CohortNorms({key: tuple(sorted(values)) for key, values in cohorts.items()}, levels)
+    return CohortNorms({key: tuple(sorted(values)) for key, values in cohorts.items()}, levels, version,
+                       effective_from)
 
 
 NO_NORMS = CohortNorms()
+
+
+class NormsHistory(VersionHistory[CohortNorms]):
+    """The norm versions in force over time, oldest first (`NO_NORMS` before the first)."""
+
+    def __init__(self, versions: Iterable[CohortNorms] = ()) -> None:
+        super().__init__(tuple(versions), empty=NO_NORMS)
+
+
+NO_HISTORY = NormsHistory()
+
+
+class NormsAt(Protocol):
+    """What `decide` reads norms from: the version in force at an event time."""
+
+    def at(self, moment: datetime) -> CohortNorms: ...
+
+
+def norms_to_json(norms: CohortNorms) -> dict[str, Any]:
+    return envelope_to_json(norms.version, norms.effective_from, {
+        "growth": {key: list(values) for key, values in norms.growth.items()},
+        "levels": {key: {f: list(values) for f, values in features.items()} for key, features in norms.levels.items()},
+    })
+
+
+def norms_from_json(raw: Mapping[str, Any]) -> CohortNorms:
+    return envelope_from_json(raw, lambda version, effective_from, body: CohortNorms(
+        {key: tuple(float(v) for v in values) for key, values in body["growth"].items()},
+        {key: {f: tuple(float(v) for v in values) for f, values in features.items()}
+         for key, features in body["levels"].items()},
+        version, effective_from))

@@ -24,8 +24,8 @@ from datetime import datetime
 
 from services.expansion.domain.catalogue import Catalogue
 from services.expansion.domain.closing import Closed, expire, holdings, win
-from services.expansion.domain.cohorts import NO_NORMS, CohortNorms
-from services.expansion.domain.divergence import ArrPoint, DivergenceAlert, ScorePoint, judge, record_arr, record_health
+from services.expansion.domain.cohorts import NO_HISTORY, NormsAt
+from services.expansion.domain.divergence import ArrPoint, DivergenceAlert, judge, record_arr, record_health
 from services.expansion.domain.health_gate import HealthGate, Held, with_held
 from services.expansion.domain.opportunities import LatestEpisode, NewOpportunity, new_opportunities
 from services.expansion.domain.rules import evaluate_triggers
@@ -34,6 +34,7 @@ from services.expansion.domain.snapshot import snapshot
 from services.expansion.domain.thresholds import Thresholds
 from services.expansion.domain.trigger import uplift_currency
 from shared.events import ContractTerms, HealthChanged
+from shared.health_reading import HealthReading
 from shared.signal_events import SignalEvent
 
 
@@ -50,8 +51,9 @@ class Decided:
 
 
 def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, catalogue: Catalogue,
-           thresholds: Thresholds, norms: CohortNorms = NO_NORMS) -> Decided:
-    """Fold `events` (in the order given: event time) one at a time, running the rules after each."""
+           thresholds: Thresholds, norms: NormsAt = NO_HISTORY) -> Decided:
+    """Fold `events` (in the order given: event time) one at a time, running the rules after each with
+    the cohort norms in force at that time (so a replay judges each event as the live run did)."""
     signals, latest, opened, closed = state.signals, dict(state.latest), list(state.opened), list(state.closed)
     alerts = list(state.alerts)
     for event in events:
@@ -68,7 +70,7 @@ def decide(state: Decided, account_id: str, events: Sequence[SignalEvent], *, ca
                               after=holdings(signals, as_of))
             closed += won
         snap = snapshot(account_id, signals, thresholds, as_of=as_of)
-        triggers = evaluate_triggers(snap, catalogue, thresholds, norms)
+        triggers = evaluate_triggers(snap, catalogue, thresholds, norms.at(as_of))
         would_open = new_opportunities(account_id, triggers, latest, thresholds, as_of=as_of)
         held_reason = signals.gate.hold_reason()
         if held_reason is not None:
@@ -93,8 +95,7 @@ def _divergence(signals: ExpansionSignals, account_id: str, event: SignalEvent, 
         point = ArrPoint(as_of, event.event_id, tuple(signals.arr_by_currency(as_of).items()))
         state = record_arr(state, point, window_days=rules.window_days)
     elif isinstance(event.data, HealthChanged):
-        point_h = ScorePoint(event.occurred_at, event.event_id, event.data.score, event.data.grade)
-        state = record_health(state, point_h, window_days=rules.window_days)
+        state = record_health(state, HealthReading.of(event.data), window_days=rules.window_days)
     alerts: list[DivergenceAlert] = []
     if state.arr and state.health:
         state, alerts = judge(state, account_id, as_of=as_of, arr_now=signals.arr_by_currency(as_of), rules=rules)

@@ -33,6 +33,8 @@ from decimal import Decimal
 from typing import Final, Literal, TypeVar
 
 from shared.events import deterministic_event_id
+from shared.health_reading import HealthReading
+from shared.reasons import Reason
 
 KIND: Final = "revenue_health_divergence"
 Direction = Literal["arr_up_health_down", "arr_down_health_up"]
@@ -47,14 +49,6 @@ class ArrPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class ScorePoint:
-    at: datetime
-    event_id: str
-    score: float
-    grade: str
-
-
-@dataclass(frozen=True, slots=True)
 class OpenDivergence:
     direction: Direction
     since: datetime
@@ -64,7 +58,8 @@ class OpenDivergence:
 @dataclass(frozen=True)
 class DivergenceState:
     arr: tuple[ArrPoint, ...] = ()
-    health: tuple[ScorePoint, ...] = ()
+    health: tuple[HealthReading, ...] = ()
+    """One reading per UTC day (the day's latest), as `record_health` keeps them."""
     open: OpenDivergence | None = None
     episodes: int = 0
 
@@ -77,14 +72,6 @@ class DivergenceRules:
     window_days: int = 90
     min_arr_change: Decimal = Decimal("0.10")
     min_score_change: float = 15.0
-
-
-@dataclass(frozen=True)
-class Reason:
-    component: str
-    delta: float
-    detail: str
-    evidence_event_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -116,17 +103,16 @@ def record_arr(state: DivergenceState, point: ArrPoint, *, window_days: int) -> 
     return replace(state, arr=_within(points, window_days))
 
 
-def record_health(state: DivergenceState, point: ScorePoint, *, window_days: int) -> DivergenceState:
-    day = point.at.astimezone(UTC).date()
-    kept = [p for p in state.health
-            if p.at.astimezone(UTC).date() != day or (p.at, p.event_id) > (point.at, point.event_id)]
+def record_health(state: DivergenceState, reading: HealthReading, *, window_days: int) -> DivergenceState:
+    day = reading.at.astimezone(UTC).date()
+    kept = [p for p in state.health if p.at.astimezone(UTC).date() != day or p.position > reading.position]
     if any(p.at.astimezone(UTC).date() == day for p in kept):
         return state  # a later record of the same day is already the day's point
-    points = sorted((*kept, point), key=lambda p: (p.at, p.event_id))
+    points = sorted((*kept, reading), key=lambda p: p.position)
     return replace(state, health=_within(points, window_days))
 
 
-P = TypeVar("P", ArrPoint, ScorePoint)
+P = TypeVar("P", ArrPoint, HealthReading)
 
 
 def _within(points: Sequence[P], window_days: int) -> tuple[P, ...]:
@@ -186,8 +172,8 @@ class _Context:
     account_id: str
     as_of: datetime
     arr_then: ArrPoint
-    health_then: ScorePoint
-    health_now: ScorePoint
+    health_then: HealthReading
+    health_now: HealthReading
     arr_now: dict[str, Decimal]
     arr_points: tuple[ArrPoint, ...]
 

@@ -41,6 +41,8 @@ class Thresholds:
     """usage_level fires when the account's usage level (median over features of its percentile in its
     cohort, `CohortNorms.level`) reaches this share of the cohort (of `cohort_min_accounts` or more):
     the top quarter, the same bar as `cohort_min_percentile`."""
+    usage_level: bool = True
+    """False: usage_level never fires (the other rules still read the cohort norms)."""
     plan_limit_ratio: float = 0.9
     """plan_limit fires when the last 30 days of a limited feature reach this share of what the plan includes."""
     cooldown_days: int = 90

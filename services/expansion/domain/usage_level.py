@@ -41,7 +41,7 @@ def usage_level(snap: Snapshot, catalogue: Catalogue, t: Thresholds, norms: Coho
     (without ARR: price per seat x seats x that share), the same "more capacity" as seat_limit.
     Confidence: 0.4 + 0.6 x how far the level is from the threshold towards the top of the cohort.
     """
-    if not snap.owned:
+    if not t.usage_level or not snap.owned:
         return []
     recent = recent_volumes(snap)
     if not recent:

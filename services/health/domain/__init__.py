@@ -21,7 +21,7 @@ from services.health.domain.alert_decisions import (
 from services.health.domain.alerts import evaluate_alerts
 from services.health.domain.contracts import ContractSummary, contract_summary
 from services.health.domain.evaluation import Cause, Evaluation, evaluate, keep_recent
-from services.health.domain.explain import Reason, explain_change, top_reasons
+from services.health.domain.explain import explain_change, top_reasons
 from services.health.domain.fold import (
     FOLD_REJECTIONS,
     HANDLED_EVENT_TYPES,
@@ -79,6 +79,7 @@ from services.health.domain.state import (
 from services.health.domain.timeline import Advance, Rejected, advance, health_now, midnights, today_midnight
 from services.health.domain.trend import trend
 from services.health.domain.usage import norm_sample, usage_measures
+from shared.reasons import Reason
 from shared.signal_events import SignalEvent
 
 __all__ = [

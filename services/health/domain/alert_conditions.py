@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 from services.health.domain.alert_decisions import SEVERITIES, OpenAlert
 from services.health.domain.calibration import Calibration
 from services.health.domain.contracts import ContractSummary
-from services.health.domain.explain import Reason, explain_change, part_reason, top_reasons
+from services.health.domain.explain import explain_change, part_reason, top_reasons
 from services.health.domain.measures import plural, unreplaced_departures
 from services.health.domain.scorecard import AlertRules
 from services.health.domain.scoring import HealthScore
 from services.health.domain.signals import AccountSignals
 from shared.days import day_number, start_of_day
 from shared.events import AlertSeverity
+from shared.reasons import Reason
 
 
 @dataclass(frozen=True, slots=True)

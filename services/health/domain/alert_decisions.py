@@ -18,8 +18,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal, get_args
 
-from services.health.domain.explain import Reason
 from shared.events import HEALTH_ALERT_IDS, AlertSeverity, deterministic_event_id
+from shared.reasons import Reason
 
 HealthAlertAction = Literal["raised", "escalated", "resolved"]
 

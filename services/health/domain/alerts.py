@@ -39,12 +39,12 @@ from services.health.domain.alert_decisions import (
     step_event_id,
 )
 from services.health.domain.contracts import ContractSummary, contract_summary
-from services.health.domain.explain import Reason
 from services.health.domain.measures import plural
 from services.health.domain.scorecard import ALERT_KINDS, Scorecard
 from services.health.domain.scoring import HealthScore
 from services.health.domain.signals import AccountSignals
 from shared.days import require_aware
+from shared.reasons import Reason
 
 BUDGET_FAMILY: Mapping[str, str] = {
     "grade_red": "health", "score_drop": "health", "usage_decline": "health",

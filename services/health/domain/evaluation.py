@@ -20,12 +20,13 @@ from typing import Literal
 from services.health.domain.alert_decisions import AlertDecisions
 from services.health.domain.alerts import evaluate_alerts
 from services.health.domain.contracts import ContractSummary, contract_summary
-from services.health.domain.explain import Reason, explain_change
+from services.health.domain.explain import explain_change
 from services.health.domain.norms import EMPTY_NORMS, CohortNorms
 from services.health.domain.scorecard import Scorecard, scorecard_for
 from services.health.domain.scoring import HealthScore, component_scores, score_account
 from services.health.domain.signals import AccountSignals
 from services.health.domain.state import AlertState, ScorePoint, StoredAccount
+from shared.reasons import Reason
 
 Cause = Literal["event", "schedule", "scorecard"]
 """What made the evaluation point: an event, a day boundary passing (silence counts), a config change."""

@@ -8,27 +8,13 @@ on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from services.health.domain.measures import ComponentScore, Part, plural
 from services.health.domain.scorecard import COMPONENTS, CRITICAL_RULES
 from services.health.domain.scoring import ONBOARDING_PRIOR_DAYS, HealthScore
+from shared.reasons import Reason
 
 MAX_EVIDENCE = 10
 MIN_DELTA = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    component: str
-    delta: float
-    detail: str
-    evidence_event_ids: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"component": self.component, "delta": self.delta, "detail": self.detail,
-                "evidence_event_ids": list(self.evidence_event_ids)}
 
 
 def _contribution(c: ComponentScore | None) -> float:

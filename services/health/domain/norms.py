@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.days import day_number, start_of_day
+from shared.norm_versions import VersionHistory, effective_from_after, envelope_from_json, envelope_to_json
 
 ALL = "all"
 """The cohort of every account: used when the account's own cohort is too small to compare with."""
@@ -97,29 +97,17 @@ FAMILIES = {"qty_30:": "active_days_30", "onboarding_30:": "onboarded"}
 """Per-feature measure families and the measure that says an account belongs to the family."""
 
 
-class NormsHistory:
-    """The norm versions in force over time, oldest first."""
+class NormsHistory(VersionHistory[CohortNorms]):
+    """The norm versions in force over time, oldest first (`EMPTY_NORMS` before the first)."""
 
     def __init__(self, versions: Sequence[CohortNorms] = ()) -> None:
-        self.versions = tuple(versions)
-        self._dated = [v for v in self.versions if v.effective_from is not None]
-        self._starts = [v.effective_from for v in self.versions if v.effective_from is not None]
-
-    def at(self, moment: datetime) -> CohortNorms:
-        """The latest version effective at `moment` (EMPTY_NORMS before the first)."""
-        position = bisect.bisect_right(self._starts, moment)
-        return self._dated[position - 1] if position else EMPTY_NORMS
+        super().__init__(versions, empty=EMPTY_NORMS)
 
 
 NO_NORMS = NormsHistory()
 
-
-def norms_effective_from(*evaluated: datetime) -> datetime:
-    """When norms built now take effect: the first midnight after every moment the account points may
-    already have been evaluated at. Never earlier: a point evaluated before the norms existed would
-    then have been scored without them in one run and with them in another (a batch committed just
-    before or just after the build), and outputs would depend on timing instead of on the events."""
-    return start_of_day(day_number(max(evaluated)) + 1)
+norms_effective_from = effective_from_after
+"""When norms built now take effect (`shared.norm_versions.effective_from_after`)."""
 
 
 def _quantiles(values: list[float]) -> tuple[float, ...]:
@@ -166,21 +154,17 @@ def build_norms(samples: Iterable[tuple[str | None, Mapping[str, float]]], *, ve
 
 
 def norms_to_json(norms: CohortNorms) -> dict[str, Any]:
-    return {
-        "version": norms.version,
-        "effective_from": None if norms.effective_from is None else norms.effective_from.isoformat(),
+    return envelope_to_json(norms.version, norms.effective_from, {
         "cohorts": {cohort: {name: {"q": list(n.quantiles), "accounts": n.accounts, "users": n.users}
                              for name, n in measures.items()}
                     for cohort, measures in norms.cohorts.items()},
-    }
+    })
 
 
 def norms_from_json(raw: Mapping[str, Any]) -> CohortNorms:
-    effective = raw.get("effective_from")
-    return CohortNorms(
-        version=int(raw["version"]),
-        effective_from=None if effective is None else datetime.fromisoformat(effective),
+    return envelope_from_json(raw, lambda version, effective_from, body: CohortNorms(
+        version=version, effective_from=effective_from,
         cohorts={cohort: {name: Norm(tuple(float(v) for v in n["q"]), int(n["accounts"]), int(n["users"]))
                           for name, n in measures.items()}
-                 for cohort, measures in raw["cohorts"].items()},
-    )
+                 for cohort, measures in body["cohorts"].items()},
+    ))

@@ -11,7 +11,7 @@ from typing import Any
 
 from services.renewals.domain.alerts import AlertState
 from services.renewals.domain.renewals import Outcome, Renewal, renewals_of
-from services.renewals.domain.risk import RULES, Risk, RiskReason, RiskRules, add_health, assess_risk
+from services.renewals.domain.risk import RULES, Risk, RiskRules, add_health, assess_risk
 from shared.contracts import (
     EMPTY_HISTORY,
     ArrSpan,
@@ -24,6 +24,7 @@ from shared.contracts import (
     history_to_json,
 )
 from shared.health_reading import HealthReading
+from shared.reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class AccountBook:
             last = self.alerts.get(renewal_id, AlertState()).band
             if outcome is None or last is None:
                 return risk
-            return Risk(last, (RiskReason("renewal", 0.0, f"{outcome}; at {last} risk when last judged open"),))
+            return Risk(last, (Reason("renewal", 0.0, f"{outcome}; at {last} risk when last judged open"),))
 
         return [r for contract in self.contracts() for r in renewals_of(account_id, contract, risk_of)]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Literal
 
 from services.renewals.domain.risk import Risk
@@ -46,19 +45,22 @@ def renewal_id(contract_id: str, end_date: date) -> str:
 
 @dataclass(frozen=True)
 class Renewal:
+    """The renewal of one contract term: the term as folded (shared.contracts), what became of it and
+    its risk."""
+
     renewal_id: str
     account_id: str
-    contract_id: str
-    term_start: date
-    renewal_date: date
-    arr: Decimal
-    currency: str
-    seats: int
-    products: tuple[str, ...]
-    auto_renew: bool
-    segment: str | None
+    term: Term
     outcome: Outcome | None
     risk: Risk
+
+    @property
+    def contract_id(self) -> str:
+        return self.term.contract_id
+
+    @property
+    def renewal_date(self) -> date:
+        return self.term.end_date
 
 
 RiskOf = Callable[[str, Term, Outcome | None], Risk]
@@ -77,12 +79,8 @@ def renewals_of(account_id: str, contract: Contract, risk_of: RiskOf) -> list[Re
         elif contract.status == "cancelled":
             outcome = "churned"
         rid = renewal_id(contract.contract_id, term.first_end_date)
-        renewals.append(Renewal(
-            renewal_id=rid, account_id=account_id,
-            contract_id=contract.contract_id, term_start=term.start_date, renewal_date=term.end_date,
-            arr=term.arr, currency=term.currency, seats=term.seats, products=term.products,
-            auto_renew=term.auto_renew, segment=term.segment, outcome=outcome, risk=risk_of(rid, term, outcome),
-        ))
+        renewals.append(Renewal(renewal_id=rid, account_id=account_id, term=term, outcome=outcome,
+                                risk=risk_of(rid, term, outcome)))
     return renewals
 
 

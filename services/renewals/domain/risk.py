@@ -31,6 +31,7 @@ from typing import Literal
 
 from shared.health_reading import HealthReading
 from shared.periods import midnight, utc_day
+from shared.reasons import Reason
 
 RiskBand = Literal["low", "medium", "high", "critical"]
 RISK_BANDS: tuple[RiskBand, ...] = ("low", "medium", "high", "critical")
@@ -53,17 +54,9 @@ WEAK_PARTS = {"usage": "seat use and activity", "relationship": "champion and sp
 
 
 @dataclass(frozen=True)
-class RiskReason:
-    component: str
-    delta: float
-    detail: str
-    evidence_event_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
 class Risk:
     band: RiskBand
-    reasons: tuple[RiskReason, ...]
+    reasons: tuple[Reason, ...]
 
 
 def _moved(band: RiskBand, steps: int) -> RiskBand:
@@ -79,12 +72,12 @@ def assess_risk(
     health = health_at(trail, at)
     if health is None:
         band: RiskBand = "medium"
-        reasons = [RiskReason("health", 0.0, "no health score received for this account yet")]
+        reasons = [Reason("health", 0.0, "no health score received for this account yet")]
     else:
         band = "low" if health.grade == "green" else "medium" if health.grade == "yellow" else "high"
         if health.grade == "red" and health.score < rules.critical_score_below:
             band = "critical"
-        reasons = [RiskReason("health", 0.0, f"health is {health.grade} at {health.score:g}", (health.event_id,))]
+        reasons = [Reason("health", 0.0, f"health is {health.grade} at {health.score:g}", (health.event_id,))]
         if trend := _trend(trail, health, at=at, rules=rules):
             steps = 1 if trend.delta < 0 else -1
             band = _moved(band, steps)
@@ -94,7 +87,7 @@ def assess_risk(
         nonlocal band
         steps = RISK_BANDS.index(moved_to) - RISK_BANDS.index(band)
         if steps:
-            reasons.append(RiskReason(component, float(-steps), detail))
+            reasons.append(Reason(component, float(-steps), detail))
             band = moved_to
 
     if health is not None and band in ("low", "medium"):
@@ -103,7 +96,7 @@ def assess_risk(
         if weak:
             band = _moved(band, 1)
             parts = ", ".join(f"{name} {value:g}/100 ({WEAK_PARTS[name]})" for name, value in weak)
-            reasons.append(RiskReason("weak_parts", -1.0, f"weak behind the {health.grade} grade: {parts}",
+            reasons.append(Reason("weak_parts", -1.0, f"weak behind the {health.grade} grade: {parts}",
                                       (health.event_id,)))
 
     if auto_renew:
@@ -121,14 +114,14 @@ def assess_risk(
 
 def _trend(
     trail: Sequence[HealthReading], health: HealthReading, *, at: datetime, rules: RiskRules
-) -> RiskReason | None:
+) -> Reason | None:
     then = health_at(trail, at - timedelta(days=rules.trend_days))
     before = then.score if then is not None else (trail[0].previous_score if trail else None)
     if before is None or abs(health.score - before) < rules.trend_points:
         return None
     change = health.score - before
     word = "fell" if change < 0 else "rose"
-    return RiskReason("health_trend", -1.0 if change < 0 else 1.0,
+    return Reason("health_trend", -1.0 if change < 0 else 1.0,
                       f"health {word} {abs(change):g} points in {rules.trend_days} days "
                       f"(from {before:g} to {health.score:g})", (health.event_id,))
 

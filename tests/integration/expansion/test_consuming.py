@@ -48,7 +48,7 @@ async def test_events_in_opportunities_stored_and_each_upsell_triggered_once_acr
     # the opportunities are kept, so nothing is raised or announced again.
     async with running(settings_for(infra, schema=schema, unique=unique)) as expansion:
         tables = derived_tables(schema=schema, hook_module="services.expansion.store")
-        assert {t.name for t in tables} == {"processed_events", "accounts"}
+        assert {t.name for t in tables} == {"processed_events", "accounts", "stream_watermarks"}
         async with expansion.service.runtime.engine.begin() as conn:
             await conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t.schema}"."{t.name}"' for t in tables)))
         await expansion.apply(events)

@@ -135,6 +135,21 @@ def test_state_round_trips_and_a_second_episode_gets_the_next_id() -> None:
     assert len(state.signals.divergence.health) <= T.divergence_window_days + 1
 
 
+def test_a_divergence_stored_before_it_kept_whole_readings_still_loads() -> None:
+    signals = _decide(_growing_while_falling()).signals
+    stored = orjson.loads(orjson.dumps(signals_to_json(signals)))
+    divergence = stored["divergence"]
+    # As stored until now: "health": [[at, event_id, score, grade]], one a day.
+    divergence["health"] = [[at_, event_id, score, grade]
+                            for grade, score, at_, event_id, *_ in divergence.pop("readings")]
+    loaded = signals_from_json(stored).divergence
+    assert [(r.at, r.event_id, r.score, r.grade) for r in loaded.health] == \
+        [(r.at, r.event_id, r.score, r.grade) for r in signals.divergence.health]
+    assert [r.score for r in loaded.health] == [80, 55] and loaded.health[0].previous_score is None
+    assert (loaded.arr, loaded.open, loaded.episodes) == \
+        (signals.divergence.arr, signals.divergence.open, signals.divergence.episodes)
+
+
 def test_its_own_alerts_do_not_shut_the_health_gate() -> None:
     [raised] = _alerts(_growing_while_falling())
     gate = apply_gate_event(EMPTY_GATE, event_type="churn_risk.raised", event_id=raised.event_id,

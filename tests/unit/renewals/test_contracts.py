@@ -58,7 +58,7 @@ def test_renewals_per_term_with_outcomes_and_deterministic_ids() -> None:
     first, second = book.renewals("acc", at=at("2027-01-10"))
     assert first.renewal_id == renewal_id("c1", date(2026, 12, 31)) and first.outcome == "renewed"
     assert second.renewal_date == date(2027, 12, 31) and second.outcome == "churned"
-    assert first.arr == Decimal(15000)
+    assert first.term.arr == Decimal(15000)
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations([SIGNED, AMENDED, RENEWED, CANCELLED])))
