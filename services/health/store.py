@@ -142,10 +142,6 @@ async def load_scorecards(session: AsyncSession, tables: HealthTables) -> dict[s
     return {segment: validate_scorecard(orjson.loads(config)) for segment, config in rows}
 
 
-async def norms_version(session: AsyncSession, tables: HealthTables) -> int:
-    return await latest_version(session, tables.cohort_norms)
-
-
 async def load_norms(session: AsyncSession, tables: HealthTables) -> NormsHistory:
     """Every kept version of the cohort norms, oldest first (points are scored with the one in force)."""
     return NormsHistory(await load_versions(session, tables.cohort_norms, norms_from_json))
@@ -161,7 +157,7 @@ async def refresh_norms(
         sa.select(a.c.segment, a.c.norm_sample).where(a.c.norm_sample.is_not(None), a.c.as_of >= active_since)
     )
     samples = [(segment, sample) for segment, sample in rows if sample]
-    version = await norms_version(session, tables) + 1
+    version = await latest_version(session, tables.cohort_norms) + 1
     norms = build_norms(samples, version=version, effective_from=effective_from)
     await save_version(session, tables.cohort_norms, version=version, effective_from=effective_from,
                        accounts=len(samples), norms=norms_to_json(norms), keep=keep)
