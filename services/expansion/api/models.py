@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from shared.fx import ByCurrency, Consolidated, ConsolidationBasis
 from shared.money import Money
-from shared.periods import PeriodReport
+from shared.periods import PeriodReport, WeightedBucket
 from shared.work_items import WorkItemPatch
 
 Stage = Literal["open", "qualified", "proposed", "won", "lost", "dismissed"]
@@ -95,6 +95,11 @@ class PipelineBucket(BaseModel):
     arr: Money = Field(description="The estimated ARR uplift of the opportunities here.")
     expected_arr: Money = Field(description="arr x weight, summed.")
     weight: Decimal | None = Field(None, description="The weight applied to every opportunity here (stage or outcome).")
+
+    @classmethod
+    def of(cls, bucket: WeightedBucket) -> PipelineBucket:
+        return cls(opportunities=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
+                   weight=bucket.weight)
 
 
 class CurrencyPipeline(BaseModel):

@@ -19,14 +19,9 @@ from services.expansion.domain.pipeline import OUTCOME_WEIGHTS, pipeline
 from shared.app import api_router
 from shared.auth import ReadKey
 from shared.errors import ApiError
-from shared.periods import PeriodReport, WeightedBucket, consolidated_totals, quarter_of, requested_period, utc_day
+from shared.periods import PeriodReport, consolidated_totals, quarter_of, requested_period, utc_day
 
 router = api_router(prefix="/v1", tags=["pipeline"])
-
-
-def _bucket(bucket: WeightedBucket) -> PipelineBucket:
-    return PipelineBucket(opportunities=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
-                          weight=bucket.weight)
 
 
 @router.get("/pipeline", response_model=Pipeline, summary="The weighted expansion pipeline, by stage and by period",
@@ -57,10 +52,10 @@ async def expansion_pipeline(
         end=None if span is None else span.end, as_of=judged_at, stage_weights=dict(ctx.stage_weights),
         outcome_weights=dict(OUTCOME_WEIGHTS), opportunity_ttl_days=ctx.thresholds.opportunity_ttl_days,
         by_currency=[
-            CurrencyPipeline(currency=c.currency, total=_bucket(c.total),
-                             by_stage={k: _bucket(b) for k, b in c.by_stage.items()},
-                             by_outcome={k: _bucket(b) for k, b in c.by_outcome.items()},
-                             by_period={k: _bucket(b) for k, b in c.by_period.items()})
+            CurrencyPipeline(currency=c.currency, total=PipelineBucket.of(c.total),
+                             by_stage={k: PipelineBucket.of(b) for k, b in c.by_stage.items()},
+                             by_outcome={k: PipelineBucket.of(b) for k, b in c.by_outcome.items()},
+                             by_period={k: PipelineBucket.of(b) for k, b in c.by_period.items()})
             for c in result.values()
         ],
         consolidated=None if totals is None else

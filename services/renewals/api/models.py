@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, PlainSerializer
 
 from shared.fx import ByCurrency, Consolidated, ConsolidationBasis
 from shared.money import Money
-from shared.periods import PeriodReport
+from shared.periods import PeriodReport, WeightedBucket
 from shared.work_items import WorkItemPatch
 
 Stage = Literal["upcoming", "open", "in_progress", "committed", "renewed", "churned"]
@@ -68,6 +68,11 @@ class ForecastBucket(BaseModel):
     arr: Money
     expected_arr: Money
     probability: Ratio | None = Field(None, description="The probability applied to every renewal here.")
+
+    @classmethod
+    def of(cls, bucket: WeightedBucket) -> ForecastBucket:
+        return cls(renewals=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
+                   probability=bucket.weight)
 
 
 class CurrencyForecast(BaseModel):

@@ -20,16 +20,11 @@ from services.renewals.api.models import (
 from shared.app import api_router
 from shared.auth import ReadKey
 from shared.fx import basis
-from shared.periods import PeriodReport, WeightedBucket, consolidated_totals, requested_period
+from shared.periods import PeriodReport, consolidated_totals, requested_period
 
 router = api_router(prefix="/v1", tags=["reports"])
 
 PeriodParam = Query(..., max_length=16, description="A quarter (2027-Q1), a month (2027-01) or a year (2027).")
-
-
-def _bucket(bucket: WeightedBucket) -> ForecastBucket:
-    return ForecastBucket(renewals=bucket.count, arr=bucket.arr, expected_arr=bucket.expected_arr,
-                          probability=bucket.weight)
 
 
 @router.get("/forecast", response_model=Forecast, summary="Expected renewal ARR of a period, by risk band",
@@ -51,9 +46,9 @@ async def renewal_forecast(*, period: str = PeriodParam, _: ReadKey, ctx: Ctx) -
         probabilities={**by_risk, **domain.PROBABILITY_BY_STAGE},
         band_probabilities={band: BandProbability(**vars(b)) for band, b in bands.items()},
         by_currency=[
-            CurrencyForecast(currency=c.currency, total=_bucket(c.total),
-                             by_risk={k: _bucket(b) for k, b in c.by_risk.items()},
-                             by_outcome={k: _bucket(b) for k, b in c.by_outcome.items()})
+            CurrencyForecast(currency=c.currency, total=ForecastBucket.of(c.total),
+                             by_risk={k: ForecastBucket.of(b) for k, b in c.by_risk.items()},
+                             by_outcome={k: ForecastBucket.of(b) for k, b in c.by_outcome.items()})
             for c in result.values()
         ],
         consolidated=None if totals is None else
