@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-scaleout bench-profile bench-report bench-signal bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-scaleout bench-profile bench-report bench-signal bench-alert-ceiling bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,7 +32,7 @@ status:
 lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks' data sets
 	$(BIN)/ruff check shared services cli tests bench deploy
 	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
-		bench/signal_quality.py bench/alert_timing.py bench/expansion_misses.py bench/datasets \
+		bench/signal_quality.py bench/alert_ceiling.py bench/alert_timing.py bench/expansion_misses.py bench/datasets \
 		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/health_digest.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/scaleout.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py
 
@@ -70,7 +70,7 @@ replay: install ## Rebuild a STOPPED service from the canonical topics: make rep
 	$(BIN)/python -m shared.replay $(SERVICE) $(if $(FROM),--from-time $(FROM)) $(if $(filter yes,$(CONFIRM)),--yes) $(REPLAY_ARGS)
 
 bench: ## All benchmarks, then the one table: bench/results/*.json and bench/results/summary.md (BENCH_QUICK=1: the performance benches at tiny sizes)
-	$(MAKE) bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-scaleout bench-signal bench-expansion
+	$(MAKE) bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-scaleout bench-signal bench-alert-ceiling bench-expansion
 	$(MAKE) bench-report
 
 # The broker and database named by ORCHARD_KAFKA_BOOTSTRAP and ORCHARD_DATABASE_URL when both are set
@@ -120,6 +120,9 @@ bench-expansion: install ## Expansion backtest: upgrades preceded by an upsell t
 
 bench-signal: install ## Health backtest on ChurnSim and archetype data sets, with the supervised baseline: bench/results/signal_quality.*
 	$(BIN)/python -m bench.signal_quality $(SIGNAL_ARGS)
+
+bench-alert-ceiling: install ## Alerts from a usage model fitted to each book's own outcomes, every threshold tried, judged like the service's: what the book allows (bench/results/alert_ceiling.*)
+	$(BIN)/python -m bench.alert_ceiling $(CEILING_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
