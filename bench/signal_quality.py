@@ -94,6 +94,7 @@ def summary_row(report: dict[str, Any], seconds: float) -> dict[str, Any]:
         "score_minus_baseline_90": r["auc_interval_90"]["score_minus_baseline"],
         "alerts_per_account_quarter": a["per_account_quarter"], "alert_precision": a["precision"]["precision"],
         "churners": a["recall"]["churners"], "recall_30d": a["recall"]["recall"],
+        "recall_with_open": a["recall"]["recall_with_open"],
         "median_lead_days": a["lead_days"]["median"], "events": report["dataset"]["events"],
         "evaluations": report["replay"]["evaluations"], "seconds": round(seconds, 1),
     }
@@ -101,7 +102,7 @@ def summary_row(report: dict[str, Any], seconds: float) -> dict[str, Any]:
 
 COLUMNS = ("data_set", "accounts", "snapshots", "churn_rate", "auc_score", "auc_baseline", "auc_events_30d",
            "score_minus_baseline_90", "alerts_per_account_quarter", "alert_precision", "churners", "recall_30d",
-           "median_lead_days")
+           "recall_with_open", "median_lead_days")
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:

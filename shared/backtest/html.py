@@ -45,7 +45,8 @@ def render_page(report: Mapping[str, Any], *, title: str) -> str:
             ranking.get("auc_interval_90", {}).get("score_minus_baseline"),
         "alerts per account per quarter": alerts.get("per_account_quarter"),
         "alert precision": alerts.get("precision", {}).get("precision"),
-        "churners alerted 30+ days ahead": alerts.get("recall", {}).get("recall"),
+        "churners alerted 30-120 days ahead": alerts.get("recall", {}).get("recall"),
+        "... or with an earlier alert still open 30 days ahead": alerts.get("recall", {}).get("recall_with_open"),
         "median lead (days)": alerts.get("lead_days", {}).get("median"),
     }
     parts = [

@@ -29,6 +29,8 @@ class RaisedAlert:
     kind: str
     at: datetime
     severity: str = ""
+    resolved_at: datetime | None = None
+    """When it was resolved; None: still open where the replay ended."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class Churner:
     churned_on: date
     alerted_ahead: bool
     """An alert between FOLLOW_DAYS and LEAD_DAYS before the churn."""
+    open_ahead: bool
+    """An alert raised earlier still open LEAD_DAYS before the churn: in the inbox then, but raised too
+    early to count in `alerted_ahead`."""
     kinds_ahead: frozenset[str]
     lead_days: int | None
     """Days from the earliest alert in the FOLLOW_DAYS before the churn (None: no alert)."""
@@ -79,7 +84,9 @@ def judge_account(alerts: Sequence[RaisedAlert], outcomes: AccountOutcomes, *, h
                   if churned_on - timedelta(days=FOLLOW_DAYS) <= a.at.astimezone(UTC).date() < churned_on]
         ahead = [a for a in window if a.at.astimezone(UTC).date() <= churned_on - timedelta(days=LEAD_DAYS)]
         earliest = min((a.at.astimezone(UTC).date() for a in window), default=None)
-        churners.append(Churner(churned_on, bool(ahead), frozenset(a.kind for a in ahead),
+        cutoff = _start(churned_on - timedelta(days=LEAD_DAYS - 1))  # the end of the day LEAD_DAYS before
+        still_open = any(a.at <= cutoff and (a.resolved_at is None or a.resolved_at > cutoff) for a in active)
+        churners.append(Churner(churned_on, bool(ahead), still_open, frozenset(a.kind for a in ahead),
                                 None if earliest is None else (churned_on - earliest).days))
     return AccountAlerts(tuple(judged), tuple(churners), _customer_days(outcomes, observed_from, horizon),
                          len(alerts) - len(active))
@@ -122,6 +129,9 @@ def alert_summary(accounts: Iterable[AccountAlerts], kinds: Sequence[str]) -> di
             "churners": len(churners),
             "alerted_30d_ahead": sum(c.alerted_ahead for c in churners),
             "recall": rounded(sum(c.alerted_ahead for c in churners) / len(churners)) if churners else None,
+            "alerted_or_open_ahead": sum(c.alerted_ahead or c.open_ahead for c in churners),
+            "recall_with_open": rounded(sum(c.alerted_ahead or c.open_ahead for c in churners) / len(churners))
+            if churners else None,
             "by_kind": {kind: rounded(sum(kind in c.kinds_ahead for c in churners) / len(churners))
                         if churners else None for kind in per_kind},
         },

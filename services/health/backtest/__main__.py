@@ -108,7 +108,8 @@ def headline(report: dict[str, Any]) -> str:
             f"churn rate {r['churn_rate']}; AUC score {r['auc']['score']} baseline {r['auc']['baseline']} "
             f"events-30d {r['auc']['events_30d']} (score - baseline, 90% interval: "
             f"{r['auc_interval_90']['score_minus_baseline']}); alerts/account-quarter {a['per_account_quarter']}, "
-            f"precision {a['precision']['precision']}, recall {a['recall']['recall']}")
+            f"precision {a['precision']['precision']}, recall {a['recall']['recall']} "
+            f"(with alerts still open: {a['recall']['recall_with_open']})")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,7 @@ from services.health.domain import (
     COMPONENTS,
     DEFAULT_SCORECARDS,
     NO_NORMS,
+    AlertDecisions,
     AlertState,
     Evaluation,
     NormsHistory,
@@ -150,7 +151,7 @@ def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: M
     wanted = sorted(s for s in snapshots if first <= s <= until)
     account = StoredAccount(account_id)
     scores: list[SnapshotScore] = []
-    alerts: list[RaisedAlert] = []
+    alerts = _AlertLog()
     evaluations = skipped = position = 0
     for at in sorted({*wanted, until}):
         batch = []
@@ -163,14 +164,32 @@ def replay_account(account_id: str, events: Sequence[Envelope], *, scorecards: M
         account = moved.account
         evaluations += len(moved.evaluations)
         skipped += len(moved.rejected)
-        alerts.extend(RaisedAlert(d.kind, d.occurred_at, d.severity)
-                      for e in moved.evaluations for d in e.decisions.raised if d.action == "raised")
+        for e in moved.evaluations:
+            alerts.record(e.decisions)
         if at in wanted and account.score is not None:  # the day's score: what a read at `at` shows
             s = account.score
             parts = {f"{c.name}.{p.name}": p.score for c in s.components.values() for p in c.parts}
             scores.append(SnapshotScore(at, s.total, s.grade, component_scores(s), parts))
-    return AccountReplay(account_id, tuple(scores), tuple(alerts), evaluations, skipped,
-                         tuple(tuple(v.raised) for v in variants))
+    return AccountReplay(account_id, tuple(scores), tuple(alerts.raised), evaluations, skipped,
+                         tuple(tuple(v.alerts.raised) for v in variants))
+
+
+class _AlertLog:
+    """The alerts newly raised (escalations are not new alerts), each given its resolve time when one comes."""
+
+    def __init__(self) -> None:
+        self.raised: list[RaisedAlert] = []
+        self._open: dict[str, int] = {}
+        """alert id -> its place in `raised`, while open."""
+
+    def record(self, decisions: AlertDecisions) -> None:
+        for d in decisions.raised:
+            if d.action == "raised":
+                self._open[d.alert_id] = len(self.raised)
+                self.raised.append(RaisedAlert(d.kind, d.occurred_at, d.severity))
+        for d in decisions.resolved:
+            if (index := self._open.pop(d.alert_id, None)) is not None:
+                self.raised[index] = replace(self.raised[index], resolved_at=d.occurred_at)
 
 
 class _Variant:
@@ -180,7 +199,7 @@ class _Variant:
     def __init__(self, cards: Mapping[str, Scorecard]) -> None:
         self.cards = cards
         self.state = AlertState()
-        self.raised: list[RaisedAlert] = []
+        self.alerts = _AlertLog()
 
     def follow(self, account_id: str, history: tuple[ScorePoint, ...], evaluations: Sequence[Evaluation]) -> None:
         for e in evaluations:
@@ -192,6 +211,5 @@ class _Variant:
                 onsets=self.state.onsets, recent_raises=self.state.recent_raises,
                 contract=e.contract if as_of.utcoffset() == timedelta(0) else None, change=e.reasons)
             self.state = self.state.after(decisions, as_of=as_of)
-            self.raised.extend(RaisedAlert(d.kind, d.occurred_at, d.severity)
-                               for d in decisions.raised if d.action == "raised")
+            self.alerts.record(decisions)
             history = e.recent_scores

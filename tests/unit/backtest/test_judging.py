@@ -63,3 +63,23 @@ def test_summary_reports_precision_recall_leads_and_rate_per_account_quarter() -
                                                                                     "score_drop": 0.0}
     assert summary["lead_days"]["median"] == 61.0
     assert summary["per_account_quarter"] == round(2 / (181 / (365.25 / 4)), 3)
+
+
+def test_an_earlier_alert_still_open_30_days_ahead_counts_only_in_the_recall_with_open_alerts() -> None:
+    outcomes = label_outcomes("acct-1", [
+        term("contract.signed", at("2026-01-01"), start="2026-01-01", end="2027-01-01"),
+        cancel(at("2026-07-01"), end="2026-07-01")], horizon=HORIZON)
+
+    def churner(alert: RaisedAlert) -> tuple[bool, bool]:
+        (c,) = judge_account([alert], outcomes, horizon=HORIZON, observed_from=date(2026, 1, 1)).churners
+        return c.alerted_ahead, c.open_ahead
+
+    assert churner(RaisedAlert("grade_red", at("2026-01-15"))) == (False, True)  # 167 days ahead, never resolved
+    assert churner(RaisedAlert("grade_red", at("2026-01-15"), resolved_at=at("2026-06-15"))) == (False, True)
+    assert churner(RaisedAlert("grade_red", at("2026-01-15"), resolved_at=at("2026-05-01"))) == (False, False)
+    assert churner(RaisedAlert("grade_red", at("2026-06-10"))) == (False, False)  # raised 21 days ahead: late
+    summary = alert_summary(
+        [judge_account([RaisedAlert("grade_red", at("2026-01-15"))], outcomes, horizon=HORIZON,
+                       observed_from=date(2026, 1, 1))], ["grade_red"])
+    assert summary["recall"]["recall"] == 0.0
+    assert summary["recall"]["alerted_or_open_ahead"] == 1 and summary["recall"]["recall_with_open"] == 1.0

@@ -54,3 +54,17 @@ def test_no_events_no_evaluation() -> None:
     replay = replay_account("acct-1", [], scorecards=default_scorecards(), snapshots=[_end("2026-01-03")],
                             until=datetime(2026, 2, 1, tzinfo=UTC) + timedelta(days=1))
     assert replay.evaluations == 0 and replay.snapshot_scores == ()
+
+
+def test_an_alert_resolved_in_the_replay_carries_when() -> None:
+    events = [term("contract.signed", at("2026-01-01", 0), start="2026-01-01", end="2027-01-01", seats=3),
+              *usage_days(date(2026, 1, 1), 60, per_day=3, users=3),
+              *usage_days(date(2026, 6, 1), 60, per_day=3, users=3)]
+    replay = replay_account("acct-1", events, scorecards=default_scorecards(), snapshots=[],
+                            until=_end("2026-07-31"))
+    silence = [a for a in replay.alerts if a.at < at("2026-06-01", 0)]
+    assert silence, "the silence of March to May raised an alert"
+    resolved = [a for a in silence if a.resolved_at is not None]
+    assert resolved, "usage back every day for two months resolved it"
+    assert all(a.resolved_at is not None and at("2026-06-01", 0) <= a.resolved_at <= _end("2026-07-31")
+               for a in resolved)
