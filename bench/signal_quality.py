@@ -63,7 +63,8 @@ def data_sets() -> list[DataSet]:
     for model, (customers, months) in CHURNSIM_SIZE.items():
         for seed in SEEDS:
             for granularity, every in (("daily", 1), ("event", EVENT_EVERY[model])):
-                params = {"converter_version": churnsim.CONVERTER_VERSION, "model": model, "seed": seed,
+                params = {"converter_version": churnsim.CONVERTER_VERSION, "raw_version": churnsim.RAW_VERSION,
+                          "model": model, "seed": seed,
                           "granularity": granularity,
                           "parameters": {"init_customers": customers, "months": months, "one_customer_in": every}}
 

@@ -21,13 +21,21 @@ bench/.cache/datasets/raw/). This module, in the project's venv, turns a dump in
   add-on for every customer, whether it bought the add-on or not.
 
 Events after the simulation's end date (it simulates the last month of survivors in full) are left
-out, so the horizon is the end date. Deterministic for a model, seed, size and granularity.
+out, so the horizon is the end date. Deterministic for a model, seed, size and granularity, on any x86-64
+machine with AVX2: the simulator draws behaviour rates through numpy's linear algebra, whose OpenBLAS
+picks its kernel by CPU, and the last bits of those results decide random draws downstream (the crm
+books came out two ways across sessions on 2026-12-01 and 02, most likely on hosts with different CPUs;
+on one machine, `OPENBLAS_CORETYPE=Prescott` changed crm6 seed 1, while hash seeds and numpy's own AVX2 paths
+did not). So the runner gets one kernel, one thread and no AVX-512 paths (`SIMULATOR_ENV`); that
+kernel gives the very dump this project's usual machine (AMD EPYC, AVX2, no AVX-512) made without it
+(checked on crm6 seed 1), so the books measured on it before the pin are the ones it gives.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -49,6 +57,14 @@ TOOL_PACKAGES = (
 )
 RUNNER = Path(__file__).with_name("churnsim_runner.py")
 CONVERTER_VERSION = 1
+SIMULATOR_ENV = {
+    "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+    "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL "
+                                "AVX512_ICL AVX512_SPR",
+}
+"""How the simulator runs, whatever the host's CPU (see the module docstring)."""
+RAW_VERSION = "blas-haswell"
+"""In the raw dump's name: a dump made before the pin, possibly on another kernel, is not reused."""
 
 
 def tool_python() -> Path:
@@ -64,12 +80,13 @@ def tool_python() -> Path:
 
 def simulate(model: str, seed: int, *, customers: int, months: int) -> Path:
     """The raw dump of one simulation (cached)."""
-    raw = CACHE / "raw" / f"{model}-s{seed}-c{customers}-m{months}.jsonl"
+    raw = CACHE / "raw" / f"{model}-s{seed}-c{customers}-m{months}-{RAW_VERSION}.jsonl"
     if not raw.exists():
         raw.parent.mkdir(parents=True, exist_ok=True)
         tmp = raw.with_name(raw.name + ".tmp")
         subprocess.run([str(tool_python()), str(RUNNER), model, str(seed), str(customers), str(months), str(tmp)],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       env={**os.environ, **SIMULATOR_ENV})
         tmp.replace(raw)
     return raw
 
@@ -137,7 +154,8 @@ def build(path: Path, *, model: str, seed: int, granularity: Granularity, custom
           every: int = 1) -> dict[str, Any]:
     raw = simulate(model, seed, customers=customers, months=months)
     meta = {"name": path.name.split(".")[0], "generator": "bench.datasets.churnsim", "source": "fightchurn 1.2.0",
-            "converter_version": CONVERTER_VERSION, "model": model, "seed": seed, "granularity": granularity,
+            "converter_version": CONVERTER_VERSION, "raw_version": RAW_VERSION, "model": model, "seed": seed,
+            "granularity": granularity,
             "parameters": {"init_customers": customers, "months": months, "one_customer_in": every}}
     return write_dataset(path, envelopes(raw, granularity, every=every), meta)
 
