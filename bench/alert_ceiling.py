@@ -1,204 +1,22 @@
-"""How good can a churn-risk alert be on a book? The ceiling beside the health service's alerts.
-
-Issue 8 asks of the default alerts, on behaviour-driven data, at most 0.5 alerts per account-quarter, at
-least a third of them followed by churn or contraction within 120 days, and 70% of churners alerted 30
-days or more ahead. Whether a book allows that at all is a property of the book. This measures it with
-a rule fitted to the book's own outcomes: a supervised model that sees every behaviour's 30-day
-volume separately (beside the baseline's activity metrics and tenure), fitted on the book's outcomes
-(churn or contraction within 120 days, the precision's own test) with each account scored by a model that
-never saw it (grouped folds, as the baseline), rescored at the end of every day. It raises an alert when
-its probability reaches a threshold, at most one per account per `BUDGET_DAYS` (the default cards'
-budget), with no sustain (a sustain can only delay). Every threshold is tried and the best kept, on the
-same data: an in-sample, optimistic ceiling, not a rule anybody could ship. Alerts are judged by the very
-code that judges the service's (`shared.backtest.judging`).
-
-What it can and cannot show: the model reads usage and tenure only (the baseline's inputs, and each
-behaviour apart), so on a book whose only inputs are usage and contracts (ChurnSim's socialnet7) it reads
-what the book carries, fitted to the answer, and a default rule on the same inputs that meets the bars
-where it does not would be a surprise (not a proof: a richer model might do better). On a book with
-relationship, sentiment and support data (the archetypes) it sees less than the service does, and the
-service's alerts may beat it.
+"""What each signal-quality data set allows a churn-risk alert to do (`shared/backtest/ceiling.py`):
+alerts from a usage model fitted to the book's own outcomes, every threshold tried, judged like the
+service's, beside the bars of issue 8.
 
     .venv/bin/python -m bench.alert_ceiling [--only socialnet7,archetypes] [--every 1]
 
-Writes bench/results/alert_ceiling.json (appended to .jsonl) and prints a Markdown table.
+Writes bench/results/alert_ceiling.json (appended to .jsonl) and prints a Markdown table. The same
+figures for any history: `python -m services.health.backtest --alert-ceiling`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from bench.common import write_result
 from bench.signal_quality import data_sets
-from shared.backtest.activity import activity_at, usage_days
-from shared.backtest.baseline import features, fit_logistic, fold_of
-from shared.backtest.history import AccountHistory, read_archive
-from shared.backtest.judging import FOLLOW_DAYS, AccountAlerts, RaisedAlert, alert_summary, judge_account
-from shared.backtest.outcomes import AccountOutcomes, end_of_day, label_outcomes
-from shared.events import UsageRecorded
-
-BUDGET_DAYS = 182
-MAX_PER_ACCOUNT_QUARTER = 0.5
-MIN_PRECISION = 1 / 3
-MIN_RECALL = 0.7
-KIND = "ceiling"
-FOLDS = 5
-WINDOW_DAYS = 30
-
-
-@dataclass(frozen=True)
-class Moment:
-    at: datetime
-    row: list[float]
-    label: bool | None
-    """Churn or contraction within FOLLOW_DAYS; None where that cannot be judged yet."""
-
-
-@dataclass(frozen=True)
-class Account:
-    account_id: str
-    outcomes: AccountOutcomes
-    first: date
-    moments: list[Moment]
-
-
-def feature_volumes(history: AccountHistory) -> dict[str, dict[int, float]]:
-    """Per feature, its quantity per UTC day (ordinal)."""
-    out: dict[str, dict[int, float]] = {}
-    for e in history.events:
-        if isinstance(e.data, UsageRecorded):
-            days = out.setdefault(e.data.feature, {})
-            day = e.occurred_at.astimezone(UTC).date().toordinal()
-            days[day] = days.get(day, 0.0) + float(e.data.quantity)
-    return out
-
-
-def account_moments(history: AccountHistory, vocabulary: Sequence[str], *, horizon: date, every: int) -> Account | None:
-    events = history.events
-    if not events:
-        return None
-    first = events[0].occurred_at.astimezone(UTC).date()
-    outcomes = label_outcomes(history.account_id, events, horizon=horizon)
-    usage, volumes = usage_days(events), feature_volumes(history)
-    base = first.toordinal() - WINDOW_DAYS
-    daily = np.zeros(((horizon - first).days + WINDOW_DAYS + 2, len(vocabulary)))
-    for j, f in enumerate(vocabulary):
-        for ordinal, quantity in volumes.get(f, {}).items():
-            if 0 <= ordinal - base < len(daily) - 1:
-                daily[ordinal - base + 1, j] += quantity
-    running = np.cumsum(daily, axis=0)
-    moments = []
-    for offset in range(0, (horizon - first).days + 1, every):
-        day = first + timedelta(days=offset)
-        at = end_of_day(day)
-        if not outcomes.active_at(at):
-            continue
-        today = day.toordinal()
-        end = today - base + 1
-        per_feature = [math.log1p(v) for v in (running[end] - running[end - WINDOW_DAYS]).tolist()]
-        row = features(activity_at(usage, at, customer_since=outcomes.first_start)) + per_feature
-        until = day + timedelta(days=FOLLOW_DAYS)
-        hit = (outcomes.churn_between(day, until) or outcomes.change_between("contraction", day, until)) is not None
-        judgeable = hit or (until <= horizon and not outcomes.unconfirmed_between(day, until))
-        moments.append(Moment(at, row, hit if judgeable else None))
-    return Account(history.account_id, outcomes, first, moments)
-
-
-def out_of_fold(accounts: Sequence[Account], *, folds: int = FOLDS, seed: int = 0) -> list[list[float]]:
-    """Per account, per moment, the probability from a model fitted on the other folds' labelled moments."""
-    fold = [fold_of(a.account_id, folds=folds, seed=seed) for a in accounts]
-    out: list[list[float]] = [[] for _ in accounts]
-    for k in range(folds):
-        train = [m for a, f in zip(accounts, fold, strict=True) if f != k for m in a.moments if m.label is not None]
-        test = [i for i, f in enumerate(fold) if f == k and accounts[i].moments]
-        if not test:
-            continue
-        labels = np.asarray([m.label for m in train], dtype=np.float64)
-        if not train or labels.min() == labels.max():
-            rate = float(labels.mean()) if train else 0.0
-            for i in test:
-                out[i] = [rate] * len(accounts[i].moments)
-            continue
-        model = fit_logistic(np.asarray([m.row for m in train], dtype=np.float64), labels)
-        for i in test:
-            rows = np.asarray([m.row for m in accounts[i].moments], dtype=np.float64)
-            out[i] = [float(p) for p in model.predict(rows)]
-    return out
-
-
-def alerts_at(times: Sequence[datetime], probabilities: Sequence[float], threshold: float, *,
-              budget_days: int = BUDGET_DAYS) -> list[RaisedAlert]:
-    """An alert at each moment the probability reaches `threshold`, at most one per `budget_days`."""
-    raised: list[RaisedAlert] = []
-    for at, p in zip(times, probabilities, strict=True):
-        if p >= threshold and (not raised or (at - raised[-1].at).days >= budget_days):
-            raised.append(RaisedAlert(KIND, at))
-    return raised
-
-
-def judged_at(accounts: Sequence[Account], probabilities: Sequence[Sequence[float]], threshold: float,
-              *, horizon: date) -> dict[str, Any]:
-    judged: Iterable[AccountAlerts] = (
-        judge_account(alerts_at([m.at for m in a.moments], p, threshold), a.outcomes, horizon=horizon,
-                      observed_from=a.first)
-        for a, p in zip(accounts, probabilities, strict=True))
-    summary = alert_summary(judged, [KIND])
-    return {"threshold": round(threshold, 5), "per_account_quarter": summary["per_account_quarter"],
-            "precision": summary["precision"]["precision"], "judgeable": summary["precision"]["judgeable"],
-            "recall_30d": summary["recall"]["recall"], "churners": summary["recall"]["churners"]}
-
-
-def frontier(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The best the thresholds reach under issue 8's bars: precision where recall and the alert rate
-    meet theirs, recall where precision and the rate meet theirs, and whether one threshold meets all."""
-    def within_rate(p: dict[str, Any]) -> bool:
-        return p["per_account_quarter"] is not None and p["per_account_quarter"] <= MAX_PER_ACCOUNT_QUARTER
-
-    def best(candidates: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
-        return max(candidates, key=lambda p: (p[key] or 0.0), default=None)
-
-    rated = [p for p in points if within_rate(p)]
-    return {
-        "best_precision_at_recall": best([p for p in rated if (p["recall_30d"] or 0) >= MIN_RECALL], "precision"),
-        "best_recall_at_precision": best([p for p in rated if (p["precision"] or 0) >= MIN_PRECISION], "recall_30d"),
-        "best_recall_within_rate": best(rated, "recall_30d"),
-        "meets_all": any((p["precision"] or 0) >= MIN_PRECISION and (p["recall_30d"] or 0) >= MIN_RECALL
-                         for p in rated),
-    }
-
-
-def thresholds_of(probabilities: Sequence[Sequence[float]], count: int = 80) -> list[float]:
-    """Quantiles of every moment's probability, from the median up (lower thresholds alert everybody)."""
-    flat = np.asarray([p for ps in probabilities for p in ps], dtype=np.float64)
-    if not len(flat):
-        return []
-    return sorted({float(q) for q in np.quantile(flat, np.linspace(0.5, 0.999, count))})
-
-
-def ceiling(path: str, *, every: int, max_features: int = 40) -> dict[str, Any]:
-    archive = read_archive([Path(path)])
-    assert archive.horizon is not None
-    horizon = archive.horizon.date()
-    histories = [AccountHistory(h.account_id, tuple(e for e in h.events if e.occurred_at.date() <= horizon))
-                 for h in archive.histories()]
-    counts: dict[str, int] = {}
-    for h in histories:
-        for f in feature_volumes(h):
-            counts[f] = counts.get(f, 0) + 1
-    vocabulary = sorted(counts, key=lambda f: (-counts[f], f))[:max_features]
-    accounts = [a for h in histories if (a := account_moments(h, vocabulary, horizon=horizon, every=every))]
-    probabilities = out_of_fold(accounts)
-    points = [judged_at(accounts, probabilities, t, horizon=horizon) for t in thresholds_of(probabilities)]
-    return {"accounts": len(accounts), "moments": sum(len(a.moments) for a in accounts),
-            "features": len(vocabulary) + 8, "frontier": frontier(points), "points": points}
+from shared.backtest.ceiling import BUDGET_DAYS, alert_ceiling
+from shared.backtest.history import read_archive
 
 
 def _cell(point: dict[str, Any] | None) -> str:
@@ -220,7 +38,9 @@ def main() -> None:
     for data_set in data_sets():
         if not any(w in data_set.name for w in wanted):
             continue
-        result = ceiling(str(data_set.ensure()), every=args.every)
+        archive = read_archive([data_set.ensure()])
+        assert archive.horizon is not None
+        result = alert_ceiling(archive.histories(), horizon=archive.horizon.date(), every=args.every)
         results[data_set.name] = result
         f = result["frontier"]
         churners = result["points"][0]["churners"] if result["points"] else 0

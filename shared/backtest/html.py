@@ -66,10 +66,26 @@ def render_page(report: Mapping[str, Any], *, title: str) -> str:
                ranking.get("snapshot_kinds", {})),
         "<h2>Alerts by kind</h2>",
         _table(["kind", "raised", "judgeable", "followed", "precision"], alerts.get("precision_by_kind", {})),
+        *_ceiling(report.get("alert_ceiling")),
         "<h2>Data set and settings</h2>", _key_values({**report.get("dataset", {}), **report.get("settings", {})}),
         "</body></html>",
     ]
     return "".join(parts)
+
+
+def _ceiling(ceiling: Mapping[str, Any] | None) -> list[str]:
+    """What the book allows an alert to do (shared/backtest/ceiling.py), when it was measured."""
+    if not ceiling:
+        return []
+    f = ceiling["frontier"]
+    rows = {name: point for name, point in (
+        ("best precision with recall >= 0.7", f["best_precision_at_recall"]),
+        ("best recall with precision >= 1/3", f["best_recall_at_precision"]),
+        ("best recall at <= 0.5 alerts per account-quarter", f["best_recall_within_rate"]),
+    ) if point is not None}
+    return ["<h2>What this book allows: alerts from a usage model fitted to its outcomes (in sample)</h2>",
+            _table(["at the threshold with", "per_account_quarter", "precision", "recall_30d", "threshold"], rows),
+            _key_values({"one threshold meets all three bars": "yes" if f["meets_all"] else "no"})]
 
 
 def _cell(value: Any) -> str:

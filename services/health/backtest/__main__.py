@@ -1,5 +1,5 @@
 """`python -m services.health.backtest --events FILE [--events FILE ...] [--snapshots month-end]
-[--out DIR]`: replay an event history through the health service's code and judge it.
+[--out DIR] [--alert-ceiling]`: replay an event history through the health service's code and judge it.
 
 Writes DIR/backtest.json (every figure) and DIR/backtest.html (one self-contained page), and prints
 the headline figures. A data set's generator may leave a `<FILE>.meta.json` beside it (name, seed,
@@ -20,6 +20,7 @@ from typing import Any, cast
 from services.health.backtest.core import BacktestSettings
 from services.health.backtest.replay import default_scorecards, scorecards_from_json
 from services.health.backtest.run import backtest_archive
+from shared.backtest.ceiling import alert_ceiling
 from shared.backtest.history import Archive, read_archive
 from shared.backtest.html import render_page
 from shared.backtest.snapshots import SNAPSHOT_KINDS, SnapshotKind
@@ -63,6 +64,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="processes replaying accounts (the figures do not "
                    "depend on it)")
     p.add_argument("--name", help="data set name for the report (default: the file name or its meta)")
+    p.add_argument("--alert-ceiling", action="store_true",
+                   help="also measure what the book allows an alert to do: a usage model fitted to its outcomes, "
+                        "rescored daily, every threshold tried (shared/backtest/ceiling.py; about a minute per "
+                        "300 accounts)")
     return p.parse_args(argv)
 
 
@@ -94,10 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                               workers=args.workers)
     dataset = dataset_section(archive, name=args.name)
     report = {"dataset": dataset, **report}
+    if args.alert_ceiling:
+        report["alert_ceiling"] = alert_ceiling(archive.histories(), horizon=horizon.date())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backtest.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "backtest.html").write_text(render_page(report, title=f"Health backtest: {dataset['name']}"))
     print(headline(report))
+    if "alert_ceiling" in report:
+        print(ceiling_line(report["alert_ceiling"]))
     print(f"written to {args.out}/backtest.json and backtest.html in {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -110,6 +119,18 @@ def headline(report: dict[str, Any]) -> str:
             f"{r['auc_interval_90']['score_minus_baseline']}); alerts/account-quarter {a['per_account_quarter']}, "
             f"precision {a['precision']['precision']}, recall {a['recall']['recall']} "
             f"(with alerts still open: {a['recall']['recall_with_open']})")
+
+
+def ceiling_line(ceiling: dict[str, Any]) -> str:
+    f = ceiling["frontier"]
+
+    def cell(point: dict[str, Any] | None) -> str:
+        return "none" if point is None else (f"{point['per_account_quarter']} alerts/account-quarter, precision "
+                                             f"{point['precision']}, recall {point['recall_30d']}")
+
+    return (f"what the book allows (a usage model fitted to its outcomes): recall >= 0.7 at best with "
+            f"{cell(f['best_precision_at_recall'])}; precision >= 1/3 at best with "
+            f"{cell(f['best_recall_at_precision'])}; all three bars: {'yes' if f['meets_all'] else 'no'}")
 
 
 if __name__ == "__main__":

@@ -1,22 +1,27 @@
-"""The alert ceiling (bench/alert_ceiling.py): its alert walk keeps the budget, its frontier picks the
-best threshold under issue 8's bars, its model never scores an account it was fitted on, and on the
-committed socialnet7 fixture it is judged by the same code as the service's alerts."""
+"""What a book allows an alert to do (shared/backtest/ceiling.py): its alert walk keeps the budget, its
+frontier picks the best threshold under issue 8's bars, its model never scores an account it was fitted
+on, and on the committed socialnet7 fixture it is judged by the same code as the service's alerts."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench.alert_ceiling import (
+import pytest
+
+from shared.backtest.baseline import fold_of
+from shared.backtest.ceiling import (
     Account,
     Moment,
+    alert_ceiling,
     alerts_at,
-    ceiling,
     frontier,
     out_of_fold,
 )
-from shared.backtest.baseline import fold_of
+from shared.backtest.history import read_archive
 from shared.backtest.outcomes import AccountOutcomes
+
+pytestmark = pytest.mark.unit
 
 FIXTURE = Path(__file__).parent / "fixtures" / "churnsim-socialnet7-s4-daily.jsonl.gz"
 T0 = datetime(2026, 1, 1, 23, 59, 59, tzinfo=UTC)
@@ -77,7 +82,9 @@ def test_each_account_is_scored_by_a_model_fitted_without_it() -> None:
 
 
 def test_on_the_socialnet7_fixture_the_ceiling_is_judged_like_the_service() -> None:
-    result = ceiling(str(FIXTURE), every=7)
+    archive = read_archive([FIXTURE])
+    assert archive.horizon is not None
+    result = alert_ceiling(archive.histories(), horizon=archive.horizon.date(), every=7)
     assert result["accounts"] > 100 and result["features"] > 8
     points = result["points"]
     assert len(points) > 20
