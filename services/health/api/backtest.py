@@ -59,6 +59,9 @@ def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter
         scorecards: Literal["current", "default"] = Query(
             "current", description="the scorecards in force in this service, or the built-in ones"),
         output: Literal["json", "html"] = Query("json", alias="format"),
+        alert_ceiling: bool = Query(False, description="also what the history allows an alert to do: a usage model "
+                                    "fitted to its outcomes, every threshold tried (`alert_ceiling` in the report; "
+                                    "about a minute per 300 accounts)"),
         _: WriteKey,
         ctx: Ctx,
     ) -> Response:
@@ -80,14 +83,14 @@ def build_backtest_router(*, max_body_bytes: int, timeout_s: float) -> APIRouter
                     cards = {**DEFAULT_SCORECARDS, **await load_scorecards(session, ctx.tables)}
             report, page = await _run(body, {s: scorecard_to_json(c) for s, c in cards.items()},
                                       snapshots=snapshots, until=until, folds=folds, timeout_s=timeout_s,
-                                      label=scorecards)
+                                      label=scorecards, alert_ceiling=alert_ceiling)
         return HTMLResponse(page) if output == "html" else JSONResponse(report)
 
     return router
 
 
 async def _run(body: bytes, cards: dict[str, Any], *, snapshots: str, until: datetime | None, folds: int,
-               timeout_s: float, label: str) -> tuple[dict[str, Any], str]:
+               timeout_s: float, label: str, alert_ceiling: bool) -> tuple[dict[str, Any], str]:
     with tempfile.TemporaryDirectory(prefix="orchard-backtest-") as work:
         folder = Path(work)
         (folder / "history.jsonl").write_bytes(body)
@@ -97,6 +100,8 @@ async def _run(body: bytes, cards: dict[str, Any], *, snapshots: str, until: dat
                 "--name", "uploaded history"]
         if until is not None:
             args += ["--until", until.isoformat()]
+        if alert_ceiling:
+            args.append("--alert-ceiling")
         child = await asyncio.create_subprocess_exec(*COMMAND, *args, stdout=asyncio.subprocess.PIPE,
                                                      stderr=asyncio.subprocess.PIPE)
         try:

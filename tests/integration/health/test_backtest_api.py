@@ -38,6 +38,13 @@ async def test_a_history_is_replayed_and_judged_as_json_and_as_a_page(health: He
     assert zipped.status_code == 200, zipped.text
     assert zipped.headers["content-type"].startswith("text/html")
     assert "<svg" in zipped.text and "uploaded history" in zipped.text
+    assert "alert_ceiling" not in report and "What this book allows" not in zipped.text
+
+    with_ceiling = await health.http.post("/v1/backtest", content=history, headers=WRITER,
+                                          params={"alert_ceiling": "true"}, timeout=300)
+    assert with_ceiling.status_code == 200, with_ceiling.text
+    ceiling = with_ceiling.json()["alert_ceiling"]
+    assert ceiling["accounts"] == ACCOUNTS and ceiling["points"] and "meets_all" in ceiling["frontier"]
 
 
 async def test_what_cannot_be_replayed_is_a_clear_400(health: Health) -> None:
