@@ -40,7 +40,7 @@ def main() -> None:
             continue
         archive = read_archive([data_set.ensure()])
         assert archive.horizon is not None
-        result = alert_ceiling(archive.histories(), horizon=archive.horizon.date(), every=args.every)
+        result = alert_ceiling(archive.histories(), until=archive.horizon, every=args.every)
         results[data_set.name] = result
         f = result["frontier"]
         churners = result["points"][0]["churners"] if result["points"] else 0

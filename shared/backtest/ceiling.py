@@ -174,12 +174,12 @@ def thresholds_of(probabilities: Sequence[Sequence[float]], count: int = 80) -> 
     return sorted({float(q) for q in np.quantile(flat, np.linspace(0.5, 0.999, count))})
 
 
-def alert_ceiling(histories: Iterable[AccountHistory], *, horizon: date, every: int = 1,
+def alert_ceiling(histories: Iterable[AccountHistory], *, until: datetime, every: int = 1,
                   max_features: int = 40) -> dict[str, Any]:
     """What the book allows (see the module docstring): the frontier under issue 8's bars and every
-    threshold's figures. Events after `horizon` are not read."""
-    kept = [AccountHistory(h.account_id, tuple(e for e in h.events if e.occurred_at.date() <= horizon))
-            for h in histories]
+    threshold's figures. Events after `until` (the backtest's horizon) are not read."""
+    kept = [AccountHistory(h.account_id, tuple(e for e in h.events if e.occurred_at <= until)) for h in histories]
+    horizon = until.date()
     counts: dict[str, int] = {}
     for h in kept:
         for f in feature_volumes(h):

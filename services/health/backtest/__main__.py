@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset = dataset_section(archive, name=args.name)
     report = {"dataset": dataset, **report}
     if args.alert_ceiling:
-        report["alert_ceiling"] = alert_ceiling(archive.histories(), horizon=horizon.date())
+        report["alert_ceiling"] = alert_ceiling(archive.histories(), until=horizon)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "backtest.json").write_text(json.dumps(report, indent=1) + "\n")
     (args.out / "backtest.html").write_text(render_page(report, title=f"Health backtest: {dataset['name']}"))

@@ -84,7 +84,7 @@ def test_each_account_is_scored_by_a_model_fitted_without_it() -> None:
 def test_on_the_socialnet7_fixture_the_ceiling_is_judged_like_the_service() -> None:
     archive = read_archive([FIXTURE])
     assert archive.horizon is not None
-    result = alert_ceiling(archive.histories(), horizon=archive.horizon.date(), every=7)
+    result = alert_ceiling(archive.histories(), until=archive.horizon, every=7)
     assert result["accounts"] > 100 and result["features"] > 8
     points = result["points"]
     assert len(points) > 20
