@@ -94,3 +94,16 @@ def test_on_the_socialnet7_fixture_the_ceiling_is_judged_like_the_service() -> N
     assert rates == sorted(rates, reverse=True)  # a higher threshold never raises more alerts
     best = result["frontier"]["best_recall_within_rate"]
     assert best is not None and best["per_account_quarter"] <= 0.5
+
+
+def test_the_printed_line_says_which_bars_the_book_allows() -> None:
+    from services.health.backtest.__main__ import ceiling_line
+
+    neither = {"frontier": {"best_precision_at_recall": None, "best_recall_at_precision": None,
+                            "best_recall_within_rate": None, "meets_all": False}}
+    assert "recall 0.7 is not reached" in ceiling_line(neither) and "precision 1/3 is not reached" in ceiling_line(
+        neither)
+    both = {"frontier": {"best_precision_at_recall": _point(0.3, 0.34, 0.71), "meets_all": True,
+                         "best_recall_at_precision": _point(0.3, 0.34, 0.71), "best_recall_within_rate": None}}
+    line = ceiling_line(both)
+    assert "at recall 0.71 the best precision is 0.34" in line and line.endswith("all three bars at once: yes")

@@ -42,8 +42,10 @@ def test_the_backtest_runs_on_a_churnsim_export_with_the_baseline_beside_it(tmp_
     assert "alert_ceiling" not in report, "measured only when asked for"
 
 
-def test_the_backtest_reports_what_the_book_allows_when_asked(tmp_path: Path) -> None:
+def test_the_backtest_reports_what_the_book_allows_when_asked(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--events", str(FIXTURE), "--out", str(tmp_path), "--alert-ceiling"]) == 0
+    assert "what the book allows" in capsys.readouterr().out
     report = json.loads((tmp_path / "backtest.json").read_text())
     ceiling = report["alert_ceiling"]
     assert ceiling["accounts"] == report["dataset"]["accounts"] and ceiling["points"]
