@@ -22,27 +22,33 @@ does, and the service's alerts may beat it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from shared.backtest.activity import activity_at, usage_days
+from shared.backtest.activity import WINDOW_DAYS, activity_at, usage_days
 from shared.backtest.baseline import FEATURES, features, fit_logistic, fold_of
 from shared.backtest.history import AccountHistory
-from shared.backtest.judging import FOLLOW_DAYS, AccountAlerts, RaisedAlert, alert_summary, judge_account
+from shared.backtest.judging import (
+    PRECISION_BAR,
+    RATE_BAR,
+    RECALL_BAR,
+    AccountAlerts,
+    RaisedAlert,
+    alert_summary,
+    followed,
+    judge_account,
+)
 from shared.backtest.outcomes import AccountOutcomes, end_of_day, label_outcomes
 from shared.events import UsageRecorded
 
 BUDGET_DAYS = 182
-MAX_PER_ACCOUNT_QUARTER = 0.5
-MIN_PRECISION = 1 / 3
-MIN_RECALL = 0.7
 KIND = "ceiling"
 FOLDS = 5
-WINDOW_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -72,13 +78,14 @@ def feature_volumes(history: AccountHistory) -> dict[str, dict[int, float]]:
     return out
 
 
-def account_moments(history: AccountHistory, vocabulary: Sequence[str], *, horizon: date, every: int) -> Account | None:
+def account_moments(history: AccountHistory, volumes: Mapping[str, Mapping[int, float]], vocabulary: Sequence[str],
+                    *, horizon: date, every: int) -> Account | None:
     events = history.events
     if not events:
         return None
     first = events[0].occurred_at.astimezone(UTC).date()
     outcomes = label_outcomes(history.account_id, events, horizon=horizon)
-    usage, volumes = usage_days(events), feature_volumes(history)
+    usage = usage_days(events)
     base = first.toordinal() - WINDOW_DAYS
     daily = np.zeros(((horizon - first).days + WINDOW_DAYS + 2, len(vocabulary)))
     for j, f in enumerate(vocabulary):
@@ -96,9 +103,7 @@ def account_moments(history: AccountHistory, vocabulary: Sequence[str], *, horiz
         end = today - base + 1
         per_feature = [math.log1p(v) for v in (running[end] - running[end - WINDOW_DAYS]).tolist()]
         row = features(activity_at(usage, at, customer_since=outcomes.first_start)) + per_feature
-        until = day + timedelta(days=FOLLOW_DAYS)
-        hit = (outcomes.churn_between(day, until) or outcomes.change_between("contraction", day, until)) is not None
-        judgeable = hit or (until <= horizon and not outcomes.unconfirmed_between(day, until))
+        hit, judgeable = followed(outcomes, day, horizon=horizon)
         moments.append(Moment(at, row, hit if judgeable else None))
     return Account(history.account_id, outcomes, first, moments)
 
@@ -151,17 +156,17 @@ def frontier(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The best the thresholds reach under issue 8's bars: precision where recall and the alert rate
     meet theirs, recall where precision and the rate meet theirs, and whether one threshold meets all."""
     def within_rate(p: dict[str, Any]) -> bool:
-        return p["per_account_quarter"] is not None and p["per_account_quarter"] <= MAX_PER_ACCOUNT_QUARTER
+        return p["per_account_quarter"] is not None and p["per_account_quarter"] <= RATE_BAR
 
     def best(candidates: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
         return max(candidates, key=lambda p: (p[key] or 0.0), default=None)
 
     rated = [p for p in points if within_rate(p)]
     return {
-        "best_precision_at_recall": best([p for p in rated if (p["recall_30d"] or 0) >= MIN_RECALL], "precision"),
-        "best_recall_at_precision": best([p for p in rated if (p["precision"] or 0) >= MIN_PRECISION], "recall_30d"),
+        "best_precision_at_recall": best([p for p in rated if (p["recall_30d"] or 0) >= RECALL_BAR], "precision"),
+        "best_recall_at_precision": best([p for p in rated if (p["precision"] or 0) >= PRECISION_BAR], "recall_30d"),
         "best_recall_within_rate": best(rated, "recall_30d"),
-        "meets_all": any((p["precision"] or 0) >= MIN_PRECISION and (p["recall_30d"] or 0) >= MIN_RECALL
+        "meets_all": any((p["precision"] or 0) >= PRECISION_BAR and (p["recall_30d"] or 0) >= RECALL_BAR
                          for p in rated),
     }
 
@@ -180,12 +185,11 @@ def alert_ceiling(histories: Iterable[AccountHistory], *, until: datetime, every
     threshold's figures. Events after `until` (the backtest's horizon) are not read."""
     kept = [AccountHistory(h.account_id, tuple(e for e in h.events if e.occurred_at <= until)) for h in histories]
     horizon = until.date()
-    counts: dict[str, int] = {}
-    for h in kept:
-        for f in feature_volumes(h):
-            counts[f] = counts.get(f, 0) + 1
+    volumes = [feature_volumes(h) for h in kept]
+    counts = Counter(f for v in volumes for f in v)
     vocabulary = sorted(counts, key=lambda f: (-counts[f], f))[:max_features]
-    accounts = [a for h in kept if (a := account_moments(h, vocabulary, horizon=horizon, every=every))]
+    accounts = [a for h, v in zip(kept, volumes, strict=True)
+                if (a := account_moments(h, v, vocabulary, horizon=horizon, every=every))]
     probabilities = out_of_fold(accounts)
     points = [judged_at(accounts, probabilities, t, horizon=horizon) for t in thresholds_of(probabilities)]
     return {"accounts": len(accounts), "moments": sum(len(a.moments) for a in accounts),

@@ -22,6 +22,10 @@ from shared.backtest.outcomes import AccountOutcomes
 FOLLOW_DAYS = 120
 LEAD_DAYS = 30
 QUARTER_DAYS = 365.25 / 4
+PRECISION_BAR = 1 / 3
+RECALL_BAR = 0.7
+RATE_BAR = 0.5
+"""Issue 8's bars for churn-risk alerts: precision, recall 30 days ahead, alerts per account-quarter."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,15 +68,19 @@ class AccountAlerts:
     """Alerts raised while the account was not a customer (or had given notice): not judged."""
 
 
+def followed(outcomes: AccountOutcomes, day: date, *, horizon: date) -> tuple[bool, bool]:
+    """(followed by churn or contraction within FOLLOW_DAYS of `day`, whether that can be judged yet)."""
+    until = day + timedelta(days=FOLLOW_DAYS)
+    hit = (outcomes.churn_between(day, until) or outcomes.change_between("contraction", day, until)) is not None
+    return hit, hit or (until <= horizon and not outcomes.unconfirmed_between(day, until))
+
+
 def judge_account(alerts: Sequence[RaisedAlert], outcomes: AccountOutcomes, *, horizon: date,
                   observed_from: date) -> AccountAlerts:
     judged = []
     active = [a for a in alerts if outcomes.active_at(a.at)]
     for a in active:
-        day = a.at.astimezone(UTC).date()
-        until = day + timedelta(days=FOLLOW_DAYS)
-        hit = (outcomes.churn_between(day, until) or outcomes.change_between("contraction", day, until)) is not None
-        judgeable = hit or (until <= horizon and not outcomes.unconfirmed_between(day, until))
+        hit, judgeable = followed(outcomes, a.at.astimezone(UTC).date(), horizon=horizon)
         judged.append(JudgedAlert(a.kind, a.at, judgeable, hit))
     churners = []
     for churned_on in outcomes.churn_dates:

@@ -8,7 +8,7 @@ The rules for one set of accounts are chosen from those accounts' alerts alone (
    than it saves;
 2. **sustain days** of the health kinds left on, from the grid (`alert_variants.SUSTAIN_GRID`): the
    variant with the highest value (`alert_variants.FALSE_ALERT_COST`: each alert followed by churn or
-   contraction 30 days or more later +1, each not followed -1/2) among those raising at most `RATE_CAP`
+   contraction 30 days or more later +1, each not followed -1/2) among those raising at most `RATE_BAR`
    alerts per account-quarter (or the rules in force's rate, if higher); ties keep the days in force,
    then the longer sustain.
 
@@ -45,14 +45,12 @@ from services.health.backtest.replay import ALERT_KINDS, Scorecard
 from services.health.domain import AlertRules
 from services.health.domain.calibration import Calibration
 from shared.backtest.baseline import grouped_folds
+from shared.backtest.judging import PRECISION_BAR, RATE_BAR
 
 MIN_JUDGED = 20
 """Judgeable alerts a kind needs before it may be switched off, and a segment before its rules are fitted."""
-PRECISION_FLOOR = 1 / 3
 CONFIDENCE_Z = 1.645
 """One-sided 95%."""
-RATE_CAP = 0.5
-"""Alerts per account-quarter: issue 8's bar (one every two quarters)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +99,7 @@ def kinds_off(judged: Sequence[Judged], enabled: frozenset[str]) -> frozenset[st
     off = set()
     for kind in FITTED_KINDS:
         judgeable, followed = tallies.get(kind, (0, 0))
-        if kind in enabled and judgeable >= MIN_JUDGED and wilson_upper(followed, judgeable) < PRECISION_FLOOR:
+        if kind in enabled and judgeable >= MIN_JUDGED and wilson_upper(followed, judgeable) < PRECISION_BAR:
             off.add(kind)
     return frozenset(off)
 
@@ -115,7 +113,7 @@ def choose(accounts: Sequence[int], rules: AlertRules, judged: Judge, *, fit_sus
     keep = Variant(health_off, None if "grade_red" in off else current.grade_red,
                    None if "usage_decline" in off else current.usage_decline)
     candidates = [v for v in judged.grid if v.off == health_off] if fit_sustain else [keep]
-    cap = max(RATE_CAP, tally(base).rate)
+    cap = max(RATE_BAR, tally(base).rate)
     dropped = off & frozenset(ALONE_KINDS)
 
     def preference(v: Variant) -> tuple[bool, float, bool, int]:
