@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.faults.infra_control import PrivateInfra
 from tests.faults.pipeline import Fault, Run, check, report, scenario
 from tests.faults.processes import Deployment
+from tests.kafka_utils import QUICK_GROUP_TIMEOUTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 DOWNSTREAM = ("health", "renewals", "expansion")
-SHORT_GROUP_TIMEOUTS = {"ORCHARD_CONSUMER_SESSION_TIMEOUT_MS": "6000", "ORCHARD_CONSUMER_HEARTBEAT_INTERVAL_MS": "1000",
-                        "ORCHARD_CONSUMER_MAX_POLL_INTERVAL_MS": "15000"}
+SHORT_GROUP_TIMEOUTS = {**QUICK_GROUP_TIMEOUTS, "ORCHARD_CONSUMER_MAX_POLL_INTERVAL_MS": "15000"}
 SESSION_S = 6.0
 POLL_S = 15.0
 

@@ -19,7 +19,7 @@ from shared.runtime import Runtime
 from shared.settings import OrchardSettings, TopicSettings
 from tests.infra import REPO, Infra
 from tests.integration.plumbing_service import VERSIONS, build
-from tests.kafka_utils import envelope
+from tests.kafka_utils import QUICK_GROUP_TIMEOUTS, envelope
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ def worker_env(infra: Infra, plumbing: Setup, **extra: str) -> dict[str, str]:
         PLUMBING_IN_TOPIC=plumbing.in_topic,
         PLUMBING_OUT_TOPIC=plumbing.out_topic,
         PLUMBING_SERVICE=plumbing.service,
+        **QUICK_GROUP_TIMEOUTS,
         **extra,
     )
 

@@ -20,7 +20,7 @@ from tests.integration.health.harness import (
     settings_env,
     settings_for,
 )
-from tests.kafka_utils import committed_offsets, wait_for
+from tests.kafka_utils import QUICK_GROUP_TIMEOUTS, committed_offsets, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +77,7 @@ async def test_events_in_score_and_history_in_the_db_health_and_churn_risk_recor
 def _start_worker(env: dict[str, str], **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.integration.health.worker"], cwd=REPO,
-        env={**os.environ, **env, **extra}, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, **env, **QUICK_GROUP_TIMEOUTS, **extra}, stdout=subprocess.PIPE, text=True,
     )
 
 
