@@ -43,6 +43,7 @@ from tests.faults.observe import drop_schemas
 from tests.faults.processes import Deployment
 from tests.faults.reference import Point, canonical_events, reference_history, run_norms
 from tests.infra import Infra
+from tests.kafka_utils import QUICK_GROUP_TIMEOUTS
 
 pytestmark = [pytest.mark.integration]
 
@@ -50,7 +51,7 @@ BOOK = {"accounts": 40, "months": 4, "seed": 11}
 KILLS = 3
 
 
-def _health_run(deployment: Deployment, label: str, max_records: int) -> str:
+def _health_run(deployment: Deployment, label: str, max_records: int, *, killed: bool) -> str:
     name = f"health_{label}"
     deployment.add(
         "health", name=name,
@@ -60,6 +61,7 @@ def _health_run(deployment: Deployment, label: str, max_records: int) -> str:
         ORCHARD_TOPIC_CHURN_RISK=deployment.topic(f"churn.{label}"),
         ORCHARD_TOPIC_DLQ=deployment.topic(f"dlq.{label}"),
         **STREAM_TIME_ONLY,
+        **(QUICK_GROUP_TIMEOUTS if killed else {}),
     )
     return name
 
@@ -107,7 +109,8 @@ async def _runs(infra: Infra, engine: AsyncEngine, logs: Path, batchings: dict[s
     deployment = Deployment(infra, new_unique(), logs)
     try:
         await through_ingest(deployment, engine, archetype_book(**BOOK))
-        names = {label: _health_run(deployment, label, size) for label, size in batchings.items()}
+        names = {label: _health_run(deployment, label, size, killed=label == killed)
+                 for label, size in batchings.items()}
         for name in names.values():
             deployment[name].start()
         if killed is not None:
