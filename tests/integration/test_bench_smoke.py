@@ -79,7 +79,8 @@ def test_pipeline_bench_measures_lag_and_alert_latency(infra: Infra, tmp_path: P
 
 def test_soak_bench_samples_memory_and_lag(infra: Infra, tmp_path: Path) -> None:
     """Whether memory stayed flat is the full run's verdict (a load figure): here, that it is measured."""
-    figures = run_bench("soak", infra, tmp_path)
+    figures = run_bench("soak", infra, tmp_path, BENCH_SOAK_S="20", BENCH_SOAK_WARMUP_S="4", BENCH_SOAK_WINDOW_S="6",
+                        BENCH_SOAK_SAMPLE_S="2")
     services = {"ingest", "health", "renewals", "expansion"}
     assert len(figures["samples"]) >= 6 and all(set(s["rss_mib"]) == services for s in figures["samples"])
     assert all(v > 0 for s in figures["samples"] for v in s["rss_mib"].values())
@@ -96,7 +97,7 @@ def test_scaleout_bench_runs_one_two_three_instances_and_passes(infra: Infra, tm
     """Whether more instances were faster is the full run's figure: here, that every run applied each of
     the book's events once and none published an output twice, that the runs ended in the same state, and
     that the rescore passes split the book without a double."""
-    figures = run_bench("scaleout", infra, tmp_path)
+    figures = run_bench("scaleout", infra, tmp_path, BENCH_SCALEOUT_EVENTS="1500", BENCH_SCALEOUT_ACCOUNTS="150")
     assert [d["instances"] for d in figures["drain"]] == [1, 2, 3]
     assert [len(d["instances_cpu_s"]) for d in figures["drain"]] == [1, 2, 3]
     assert figures["each_event_applied_once"] is True and figures["rescore_each_account_once"] is True
