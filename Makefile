@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 INFRA := $(PY) deploy/local/infra.py
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-scaleout bench-profile bench-report bench-signal bench-alert-ceiling bench-expansion clean
+.PHONY: help install up down status lint schemas service-docs runtime-requirements test test-unit test-faults run demo report migrate replay bench bench-infra bench-plumbing bench-postgres bench-ingest bench-health bench-pipeline bench-soak bench-memory bench-scaleout bench-profile bench-report bench-signal bench-alert-ceiling bench-alert-ceiling-gbm bench-expansion clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -123,6 +123,10 @@ bench-signal: install ## Health backtest on ChurnSim and archetype data sets, wi
 
 bench-alert-ceiling: install ## Alerts from a usage model fitted to each book's own outcomes, every threshold tried, judged like the service's: what the book allows (bench/results/alert_ceiling.*)
 	$(BIN)/python -m bench.alert_ceiling $(CEILING_ARGS)
+
+bench-alert-ceiling-gbm: install ## The same with gradient-boosted trees (installs scikit-learn into .venv; bench only): bench/results/alert_ceiling_gbm.*
+	$(BIN)/python -m pip install -q scikit-learn==1.9.1
+	$(BIN)/python -m bench.alert_ceiling --model gbm $(CEILING_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

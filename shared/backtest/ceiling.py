@@ -16,22 +16,24 @@ What it can and cannot show: the model reads usage and tenure only, so on a book
 usage and contracts it reads what the book carries, fitted to the answer, and a default rule on the same
 inputs that meets the bars where it does not would be a surprise (not a proof: a richer model might do
 better). On a book with relationship, sentiment and support data it sees less than the health service
-does, and the service's alerts may beat it.
+does, and the service's alerts may beat it. The model is a parameter (`fit`): `bench.alert_ceiling
+--model gbm` asks the same question of gradient-boosted trees, which can use interactions and thresholds
+a linear model cannot.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from shared.backtest.activity import WINDOW_DAYS, activity_at, usage_days
-from shared.backtest.baseline import FEATURES, features, fit_logistic, fold_of
+from shared.backtest.baseline import FEATURES, Matrix, features, fit_logistic, fold_of
 from shared.backtest.history import AccountHistory
 from shared.backtest.judging import (
     PRECISION_BAR,
@@ -49,6 +51,17 @@ from shared.events import UsageRecorded
 BUDGET_DAYS = 182
 KIND = "ceiling"
 FOLDS = 5
+
+
+class Model(Protocol):
+    def predict(self, x: Matrix) -> Matrix:
+        """The probability of the label for each row."""
+        ...
+
+
+Fit = Callable[[Matrix, Matrix], Model]
+"""Rows and 0/1 labels -> a fitted model. The default is the baseline's logistic regression; the bench
+can pass a non-linear one (`bench.alert_ceiling --model gbm`)."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,8 @@ def account_moments(history: AccountHistory, volumes: Mapping[str, Mapping[int, 
     return Account(history.account_id, outcomes, first, moments)
 
 
-def out_of_fold(accounts: Sequence[Account], *, folds: int = FOLDS, seed: int = 0) -> list[list[float]]:
+def out_of_fold(accounts: Sequence[Account], *, fit: Fit = fit_logistic, folds: int = FOLDS, seed: int = 0
+                ) -> list[list[float]]:
     """Per account, per moment, the probability from a model fitted on the other folds' labelled moments."""
     fold = [fold_of(a.account_id, folds=folds, seed=seed) for a in accounts]
     out: list[list[float]] = [[] for _ in accounts]
@@ -123,7 +137,7 @@ def out_of_fold(accounts: Sequence[Account], *, folds: int = FOLDS, seed: int = 
             for i in test:
                 out[i] = [rate] * len(accounts[i].moments)
             continue
-        model = fit_logistic(np.asarray([m.row for m in train], dtype=np.float64), labels)
+        model = fit(np.asarray([m.row for m in train], dtype=np.float64), labels)
         for i in test:
             rows = np.asarray([m.row for m in accounts[i].moments], dtype=np.float64)
             out[i] = [float(p) for p in model.predict(rows)]
@@ -180,7 +194,7 @@ def thresholds_of(probabilities: Sequence[Sequence[float]], count: int = 80) -> 
 
 
 def alert_ceiling(histories: Iterable[AccountHistory], *, until: datetime, every: int = 1,
-                  max_features: int = 40) -> dict[str, Any]:
+                  max_features: int = 40, fit: Fit = fit_logistic) -> dict[str, Any]:
     """What the book allows (see the module docstring): the frontier under issue 8's bars and every
     threshold's figures. Events after `until` (the backtest's horizon) are not read."""
     kept = [AccountHistory(h.account_id, tuple(e for e in h.events if e.occurred_at <= until)) for h in histories]
@@ -190,7 +204,7 @@ def alert_ceiling(histories: Iterable[AccountHistory], *, until: datetime, every
     vocabulary = sorted(counts, key=lambda f: (-counts[f], f))[:max_features]
     accounts = [a for h, v in zip(kept, volumes, strict=True)
                 if (a := account_moments(h, v, vocabulary, horizon=horizon, every=every))]
-    probabilities = out_of_fold(accounts)
+    probabilities = out_of_fold(accounts, fit=fit)
     points = [judged_at(accounts, probabilities, t, horizon=horizon) for t in thresholds_of(probabilities)]
     return {"accounts": len(accounts), "moments": sum(len(a.moments) for a in accounts),
             "features": len(vocabulary) + len(FEATURES), "every_days": every, "budget_days": BUDGET_DAYS,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from shared.backtest.baseline import fold_of
@@ -79,6 +80,29 @@ def test_each_account_is_scored_by_a_model_fitted_without_it() -> None:
     others = [p for a, p in zip(stayers, probabilities, strict=False)
               if fold_of(a.account_id, folds=5, seed=0) != own_fold]
     assert others and all(max(p) > 0.0 for p in others)
+
+
+def test_another_model_can_be_fitted_in_the_same_folds() -> None:
+    # A "model" that answers the churn rate of what it was fitted on: the churner's fold saw no churn.
+    class Rate:
+        def __init__(self, y: np.ndarray) -> None:
+            self.rate = float(y.mean())
+
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return np.full(len(x), self.rate)
+
+    fitted: list[int] = []
+
+    def fit(x: np.ndarray, y: np.ndarray) -> Rate:
+        fitted.append(len(x))
+        return Rate(y)
+
+    stayers = [_account(f"s{i}", float(i % 3), False) for i in range(30)]
+    probabilities = out_of_fold([*stayers, _account("churner", 5.0, True)], fit=fit)
+    assert len(fitted) == 4  # five folds, one of which (the churner's) has only stayers to learn from
+    assert probabilities[-1] == [0.0] * 10
+    assert all(0.0 < p[0] < 0.1 for a, p in zip(stayers, probabilities, strict=False)
+               if fold_of(a.account_id, folds=5, seed=0) != fold_of("churner", folds=5, seed=0))
 
 
 def test_on_the_socialnet7_fixture_the_ceiling_is_judged_like_the_service() -> None:
