@@ -195,3 +195,30 @@ def test_health_score_json_round_trip() -> None:
     assert health_score_from_json(raw) == score
     empty = score_account(EMPTY_SIGNALS, ENTERPRISE, as_of=at(0), previous_grade=None)
     assert health_score_from_json(json.loads(json.dumps(health_score_to_json(empty)))) == empty
+
+
+def test_a_daily_count_scores_like_the_events_it_sums() -> None:
+    """Telemetry sent one event per use or as one count per feature and day (no user ids either way) is
+    the same usage: the score, the grade and every usage fact agree. The signal-quality books show it at
+    scale: socialnet7's event sets score exactly as the daily sets do on the same accounts."""
+    per_use, per_day = History("u"), History("d")
+    for h in (per_use, per_day):
+        h.contract(0, seats=0)
+    for day in range(120):
+        counts = {"reports": 3 + day % 5, "exports": 1 if day % 3 else 0}
+        if day > 90:  # and a fall, so that the trend and the level have something to say
+            counts = {"reports": 1 + day % 2, "exports": 0}
+        for feature, count in counts.items():
+            for n in range(count):
+                per_use.usage(day + 0.01 * n, None, feature)
+            if count:
+                per_day.usage(day + 0.6249, None, feature, quantity=float(count))  # 23:59:51
+    for day in (30.9, 75.9, 119.9):
+        a, b = _score(per_use, day), _score(per_day, day)
+        assert (a.total, a.grade) == (b.total, b.grade), day
+        facts_a, facts_b = dict(a.components["usage"].facts), dict(b.components["usage"].facts)
+        # How many usage records arrived is a fact about the telemetry: the one fact that differs.
+        assert facts_a.pop("usage_events_30") > facts_b.pop("usage_events_30")
+        assert facts_a == facts_b, day
+    fallen = _score(per_day, 119.9)
+    assert fallen.components["usage"].score is not None and fallen.components["usage"].score < 60
