@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.health.domain.overrides import override_changes
@@ -25,24 +25,8 @@ from shared.keyset import keyset_page, where_given
 if TYPE_CHECKING:
     from services.health.store import HealthTables
 
-_TZ = sa.DateTime(timezone=True)
 SYSTEM = "system"
 """Who an expiry is recorded by: nobody acted, the override ran out."""
-
-
-def override_history_table(md: sa.MetaData) -> sa.Table:
-    return sa.Table(
-        "override_history", md,
-        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
-        sa.Column("account_id", sa.Text, nullable=False),
-        sa.Column("kind", sa.Text, nullable=False),
-        sa.Column("action", sa.Text, nullable=False),
-        sa.Column("value", JSONB),
-        sa.Column("reason", sa.Text),
-        sa.Column("expires_at", _TZ),
-        sa.Column("by", sa.Text, nullable=False),
-        sa.Column("at", _TZ, nullable=False),
-    )
 
 
 async def _lock_and_read(session: AsyncSession, tables: HealthTables, account_id: str, kind: str) -> Record | None:

@@ -28,7 +28,6 @@ from services.health.domain import (
     signals_from_json,
     validate_scorecard,
 )
-from services.health.override_history import override_history_table
 from services.health.timeline_store import TimelineTables, timeline_tables
 from shared.db import PlumbingTables, plumbing_tables, qualified
 from shared.norm_store import cohort_norms_table, latest_version, load_versions, save_version
@@ -83,10 +82,14 @@ def health_tables(schema: str) -> HealthTables:
         account_id text primary key, kind text primary key, value jsonb, reason text, set_by text,
         set_at timestamptz, expires_at timestamptz
     """)
+    override_history = declare(md, "override_history", """
+        id bigint identity primary key, account_id text, kind text, action text, value jsonb null, reason text null,
+        expires_at timestamptz null, by text, at timestamptz
+    """)
     norms = cohort_norms_table(md)
     watermarks = stream_watermarks_table(md)
     return HealthTables(schema, plumbing_tables(md), accounts, history, scorecards, alerts, overrides, norms,
-                        watermarks, timeline_tables(md), override_history_table(md))
+                        watermarks, timeline_tables(md), override_history)
 
 
 # --- load --------------------------------------------------------------------------------------
