@@ -7,12 +7,10 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any
 
 from bench.datasets.common import Envelope, envelope, midnight
-
-if TYPE_CHECKING:
-    from bench.datasets.archetypes import Account
 
 TELEMETRY: dict[str, list[str]] = {
     "per_user": ["dashboard", "search", "report", "export", "share", "comment", "import", "automation", "admin"],
@@ -35,6 +33,27 @@ class Emitter:
     def emit(self, event_type: str, at: datetime, data: dict[str, Any]) -> None:
         event_id = f"{self.account_id}-{len(self.events):06d}"
         self.events.append(envelope(event_id, event_type, self.account_id, at, data, source="archetypes"))
+
+
+@dataclass
+class Account:
+    account_id: str
+    segment: str | None
+    archetype: str
+    telemetry: str
+    seats: int
+    arr: Decimal
+    term_months: int
+    start: date
+    """First day of history (contract signed or, for an existing customer, the window's start)."""
+    term_start: date
+    health: list[float]
+    """Hidden h per day from `start`."""
+    features: list[str]
+    users: int
+    emitter: Emitter = field(init=False)
+    h_penalty: float = 0.0
+    last_amended: date | None = None
 
 
 def poisson(rng: random.Random, lam: float) -> int:

@@ -25,7 +25,6 @@ import argparse
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +32,7 @@ from typing import Any
 
 from bench.datasets.archetype_signals import (
     TELEMETRY,
+    Account,
     Emitter,
     emit_engagement,
     emit_usage,
@@ -57,27 +57,6 @@ def _pick(rng: random.Random, weights: dict[Any, float]) -> Any:
 
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
-
-
-@dataclass
-class Account:
-    account_id: str
-    segment: str | None
-    archetype: str
-    telemetry: str
-    seats: int
-    arr: Decimal
-    term_months: int
-    start: date
-    """First day of history (contract signed or, for an existing customer, the window's start)."""
-    term_start: date
-    health: list[float]
-    """Hidden h per day from `start`."""
-    features: list[str]
-    users: int
-    emitter: Emitter = field(init=False)
-    h_penalty: float = 0.0
-    last_amended: date | None = None
 
 
 def _trajectory(rng: random.Random, archetype: str, days: int) -> list[float]:
