@@ -31,7 +31,7 @@ status:
 
 lint: install ## ruff and mypy over shared/, services/, cli/ and the benchmarks' data sets
 	$(BIN)/ruff check shared services cli tests bench deploy
-	$(BIN)/mypy shared services cli deploy/local/sample.py deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
+	$(BIN)/mypy shared services cli deploy/local/demo.py deploy/local/book.py deploy/local/launcher \
 		bench/signal_quality.py bench/alert_ceiling.py bench/alert_timing.py bench/expansion_misses.py bench/datasets \
 		bench/common.py bench/plumbing.py bench/postgres_ceiling.py bench/ingest.py bench/health.py bench/health_digest.py bench/pipeline.py bench/processes.py bench/soak.py bench/memory_lag.py bench/scaleout.py bench/report.py bench/profile_top.py \
 		deploy/service_docs.py deploy/runtime_requirements.py

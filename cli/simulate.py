@@ -1,4 +1,4 @@
-"""``orchard simulate``: the demo's sample (``deploy/local/sample.py``) at any size, written as JSON
+"""``orchard simulate``: the demo's sample (``cli/sample.py``) at any size, written as JSON
 Lines or sent to ingest at a chosen rate."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import IO, Any
 import orjson
 
 from cli.events_file import Line
-from deploy.local.sample import generate_sample
+from cli.sample import generate_sample
 
 
 def sample_events(*, now: datetime, accounts: int, days: int, seed: int, prefix: str) -> list[dict[str, Any]]:

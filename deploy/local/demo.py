@@ -1,7 +1,7 @@
 """``make run``: the whole system on local defaults, fed with a realistic sample.
 
 Starts the services as local processes against the Kafka and PostgreSQL that ``make up`` started,
-posts the sample (``deploy/local/sample.py``) to ingest over HTTP, waits until health has scored
+posts the sample (``cli/sample.py``) to ingest over HTTP, waits until health has scored
 every account, then prints each account's health with its reasons, the churn-risk alerts raised,
 the renewals due with their risk, retention (GRR/NRR) of the last four quarters, the renewal forecast
 by risk band, the upsell and cross-sell triggers expansion found and its weighted pipeline, and
@@ -33,8 +33,8 @@ from cli.api import connect
 from cli.config import Config
 from cli.report import collect_report_data, write_report
 from cli.report.figures import forecast_periods, retention_periods
+from cli.sample import generate_sample, sample_accounts
 from deploy.local.book import account_manager_moves, forecast_lines, pipeline_lines, retention_lines
-from deploy.local.sample import generate_sample, sample_accounts
 from shared.kafka import partitions_of
 from shared.settings import TopicSettings
 

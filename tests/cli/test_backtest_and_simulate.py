@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.sample import generate_sample
+from cli.sample import generate_sample
 from tests.cli.stack import Stack
 
 pytestmark = pytest.mark.e2e

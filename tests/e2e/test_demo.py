@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from deploy.local.sample import sample_accounts
+from cli.sample import sample_accounts
 from tests.infra import REPO, Infra, free_port
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""The demo's sample (deploy/local/sample.py) through the pure domain with the default catalogue
+"""The demo's sample (cli/sample.py) through the pure domain with the default catalogue
 and thresholds: the at_seat_limit story is an upsell moment, the steady accounts are not."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deploy.local.sample import generate_sample, sample_accounts
+from cli.sample import generate_sample, sample_accounts
 from services.expansion.domain import ExpansionSignals, Thresholds, apply_events, evaluate_triggers, snapshot
 from services.expansion.domain.decide import Decided, decide
 from tests.unit.expansion.factories import default_catalogue, signal_events

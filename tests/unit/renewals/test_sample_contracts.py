@@ -1,4 +1,4 @@
-"""The demo's sample (deploy/local/sample.py) through renewals' pure domain: its contract stories
+"""The demo's sample (cli/sample.py) through renewals' pure domain: its contract stories
 move retention in the last completed quarter (a downgrade is contraction, a renewal on a higher plan
 is expansion, a flat renewal neither), each currency on its own, and its cancellations churn the
 renewal they end."""
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from deploy.local.sample import generate_sample, last_quarter_day, sample_accounts
+from cli.sample import generate_sample, last_quarter_day, sample_accounts
 from services.renewals.domain.retention import AccountSpan, retention
 from shared.contracts import ContractEvent, arr_spans, contract_event, fold_contract
 from shared.periods import quarter_of

@@ -1,4 +1,4 @@
-"""A realistic sample of telemetry, CRM and billing events for the local demo.
+"""A realistic sample of telemetry, CRM and billing events: the local demo's (`make run`) and `orchard simulate`'s.
 
 Deterministic for a given ``now`` and seed. Each account follows a story that an account manager
 would recognise, so the demo shows why a score is what it is:
