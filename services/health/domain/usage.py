@@ -158,7 +158,7 @@ def norm_sample(s: AccountSignals, as_of_day: int) -> dict[str, float]:
     in_force = contract_summary(s, date.fromordinal(as_of_day)).seats is not None
     if m.days_counted == 0 or not (m.active_days or in_force):
         return {}
-    sample: dict[str, float] = {"active_days_30": float(m.active_days), "events_30": float(m.events)}
+    sample: dict[str, float] = {"active_days_30": float(m.active_days)}
     sample.update({f"qty_30:{f}": q for f, q in m.qty.items()})
     onboarding = onboarding_usage(s)
     if onboarding is not None and m.established and m.active_days > 0:
